@@ -1,0 +1,60 @@
+//! PDQ kernels: the hash of a decoded 1080p frame, and the whole file-to-hash path of a
+//! 1080p JPEG (read, decode, hash).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+use celprint::engine::{fingerprint_file, read_file};
+use celprint::fingerprint::{pdq, pdq_of_image, FingerprintParams};
+use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind};
+
+fn frame_1080p() -> image::RgbImage {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo/bank/bbb_t13s.jpg");
+    let img = image::open(path).expect("demo still").to_rgb8();
+    image::imageops::resize(&img, 1920, 1080, image::imageops::FilterType::Triangle)
+}
+
+fn benches(c: &mut Criterion) {
+    let frame = frame_1080p();
+    let (w, h) = (frame.width() as usize, frame.height() as usize);
+    c.bench_function("pdq_1080p_rgb_pixels", |b| {
+        b.iter(|| pdq::pdq_from_rgb8(black_box(frame.as_raw()), w, h).hash())
+    });
+    c.bench_function("dihedral_8_from_one_dct", |b| {
+        let dct = pdq::pdq_from_rgb8(frame.as_raw(), w, h);
+        b.iter(|| black_box(&dct).dihedral_hashes())
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = dir.path().join("frame.jpg");
+    image::DynamicImage::ImageRgb8(frame.clone())
+        .save(&jpeg)
+        .unwrap();
+    let file = InputFile {
+        display: jpeg.display().to_string(),
+        path: jpeg.clone(),
+        kind: MediaKind::Still,
+    };
+    c.bench_function("jpeg_1080p_decode_only", |b| {
+        let (bytes, _) = read_file(&file).unwrap();
+        b.iter(|| decode_still(black_box(&bytes), DecodeLimits::default()).unwrap())
+    });
+    c.bench_function("jpeg_1080p_file_to_pdq", |b| {
+        b.iter(|| {
+            let (bytes, _) = read_file(&file).unwrap();
+            let img = decode_still(&bytes, DecodeLimits::default()).unwrap();
+            pdq_of_image(&img).hash()
+        })
+    });
+    c.bench_function("jpeg_1080p_file_to_full_fingerprint", |b| {
+        let params = FingerprintParams::default();
+        b.iter(|| fingerprint_file(black_box(&file), &params, DecodeLimits::default()).unwrap())
+    });
+}
+
+criterion_group! {
+    name = group;
+    config = Criterion::default().sample_size(30);
+    targets = benches
+}
+criterion_main!(group);

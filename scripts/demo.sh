@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The demo: builds celprint, banks the stills in data/demo/bank as leaked material,
+# scans the mock delivery in data/demo/delivery, and writes the reports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+cargo build --release --locked
+bin="$CARGO_TARGET_DIR/release/celprint"
+out="${CELPRINT_DEMO_OUT:-/var/tmp/celprint-demo}"
+rm -rf "$out"
+mkdir -p "$out"
+
+"$bin" index --db "$out/bank" --label leaked --source "demo leak" --note "INC-0001" data/demo/bank
+set +e
+"$bin" scan --db "$out/bank" --json "$out/report.json" --csv "$out/report.csv" data/demo/delivery > "$out/summary.txt"
+status=$?
+set -e
+cat "$out/summary.txt"
+echo
+echo "reports: $out/report.json  $out/report.csv"
+case $status in
+  0) echo "exit 0: the delivery is clean" ;;
+  1) echo "exit 1: the delivery matches banked material (expected for the demo: see data/demo/TRUTH.md)" ;;
+  *) echo "exit $status: errors; the delivery was not fully checked" >&2; exit "$status" ;;
+esac

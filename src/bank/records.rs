@@ -1,0 +1,205 @@
+//! What the bank stores, and how it is laid out in bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::{Hash256, Segment};
+use crate::media::MediaKind;
+
+/// Why an asset is in the bank. The order is severity, most severe first, which is
+/// how reports sort matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Label {
+    /// Known leaked material.
+    Leaked,
+    /// Material under suspicion, e.g. from an unvetted subcontractor.
+    Suspicious,
+    /// The studio's own production, banked to find it when it leaks.
+    Own,
+    /// Material the studio has licensed.
+    Licensed,
+    /// A negative bank: stock footage or cleared material that must never raise a match.
+    Ignore,
+}
+
+impl Label {
+    pub const ALL: [Label; 5] = [
+        Label::Leaked,
+        Label::Suspicious,
+        Label::Own,
+        Label::Licensed,
+        Label::Ignore,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Label::Leaked => "leaked",
+            Label::Suspicious => "suspicious",
+            Label::Own => "own",
+            Label::Licensed => "licensed",
+            Label::Ignore => "ignore",
+        }
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Label {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Label::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                format!("unknown label {s:?} (leaked, suspicious, own, licensed, ignore)")
+            })
+    }
+}
+
+/// Bank-local number of an asset; the asset's identity is its digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AssetId(pub u64);
+
+impl AssetId {
+    pub fn key(self) -> [u8; 8] {
+        self.0.to_be_bytes()
+    }
+}
+
+/// Where a segment lives: its asset and its position within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentRef {
+    pub asset: AssetId,
+    pub index: u32,
+}
+
+impl SegmentRef {
+    /// Big-endian, so that one asset's segments sort together and in order.
+    pub fn key(self) -> [u8; 12] {
+        let mut k = [0u8; 12];
+        k[..8].copy_from_slice(&self.asset.0.to_be_bytes());
+        k[8..].copy_from_slice(&self.index.to_be_bytes());
+        k
+    }
+
+    pub fn from_key(k: &[u8]) -> Option<SegmentRef> {
+        if k.len() != 12 {
+            return None;
+        }
+        Some(SegmentRef {
+            asset: AssetId(u64::from_be_bytes(k[..8].try_into().ok()?)),
+            index: u32::from_be_bytes(k[8..].try_into().ok()?),
+        })
+    }
+}
+
+/// One banked asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetRecord {
+    pub id: AssetId,
+    /// BLAKE3 of the file's bytes, hex.
+    pub digest: String,
+    pub kind: MediaKind,
+    pub label: Label,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    /// Every path these bytes were indexed from, first one first.
+    pub paths: Vec<String>,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub segments: u32,
+    /// RFC 3339, UTC.
+    pub indexed_at: String,
+}
+
+impl AssetRecord {
+    pub fn path(&self) -> &str {
+        self.paths.first().map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Fixed-size binary form of a segment: start, end (NaN for none), hash, quality,
+/// frame count, secondary hash. 61 bytes.
+pub const SEGMENT_BYTES: usize = 8 + 8 + 32 + 1 + 4 + 8;
+
+pub fn encode_segment(s: &Segment) -> [u8; SEGMENT_BYTES] {
+    let mut out = [0u8; SEGMENT_BYTES];
+    out[0..8].copy_from_slice(&s.start_s.unwrap_or(f64::NAN).to_le_bytes());
+    out[8..16].copy_from_slice(&s.end_s.unwrap_or(f64::NAN).to_le_bytes());
+    out[16..48].copy_from_slice(&s.pdq.to_bytes());
+    out[48] = s.quality;
+    out[49..53].copy_from_slice(&s.frames.to_le_bytes());
+    out[53..61].copy_from_slice(&s.secondary.to_le_bytes());
+    out
+}
+
+pub fn decode_segment(b: &[u8]) -> Option<Segment> {
+    if b.len() != SEGMENT_BYTES {
+        return None;
+    }
+    let f = |r: std::ops::Range<usize>| f64::from_le_bytes(b[r].try_into().unwrap_or([0; 8]));
+    let time = |v: f64| if v.is_nan() { None } else { Some(v) };
+    Some(Segment {
+        start_s: time(f(0..8)),
+        end_s: time(f(8..16)),
+        pdq: Hash256::from_bytes(b[16..48].try_into().ok()?),
+        quality: b[48],
+        frames: u32::from_le_bytes(b[49..53].try_into().ok()?),
+        secondary: u64::from_le_bytes(b[53..61].try_into().ok()?),
+    })
+}
+
+/// The search structure's entry for a segment: hash and quality, 33 bytes, so the index
+/// loads without decoding whole segments.
+pub fn encode_search_entry(hash: &Hash256, quality: u8) -> [u8; 33] {
+    let mut out = [0u8; 33];
+    out[..32].copy_from_slice(&hash.to_bytes());
+    out[32] = quality;
+    out
+}
+
+pub fn decode_search_entry(b: &[u8]) -> Option<(Hash256, u8)> {
+    if b.len() != 33 {
+        return None;
+    }
+    Some((Hash256::from_bytes(b[..32].try_into().ok()?), b[32]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_round_trips() {
+        for (start, end) in [(None, None), (Some(1.5), Some(2.25))] {
+            let s = Segment {
+                start_s: start,
+                end_s: end,
+                pdq: "0123456789abcdef".repeat(4).parse().unwrap(),
+                quality: 87,
+                frames: 3,
+                secondary: 0xdead_beef_0bad_f00d,
+            };
+            assert_eq!(decode_segment(&encode_segment(&s)), Some(s));
+        }
+    }
+
+    #[test]
+    fn segment_keys_sort_by_asset_then_index() {
+        let a = SegmentRef {
+            asset: AssetId(1),
+            index: 300,
+        };
+        let b = SegmentRef {
+            asset: AssetId(2),
+            index: 0,
+        };
+        assert!(a.key() < b.key());
+        assert_eq!(SegmentRef::from_key(&a.key()), Some(a));
+    }
+}

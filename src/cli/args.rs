@@ -1,0 +1,219 @@
+//! Raw command-line arguments (clap), and their conversion into engine options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use celprint::bank::Label;
+use celprint::engine::{IndexOptions, ScanOptions};
+use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
+use celprint::matching::MatchOptions;
+use celprint::media::DecodeLimits;
+
+/// Content-provenance fingerprinting for animation assets.
+///
+/// Exit status: 0 = clean, 1 = at least one match, 2 = an error (a file that could not be
+/// checked, a bank that could not be opened). An error wins over a match, because a
+/// delivery that was not fully checked is not clean.
+#[derive(Debug, Parser)]
+#[command(name = "celprint", version, about, long_about)]
+pub struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, short = 'j', global = true, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fingerprint files and add them to a bank.
+    Index(IndexArgs),
+    /// Match a delivery against a bank and write a report.
+    Scan(ScanArgs),
+    /// Print fingerprints: `hash,quality,path` per file.
+    Hash(HashArgs),
+    /// Show what a bank holds and how it was built.
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArg {
+    /// The bank: a RocksDB directory.
+    #[arg(long, env = "CELPRINT_DB", value_name = "DIR")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Refuse images larger than this many megapixels, before decoding them.
+    #[arg(long, default_value_t = 200, value_name = "MP")]
+    pub max_megapixels: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_pixels: self.max_megapixels.saturating_mul(1_000_000),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LabelArg {
+    Leaked,
+    Suspicious,
+    Own,
+    Licensed,
+    Ignore,
+}
+
+impl From<LabelArg> for Label {
+    fn from(l: LabelArg) -> Label {
+        match l {
+            LabelArg::Leaked => Label::Leaked,
+            LabelArg::Suspicious => Label::Suspicious,
+            LabelArg::Own => Label::Own,
+            LabelArg::Licensed => Label::Licensed,
+            LabelArg::Ignore => Label::Ignore,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SecondaryArg {
+    Phash,
+    Dhash,
+    Mean,
+    Block,
+}
+
+impl From<SecondaryArg> for ImgHashAlgo {
+    fn from(s: SecondaryArg) -> ImgHashAlgo {
+        match s {
+            SecondaryArg::Phash => ImgHashAlgo::Phash,
+            SecondaryArg::Dhash => ImgHashAlgo::Dhash,
+            SecondaryArg::Mean => ImgHashAlgo::Mean,
+            SecondaryArg::Block => ImgHashAlgo::Block,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Why this material is banked.
+    #[arg(long, value_enum, default_value = "leaked")]
+    pub label: LabelArg,
+    /// Where the material came from (free text, kept with each asset).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Incident number, chain of custody, anything else (free text).
+    #[arg(long)]
+    pub note: Option<String>,
+    /// The secondary 64-bit hash stored beside PDQ. Fixed when the bank is created; a bank
+    /// built with another is refused.
+    #[arg(long, value_enum)]
+    pub secondary: Option<SecondaryArg>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Files and directories to index (directories are walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+impl IndexArgs {
+    pub fn params(&self) -> Option<FingerprintParams> {
+        self.secondary.map(|s| FingerprintParams {
+            secondary: s.into(),
+            ..FingerprintParams::default()
+        })
+    }
+
+    pub fn options(&self) -> IndexOptions {
+        IndexOptions {
+            label: self.label.into(),
+            source: self.source.clone(),
+            note: self.note.clone(),
+            limits: self.limits.limits(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Write the full report as JSON to FILE ('-' for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write one row per match as CSV to FILE ('-' for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Largest PDQ Hamming distance, in bits out of 256, that counts as a match.
+    #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u32).range(0..=128))]
+    pub max_distance: u32,
+    /// Ignore frames whose PDQ quality (0-100) is below this, on both sides.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub min_quality: u8,
+    /// Do not search the rotations and flips of each delivered frame.
+    #[arg(long)]
+    pub no_dihedral: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Files and directories to scan.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+impl ScanArgs {
+    pub fn options(&self) -> ScanOptions {
+        ScanOptions {
+            matching: MatchOptions {
+                max_distance: self.max_distance,
+                min_quality: self.min_quality,
+                dihedral: !self.no_dihedral,
+            },
+            limits: self.limits.limits(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashAlgo {
+    Pdq,
+    Phash,
+    Dhash,
+    Mean,
+    Block,
+}
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// Which hash to print. PDQ prints 64 hex digits and its quality; the others print
+    /// 16 hex digits and leave the quality empty.
+    #[arg(long, value_enum, default_value = "pdq")]
+    pub algo: HashAlgo,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Files and directories to hash.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+impl HashArgs {
+    pub fn limits(&self) -> DecodeLimits {
+        self.limits.limits()
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,117 @@
+//! The command line: parses arguments, turns them into engine options, runs the job,
+//! and prints. Exit status follows ripgrep: 0 clean, 1 matches, 2 error.
+
+mod args;
+mod output;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+use clap::Parser;
+
+use args::{Cli, Command};
+use celprint::bank::{Bank, OpenOptions};
+use celprint::engine::{self, Context};
+use celprint::report::Verdict;
+
+const EXIT_CLEAN: u8 = 0;
+const EXIT_MATCHES: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(EXIT_CLEAN);
+            }
+            eprintln!("celprint: {err:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let jobs = cli.jobs.unwrap_or(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .context("cannot start worker threads")?;
+    let cancel = AtomicBool::new(false);
+    let bar = progress::Bar::for_stderr();
+    let ctx = Context {
+        pool: &pool,
+        progress: &bar,
+        cancel: &cancel,
+    };
+    match cli.command {
+        Command::Index(a) => {
+            let mut bank = Bank::open(
+                &a.db.db,
+                &OpenOptions {
+                    create: true,
+                    read_only: false,
+                    params: a.params(),
+                },
+            )?;
+            let summary = engine::index_paths(&mut bank, &a.paths, &a.options(), &ctx)?;
+            output::index_summary(&summary, &mut std::io::stdout().lock())?;
+            let mut err = std::io::stderr().lock();
+            for (path, e) in &summary.errors {
+                writeln!(err, "celprint: {path}: {e}")?;
+            }
+            Ok(if summary.errors.is_empty() && !summary.cancelled {
+                EXIT_CLEAN
+            } else {
+                EXIT_ERROR
+            })
+        }
+        Command::Scan(a) => {
+            let bank = Bank::open(
+                &a.db.db,
+                &OpenOptions {
+                    read_only: true,
+                    ..OpenOptions::default()
+                },
+            )?;
+            let report = engine::scan_paths(&bank, &a.paths, &a.options(), &ctx)?;
+            output::write_reports(&report, &a)?;
+            let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"))
+                || a.csv.as_deref() == Some(std::path::Path::new("-"));
+            if to_stdout {
+                output::scan_summary(&report, &mut std::io::stderr().lock())?;
+            } else {
+                output::scan_summary(&report, &mut std::io::stdout().lock())?;
+            }
+            Ok(match report.verdict() {
+                Verdict::Clean => EXIT_CLEAN,
+                Verdict::Matches => EXIT_MATCHES,
+                Verdict::Error => EXIT_ERROR,
+            })
+        }
+        Command::Hash(a) => output::hash_files(&a, &ctx),
+        Command::Info(a) => {
+            let bank = Bank::open(
+                &a.db.db,
+                &OpenOptions {
+                    read_only: true,
+                    ..OpenOptions::default()
+                },
+            )?;
+            output::info(&bank, a.json, &mut std::io::stdout().lock())?;
+            Ok(EXIT_CLEAN)
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! What the CLI prints and writes.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+
+use super::args::{HashAlgo, HashArgs, ScanArgs};
+use super::{EXIT_CLEAN, EXIT_ERROR};
+use celprint::bank::Bank;
+use celprint::engine::{Context, IndexSummary};
+use celprint::fingerprint::{imghash::imghash64, pdq_of_image, ImgHashAlgo};
+use celprint::media::{self, MediaError};
+use celprint::report::{self, ScanReport, Verdict};
+
+pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "indexed {} files: {} new assets ({} segments), {} already banked under another path, \
+         {} unchanged, {} errors, {} skipped (not media){}",
+        s.files,
+        s.added,
+        s.segments_added,
+        s.new_paths,
+        s.unchanged,
+        s.errors.len(),
+        s.skipped_not_media,
+        if s.cancelled {
+            "; CANCELLED before the end"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Writes each requested report file; '-' means stdout.
+pub fn write_reports(report: &ScanReport, args: &ScanArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.json {
+        with_output(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, report)?;
+            writeln!(w)?;
+            Ok(())
+        })
+        .with_context(|| format!("cannot write JSON report to {}", path.display()))?;
+    }
+    if let Some(path) = &args.csv {
+        with_output(path, |w| Ok(report::write_csv(report, w)?))
+            .with_context(|| format!("cannot write CSV report to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn with_output(
+    path: &Path,
+    f: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    if path == Path::new("-") {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        f(&mut lock)?;
+        lock.flush()?;
+    } else {
+        let mut w = BufWriter::new(File::create(path)?);
+        f(&mut w)?;
+        w.flush()?;
+    }
+    Ok(())
+}
+
+pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
+    for m in &r.matches {
+        writeln!(
+            out,
+            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}",
+            m.query.path,
+            span(m.query.start_s, m.query.end_s),
+            m.bank_asset.path,
+            m.bank_asset.label,
+            span(m.bank_asset.start_s, m.bank_asset.end_s),
+            m.distance,
+            m.score,
+            serde_json::to_value(m.transform)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        )?;
+    }
+    for s in r.scanned.iter().filter(|s| s.error.is_some()) {
+        writeln!(
+            out,
+            "ERROR {}: {}",
+            s.path,
+            s.error.as_deref().unwrap_or("")
+        )?;
+    }
+    let verdict = match r.verdict() {
+        Verdict::Clean => "CLEAN",
+        Verdict::Matches => "MATCHES",
+        Verdict::Error => "INCOMPLETE (errors)",
+    };
+    let s = &r.summary;
+    writeln!(
+        out,
+        "{verdict}: {} files scanned, {} with matches ({} matches), {} errors, {} too low in quality to match, \
+         {} skipped (not media){}",
+        s.files,
+        s.matched_files,
+        s.matches,
+        s.errors,
+        s.low_quality_files,
+        s.skipped_not_media,
+        if s.cancelled { "; CANCELLED before the end" } else { "" }
+    )
+}
+
+fn span(start: Option<f64>, end: Option<f64>) -> String {
+    match (start, end) {
+        (Some(a), Some(b)) => format!(" @{a:.2}-{b:.2}s"),
+        _ => String::new(),
+    }
+}
+
+/// `celprint hash`: one `hash,quality,path` line per file, in input order.
+pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
+    let found = media::discover(&args.paths);
+    let limits = args.limits();
+    let lines: Vec<Result<String, (String, MediaError)>> = ctx.pool.install(|| {
+        found
+            .files
+            .par_iter()
+            .map(|file| {
+                let line = || -> Result<String, MediaError> {
+                    let (bytes, _) = celprint::engine::read_file(file)?;
+                    let img = media::decode_still(&bytes, limits)?;
+                    media::catch_decoder_panic(|| {
+                        Ok(match args.algo {
+                            HashAlgo::Pdq => {
+                                let h = pdq_of_image(&img).hash();
+                                format!("{},{},{}", h.hash, h.quality, file.display)
+                            }
+                            other => {
+                                let algo = match other {
+                                    HashAlgo::Dhash => ImgHashAlgo::Dhash,
+                                    HashAlgo::Mean => ImgHashAlgo::Mean,
+                                    HashAlgo::Block => ImgHashAlgo::Block,
+                                    _ => ImgHashAlgo::Phash,
+                                };
+                                format!("{:016x},,{}", imghash64(&img, algo), file.display)
+                            }
+                        })
+                    })
+                };
+                line().map_err(|e| (file.display.clone(), e))
+            })
+            .collect()
+    });
+    let mut out = std::io::stdout().lock();
+    let mut failed = !found.errors.is_empty();
+    for (path, e) in &found.errors {
+        eprintln!("celprint: {path}: {e}");
+    }
+    for line in lines {
+        match line {
+            Ok(l) => writeln!(out, "{l}")?,
+            Err((path, e)) => {
+                failed = true;
+                eprintln!("celprint: {path}: {e}");
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
+}
+
+pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+    let stats = bank.stats()?;
+    if json {
+        let value = serde_json::json!({
+            "path": bank.path().display().to_string(),
+            "format_version": celprint::bank::FORMAT_VERSION,
+            "params": bank.params(),
+            "stats": stats,
+        });
+        serde_json::to_writer_pretty(&mut *out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "bank:            {}", bank.path().display())?;
+    writeln!(out, "format version:  {}", celprint::bank::FORMAT_VERSION)?;
+    writeln!(out, "pdq:             {}", bank.params().pdq)?;
+    writeln!(out, "secondary hash:  {}", bank.params().secondary.name())?;
+    writeln!(out, "assets:          {}", stats.assets)?;
+    for (label, n) in &stats.assets_by_label {
+        writeln!(out, "  {:<13}  {n}", label.name())?;
+    }
+    writeln!(out, "segments:        {}", stats.segments)?;
+    writeln!(out, "disk size:       {} bytes", stats.disk_bytes)?;
+    writeln!(
+        out,
+        "search index:    linear scan, {} entries, {} bytes in memory",
+        stats.index_entries, stats.index_memory_bytes
+    )?;
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! `index`: fingerprint files and bank them.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::{fingerprint_bytes, read_file, Context, FileFingerprint, BATCH};
+use crate::bank::{Bank, BankError, Label, NewAsset};
+use crate::media::{self, DecodeLimits, InputFile, MediaError};
+
+/// What to record with each new asset, and how to decode.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    pub label: Label,
+    /// Where the material came from (free text).
+    pub source: Option<String>,
+    /// Incident number, chain of custody, anything else (free text).
+    pub note: Option<String>,
+    pub limits: DecodeLimits,
+}
+
+impl Default for IndexOptions {
+    fn default() -> Self {
+        IndexOptions {
+            label: Label::Leaked,
+            source: None,
+            note: None,
+            limits: DecodeLimits::default(),
+        }
+    }
+}
+
+/// What an index run did.
+#[derive(Debug, Default)]
+pub struct IndexSummary {
+    /// Media files considered.
+    pub files: usize,
+    /// New assets banked.
+    pub added: usize,
+    /// Segments in the new assets.
+    pub segments_added: usize,
+    /// Files whose bytes were already banked, under another path (the path was added).
+    pub new_paths: usize,
+    /// Files whose bytes and path were both already banked.
+    pub unchanged: usize,
+    /// Files that could not be fingerprinted, with the reason. Nothing was written for them.
+    pub errors: Vec<(String, MediaError)>,
+    pub skipped_not_media: usize,
+    /// True when a cancel stopped the run early; what was finished is banked.
+    pub cancelled: bool,
+}
+
+enum Outcome {
+    Known(crate::bank::AssetId),
+    New(Box<FileFingerprint>),
+    Failed(MediaError),
+}
+
+/// Fingerprints every media file under `inputs` and banks what is new.
+///
+/// Files are fingerprinted in parallel on `ctx.pool` and written one asset per atomic
+/// batch. A file that fails is reported and skips nothing else. A bank error (disk full,
+/// say) stops the run: what was written before it stays.
+pub fn index_paths(
+    bank: &mut Bank,
+    inputs: &[PathBuf],
+    opts: &IndexOptions,
+    ctx: &Context<'_>,
+) -> Result<IndexSummary, BankError> {
+    let found = media::discover(inputs);
+    let mut summary = IndexSummary {
+        files: found.files.len() + found.errors.len(),
+        skipped_not_media: found.skipped_not_media,
+        errors: found.errors,
+        ..IndexSummary::default()
+    };
+    let total_bytes = found
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    ctx.progress.start(found.files.len(), total_bytes);
+    let params = bank.params().clone();
+
+    for batch in found.files.chunks(BATCH) {
+        if ctx.cancelled() {
+            summary.cancelled = true;
+            break;
+        }
+        let shared: &Bank = bank;
+        let outcomes: Vec<(&InputFile, Outcome)> = ctx.pool.install(|| {
+            batch
+                .par_iter()
+                .map(|file| {
+                    let outcome = match read_file(file) {
+                        Err(e) => Outcome::Failed(e),
+                        Ok((bytes, digest)) => match shared.asset_by_digest(&digest) {
+                            Ok(Some(id)) => Outcome::Known(id),
+                            // A read error on the bank surfaces again, fatally, at write time.
+                            Ok(None) | Err(_) => {
+                                match fingerprint_bytes(
+                                    file.kind,
+                                    &bytes,
+                                    digest,
+                                    &params,
+                                    opts.limits,
+                                ) {
+                                    Ok(fp) => Outcome::New(Box::new(fp)),
+                                    Err(e) => Outcome::Failed(e),
+                                }
+                            }
+                        },
+                    };
+                    let size = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
+                    ctx.progress.file_done(&file.display, size);
+                    (file, outcome)
+                })
+                .collect()
+        });
+        for (file, outcome) in outcomes {
+            match outcome {
+                Outcome::Failed(e) => summary.errors.push((file.display.clone(), e)),
+                Outcome::Known(id) => record_path(bank, id, &file.display, &mut summary)?,
+                Outcome::New(fp) => {
+                    // The same bytes may have arrived twice in one batch.
+                    if let Some(id) = bank.asset_by_digest(&fp.digest)? {
+                        record_path(bank, id, &file.display, &mut summary)?;
+                        continue;
+                    }
+                    let segments = fp.bank_segments();
+                    summary.segments_added += segments.len();
+                    bank.add_asset(NewAsset {
+                        digest: fp.digest,
+                        kind: fp.kind,
+                        label: opts.label,
+                        source: opts.source.clone(),
+                        note: opts.note.clone(),
+                        path: file.display.clone(),
+                        bytes: fp.bytes,
+                        width: fp.width,
+                        height: fp.height,
+                        segments,
+                    })?;
+                    summary.added += 1;
+                }
+            }
+        }
+    }
+    ctx.progress.finish();
+    Ok(summary)
+}
+
+fn record_path(
+    bank: &mut Bank,
+    id: crate::bank::AssetId,
+    path: &str,
+    summary: &mut IndexSummary,
+) -> Result<(), BankError> {
+    if bank.add_path(id, path)? {
+        summary.new_paths += 1;
+    } else {
+        summary.unchanged += 1;
+    }
+    Ok(())
+}

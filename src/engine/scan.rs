@@ -1,0 +1,156 @@
+//! `scan`: match delivered files against a bank and build the report.
+
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use super::{fingerprint_file, Context, BATCH};
+use crate::bank::{Bank, BankError, FORMAT_VERSION};
+use crate::matching::{match_file, MatchOptions};
+use crate::media::{self, DecodeLimits};
+use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanOptions {
+    pub matching: MatchOptions,
+    pub limits: DecodeLimits,
+}
+
+/// Scans every media file under `inputs` against `bank`.
+///
+/// Per-file failures land in the report's `scanned` list; only a failure of the bank
+/// itself is an `Err`.
+pub fn scan_paths(
+    bank: &Bank,
+    inputs: &[PathBuf],
+    opts: &ScanOptions,
+    ctx: &Context<'_>,
+) -> Result<ScanReport, BankError> {
+    let started_at = now();
+    let stats = bank.stats()?;
+    let found = media::discover(inputs);
+    let mut scanned: Vec<ScannedFile> = found
+        .errors
+        .iter()
+        .map(|(path, e)| error_entry(path, e.to_string()))
+        .collect();
+    let mut matches = Vec::new();
+    let mut summary = Summary {
+        skipped_not_media: found.skipped_not_media,
+        ..Summary::default()
+    };
+    let total_bytes = found
+        .files
+        .iter()
+        .filter_map(|f| std::fs::metadata(&f.path).ok())
+        .map(|m| m.len())
+        .sum();
+    ctx.progress.start(found.files.len(), total_bytes);
+    let params = bank.params().clone();
+
+    for batch in found.files.chunks(BATCH) {
+        if ctx.cancelled() {
+            summary.cancelled = true;
+            break;
+        }
+        let results = ctx.pool.install(|| {
+            batch
+                .par_iter()
+                .map(|file| {
+                    let result = fingerprint_file(file, &params, opts.limits).map(|fp| {
+                        let matched = match_file(bank, &file.display, &fp.segments, &opts.matching);
+                        (fp, matched)
+                    });
+                    ctx.progress.file_done(
+                        &file.display,
+                        result.as_ref().map(|(f, _)| f.bytes).unwrap_or(0),
+                    );
+                    (file, result)
+                })
+                .collect::<Vec<_>>()
+        });
+        for (file, result) in results {
+            match result {
+                Err(e) => scanned.push(error_entry(&file.display, e.to_string())),
+                Ok((fp, matched)) => {
+                    let found = matched?;
+                    let quality = fp.best_quality();
+                    let low_quality = quality.is_none_or(|q| q < opts.matching.min_quality);
+                    summary.low_quality_files += low_quality as usize;
+                    summary.ignored_hits += found.ignored_hits;
+                    summary.matched_files += !found.matches.is_empty() as usize;
+                    matches.extend(found.matches);
+                    scanned.push(ScannedFile {
+                        path: file.display.clone(),
+                        status: FileStatus::Ok,
+                        error: None,
+                        kind: Some(fp.kind),
+                        digest: Some(media::digest_hex(&fp.digest)),
+                        quality,
+                        low_quality,
+                    });
+                }
+            }
+        }
+    }
+    ctx.progress.finish();
+    summary.files = scanned.len();
+    summary.errors = scanned
+        .iter()
+        .filter(|s| s.status == FileStatus::Error)
+        .count();
+    summary.matches = matches.len();
+    // Most severe label first, then by delivered file and time, so the report reads in
+    // order of urgency and is stable from run to run.
+    matches.sort_by(|a, b| {
+        (
+            a.bank_asset.label,
+            &a.query.path,
+            a.query.start_s.unwrap_or(0.0),
+            a.distance,
+        )
+            .partial_cmp(&(
+                b.bank_asset.label,
+                &b.query.path,
+                b.query.start_s.unwrap_or(0.0),
+                b.distance,
+            ))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    Ok(ScanReport {
+        celprint_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at,
+        finished_at: now(),
+        bank: BankInfo {
+            path: bank.path().display().to_string(),
+            format_version: FORMAT_VERSION,
+            params,
+            assets: stats.assets,
+            segments: stats.segments,
+        },
+        settings: ScanSettings {
+            max_distance: opts.matching.max_distance,
+            min_quality: opts.matching.min_quality,
+            dihedral: opts.matching.dihedral,
+        },
+        matches,
+        scanned,
+        summary,
+    })
+}
+
+fn error_entry(path: &str, error: String) -> ScannedFile {
+    ScannedFile {
+        path: path.to_string(),
+        status: FileStatus::Error,
+        error: Some(error),
+        kind: media::kind_of(std::path::Path::new(path)),
+        digest: None,
+        quality: None,
+        low_quality: false,
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,108 @@
+//! Fingerprints: what is computed from pixels. PDQ is primary; one 64-bit hash of the
+//! img_hash family rides along as a secondary signal.
+//!
+//! A still and a frame of a video are the same kind of thing here: a [`Segment`] with a
+//! time range, or none for a still.
+
+pub mod hash256;
+pub mod imghash;
+pub mod pdq;
+pub mod segments;
+
+use image::DynamicImage;
+use serde::{Deserialize, Serialize};
+
+pub use hash256::Hash256;
+pub use imghash::ImgHashAlgo;
+pub use pdq::{Dihedral, PdqDct, PdqHash};
+
+/// The parameters that decide what a hash is. A bank records them when it is created
+/// and refuses to mix hashes made with others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FingerprintParams {
+    /// Identifies the PDQ variant: the reference algorithm over 8-bit RGB luminance.
+    pub pdq: String,
+    /// The secondary 64-bit hash stored beside PDQ.
+    pub secondary: ImgHashAlgo,
+}
+
+impl Default for FingerprintParams {
+    fn default() -> Self {
+        FingerprintParams {
+            pdq: PDQ_VARIANT.to_string(),
+            secondary: ImgHashAlgo::Phash,
+        }
+    }
+}
+
+/// Names the PDQ computation: luma 0.299/0.587/0.114, Jarosz 2 passes, 64×64, DCT16,
+/// lower median. Changing any of those must change this string.
+pub const PDQ_VARIANT: &str = "pdq-256/luma601/jarosz2/dct16/median";
+
+/// A run of consecutive near-identical frames, or one still.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Seconds from the start of the stream; `None` for a still.
+    pub start_s: Option<f64>,
+    /// Seconds, exclusive end; `None` for a still.
+    pub end_s: Option<f64>,
+    pub pdq: Hash256,
+    /// PDQ quality, 0–100.
+    pub quality: u8,
+    /// How many decoded frames the segment stands for (1 for a still).
+    pub frames: u32,
+    /// The secondary img_hash-family hash.
+    pub secondary: u64,
+}
+
+/// The fingerprint of one still image: its PDQ DCT (from which all dihedral hashes
+/// follow) and its secondary hash.
+#[derive(Debug, Clone)]
+pub struct StillFingerprint {
+    pub dct: PdqDct,
+    pub secondary: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl StillFingerprint {
+    pub fn segment(&self) -> Segment {
+        let pdq = self.dct.hash();
+        Segment {
+            start_s: None,
+            end_s: None,
+            pdq: pdq.hash,
+            quality: pdq.quality,
+            frames: 1,
+            secondary: self.secondary,
+        }
+    }
+}
+
+/// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
+pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
+    StillFingerprint {
+        dct: pdq_of_image(img),
+        secondary: imghash::imghash64(img, params.secondary),
+        width: img.width(),
+        height: img.height(),
+    }
+}
+
+/// PDQ of a decoded image. 8-bit RGB is read in place; other layouts are converted.
+pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    match img {
+        DynamicImage::ImageRgb8(rgb) => pdq::pdq_from_rgb8(rgb.as_raw(), w, h),
+        DynamicImage::ImageLuma8(gray) => {
+            // Gray is R = G = B, and the luma weights sum to one.
+            let mut luma: Vec<f32> = gray.as_raw().iter().map(|&v| v as f32).collect();
+            pdq::pdq_dct_from_luma(&mut luma, w, h)
+        }
+        other => {
+            // Alpha is dropped, as the references do when they load RGB.
+            let rgb = other.to_rgb8();
+            pdq::pdq_from_rgb8(rgb.as_raw(), w, h)
+        }
+    }
+}

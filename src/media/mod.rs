@@ -1,0 +1,100 @@
+//! Media: finding files, reading their bytes, and decoding them to pixels.
+//!
+//! Everything here treats its input as hostile. Decoders run behind a panic boundary and
+//! a size limit, and every failure is a typed [`MediaError`] for that one file.
+
+pub mod still;
+pub mod video;
+pub mod walk;
+
+use std::path::Path;
+
+pub use still::{decode_still, DecodeLimits};
+pub use walk::{discover, Discovered, InputFile};
+
+/// What a file is, judged by its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaKind {
+    Still,
+    Video,
+}
+
+const STILL_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "png", "gif", "bmp", "tif", "tiff", "webp",
+];
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "m2v", "ts", "m2ts", "mts", "mxf",
+    "vob", "wmv", "flv",
+];
+
+/// Classifies a path by extension; `None` means "not media", and a directory walk skips it.
+pub fn kind_of(path: &Path) -> Option<MediaKind> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    if STILL_EXTENSIONS.contains(&ext.as_str()) {
+        Some(MediaKind::Still)
+    } else if VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+        Some(MediaKind::Video)
+    } else {
+        None
+    }
+}
+
+/// Why one file could not be fingerprinted.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("cannot read: {0}")]
+    Io(#[source] std::io::Error),
+    #[error("empty file (0 bytes)")]
+    Empty,
+    #[error("not a recognised image format")]
+    UnknownFormat,
+    #[error("cannot decode: {0}")]
+    Decode(#[source] image::ImageError),
+    #[error("cannot decode JPEG: {0}")]
+    Jpeg(String),
+    #[error(
+        "image is {width}×{height} = {pixels} pixels, over the decode limit of {limit} pixels"
+    )]
+    TooLarge {
+        width: u32,
+        height: u32,
+        pixels: u64,
+        limit: u64,
+    },
+    #[error("image has no pixels ({width}×{height})")]
+    NoPixels { width: u32, height: u32 },
+    #[error("decoder panicked: {0}")]
+    DecoderPanic(String),
+    #[error("video is not supported by this build yet")]
+    VideoUnsupported,
+    #[error("video: {0}")]
+    Video(String),
+    #[error("{0}")]
+    Walk(String),
+}
+
+/// Runs `f`, turning a panic inside it into [`MediaError::DecoderPanic`]. Codecs are
+/// large and fed hostile bytes; one bad file must not take down a night's job.
+pub fn catch_decoder_panic<T>(f: impl FnOnce() -> Result<T, MediaError>) -> Result<T, MediaError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(MediaError::DecoderPanic(message))
+        }
+    }
+}
+
+/// BLAKE3 of a file's bytes: the identity of an asset in the bank.
+pub fn digest(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+pub fn digest_hex(digest: &[u8; 32]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,369 @@
+//! Decoding video with FFmpeg (through `ffmpeg-next`).
+//!
+//! Frames come out of the decoder and go straight through swscale to packed RGB, at a
+//! reduced size in the default mode or at native size with `exact`; full-resolution RGB
+//! is never built when nothing needs it. Times come from the stream's timestamps
+//! (best-effort pts × time base), never from a frame count, so variable frame rate is
+//! timed correctly. The display matrix (a phone's rotation flag) is applied, so a
+//! rotated file hashes as it is shown.
+
+use std::path::Path;
+use std::sync::Once;
+
+use ffmpeg::format::Pixel;
+use ffmpeg::software::scaling::{Context as Scaler, Flags};
+use ffmpeg::util::frame::video::Video as VideoFrame;
+use ffmpeg_next as ffmpeg;
+
+use super::MediaError;
+
+/// How to sample and scale frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VideoOptions {
+    /// Hash at native resolution, as vPDQ does (for interop); otherwise frames are
+    /// scaled so their longer side is at most `fast_side` pixels.
+    pub exact: bool,
+    /// Longer side of the reduced frame in the default mode. Default 512: PDQ's own
+    /// filter averages over windows of `side / 128` pixels, so detail finer than this is
+    /// averaged away anyway.
+    pub fast_side: u32,
+    /// Hash this many frames a second (the first frame at or after each tick); `None`
+    /// hashes every frame.
+    pub fps: Option<f64>,
+    /// Decode keyframes only (FFmpeg's `skip_frame nokey`), for fast triage.
+    pub keyframes_only: bool,
+    /// FFmpeg decoder threads; 0 lets FFmpeg choose.
+    pub decoder_threads: usize,
+}
+
+impl Default for VideoOptions {
+    fn default() -> Self {
+        VideoOptions {
+            exact: false,
+            fast_side: 512,
+            fps: None,
+            keyframes_only: false,
+            decoder_threads: 1,
+        }
+    }
+}
+
+/// One decoded frame, scaled and upright, as packed RGB.
+pub struct RgbFrame<'a> {
+    pub time_s: f64,
+    pub duration_s: f64,
+    pub width: usize,
+    pub height: usize,
+    pub rgb: &'a [u8],
+}
+
+/// Facts about the decoded stream.
+#[derive(Debug, Clone, Default)]
+pub struct VideoInfo {
+    pub width: u32,
+    pub height: u32,
+    /// Average frame rate the container declares (for timecodes); 0 when unknown.
+    pub frame_rate: f64,
+    pub rotation_degrees: i32,
+    pub frames_decoded: u64,
+    /// Set when decoding stopped early at damaged data: the frames before it were used.
+    pub partial: Option<String>,
+}
+
+fn init() -> Result<(), MediaError> {
+    static INIT: Once = Once::new();
+    let mut result = Ok(());
+    INIT.call_once(|| {
+        result = ffmpeg::init().map_err(|e| MediaError::Video(format!("FFmpeg init: {e}")));
+        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+    });
+    result
+}
+
+/// Decodes the best video stream of `path`, calling `sink` with each sampled frame.
+pub fn decode_video(
+    path: &Path,
+    opts: &VideoOptions,
+    mut sink: impl FnMut(RgbFrame<'_>),
+) -> Result<VideoInfo, MediaError> {
+    init()?;
+    let ff = |what: &str, e: ffmpeg::Error| MediaError::Video(format!("{what}: {e}"));
+    let mut input = ffmpeg::format::input(path).map_err(|e| ff("cannot open", e))?;
+    let stream = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
+    let index = stream.index();
+    let time_base = f64::from(stream.time_base());
+    let frame_rate = {
+        let r = stream.avg_frame_rate();
+        if r.denominator() != 0 && r.numerator() > 0 {
+            f64::from(r)
+        } else {
+            0.0
+        }
+    };
+    let rotation = display_rotation(&stream);
+    let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        .map_err(|e| ff("codec", e))?;
+    if opts.decoder_threads != 1 {
+        ctx.set_threading(ffmpeg::codec::threading::Config {
+            kind: ffmpeg::codec::threading::Type::Frame,
+            count: opts.decoder_threads,
+            ..Default::default()
+        });
+    }
+    let mut decoder = ctx.decoder().video().map_err(|e| ff("decoder", e))?;
+    if opts.keyframes_only {
+        decoder.skip_frame(ffmpeg::Discard::NonKey);
+    }
+    let mut info = VideoInfo {
+        width: decoder.width(),
+        height: decoder.height(),
+        frame_rate,
+        rotation_degrees: rotation,
+        ..VideoInfo::default()
+    };
+    let nominal_duration = if frame_rate > 0.0 {
+        1.0 / frame_rate
+    } else {
+        1.0 / 25.0
+    };
+
+    let mut state = FrameState {
+        scaler: None,
+        decoded: VideoFrame::empty(),
+        scaled: VideoFrame::empty(),
+        rotated: Vec::new(),
+        pending: None,
+        next_sample: 0.0,
+        time_base,
+        nominal_duration,
+        rotation,
+    };
+
+    let mut failed: Option<String> = None;
+    for (s, packet) in input.packets() {
+        if s.index() != index {
+            continue;
+        }
+        if let Err(e) = decoder.send_packet(&packet) {
+            // A bad packet: skip it, as players do, but remember the damage.
+            failed.get_or_insert_with(|| format!("damaged packet: {e}"));
+            continue;
+        }
+        state.drain(&mut decoder, opts, &mut info, &mut sink)?;
+    }
+    let _ = decoder.send_eof();
+    state.drain(&mut decoder, opts, &mut info, &mut sink)?;
+    state.flush(&mut sink);
+    if info.frames_decoded == 0 {
+        return Err(MediaError::Video(
+            failed.unwrap_or_else(|| "no frame could be decoded".to_string()),
+        ));
+    }
+    info.partial = failed;
+    Ok(info)
+}
+
+/// The rotation, in degrees clockwise, that makes a frame display upright.
+fn display_rotation(stream: &ffmpeg::format::stream::Stream<'_>) -> i32 {
+    for side in stream.side_data() {
+        if side.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix
+            && side.data().len() >= 36
+        {
+            let matrix = side.data().as_ptr() as *const i32;
+            // SAFETY: FFmpeg's display matrix is nine int32 values, checked above.
+            let ccw = unsafe { ffmpeg::ffi::av_display_rotation_get(matrix) };
+            if ccw.is_finite() {
+                let cw = (-ccw).round() as i32;
+                return cw.rem_euclid(360);
+            }
+        }
+    }
+    0
+}
+
+struct FrameState {
+    scaler: Option<Scaler>,
+    decoded: VideoFrame,
+    scaled: VideoFrame,
+    rotated: Vec<u8>,
+    /// A frame held back until the next one's time gives its duration.
+    pending: Option<(f64, Vec<u8>, usize, usize)>,
+    next_sample: f64,
+    time_base: f64,
+    nominal_duration: f64,
+    rotation: i32,
+}
+
+impl FrameState {
+    fn drain(
+        &mut self,
+        decoder: &mut ffmpeg::decoder::Video,
+        opts: &VideoOptions,
+        info: &mut VideoInfo,
+        sink: &mut impl FnMut(RgbFrame<'_>),
+    ) -> Result<(), MediaError> {
+        while decoder.receive_frame(&mut self.decoded).is_ok() {
+            info.frames_decoded += 1;
+            let Some(ts) = self.decoded.timestamp() else {
+                continue;
+            };
+            let time_s = ts as f64 * self.time_base;
+            if let Some(fps) = opts.fps {
+                if time_s + 1e-9 < self.next_sample {
+                    continue;
+                }
+                self.next_sample = (time_s * fps).floor() / fps + 1.0 / fps;
+            }
+            let (w, h) = (self.decoded.width(), self.decoded.height());
+            if w == 0 || h == 0 {
+                continue;
+            }
+            let (tw, th) = if opts.exact {
+                (w, h)
+            } else {
+                fit(w, h, opts.fast_side)
+            };
+            let stale = self.scaler.as_ref().is_none_or(|s| {
+                s.input().width != w
+                    || s.input().height != h
+                    || s.input().format != self.decoded.format()
+            });
+            if stale {
+                let flags = if opts.exact {
+                    Flags::BILINEAR
+                } else {
+                    Flags::AREA
+                };
+                self.scaler = Some(
+                    Scaler::get(self.decoded.format(), w, h, Pixel::RGB24, tw, th, flags)
+                        .map_err(|e| MediaError::Video(format!("scaler: {e}")))?,
+                );
+            }
+            let scaler = self.scaler.as_mut().expect("scaler set above");
+            scaler
+                .run(&self.decoded, &mut self.scaled)
+                .map_err(|e| MediaError::Video(format!("scaling: {e}")))?;
+            let (pw, ph) = (tw as usize, th as usize);
+            pack_rows(&self.scaled, pw, ph, &mut self.rotated);
+            let (rgb, rw, rh) = rotate(&self.rotated, pw, ph, self.rotation);
+            if let Some((t, prev, pw, ph)) = self.pending.take() {
+                let duration = (time_s - t).max(0.0);
+                let duration = if duration > 0.0 {
+                    duration
+                } else {
+                    self.nominal_duration
+                };
+                sink(RgbFrame {
+                    time_s: t,
+                    duration_s: duration,
+                    width: pw,
+                    height: ph,
+                    rgb: &prev,
+                });
+            }
+            self.pending = Some((time_s, rgb, rw, rh));
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, sink: &mut impl FnMut(RgbFrame<'_>)) {
+        if let Some((t, prev, w, h)) = self.pending.take() {
+            sink(RgbFrame {
+                time_s: t,
+                duration_s: self.nominal_duration,
+                width: w,
+                height: h,
+                rgb: &prev,
+            });
+        }
+    }
+}
+
+/// Scales `(w, h)` so the longer side is at most `side`, keeping the aspect ratio.
+fn fit(w: u32, h: u32, side: u32) -> (u32, u32) {
+    let longer = w.max(h);
+    if longer <= side {
+        return (w, h);
+    }
+    let scale = side as f64 / longer as f64;
+    (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    )
+}
+
+/// Copies swscale's padded rows into a tight `w × h × 3` buffer.
+fn pack_rows(frame: &VideoFrame, w: usize, h: usize, out: &mut Vec<u8>) {
+    let stride = frame.stride(0);
+    let data = frame.data(0);
+    out.clear();
+    out.reserve(w * h * 3);
+    for y in 0..h {
+        out.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+    }
+}
+
+/// Rotates a packed RGB image clockwise by 0, 90, 180 or 270 degrees.
+fn rotate(rgb: &[u8], w: usize, h: usize, degrees: i32) -> (Vec<u8>, usize, usize) {
+    let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
+    match degrees {
+        90 => {
+            let mut out = Vec::with_capacity(rgb.len());
+            for y in 0..w {
+                for x in 0..h {
+                    out.extend_from_slice(px(y, h - 1 - x));
+                }
+            }
+            (out, h, w)
+        }
+        180 => {
+            let mut out = Vec::with_capacity(rgb.len());
+            for y in (0..h).rev() {
+                for x in (0..w).rev() {
+                    out.extend_from_slice(px(x, y));
+                }
+            }
+            (out, w, h)
+        }
+        270 => {
+            let mut out = Vec::with_capacity(rgb.len());
+            for y in 0..w {
+                for x in 0..h {
+                    out.extend_from_slice(px(w - 1 - y, x));
+                }
+            }
+            (out, h, w)
+        }
+        _ => (rgb.to_vec(), w, h),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_keeps_aspect() {
+        assert_eq!(fit(1920, 1080, 512), (512, 288));
+        assert_eq!(fit(320, 176, 512), (320, 176));
+        assert_eq!(fit(1080, 1920, 512), (288, 512));
+    }
+
+    #[test]
+    fn rotations_compose_to_identity() {
+        let (w, h) = (3, 2);
+        let rgb: Vec<u8> = (0..(w * h * 3) as u8).collect();
+        let (r90, w90, h90) = rotate(&rgb, w, h, 90);
+        assert_eq!((w90, h90), (2, 3));
+        let (r180, _, _) = rotate(&r90, w90, h90, 90);
+        assert_eq!(r180, rotate(&rgb, w, h, 180).0);
+        let (r270, w2, h2) = rotate(&r180, w, h, 90);
+        let (back, _, _) = rotate(&r270, w2, h2, 90);
+        assert_eq!(back, rgb);
+        // Clockwise: the top-left pixel goes to the top-right.
+        assert_eq!(&r90[(w90 - 1) * 3..w90 * 3], &rgb[0..3]);
+    }
+}

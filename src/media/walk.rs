@@ -1,0 +1,77 @@
+//! Turning command-line paths into the list of files to fingerprint.
+
+use std::path::{Path, PathBuf};
+
+use super::{kind_of, MediaError, MediaKind};
+
+/// A file to fingerprint.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// The path as reported: the argument as given, joined with the file's path below it.
+    pub display: String,
+    /// Where to read it.
+    pub path: PathBuf,
+    pub kind: MediaKind,
+}
+
+/// What a walk found: files to read, per-path failures, and how many files it passed
+/// over because they are not media.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub files: Vec<InputFile>,
+    pub errors: Vec<(String, MediaError)>,
+    pub skipped_not_media: usize,
+}
+
+/// Walks each input. Directories are walked recursively in name order, following
+/// symlinks; a symlink that leads back to an ancestor is reported as an error rather
+/// than followed for ever. A file named directly is always tried, whatever its name, since
+/// the user asked for it; inside directories only known media extensions are kept.
+pub fn discover(inputs: &[PathBuf]) -> Discovered {
+    let mut found = Discovered::default();
+    for input in inputs {
+        let shown = input.display().to_string();
+        match std::fs::metadata(input) {
+            Err(e) => found.errors.push((shown, MediaError::Io(e))),
+            Ok(meta) if meta.is_file() => found.files.push(InputFile {
+                display: shown,
+                path: input.clone(),
+                kind: kind_of(input).unwrap_or(MediaKind::Still),
+            }),
+            Ok(_) => walk_dir(input, &mut found),
+        }
+    }
+    found
+}
+
+fn walk_dir(root: &Path, found: &mut Discovered) {
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_file() => match kind_of(entry.path()) {
+                Some(kind) => found.files.push(InputFile {
+                    display: entry.path().display().to_string(),
+                    path: entry.path().to_path_buf(),
+                    kind,
+                }),
+                None => found.skipped_not_media += 1,
+            },
+            Ok(_) => {}
+            Err(e) => {
+                let at = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| root.display().to_string());
+                let why = match e.loop_ancestor() {
+                    Some(ancestor) => {
+                        format!("directory loop: leads back to {}", ancestor.display())
+                    }
+                    None => e.to_string(),
+                };
+                found.errors.push((at, MediaError::Walk(why)));
+            }
+        }
+    }
+}

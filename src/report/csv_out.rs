@@ -1,0 +1,50 @@
+//! CSV: one row per match, for spreadsheets and scripts.
+
+use std::io::Write;
+
+use super::ScanReport;
+
+const HEADER: [&str; 13] = [
+    "query_path",
+    "query_start_s",
+    "query_end_s",
+    "bank_path",
+    "bank_label",
+    "bank_source",
+    "bank_note",
+    "bank_digest",
+    "bank_start_s",
+    "bank_end_s",
+    "score",
+    "distance",
+    "transform",
+];
+
+pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(HEADER)?;
+    let time = |t: Option<f64>| t.map(|v| format!("{v:.3}")).unwrap_or_default();
+    for m in &report.matches {
+        let transform = serde_json::to_value(m.transform)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        w.write_record([
+            m.query.path.as_str(),
+            &time(m.query.start_s),
+            &time(m.query.end_s),
+            &m.bank_asset.path,
+            m.bank_asset.label.name(),
+            m.bank_asset.source.as_deref().unwrap_or(""),
+            m.bank_asset.note.as_deref().unwrap_or(""),
+            &m.bank_asset.digest,
+            &time(m.bank_asset.start_s),
+            &time(m.bank_asset.end_s),
+            &format!("{:.4}", m.score),
+            &m.distance.to_string(),
+            &transform,
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}

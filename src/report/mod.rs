@@ -1,0 +1,135 @@
+//! The scan report: plain data, serialised as JSON (the full record) or CSV (one row per
+//! match). Only the CLI decides where it goes.
+
+mod csv_out;
+
+use serde::{Deserialize, Serialize};
+
+pub use csv_out::write_csv;
+
+use crate::bank::Label;
+use crate::fingerprint::{Dihedral, FingerprintParams};
+use crate::media::MediaKind;
+
+/// Everything a scan found, and everything it could not check.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanReport {
+    pub celprint_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub bank: BankInfo,
+    pub settings: ScanSettings,
+    pub matches: Vec<Match>,
+    pub scanned: Vec<ScannedFile>,
+    pub summary: Summary,
+}
+
+/// The bank a scan ran against, as it was at the time.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankInfo {
+    pub path: String,
+    pub format_version: u32,
+    pub params: FingerprintParams,
+    pub assets: u64,
+    pub segments: u64,
+}
+
+/// The thresholds a scan used.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanSettings {
+    pub max_distance: u32,
+    pub min_quality: u8,
+    pub dihedral: bool,
+}
+
+/// One piece of delivered material that matches one banked asset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Match {
+    pub query: QuerySide,
+    pub bank_asset: BankSide,
+    /// 1 for identical hashes, falling linearly to 0 at 128 bits, the typical distance
+    /// between unrelated images.
+    pub score: f64,
+    /// Hamming distance between the PDQ hashes, 0–256.
+    pub distance: u32,
+    /// The rotation or flip that turns the banked picture into the delivered one.
+    pub transform: Dihedral,
+    /// Hamming distance between the secondary 64-bit hashes, when the transform is the
+    /// identity (the secondary hash has no dihedral variants).
+    pub secondary_distance: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuerySide {
+    pub path: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BankSide {
+    pub path: String,
+    pub label: Label,
+    pub source: Option<String>,
+    pub note: Option<String>,
+    pub digest: String,
+    pub start_s: Option<f64>,
+    pub end_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileStatus {
+    Ok,
+    Error,
+}
+
+/// One input file and what became of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScannedFile {
+    pub path: String,
+    pub status: FileStatus,
+    pub error: Option<String>,
+    pub kind: Option<MediaKind>,
+    /// BLAKE3 of the bytes checked, hex.
+    pub digest: Option<String>,
+    /// Best PDQ quality among the file's segments.
+    pub quality: Option<u8>,
+    /// True when no segment reached the quality threshold, so nothing could be matched.
+    pub low_quality: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub files: usize,
+    pub errors: usize,
+    pub matched_files: usize,
+    pub matches: usize,
+    /// Hits on assets labelled `ignore`, which never count as matches.
+    pub ignored_hits: usize,
+    pub low_quality_files: usize,
+    pub skipped_not_media: usize,
+    /// True when the scan was interrupted before every file was checked.
+    pub cancelled: bool,
+}
+
+impl ScanReport {
+    /// The exit status the CLI gives: errors first, since a delivery that was not fully
+    /// checked is not clean.
+    pub fn verdict(&self) -> Verdict {
+        if self.summary.errors > 0 || self.summary.cancelled {
+            Verdict::Error
+        } else if self.summary.matches > 0 {
+            Verdict::Matches
+        } else {
+            Verdict::Clean
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Clean,
+    Matches,
+    Error,
+}

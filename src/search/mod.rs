@@ -1,0 +1,46 @@
+//! Hamming-radius search over banked PDQ hashes.
+//!
+//! [`HammingIndex`] is the interface the bank and the matcher use. [`LinearIndex`] is
+//! the exact reference: every query is compared with every banked hash. A sublinear
+//! index replaces it behind the same trait and is tested against it.
+
+mod linear;
+
+pub use linear::LinearIndex;
+
+use crate::bank::SegmentRef;
+use crate::fingerprint::Hash256;
+
+/// One banked segment within the radius of one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Hit {
+    /// Position of the query in the slice passed to [`HammingIndex::search`].
+    pub query: usize,
+    pub segment: SegmentRef,
+    pub distance: u32,
+    /// PDQ quality of the banked segment, so callers can drop weak evidence without a
+    /// lookup.
+    pub quality: u8,
+}
+
+/// An in-memory index of (segment, hash) pairs.
+pub trait HammingIndex: Send + Sync {
+    fn insert(&mut self, segment: SegmentRef, hash: Hash256, quality: u8);
+
+    /// Removes every segment of `asset`.
+    fn remove_asset(&mut self, asset: crate::bank::AssetId);
+
+    /// Every indexed segment within `radius` bits (inclusive) of each query, in no
+    /// particular order. Several queries at once (the eight rotations and flips of one
+    /// frame, say) share one pass over the data.
+    fn search(&self, queries: &[Hash256], radius: u32) -> Vec<Hit>;
+
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of memory the index holds, for `celprint info`.
+    fn memory_bytes(&self) -> usize;
+}

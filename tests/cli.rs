@@ -1,0 +1,443 @@
+//! End-to-end tests of the `celprint` binary: the demo data, the report schema, exit
+//! statuses, and bad input.
+
+mod common;
+
+use common::{expect_code, s, stderr, stdout, TestEnv};
+use serde_json::Value;
+
+fn demo(rel: &str) -> String {
+    common::repo()
+        .join("data/demo")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn index_demo_bank(env: &TestEnv) {
+    let db = env.db();
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&db),
+        "--label",
+        "leaked",
+        "--source",
+        "demo",
+        "--note",
+        "INC-1",
+        &demo("bank"),
+    ]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("8 new assets"), "{}", stdout(&o));
+}
+
+fn scan_json(env: &TestEnv, paths: &[&str], extra: &[&str]) -> (std::process::Output, Value) {
+    let db = env.db();
+    let json = env.path("report.json");
+    let mut args = vec!["scan", "--db", s(&db), "--json", s(&json)];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(paths);
+    let o = env.run(&args);
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|_| panic!("no report; stderr: {}", stderr(&o)));
+    (o, serde_json::from_str(&text).expect("report is JSON"))
+}
+
+fn bank_assets(env: &TestEnv) -> Vec<(String, Vec<String>)> {
+    let bank = celprint::bank::Bank::open(
+        &env.db(),
+        &celprint::bank::OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .expect("open bank");
+    bank.assets()
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.digest, a.paths))
+        .collect()
+}
+
+#[test]
+fn demo_delivery_matches_exactly_the_derived_copies() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let (o, report) = scan_json(&env, &[&demo("delivery")], &[]);
+    expect_code(&o, 1);
+    let mut pairs: Vec<(String, String, String)> = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let q = m["query"]["path"].as_str().unwrap();
+            let b = m["bank_asset"]["path"].as_str().unwrap();
+            let file = |p: &str| p.rsplit('/').next().unwrap().to_string();
+            (
+                file(q),
+                file(b),
+                m["transform"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        vec![
+            (
+                "shot_010.jpg".into(),
+                "bbb_t13s.jpg".into(),
+                "identity".into()
+            ),
+            (
+                "shot_030.png".into(),
+                "sintel_t04s.jpg".into(),
+                "identity".into()
+            ),
+            (
+                "shot_050.jpg".into(),
+                "popeye_t20s.jpg".into(),
+                "flip_h".into()
+            ),
+            (
+                "shot_070.jpg".into(),
+                "peppercarrot_e05p01_snowman.jpg".into(),
+                "identity".into()
+            ),
+        ]
+    );
+    // The schema the README documents.
+    let m = &report["matches"][0];
+    assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());
+    assert_eq!(m["bank_asset"]["label"], "leaked");
+    assert_eq!(m["bank_asset"]["source"], "demo");
+    assert_eq!(m["bank_asset"]["note"], "INC-1");
+    assert!(m["score"].as_f64().unwrap() > 0.7);
+    assert!(m["distance"].as_u64().unwrap() <= 31);
+    let scanned = report["scanned"].as_array().unwrap();
+    assert_eq!(
+        scanned.len(),
+        8,
+        "notes.txt is skipped, the 8 images are scanned"
+    );
+    assert!(scanned
+        .iter()
+        .all(|f| f["status"] == "ok" && f["error"].is_null()));
+    assert!(scanned[0]["path"]
+        .as_str()
+        .unwrap()
+        .starts_with(&demo("delivery")));
+    assert_eq!(report["summary"]["skipped_not_media"], 1);
+}
+
+#[test]
+fn clean_delivery_exits_zero_and_csv_has_header_only() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let csv = env.path("r.csv");
+    let o = env.run(&[
+        "scan",
+        "--db",
+        s(&env.db()),
+        "--csv",
+        s(&csv),
+        &demo("delivery/shot_020.jpg"),
+        &demo("delivery/shot_040.jpg"),
+    ]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).starts_with("CLEAN"), "{}", stdout(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.starts_with("query_path,query_start_s"));
+}
+
+#[test]
+fn csv_rows_follow_the_matches() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let o = env.run(&[
+        "scan",
+        "--db",
+        s(&env.db()),
+        "--csv",
+        "-",
+        &demo("delivery/shot_050.jpg"),
+    ]);
+    expect_code(&o, 1);
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[1].contains("popeye_t20s.jpg") && lines[1].contains("flip_h"),
+        "{text}"
+    );
+    assert!(
+        stderr(&o).contains("MATCHES"),
+        "summary goes to stderr when the report takes stdout"
+    );
+}
+
+#[test]
+fn reindexing_the_same_bytes_adds_only_the_path() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let before = bank_assets(&env);
+    let copy = env.path("copy/again.jpg");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(demo("bank/bbb_t05s.jpg"), &copy).unwrap();
+    let o = env.run(&["index", "--db", s(&env.db()), &demo("bank"), s(&copy)]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("0 new assets"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("1 already banked under another path"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("8 unchanged"), "{}", stdout(&o));
+    let after = bank_assets(&env);
+    assert_eq!(before.len(), after.len());
+    let paths = &after
+        .iter()
+        .find(|(_, p)| p.iter().any(|p| p.ends_with("again.jpg")))
+        .unwrap()
+        .1;
+    assert_eq!(paths.len(), 2);
+}
+
+#[test]
+fn ignore_label_never_raises_a_match() {
+    let env = TestEnv::new();
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&env.db()),
+        "--label",
+        "ignore",
+        &demo("bank/popeye_t20s.jpg"),
+    ]);
+    expect_code(&o, 0);
+    let (o, report) = scan_json(&env, &[&demo("delivery/shot_050.jpg")], &[]);
+    expect_code(&o, 0);
+    assert_eq!(report["summary"]["ignored_hits"], 1);
+    assert!(report["matches"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn no_dihedral_misses_the_mirrored_copy() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let (o, _) = scan_json(&env, &[&demo("delivery/shot_050.jpg")], &["--no-dihedral"]);
+    expect_code(&o, 0);
+}
+
+#[test]
+fn bank_built_with_other_parameters_is_refused() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&env.db()),
+        "--secondary",
+        "dhash",
+        &demo("bank"),
+    ]);
+    expect_code(&o, 2);
+    assert!(
+        stderr(&o).contains("fingerprint parameters"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&env.db()),
+        "--secondary",
+        "phash",
+        &demo("bank"),
+    ]);
+    expect_code(&o, 0);
+}
+
+#[test]
+fn scan_of_a_missing_bank_is_an_error() {
+    let env = TestEnv::new();
+    let o = env.run(&["scan", "--db", s(&env.path("nothing")), &demo("delivery")]);
+    expect_code(&o, 2);
+    assert!(stderr(&o).contains("no bank at"), "{}", stderr(&o));
+}
+
+#[test]
+fn info_shows_counts_and_parameters() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let o = env.run(&["info", "--db", s(&env.db()), "--json"]);
+    expect_code(&o, 0);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["stats"]["assets"], 8);
+    assert_eq!(v["stats"]["assets_by_label"]["leaked"], 8);
+    assert_eq!(v["params"]["secondary"], "phash");
+    assert!(v["stats"]["disk_bytes"].as_u64().unwrap() > 0);
+    let o = env.run(&["info", "--db", s(&env.db())]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("leaked"));
+}
+
+#[test]
+fn hash_prints_meta_style_lines() {
+    let env = TestEnv::new();
+    let o = env.run(&["hash", &demo("bank/bbb_t13s.jpg")]);
+    expect_code(&o, 0);
+    let line = stdout(&o);
+    let fields: Vec<&str> = line.trim().split(',').collect();
+    assert_eq!(fields.len(), 3);
+    assert_eq!(fields[0].len(), 64);
+    assert!(fields[1].parse::<u8>().unwrap() >= 50);
+    assert!(fields[2].ends_with("bbb_t13s.jpg"));
+    for algo in ["phash", "dhash", "mean", "block"] {
+        let o = env.run(&["hash", "--algo", algo, &demo("bank/bbb_t13s.jpg")]);
+        expect_code(&o, 0);
+        assert_eq!(stdout(&o).split(',').next().unwrap().len(), 16, "{algo}");
+    }
+}
+
+// ---- Bad input ---------------------------------------------------------------------
+
+/// Standard CRC-32 (as PNG uses), so the test can forge a valid PNG header.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &b in bytes {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A real 1×1 PNG whose header is rewritten to claim 100000×100000 pixels, with a
+/// correct CRC, so only the size gives it away.
+fn png_bomb() -> Vec<u8> {
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(image::RgbImage::new(1, 1))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    // Signature (8), IHDR length (4), "IHDR" (4), width (4), height (4), ...
+    png[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+    png[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn truncated_png() -> Vec<u8> {
+    let img = image::open(demo("bank/bbb_t13s.jpg")).unwrap();
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png.truncate(png.len() * 6 / 10);
+    png
+}
+
+/// Builds a folder of bad files and returns (folder, expected error count).
+fn bad_delivery(env: &TestEnv) -> (std::path::PathBuf, usize) {
+    let jpeg = std::fs::read(demo("bank/bbb_t13s.jpg")).unwrap();
+    env.write("bad/empty.jpg", b"");
+    env.write("bad/truncated.jpg", &jpeg[..jpeg.len() * 6 / 10]);
+    env.write("bad/truncated.png", &truncated_png());
+    env.write("bad/text.png", b"this is a delivery note, not a picture\n");
+    env.write("bad/bomb.png", &png_bomb());
+    env.write(
+        "bad/good.jpg",
+        &std::fs::read(demo("delivery/shot_020.jpg")).unwrap(),
+    );
+    let loop_dir = env.path("bad/loop/inner");
+    std::fs::create_dir_all(&loop_dir).unwrap();
+    std::os::unix::fs::symlink("..", loop_dir.join("back")).unwrap();
+    (env.path("bad"), 6)
+}
+
+#[test]
+fn bad_files_get_per_file_errors_and_the_job_finishes() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let before = bank_assets(&env);
+    let (bad, _) = bad_delivery(&env);
+    let missing = env.path("does/not/exist.jpg");
+    let (o, report) = scan_json(&env, &[s(&bad), s(&missing)], &[]);
+    expect_code(&o, 2);
+    let scanned = report["scanned"].as_array().unwrap();
+    let status = |suffix: &str| {
+        scanned
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} not in report: {scanned:#?}"))
+            .clone()
+    };
+    for (suffix, needle) in [
+        ("empty.jpg", "empty"),
+        ("truncated.jpg", "JPEG"),
+        ("truncated.png", "decode"),
+        ("text.png", "not a recognised image"),
+        ("bomb.png", "decode limit"),
+        ("exist.jpg", "No such file"),
+    ] {
+        let f = status(suffix);
+        assert_eq!(f["status"], "error", "{suffix}");
+        let err = f["error"].as_str().unwrap();
+        assert!(err.contains(needle), "{suffix}: {err}");
+    }
+    let looped = scanned
+        .iter()
+        .find(|f| f["error"].as_str().is_some_and(|e| e.contains("loop")));
+    assert!(
+        looped.is_some(),
+        "directory loop not reported: {scanned:#?}"
+    );
+    assert_eq!(
+        status("good.jpg")["status"],
+        "ok",
+        "the good file is still scanned"
+    );
+    assert_eq!(report["summary"]["errors"], 7);
+    assert_eq!(bank_assets(&env), before, "a scan never changes the bank");
+}
+
+#[test]
+fn indexing_bad_files_leaves_the_bank_unchanged() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let before = bank_assets(&env);
+    let (bad, _) = bad_delivery(&env);
+    std::fs::remove_file(bad.join("good.jpg")).unwrap();
+    let o = env.run(&["index", "--db", s(&env.db()), s(&bad)]);
+    expect_code(&o, 2);
+    assert!(stdout(&o).contains("0 new assets"), "{}", stdout(&o));
+    for name in [
+        "empty.jpg",
+        "truncated.jpg",
+        "truncated.png",
+        "text.png",
+        "bomb.png",
+    ] {
+        assert!(
+            stderr(&o).contains(name),
+            "{name} not reported:\n{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(bank_assets(&env), before);
+}
+
+#[test]
+fn decode_limit_is_configurable() {
+    let env = TestEnv::new();
+    let o = env.run(&["hash", "--max-megapixels", "0", &demo("bank/bbb_t13s.jpg")]);
+    expect_code(&o, 2);
+    assert!(stderr(&o).contains("decode limit"), "{}", stderr(&o));
+}
