@@ -6,7 +6,7 @@ use std::hint::black_box;
 
 use celprint::engine::{fingerprint_file, read_file};
 use celprint::fingerprint::{pdq, pdq_of_image, FingerprintParams};
-use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind};
+use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind, StillScale};
 
 fn frame_1080p() -> image::RgbImage {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/demo/bank/bbb_t13s.jpg");
@@ -35,17 +35,22 @@ fn benches(c: &mut Criterion) {
         path: jpeg.clone(),
         kind: MediaKind::Still,
     };
-    c.bench_function("jpeg_1080p_decode_only", |b| {
-        let (bytes, _) = read_file(&file).unwrap();
-        b.iter(|| decode_still(black_box(&bytes), DecodeLimits::default()).unwrap())
-    });
-    c.bench_function("jpeg_1080p_file_to_pdq", |b| {
-        b.iter(|| {
+    for (name, scale) in [
+        ("full", StillScale::Full),
+        ("shorter_side_512", StillScale::ShorterSideAtLeast(512)),
+    ] {
+        c.bench_function(&format!("jpeg_1080p_decode_{name}"), |b| {
             let (bytes, _) = read_file(&file).unwrap();
-            let img = decode_still(&bytes, DecodeLimits::default()).unwrap();
-            pdq_of_image(&img).hash()
-        })
-    });
+            b.iter(|| decode_still(black_box(&bytes), DecodeLimits::default(), scale).unwrap())
+        });
+        c.bench_function(&format!("jpeg_1080p_file_to_pdq_{name}"), |b| {
+            b.iter(|| {
+                let (bytes, _) = read_file(&file).unwrap();
+                let img = decode_still(&bytes, DecodeLimits::default(), scale).unwrap();
+                pdq_of_image(&img).hash()
+            })
+        });
+    }
     c.bench_function("jpeg_1080p_file_to_full_fingerprint", |b| {
         let params = FingerprintParams::default();
         b.iter(|| fingerprint_file(black_box(&file), &params, DecodeLimits::default()).unwrap())

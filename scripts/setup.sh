@@ -5,7 +5,7 @@
 # Sourced by demo.sh and test.sh; safe to run again.
 set -euo pipefail
 
-packages=(build-essential clang libclang-dev pkg-config ffmpeg
+packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev)
 missing=()

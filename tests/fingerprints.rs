@@ -3,7 +3,7 @@
 mod common;
 
 use celprint::fingerprint::{pdq_of_image, Dihedral, Hash256};
-use celprint::media::{decode_still, DecodeLimits};
+use celprint::media::{decode_still, DecodeLimits, StillScale};
 
 struct Expected {
     file: String,
@@ -29,7 +29,7 @@ fn expected(dir: &std::path::Path) -> Vec<Expected> {
 
 fn hash_file(path: &std::path::Path) -> celprint::fingerprint::PdqDct {
     let bytes = std::fs::read(path).expect("read");
-    let img = decode_still(&bytes, DecodeLimits::default()).expect("decode");
+    let img = decode_still(&bytes, DecodeLimits::default(), StillScale::Full).expect("decode");
     pdq_of_image(&img)
 }
 
@@ -192,7 +192,12 @@ const GOLDEN: [(&str, [u64; 4]); 3] = [
 ];
 
 fn load(path: &std::path::Path) -> image::DynamicImage {
-    decode_still(&std::fs::read(path).expect("read"), DecodeLimits::default()).expect("decode")
+    decode_still(
+        &std::fs::read(path).expect("read"),
+        DecodeLimits::default(),
+        StillScale::Full,
+    )
+    .expect("decode")
 }
 
 /// PDQ golden values on the bundled demo stills, so the hash is pinned even where

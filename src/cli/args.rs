@@ -117,6 +117,10 @@ pub struct IndexArgs {
     /// built with another is refused.
     #[arg(long, value_enum)]
     pub secondary: Option<SecondaryArg>,
+    /// Decode every pixel of JPEG stills (Meta's reference behaviour) instead of a reduced
+    /// size. Fixed when the bank is created, like --secondary.
+    #[arg(long)]
+    pub exact: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to index (directories are walked recursively).
@@ -125,10 +129,20 @@ pub struct IndexArgs {
 }
 
 impl IndexArgs {
+    /// The parameters asked for, if any were: a new bank is created with them, and an
+    /// existing bank built with others is refused.
     pub fn params(&self) -> Option<FingerprintParams> {
-        self.secondary.map(|s| FingerprintParams {
-            secondary: s.into(),
-            ..FingerprintParams::default()
+        if self.secondary.is_none() && !self.exact {
+            return None;
+        }
+        let base = if self.exact {
+            FingerprintParams::exact()
+        } else {
+            FingerprintParams::default()
+        };
+        Some(FingerprintParams {
+            secondary: self.secondary.map(Into::into).unwrap_or(base.secondary),
+            ..base
         })
     }
 
@@ -196,6 +210,11 @@ pub struct HashArgs {
     /// 16 hex digits and leave the quality empty.
     #[arg(long, value_enum, default_value = "pdq")]
     pub algo: HashAlgo,
+    /// Decode every pixel, as Meta's reference tools do, for hash lists exchanged with
+    /// other organisations. By default large JPEGs are decoded at reduced size, which is
+    /// faster and drifts by a few bits.
+    #[arg(long)]
+    pub exact: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to hash.
@@ -206,6 +225,14 @@ pub struct HashArgs {
 impl HashArgs {
     pub fn limits(&self) -> DecodeLimits {
         self.limits.limits()
+    }
+
+    pub fn scale(&self) -> celprint::media::StillScale {
+        if self.exact {
+            FingerprintParams::exact().still_scale()
+        } else {
+            FingerprintParams::default().still_scale()
+        }
     }
 }
 

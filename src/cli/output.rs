@@ -133,7 +133,7 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
             .map(|file| {
                 let line = || -> Result<String, MediaError> {
                     let (bytes, _) = celprint::engine::read_file(file)?;
-                    let img = media::decode_still(&bytes, limits)?;
+                    let img = media::decode_still(&bytes, limits, args.scale())?;
                     media::catch_decoder_panic(|| {
                         Ok(match args.algo {
                             HashAlgo::Pdq => {

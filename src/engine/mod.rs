@@ -86,7 +86,7 @@ pub fn fingerprint_bytes(
     match kind {
         MediaKind::Video => Err(MediaError::VideoUnsupported),
         MediaKind::Still => {
-            let img = media::decode_still(bytes, limits)?;
+            let img = media::decode_still(bytes, limits, params.still_scale())?;
             let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
             let segment = fp.segment();
             let variants = fp

@@ -24,6 +24,10 @@ pub struct FingerprintParams {
     pub pdq: String,
     /// The secondary 64-bit hash stored beside PDQ.
     pub secondary: ImgHashAlgo,
+    /// JPEG stills are decoded shrunk (by 2, 4 or 8, in the DCT domain) while their
+    /// shorter side stays at least this many pixels; `None` decodes every pixel, as
+    /// Meta's references do. Default 512: 4× faster on 1080p, a few bits of drift.
+    pub jpeg_min_side: Option<u32>,
 }
 
 impl Default for FingerprintParams {
@@ -31,6 +35,27 @@ impl Default for FingerprintParams {
         FingerprintParams {
             pdq: PDQ_VARIANT.to_string(),
             secondary: ImgHashAlgo::Phash,
+            jpeg_min_side: Some(DEFAULT_JPEG_MIN_SIDE),
+        }
+    }
+}
+
+/// See [`FingerprintParams::jpeg_min_side`].
+pub const DEFAULT_JPEG_MIN_SIDE: u32 = 512;
+
+impl FingerprintParams {
+    /// Parameters that hash every pixel, as Meta's references do.
+    pub fn exact() -> Self {
+        FingerprintParams {
+            jpeg_min_side: None,
+            ..FingerprintParams::default()
+        }
+    }
+
+    pub fn still_scale(&self) -> crate::media::StillScale {
+        match self.jpeg_min_side {
+            None => crate::media::StillScale::Full,
+            Some(side) => crate::media::StillScale::ShorterSideAtLeast(side),
         }
     }
 }

@@ -4,12 +4,13 @@
 //! a size limit, and every failure is a typed [`MediaError`] for that one file.
 
 pub mod still;
+pub mod turbo;
 pub mod video;
 pub mod walk;
 
 use std::path::Path;
 
-pub use still::{decode_still, DecodeLimits};
+pub use still::{decode_still, DecodeLimits, StillScale};
 pub use walk::{discover, Discovered, InputFile};
 
 /// What a file is, judged by its name.

@@ -1,12 +1,9 @@
-//! Decoding stills with the `image` crate, under a pixel limit.
+//! Decoding stills under a pixel limit: JPEG through libjpeg-turbo, everything else
+//! through the `image` crate.
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageReader};
-
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
 
 use super::{catch_decoder_panic, MediaError};
 
@@ -26,10 +23,27 @@ impl Default for DecodeLimits {
     }
 }
 
+/// How large a still must be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StillScale {
+    /// Every pixel, as Meta's references decode (for interop and conformance).
+    #[default]
+    Full,
+    /// JPEGs may be shrunk by 2, 4 or 8 in the DCT domain while their shorter side stays
+    /// at least this many pixels, and are decoded to their luma channel alone (JPEG's Y
+    /// is PDQ's luminance, up to rounding). PDQ averages over windows of `side / 128`
+    /// pixels, so this loses little; other formats are always decoded in full.
+    ShorterSideAtLeast(u32),
+}
+
 /// Decodes an image from its bytes, as stored: EXIF orientation is not applied, as in
 /// Meta's references, so that hashes interoperate. Rotations are caught by the dihedral
 /// hashes instead.
-pub fn decode_still(bytes: &[u8], limits: DecodeLimits) -> Result<DynamicImage, MediaError> {
+pub fn decode_still(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    scale: StillScale,
+) -> Result<DynamicImage, MediaError> {
     if bytes.is_empty() {
         return Err(MediaError::Empty);
     }
@@ -56,8 +70,8 @@ pub fn decode_still(bytes: &[u8], limits: DecodeLimits) -> Result<DynamicImage, 
                 limit: limits.max_pixels,
             });
         }
-        if r_format(bytes) == Some(image::ImageFormat::Jpeg) {
-            return decode_jpeg_strict(bytes, width, height);
+        if image::guess_format(bytes).ok() == Some(image::ImageFormat::Jpeg) {
+            return decode_jpeg(bytes, width, height, scale);
         }
         let mut r = reader()?;
         let mut caps = image::Limits::default();
@@ -69,40 +83,26 @@ pub fn decode_still(bytes: &[u8], limits: DecodeLimits) -> Result<DynamicImage, 
     })
 }
 
-fn r_format(bytes: &[u8]) -> Option<image::ImageFormat> {
-    image::guess_format(bytes).ok()
-}
-
-/// JPEG goes straight to zune-jpeg (the decoder `image` itself uses) in strict mode, so
-/// a truncated or damaged file is an error instead of a picture padded with grey: a
-/// delivery with a file that could not be fully decoded has not been fully checked.
-fn decode_jpeg_strict(bytes: &[u8], width: u32, height: u32) -> Result<DynamicImage, MediaError> {
-    let gray = matches!(jpeg_components(bytes), Some(1));
-    let out = if gray {
-        ColorSpace::Luma
-    } else {
-        ColorSpace::RGB
+/// JPEG goes to libjpeg-turbo, which stops at the first warning, so a truncated or
+/// damaged file is an error instead of a picture padded with grey: a delivery with a file
+/// that could not be fully decoded has not been fully checked.
+fn decode_jpeg(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    scale: StillScale,
+) -> Result<DynamicImage, MediaError> {
+    let (denominator, luma_only) = match scale {
+        StillScale::Full => (1, false),
+        StillScale::ShorterSideAtLeast(side) => {
+            (super::turbo::shrink_for(width, height, side), true)
+        }
     };
-    let options = DecoderOptions::default()
-        .set_strict_mode(true)
-        .set_max_width(width as usize)
-        .set_max_height(height as usize)
-        .jpeg_set_out_colorspace(out);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    let pixels = decoder
-        .decode()
-        .map_err(|e| MediaError::Jpeg(e.to_string()))?;
-    let built = if gray {
-        image::GrayImage::from_raw(width, height, pixels).map(DynamicImage::ImageLuma8)
+    let d = super::turbo::decode_jpeg(bytes, denominator, luma_only)?;
+    let built = if d.gray {
+        image::GrayImage::from_raw(d.width, d.height, d.pixels).map(DynamicImage::ImageLuma8)
     } else {
-        image::RgbImage::from_raw(width, height, pixels).map(DynamicImage::ImageRgb8)
+        image::RgbImage::from_raw(d.width, d.height, d.pixels).map(DynamicImage::ImageRgb8)
     };
     built.ok_or_else(|| MediaError::Jpeg("decoded size differs from the header".to_string()))
-}
-
-/// Number of colour components in a JPEG's frame header, if one is found.
-fn jpeg_components(bytes: &[u8]) -> Option<u8> {
-    let mut decoder = zune_jpeg::JpegDecoder::new(ZCursor::new(bytes));
-    decoder.decode_headers().ok()?;
-    decoder.input_colorspace().map(|c| c.num_components() as u8)
 }
