@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
-use celprint::engine::{fingerprint_file, read_file};
+use celprint::engine::{fingerprint_file, Sampling};
 use celprint::fingerprint::{pdq, pdq_of_image, FingerprintParams};
 use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind, StillScale};
 
@@ -40,12 +40,12 @@ fn benches(c: &mut Criterion) {
         ("shorter_side_512", StillScale::ShorterSideAtLeast(512)),
     ] {
         c.bench_function(&format!("jpeg_1080p_decode_{name}"), |b| {
-            let (bytes, _) = read_file(&file).unwrap();
+            let bytes = std::fs::read(&file.path).unwrap();
             b.iter(|| decode_still(black_box(&bytes), DecodeLimits::default(), scale).unwrap())
         });
         c.bench_function(&format!("jpeg_1080p_file_to_pdq_{name}"), |b| {
             b.iter(|| {
-                let (bytes, _) = read_file(&file).unwrap();
+                let bytes = std::fs::read(&file.path).unwrap();
                 let img = decode_still(&bytes, DecodeLimits::default(), scale).unwrap();
                 pdq_of_image(&img).hash()
             })
@@ -53,7 +53,15 @@ fn benches(c: &mut Criterion) {
     }
     c.bench_function("jpeg_1080p_file_to_full_fingerprint", |b| {
         let params = FingerprintParams::default();
-        b.iter(|| fingerprint_file(black_box(&file), &params, DecodeLimits::default()).unwrap())
+        b.iter(|| {
+            fingerprint_file(
+                black_box(&file),
+                &params,
+                DecodeLimits::default(),
+                Sampling::default(),
+            )
+            .unwrap()
+        })
     });
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use celprint::bank::Label;
-use celprint::engine::{IndexOptions, ScanOptions};
+use celprint::engine::{IndexOptions, Sampling, ScanOptions};
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
 use celprint::media::DecodeLimits;
@@ -56,6 +56,25 @@ impl LimitArgs {
     fn limits(&self) -> DecodeLimits {
         DecodeLimits {
             max_pixels: self.max_megapixels.saturating_mul(1_000_000),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SamplingArgs {
+    /// Hash N video frames a second instead of every frame.
+    #[arg(long, value_name = "N")]
+    pub fps: Option<f64>,
+    /// Decode only video keyframes: fast triage of large archives, coarse in time.
+    #[arg(long)]
+    pub keyframes: bool,
+}
+
+impl SamplingArgs {
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            fps: self.fps.filter(|f| *f > 0.0),
+            keyframes_only: self.keyframes,
         }
     }
 }
@@ -117,10 +136,12 @@ pub struct IndexArgs {
     /// built with another is refused.
     #[arg(long, value_enum)]
     pub secondary: Option<SecondaryArg>,
-    /// Decode every pixel of JPEG stills (Meta's reference behaviour) instead of a reduced
-    /// size. Fixed when the bank is created, like --secondary.
+    /// Hash every pixel, of JPEG stills and of video frames (Meta's reference and vPDQ
+    /// behaviour), instead of a reduced size. Fixed when the bank is created.
     #[arg(long)]
     pub exact: bool,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to index (directories are walked recursively).
@@ -152,6 +173,7 @@ impl IndexArgs {
             source: self.source.clone(),
             note: self.note.clone(),
             limits: self.limits.limits(),
+            sampling: self.sampling.sampling(),
         }
     }
 }
@@ -175,6 +197,18 @@ pub struct ScanArgs {
     /// Do not search the rotations and flips of each delivered frame.
     #[arg(long)]
     pub no_dihedral: bool,
+    /// Extend aligned runs through frames up to this PDQ distance (bits); seeds still
+    /// need --max-distance.
+    #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=128))]
+    pub extend_distance: u32,
+    /// Drop runs shorter than this many seconds of delivered video.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub min_duration: f64,
+    /// Drop runs in which less than this fraction of the time has matching frames.
+    #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
+    pub min_fraction: f64,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to scan.
@@ -189,8 +223,13 @@ impl ScanArgs {
                 max_distance: self.max_distance,
                 min_quality: self.min_quality,
                 dihedral: !self.no_dihedral,
+                extend_distance: self.extend_distance,
+                min_duration_s: self.min_duration,
+                min_fraction: self.min_fraction,
+                ..MatchOptions::default()
             },
             limits: self.limits.limits(),
+            sampling: self.sampling.sampling(),
         }
     }
 }
@@ -215,6 +254,13 @@ pub struct HashArgs {
     /// faster and drifts by a few bits.
     #[arg(long)]
     pub exact: bool,
+    /// `csv`: `hash,quality,path` per still, and per video segment with the path
+    /// followed by `#t=START,END` (seconds). `vpdq`: vPDQ's per-frame lines,
+    /// `frame_number,quality,pdq_hex,timestamp_s`, for videos.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: HashFormat,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to hash.
@@ -222,17 +268,27 @@ pub struct HashArgs {
     pub paths: Vec<PathBuf>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HashFormat {
+    Csv,
+    Vpdq,
+}
+
 impl HashArgs {
+    pub fn params(&self) -> FingerprintParams {
+        if self.exact {
+            FingerprintParams::exact()
+        } else {
+            FingerprintParams::default()
+        }
+    }
+
     pub fn limits(&self) -> DecodeLimits {
         self.limits.limits()
     }
 
     pub fn scale(&self) -> celprint::media::StillScale {
-        if self.exact {
-            FingerprintParams::exact().still_scale()
-        } else {
-            FingerprintParams::default().still_scale()
-        }
+        self.params().still_scale()
     }
 }
 

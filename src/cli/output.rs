@@ -7,12 +7,12 @@ use std::path::Path;
 use anyhow::Context as _;
 use rayon::prelude::*;
 
-use super::args::{HashAlgo, HashArgs, ScanArgs};
+use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
-use celprint::engine::{Context, IndexSummary};
+use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary};
 use celprint::fingerprint::{imghash::imghash64, pdq_of_image, ImgHashAlgo};
-use celprint::media::{self, MediaError};
+use celprint::media::{self, InputFile, MediaError, MediaKind};
 use celprint::report::{self, ScanReport, Verdict};
 
 pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<()> {
@@ -122,38 +122,15 @@ fn span(start: Option<f64>, end: Option<f64>) -> String {
     }
 }
 
-/// `celprint hash`: one `hash,quality,path` line per file, in input order.
+/// `celprint hash`: one `hash,quality,path` line per still (and per video segment, or
+/// per video frame in vPDQ format), in input order.
 pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     let found = media::discover(&args.paths);
-    let limits = args.limits();
-    let lines: Vec<Result<String, (String, MediaError)>> = ctx.pool.install(|| {
+    let outputs: Vec<Result<String, (String, MediaError)>> = ctx.pool.install(|| {
         found
             .files
             .par_iter()
-            .map(|file| {
-                let line = || -> Result<String, MediaError> {
-                    let (bytes, _) = celprint::engine::read_file(file)?;
-                    let img = media::decode_still(&bytes, limits, args.scale())?;
-                    media::catch_decoder_panic(|| {
-                        Ok(match args.algo {
-                            HashAlgo::Pdq => {
-                                let h = pdq_of_image(&img).hash();
-                                format!("{},{},{}", h.hash, h.quality, file.display)
-                            }
-                            other => {
-                                let algo = match other {
-                                    HashAlgo::Dhash => ImgHashAlgo::Dhash,
-                                    HashAlgo::Mean => ImgHashAlgo::Mean,
-                                    HashAlgo::Block => ImgHashAlgo::Block,
-                                    _ => ImgHashAlgo::Phash,
-                                };
-                                format!("{:016x},,{}", imghash64(&img, algo), file.display)
-                            }
-                        })
-                    })
-                };
-                line().map_err(|e| (file.display.clone(), e))
-            })
+            .map(|file| hash_one(args, file).map_err(|e| (file.display.clone(), e)))
             .collect()
     });
     let mut out = std::io::stdout().lock();
@@ -161,9 +138,9 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     for (path, e) in &found.errors {
         eprintln!("celprint: {path}: {e}");
     }
-    for line in lines {
-        match line {
-            Ok(l) => writeln!(out, "{l}")?,
+    for text in outputs {
+        match text {
+            Ok(t) => out.write_all(t.as_bytes())?,
             Err((path, e)) => {
                 failed = true;
                 eprintln!("celprint: {path}: {e}");
@@ -172,6 +149,52 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
+}
+
+fn hash_one(args: &HashArgs, file: &InputFile) -> Result<String, MediaError> {
+    let params = args.params();
+    let sampling = args.sampling.sampling();
+    let mut text = String::new();
+    if file.kind == MediaKind::Video {
+        if args.format == HashFormat::Vpdq {
+            hash_video_frames(&file.path, &params, sampling, |i, t, h| {
+                text.push_str(&format!("{i},{},{},{t:.3}\n", h.quality, h.hash));
+            })?;
+            return Ok(text);
+        }
+        let fp = fingerprint_file(file, &params, args.limits(), sampling)?;
+        for q in &fp.segments {
+            let s = &q.segment;
+            text.push_str(&format!(
+                "{},{},{}#t={:.3},{:.3}\n",
+                s.pdq,
+                s.quality,
+                file.display,
+                s.start_s.unwrap_or(0.0),
+                s.end_s.unwrap_or(0.0)
+            ));
+        }
+        return Ok(text);
+    }
+    let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
+    let img = media::decode_still(&bytes, args.limits(), args.scale())?;
+    media::catch_decoder_panic(|| {
+        Ok(match args.algo {
+            HashAlgo::Pdq => {
+                let h = pdq_of_image(&img).hash();
+                format!("{},{},{}\n", h.hash, h.quality, file.display)
+            }
+            other => {
+                let algo = match other {
+                    HashAlgo::Dhash => ImgHashAlgo::Dhash,
+                    HashAlgo::Mean => ImgHashAlgo::Mean,
+                    HashAlgo::Block => ImgHashAlgo::Block,
+                    _ => ImgHashAlgo::Phash,
+                };
+                format!("{:016x},,{}\n", imghash64(&img, algo), file.display)
+            }
+        })
+    })
 }
 
 pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{fingerprint_bytes, read_file, Context, FileFingerprint, BATCH};
+use super::{fingerprint_input, read_input, Context, FileFingerprint, Sampling, BATCH};
 use crate::bank::{Bank, BankError, Label, NewAsset};
 use crate::media::{self, DecodeLimits, InputFile, MediaError};
 
@@ -17,6 +17,7 @@ pub struct IndexOptions {
     /// Incident number, chain of custody, anything else (free text).
     pub note: Option<String>,
     pub limits: DecodeLimits,
+    pub sampling: Sampling,
 }
 
 impl Default for IndexOptions {
@@ -26,6 +27,7 @@ impl Default for IndexOptions {
             source: None,
             note: None,
             limits: DecodeLimits::default(),
+            sampling: Sampling::default(),
         }
     }
 }
@@ -93,19 +95,20 @@ pub fn index_paths(
             batch
                 .par_iter()
                 .map(|file| {
-                    let outcome = match read_file(file) {
+                    let outcome = match read_input(file) {
                         Err(e) => Outcome::Failed(e),
-                        Ok((bytes, digest)) => match shared.asset_by_digest(&digest) {
+                        Ok(input) => match shared.asset_by_digest(&input.digest) {
                             Ok(Some(id)) => Outcome::Known(id),
                             // A read error on the bank surfaces again, fatally, at write time.
                             Ok(None) | Err(_) => {
-                                match fingerprint_bytes(
-                                    file.kind,
-                                    &bytes,
-                                    digest,
+                                let fp = fingerprint_input(
+                                    file,
+                                    &input,
                                     &params,
                                     opts.limits,
-                                ) {
+                                    opts.sampling,
+                                );
+                                match fp {
                                     Ok(fp) => Outcome::New(Box::new(fp)),
                                     Err(e) => Outcome::Failed(e),
                                 }

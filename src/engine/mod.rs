@@ -5,11 +5,13 @@
 
 mod index;
 mod scan;
+mod video;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use index::{index_paths, IndexOptions, IndexSummary};
 pub use scan::{scan_paths, ScanOptions};
+pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
 use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment};
 use crate::matching::QuerySegment;
@@ -55,6 +57,10 @@ pub struct FileFingerprint {
     pub kind: MediaKind,
     pub width: u32,
     pub height: u32,
+    /// Frames a second the container declares, for timecodes; `None` for stills.
+    pub frame_rate: Option<f64>,
+    /// Set when decoding stopped early at damaged data; the segments before it are kept.
+    pub partial: Option<String>,
     pub segments: Vec<QuerySegment>,
 }
 
@@ -68,14 +74,75 @@ impl FileFingerprint {
     }
 }
 
-/// Reads a file and hashes its bytes, without decoding.
-pub fn read_file(file: &InputFile) -> Result<(Vec<u8>, [u8; 32]), MediaError> {
-    let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
-    let digest = media::digest(&bytes);
-    Ok((bytes, digest))
+/// A file read far enough to know its identity.
+pub struct ReadInput {
+    pub digest: [u8; 32],
+    pub size: u64,
+    /// The bytes, for stills (decoded from memory). Videos are streamed by FFmpeg from
+    /// the path, so they are digested in a stream and never held whole.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// Reads a still, or streams a video through BLAKE3, without decoding.
+pub fn read_input(file: &InputFile) -> Result<ReadInput, MediaError> {
+    match file.kind {
+        MediaKind::Still => {
+            let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
+            Ok(ReadInput {
+                digest: media::digest(&bytes),
+                size: bytes.len() as u64,
+                bytes: Some(bytes),
+            })
+        }
+        MediaKind::Video => {
+            let mut hasher = blake3::Hasher::new();
+            let f = std::fs::File::open(&file.path).map_err(MediaError::Io)?;
+            let size = std::io::copy(
+                &mut std::io::BufReader::with_capacity(1 << 20, f),
+                &mut hasher,
+            )
+            .map_err(MediaError::Io)?;
+            if size == 0 {
+                return Err(MediaError::Empty);
+            }
+            Ok(ReadInput {
+                digest: *hasher.finalize().as_bytes(),
+                size,
+                bytes: None,
+            })
+        }
+    }
 }
 
 /// Decodes and fingerprints a file already read.
+pub fn fingerprint_input(
+    file: &InputFile,
+    input: &ReadInput,
+    params: &FingerprintParams,
+    limits: DecodeLimits,
+    sampling: Sampling,
+) -> Result<FileFingerprint, MediaError> {
+    match &input.bytes {
+        Some(bytes) => fingerprint_bytes(MediaKind::Still, bytes, input.digest, params, limits),
+        None => {
+            let v = media::catch_decoder_panic(|| {
+                video::fingerprint_video(&file.path, params, sampling)
+            })?;
+            Ok(FileFingerprint {
+                digest: input.digest,
+                bytes: input.size,
+                kind: MediaKind::Video,
+                width: v.info.width,
+                height: v.info.height,
+                frame_rate: (v.info.frame_rate > 0.0).then_some(v.info.frame_rate),
+                partial: v.info.partial,
+                segments: v.segments,
+            })
+        }
+    }
+}
+
+/// Decodes and fingerprints still-image bytes.
 pub fn fingerprint_bytes(
     kind: MediaKind,
     bytes: &[u8],
@@ -83,27 +150,29 @@ pub fn fingerprint_bytes(
     params: &FingerprintParams,
     limits: DecodeLimits,
 ) -> Result<FileFingerprint, MediaError> {
-    match kind {
-        MediaKind::Video => Err(MediaError::VideoUnsupported),
-        MediaKind::Still => {
-            let img = media::decode_still(bytes, limits, params.still_scale())?;
-            let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
-            let segment = fp.segment();
-            let variants = fp
-                .dct
-                .dihedral_hashes()
-                .map(|(t, h): (Dihedral, _)| (t, h.hash))
-                .to_vec();
-            Ok(FileFingerprint {
-                digest,
-                bytes: bytes.len() as u64,
-                kind,
-                width: fp.width,
-                height: fp.height,
-                segments: vec![QuerySegment { segment, variants }],
-            })
-        }
+    if kind == MediaKind::Video {
+        return Err(MediaError::Video(
+            "videos are read from their path, not from memory".to_string(),
+        ));
     }
+    let img = media::decode_still(bytes, limits, params.still_scale())?;
+    let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
+    let segment = fp.segment();
+    let variants = fp
+        .dct
+        .dihedral_hashes()
+        .map(|(t, h): (Dihedral, _)| (t, h.hash))
+        .to_vec();
+    Ok(FileFingerprint {
+        digest,
+        bytes: bytes.len() as u64,
+        kind: MediaKind::Still,
+        width: fp.width,
+        height: fp.height,
+        frame_rate: None,
+        partial: None,
+        segments: vec![QuerySegment { segment, variants }],
+    })
 }
 
 /// Reads and fingerprints one file.
@@ -111,7 +180,8 @@ pub fn fingerprint_file(
     file: &InputFile,
     params: &FingerprintParams,
     limits: DecodeLimits,
+    sampling: Sampling,
 ) -> Result<FileFingerprint, MediaError> {
-    let (bytes, digest) = read_file(file)?;
-    fingerprint_bytes(file.kind, &bytes, digest, params, limits)
+    let input = read_input(file)?;
+    fingerprint_input(file, &input, params, limits, sampling)
 }

@@ -14,6 +14,7 @@ use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile,
 pub struct ScanOptions {
     pub matching: MatchOptions,
     pub limits: DecodeLimits,
+    pub sampling: super::Sampling,
 }
 
 /// Scans every media file under `inputs` against `bank`.
@@ -57,10 +58,12 @@ pub fn scan_paths(
             batch
                 .par_iter()
                 .map(|file| {
-                    let result = fingerprint_file(file, &params, opts.limits).map(|fp| {
-                        let matched = match_file(bank, &file.display, &fp.segments, &opts.matching);
-                        (fp, matched)
-                    });
+                    let result =
+                        fingerprint_file(file, &params, opts.limits, opts.sampling).map(|fp| {
+                            let matched =
+                                match_file(bank, &file.display, &fp.segments, &opts.matching);
+                            (fp, matched)
+                        });
                     ctx.progress.file_done(
                         &file.display,
                         result.as_ref().map(|(f, _)| f.bytes).unwrap_or(0),

@@ -28,6 +28,12 @@ pub struct FingerprintParams {
     /// shorter side stays at least this many pixels; `None` decodes every pixel, as
     /// Meta's references do. Default 512: 4× faster on 1080p, a few bits of drift.
     pub jpeg_min_side: Option<u32>,
+    /// Video frames are scaled so their longer side is at most this many pixels before
+    /// hashing; `None` hashes at native resolution, as vPDQ does. Default 512.
+    pub video_side: Option<u32>,
+    /// Consecutive frames within this many bits of a segment's first frame join it.
+    /// Default 16.
+    pub hold_distance: u32,
 }
 
 impl Default for FingerprintParams {
@@ -36,9 +42,14 @@ impl Default for FingerprintParams {
             pdq: PDQ_VARIANT.to_string(),
             secondary: ImgHashAlgo::Phash,
             jpeg_min_side: Some(DEFAULT_JPEG_MIN_SIDE),
+            video_side: Some(DEFAULT_VIDEO_SIDE),
+            hold_distance: segments::SegmentOptions::default().hold_distance,
         }
     }
 }
+
+/// See [`FingerprintParams::video_side`].
+pub const DEFAULT_VIDEO_SIDE: u32 = 512;
 
 /// See [`FingerprintParams::jpeg_min_side`].
 pub const DEFAULT_JPEG_MIN_SIDE: u32 = 512;
@@ -48,6 +59,7 @@ impl FingerprintParams {
     pub fn exact() -> Self {
         FingerprintParams {
             jpeg_min_side: None,
+            video_side: None,
             ..FingerprintParams::default()
         }
     }

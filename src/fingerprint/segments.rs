@@ -2,7 +2,7 @@
 //!
 //! Animation holds each drawing for two or three frames ("on twos", "on threes"), and
 //! often for whole seconds. Consecutive frames whose PDQ hashes stay within
-//! `hold_distance` bits of the segment's first frame become one segment: its first
+//! `hold_distance` bits of the segment's first frame become one segment: the first
 //! frame's hash, the best quality seen, a start and an end time, and a frame count.
 //! Frames below the quality threshold collapse into their own segments, which are kept
 //! as timed gaps but never used as match evidence.
@@ -29,59 +29,158 @@ impl Default for SegmentOptions {
     }
 }
 
-/// One decoded, hashed frame.
-#[derive(Debug, Clone)]
-pub struct FrameHash {
-    /// Presentation time in seconds, from the stream's timestamps.
-    pub time_s: f64,
-    /// Display duration in seconds (to the next frame, or the stream's frame duration).
-    pub duration_s: f64,
-    pub dct: PdqDct,
-    pub pdq: Hash256,
-    pub quality: u8,
-    pub secondary: u64,
-}
-
-/// A segment and the DCT of its representative frame, from which the query side derives
-/// the dihedral hashes.
+/// A segment and the DCT of its first frame, from which the query side derives the
+/// dihedral hashes.
 #[derive(Debug, Clone)]
 pub struct SegmentWithDct {
     pub segment: Segment,
     pub dct: PdqDct,
 }
 
-/// Groups frames, in presentation order, into segments.
-pub fn collapse(frames: &[FrameHash], opts: SegmentOptions) -> Vec<SegmentWithDct> {
-    let mut out: Vec<SegmentWithDct> = Vec::new();
+/// Builds segments from frames pushed in presentation order.
+#[derive(Debug)]
+pub struct Segmenter {
+    opts: SegmentOptions,
+    done: Vec<SegmentWithDct>,
+    open_low: bool,
+    frames: u64,
+}
+
+impl Segmenter {
+    pub fn new(opts: SegmentOptions) -> Segmenter {
+        Segmenter {
+            opts,
+            done: Vec::new(),
+            open_low: false,
+            frames: 0,
+        }
+    }
+
+    /// Adds one frame. `secondary` is called only when the frame opens a new segment,
+    /// so the secondary hash is computed once per held drawing, not once per frame.
+    pub fn push(
+        &mut self,
+        time_s: f64,
+        duration_s: f64,
+        dct: PdqDct,
+        secondary: impl FnOnce() -> u64,
+    ) {
+        self.frames += 1;
+        let pdq = dct.hash();
+        let low = pdq.quality < self.opts.min_quality;
+        let end = time_s + duration_s;
+        if let Some(last) = self.done.last_mut() {
+            let same = if low {
+                self.open_low
+            } else {
+                !self.open_low && last.segment.pdq.distance(&pdq.hash) <= self.opts.hold_distance
+            };
+            if same {
+                last.segment.end_s = Some(end.max(last.segment.end_s.unwrap_or(end)));
+                last.segment.frames += 1;
+                last.segment.quality = last.segment.quality.max(pdq.quality);
+                return;
+            }
+        }
+        self.open_low = low;
+        self.done.push(SegmentWithDct {
+            segment: Segment {
+                start_s: Some(time_s),
+                end_s: Some(end),
+                pdq: pdq.hash,
+                quality: pdq.quality,
+                frames: 1,
+                secondary: secondary(),
+            },
+            dct,
+        });
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    pub fn finish(self) -> Vec<SegmentWithDct> {
+        self.done
+    }
+}
+
+/// Segments from a list of already-hashed frames (a vPDQ hash list, say), without DCTs.
+pub fn collapse_hashes(frames: &[(f64, f64, Hash256, u8)], opts: SegmentOptions) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
     let mut open_low = false;
-    for f in frames {
-        let low = f.quality < opts.min_quality;
-        let end = f.time_s + f.duration_s;
+    for &(time_s, duration_s, hash, quality) in frames {
+        let low = quality < opts.min_quality;
+        let end = time_s + duration_s;
         if let Some(last) = out.last_mut() {
             let same = if low {
                 open_low
             } else {
-                !open_low && last.segment.pdq.distance(&f.pdq) <= opts.hold_distance
+                !open_low && last.pdq.distance(&hash) <= opts.hold_distance
             };
             if same {
-                last.segment.end_s = Some(end);
-                last.segment.frames += 1;
-                last.segment.quality = last.segment.quality.max(f.quality);
+                last.end_s = Some(end);
+                last.frames += 1;
+                last.quality = last.quality.max(quality);
                 continue;
             }
         }
         open_low = low;
-        out.push(SegmentWithDct {
-            segment: Segment {
-                start_s: Some(f.time_s),
-                end_s: Some(end),
-                pdq: f.pdq,
-                quality: f.quality,
-                frames: 1,
-                secondary: f.secondary,
-            },
-            dct: f.dct.clone(),
+        out.push(Segment {
+            start_s: Some(time_s),
+            end_s: Some(end),
+            pdq: hash,
+            quality,
+            frames: 1,
+            secondary: 0,
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::pdq::pdq_dct_from_luma;
+
+    fn dct(seed: usize) -> PdqDct {
+        let mut img: Vec<f32> = (0..64 * 64)
+            .map(|i| ((i * (seed * 7 + 3) + seed * 11) % 253) as f32)
+            .collect();
+        pdq_dct_from_luma(&mut img, 64, 64)
+    }
+
+    #[test]
+    fn held_frames_collapse_and_new_drawings_split() {
+        let mut s = Segmenter::new(SegmentOptions::default());
+        let mut calls = 0;
+        for (i, drawing) in [1, 1, 1, 2, 2, 1].iter().enumerate() {
+            s.push(i as f64 / 24.0, 1.0 / 24.0, dct(*drawing), || {
+                calls += 1;
+                0
+            });
+        }
+        let segs = s.finish();
+        assert_eq!(segs.len(), 3);
+        assert_eq!(calls, 3, "secondary hash once per segment");
+        assert_eq!(segs[0].segment.frames, 3);
+        assert!((segs[0].segment.end_s.unwrap() - 3.0 / 24.0).abs() < 1e-9);
+        assert_eq!(segs[1].segment.start_s, Some(3.0 / 24.0));
+    }
+
+    #[test]
+    fn flat_frames_form_gap_segments() {
+        let mut s = Segmenter::new(SegmentOptions::default());
+        let flat = || {
+            let mut img = vec![10.0f32; 64 * 64];
+            pdq_dct_from_luma(&mut img, 64, 64)
+        };
+        s.push(0.0, 0.5, flat(), || 0);
+        s.push(0.5, 0.5, flat(), || 0);
+        s.push(1.0, 0.5, dct(5), || 0);
+        let segs = s.finish();
+        assert_eq!(segs.len(), 2);
+        assert!(segs[0].segment.quality < 50);
+        assert_eq!(segs[0].segment.frames, 2);
+    }
 }

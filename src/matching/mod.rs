@@ -1,27 +1,47 @@
-//! Matching: which banked assets a delivered file's segments match.
+//! Matching: which banked assets a delivered file matches, and where in time.
 //!
 //! Each usable query segment (quality at or above the threshold) is searched with all
-//! eight of its rotations and flips, and every banked segment within the radius becomes
-//! evidence. Per banked asset, the closest evidence is kept. Assets labelled `ignore`
-//! form a negative bank: hits on them are counted, never reported as matches.
+//! eight of its rotations and flips, at the strict radius. What happens to those seeds
+//! depends on what meets what:
+//! - a still against a still, or against a frame of a banked video: the closest banked
+//!   segment is the evidence, and a banked video's time is reported;
+//! - a video against a banked still: the delivered segments showing the still are merged
+//!   into timed runs;
+//! - a video against a banked video: [`temporal`] aligns them in time and reports runs.
+//!
+//! Assets labelled `ignore` form a negative bank: a query segment that hits one is
+//! cleared for every asset, and such hits are counted, never reported.
 
-use std::collections::HashMap;
+pub mod temporal;
 
-use crate::bank::{AssetId, Bank, BankError, Label};
+use std::collections::{HashMap, HashSet};
+
+use crate::bank::{AssetId, AssetRecord, Bank, BankError, Label, SegmentRef};
 use crate::fingerprint::{Dihedral, Hash256, Segment};
+use crate::media::MediaKind;
 use crate::report::{BankSide, Match, QuerySide};
 
 /// Thresholds for matching.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchOptions {
-    /// Largest PDQ Hamming distance (bits, inclusive) that counts as a match. Default 31,
-    /// Meta's recommended threshold for PDQ.
+    /// Largest PDQ Hamming distance (bits, inclusive) for a seed. Default 31, Meta's
+    /// recommended threshold for PDQ.
     pub max_distance: u32,
     /// Segments below this PDQ quality (0–100) are never used as evidence, on either
     /// side. Default 50, as Meta recommends.
     pub min_quality: u8,
     /// Also search the seven rotations and flips of each query segment.
     pub dihedral: bool,
+    /// Largest distance (bits) for a segment that lies on an aligned time line. Default 56.
+    pub extend_distance: u32,
+    /// Shortest run of delivered video reported, in seconds. Default 1.
+    pub min_duration_s: f64,
+    /// Least fraction of a run's time covered by aligned segments. Default 0.5.
+    pub min_fraction: f64,
+    /// Longest stretch without evidence (seconds) that a run bridges. Default 2.
+    pub max_gap_s: f64,
+    /// Largest speed difference between delivery and bank, as a fraction. Default 0.10.
+    pub max_rate_deviation: f64,
 }
 
 impl Default for MatchOptions {
@@ -30,6 +50,11 @@ impl Default for MatchOptions {
             max_distance: 31,
             min_quality: crate::fingerprint::pdq::DEFAULT_MIN_QUALITY,
             dihedral: true,
+            extend_distance: 56,
+            min_duration_s: 1.0,
+            min_fraction: 0.5,
+            max_gap_s: 2.0,
+            max_rate_deviation: 0.10,
         }
     }
 }
@@ -42,11 +67,28 @@ pub struct QuerySegment {
     pub variants: Vec<(Dihedral, Hash256)>,
 }
 
+impl QuerySegment {
+    pub fn hash_for(&self, t: Dihedral) -> Hash256 {
+        self.variants
+            .iter()
+            .find(|(v, _)| *v == t)
+            .map(|(_, h)| *h)
+            .unwrap_or(self.segment.pdq)
+    }
+}
+
 /// What matching one file produced.
 #[derive(Debug, Default)]
 pub struct FileMatches {
     pub matches: Vec<Match>,
     pub ignored_hits: usize,
+}
+
+struct Hit {
+    q: usize,
+    seg: SegmentRef,
+    distance: u32,
+    transform: Dihedral,
 }
 
 /// Matches one file's segments against the bank.
@@ -56,97 +98,292 @@ pub fn match_file(
     segments: &[QuerySegment],
     opts: &MatchOptions,
 ) -> Result<FileMatches, BankError> {
-    // Best evidence per (query segment, banked asset): (distance, transform, bank segment).
-    let mut best: HashMap<(usize, AssetId), (u32, Dihedral, crate::bank::SegmentRef)> =
-        HashMap::new();
+    let hits = seed(bank, segments, opts);
+    let mut assets: HashMap<AssetId, AssetRecord> = HashMap::new();
+    for h in &hits {
+        if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(h.seg.asset) {
+            if let Some(record) = bank.asset(h.seg.asset)? {
+                e.insert(record);
+            }
+        }
+    }
+    let is_ignore = |a: &AssetId| assets.get(a).is_some_and(|r| r.label == Label::Ignore);
+    // A query segment that hits the negative bank is cleared for every asset: licensed
+    // stock that also appears in leaked material must not raise a match through it.
+    let cleared: HashSet<usize> = hits
+        .iter()
+        .filter(|h| is_ignore(&h.seg.asset))
+        .map(|h| h.q)
+        .collect();
+    let mut out = FileMatches {
+        ignored_hits: hits.iter().filter(|h| is_ignore(&h.seg.asset)).count(),
+        ..FileMatches::default()
+    };
+    let query_is_video = segments.iter().any(|q| q.segment.start_s.is_some());
+
+    let mut by_asset: HashMap<AssetId, Vec<&Hit>> = HashMap::new();
+    for h in hits
+        .iter()
+        .filter(|h| !cleared.contains(&h.q) && !is_ignore(&h.seg.asset))
+    {
+        by_asset.entry(h.seg.asset).or_default().push(h);
+    }
+    let mut ids: Vec<AssetId> = by_asset.keys().copied().collect();
+    ids.sort();
+    for id in ids {
+        let Some(asset) = assets.get(&id) else {
+            continue;
+        };
+        let hits = &by_asset[&id];
+        let side = |start_s, end_s| BankSide {
+            path: asset.path().to_string(),
+            label: asset.label,
+            source: asset.source.clone(),
+            note: asset.note.clone(),
+            digest: asset.digest.clone(),
+            start_s,
+            end_s,
+        };
+        if query_is_video && asset.kind == MediaKind::Video {
+            let bank_segments = bank.segments(id)?;
+            for m in align_videos(segments, &bank_segments, hits, &cleared, opts) {
+                out.matches.push(Match {
+                    query: QuerySide {
+                        path: query_path.to_string(),
+                        ..m.query
+                    },
+                    bank_asset: side(m.bank_asset.start_s, m.bank_asset.end_s),
+                    ..m
+                });
+            }
+        } else if query_is_video {
+            out.matches
+                .extend(video_against_still(query_path, segments, hits, opts, &side));
+        } else {
+            // A still: its best evidence in this asset.
+            let Some(best) = hits
+                .iter()
+                .min_by_key(|h| (h.distance, h.transform != Dihedral::Identity))
+            else {
+                continue;
+            };
+            let Some(bank_seg) = bank.segment(best.seg)? else {
+                continue;
+            };
+            let q = &segments[best.q].segment;
+            out.matches.push(Match {
+                query: QuerySide {
+                    path: query_path.to_string(),
+                    start_s: None,
+                    end_s: None,
+                },
+                bank_asset: side(bank_seg.start_s, bank_seg.end_s),
+                score: score_for_distance(best.distance),
+                distance: best.distance,
+                median_distance: best.distance,
+                transform: best.transform,
+                secondary_distance: (best.transform == Dihedral::Identity)
+                    .then(|| (q.secondary ^ bank_seg.secondary).count_ones()),
+                matched_duration_s: None,
+                segments: 1,
+                rate: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Strict-radius hits for every usable query segment and its variants.
+fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
+    let mut out = Vec::new();
     for (qi, q) in segments.iter().enumerate() {
         if q.segment.quality < opts.min_quality {
             continue;
         }
-        let variants: Vec<(Dihedral, Hash256)> = if opts.dihedral {
-            q.variants.clone()
-        } else {
-            q.variants
-                .iter()
-                .filter(|(t, _)| *t == Dihedral::Identity)
-                .copied()
-                .collect()
-        };
+        let variants: Vec<(Dihedral, Hash256)> = q
+            .variants
+            .iter()
+            .filter(|(t, _)| opts.dihedral || *t == Dihedral::Identity)
+            .copied()
+            .collect();
         let hashes: Vec<Hash256> = variants.iter().map(|(_, h)| *h).collect();
         for hit in bank.search(&hashes, opts.max_distance) {
-            if hit.quality < opts.min_quality {
-                continue;
-            }
-            let transform = variants[hit.query].0;
-            let entry =
-                best.entry((qi, hit.segment.asset))
-                    .or_insert((u32::MAX, transform, hit.segment));
-            // Prefer the smaller distance; on a tie prefer the identity, the plainer story.
-            let better = hit.distance < entry.0
-                || (hit.distance == entry.0 && transform == Dihedral::Identity);
-            if better {
-                *entry = (hit.distance, transform, hit.segment);
+            if hit.quality >= opts.min_quality {
+                out.push(Hit {
+                    q: qi,
+                    seg: hit.segment,
+                    distance: hit.distance,
+                    transform: variants[hit.query].0,
+                });
             }
         }
     }
+    out
+}
 
-    let mut assets: HashMap<AssetId, crate::bank::AssetRecord> = HashMap::new();
-    for (_, asset_id) in best.keys() {
-        if !assets.contains_key(asset_id) {
-            if let Some(record) = bank.asset(*asset_id)? {
-                assets.insert(*asset_id, record);
-            }
-        }
+/// Time-aligned runs between a delivered and a banked video, per transform.
+fn align_videos(
+    query: &[QuerySegment],
+    bank_segments: &[Segment],
+    hits: &[&Hit],
+    cleared: &HashSet<usize>,
+    opts: &MatchOptions,
+) -> Vec<Match> {
+    let mut by_transform: HashMap<Dihedral, Vec<temporal::Seed>> = HashMap::new();
+    for h in hits {
+        by_transform
+            .entry(h.transform)
+            .or_default()
+            .push(temporal::Seed {
+                q: h.q,
+                b: h.seg.index as usize,
+                distance: h.distance,
+            });
     }
-    // A query segment that hits the negative bank is cleared for every asset: licensed
-    // stock that also appears in leaked material must not raise a match through it.
-    let cleared: std::collections::HashSet<usize> = best
-        .keys()
-        .filter(|(_, a)| assets.get(a).is_some_and(|r| r.label == Label::Ignore))
-        .map(|(qi, _)| *qi)
+    let usable: Vec<QuerySegment> = query
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let mut q = q.clone();
+            if cleared.contains(&i) {
+                q.segment.quality = 0;
+            }
+            q
+        })
         .collect();
-
-    let mut out = FileMatches::default();
-    let mut keys: Vec<_> = best.into_iter().collect();
-    keys.sort_by_key(|((qi, asset), (d, _, _))| (*qi, *d, *asset));
-    for ((qi, asset_id), (distance, transform, seg_ref)) in keys {
-        let Some(asset) = assets.get(&asset_id) else {
-            continue;
-        };
-        if cleared.contains(&qi) {
-            if asset.label == Label::Ignore {
-                out.ignored_hits += 1;
-            }
-            continue;
+    let mut out = Vec::new();
+    let mut transforms: Vec<Dihedral> = by_transform.keys().copied().collect();
+    transforms.sort_by_key(|t| *t != Dihedral::Identity);
+    for t in transforms {
+        let seeds = by_transform.remove(&t).unwrap_or_default();
+        for run in temporal::align(&usable, |q| q.hash_for(t), bank_segments, seeds, opts) {
+            let duration = run.query_end_s - run.query_start_s;
+            let fraction = if duration > 0.0 {
+                run.matched_s / duration
+            } else {
+                1.0
+            };
+            out.push(Match {
+                query: QuerySide {
+                    path: String::new(),
+                    start_s: Some(run.query_start_s),
+                    end_s: Some(run.query_end_s),
+                },
+                bank_asset: BankSide {
+                    path: String::new(),
+                    label: Label::Leaked,
+                    source: None,
+                    note: None,
+                    digest: String::new(),
+                    start_s: Some(run.bank_start_s),
+                    end_s: Some(run.bank_end_s),
+                },
+                score: fraction.min(1.0) * score_for_distance(run.median_distance),
+                distance: run.median_distance,
+                median_distance: run.median_distance,
+                transform: t,
+                secondary_distance: None,
+                matched_duration_s: Some(run.matched_s),
+                segments: run.segments,
+                rate: Some(run.rate),
+            });
         }
-        let Some(bank_seg) = bank.segment(seg_ref)? else {
-            continue;
-        };
-        let q = &segments[qi].segment;
-        let secondary_distance = (transform == Dihedral::Identity)
-            .then(|| (q.secondary ^ bank_seg.secondary).count_ones());
-        out.matches.push(Match {
+    }
+    keep_best_per_stretch(out)
+}
+
+/// Where runs for different transforms cover the same stretch of the delivery (a
+/// symmetric frame matches in several orientations), keeps the best: highest score, the
+/// identity on a tie.
+fn keep_best_per_stretch(mut runs: Vec<Match>) -> Vec<Match> {
+    runs.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then((a.transform != Dihedral::Identity).cmp(&(b.transform != Dihedral::Identity)))
+    });
+    let mut kept: Vec<Match> = Vec::new();
+    for m in runs {
+        let (s, e) = (m.query.start_s.unwrap_or(0.0), m.query.end_s.unwrap_or(0.0));
+        let overlaps = kept.iter().any(|k| {
+            let (ks, ke) = (k.query.start_s.unwrap_or(0.0), k.query.end_s.unwrap_or(0.0));
+            let common = (e.min(ke) - s.max(ks)).max(0.0);
+            common > 0.5 * (e - s).min(ke - ks)
+        });
+        if !overlaps {
+            kept.push(m);
+        }
+    }
+    kept.sort_by(|a, b| {
+        a.query
+            .start_s
+            .unwrap_or(0.0)
+            .total_cmp(&b.query.start_s.unwrap_or(0.0))
+    });
+    kept
+}
+
+/// Delivered segments showing a banked still, merged into timed runs.
+fn video_against_still(
+    query_path: &str,
+    query: &[QuerySegment],
+    hits: &[&Hit],
+    opts: &MatchOptions,
+    side: &dyn Fn(Option<f64>, Option<f64>) -> BankSide,
+) -> Vec<Match> {
+    let mut best: HashMap<usize, &Hit> = HashMap::new();
+    for h in hits {
+        let e = best.entry(h.q).or_insert(h);
+        if h.distance < e.distance {
+            *e = h;
+        }
+    }
+    let mut qs: Vec<usize> = best.keys().copied().collect();
+    qs.sort_unstable();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < qs.len() {
+        let mut j = i;
+        let end_of = |k: usize| query[qs[k]].segment.end_s.unwrap_or(0.0);
+        while j + 1 < qs.len()
+            && query[qs[j + 1]].segment.start_s.unwrap_or(0.0) - end_of(j) <= opts.max_gap_s
+        {
+            j += 1;
+        }
+        let run: Vec<&Hit> = qs[i..=j].iter().map(|q| best[q]).collect();
+        let mut distances: Vec<u32> = run.iter().map(|h| h.distance).collect();
+        distances.sort_unstable();
+        let median = distances[distances.len() / 2];
+        let transform = run
+            .iter()
+            .min_by_key(|h| h.distance)
+            .map(|h| h.transform)
+            .unwrap_or(Dihedral::Identity);
+        let matched: f64 = run
+            .iter()
+            .map(|h| {
+                let s = &query[h.q].segment;
+                s.end_s.unwrap_or(0.0) - s.start_s.unwrap_or(0.0)
+            })
+            .sum();
+        out.push(Match {
             query: QuerySide {
                 path: query_path.to_string(),
-                start_s: q.start_s,
-                end_s: q.end_s,
+                start_s: query[qs[i]].segment.start_s,
+                end_s: query[qs[j]].segment.end_s,
             },
-            bank_asset: BankSide {
-                path: asset.path().to_string(),
-                label: asset.label,
-                source: asset.source.clone(),
-                note: asset.note.clone(),
-                digest: asset.digest.clone(),
-                start_s: bank_seg.start_s,
-                end_s: bank_seg.end_s,
-            },
-            score: score_for_distance(distance),
-            distance,
+            bank_asset: side(None, None),
+            score: score_for_distance(median),
+            distance: median,
+            median_distance: median,
             transform,
-            secondary_distance,
+            secondary_distance: None,
+            matched_duration_s: Some(matched),
+            segments: run.len() as u32,
+            rate: None,
         });
+        i = j + 1;
     }
-    Ok(out)
+    out
 }
 
 /// 1 at distance 0, 0 at 128 bits (what unrelated images typically differ by).

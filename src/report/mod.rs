@@ -50,8 +50,18 @@ pub struct Match {
     /// 1 for identical hashes, falling linearly to 0 at 128 bits, the typical distance
     /// between unrelated images.
     pub score: f64,
-    /// Hamming distance between the PDQ hashes, 0–256.
+    /// Hamming distance between the PDQ hashes, 0–256 (for a timed run, the median over
+    /// its aligned segments).
     pub distance: u32,
+    /// Median distance over the evidence (equal to `distance` for a still).
+    pub median_distance: u32,
+    /// Seconds of delivered video covered by matching segments; `None` for a still.
+    pub matched_duration_s: Option<f64>,
+    /// How many delivered segments are evidence for this match.
+    pub segments: u32,
+    /// Bank seconds per delivered second along the aligned run (1 = same speed); `None`
+    /// unless both sides are videos.
+    pub rate: Option<f64>,
     /// The rotation or flip that turns the banked picture into the delivered one.
     pub transform: Dihedral,
     /// Hamming distance between the secondary 64-bit hashes, when the transform is the

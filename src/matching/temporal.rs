@@ -1,0 +1,297 @@
+//! Aligning a delivered video with a banked one in time.
+//!
+//! Seeds are query segments within the strict radius of a banked segment. Each seed
+//! votes for a line `bank_time = rate × query_time + offset`, for every rate in a grid
+//! around 1 (±10 %: speed changes, 23.976 against 24 fps). The line with the most
+//! distinct seeding segments wins. Along that line every query segment is then compared
+//! with the banked segment the line predicts, at a looser radius: a re-encode from
+//! another master, with burned-in text or a grade, rarely stays within 31 bits frame by
+//! frame, but it stays on the diagonal, and the diagonal is what chance cannot fake.
+//! Maximal runs of aligned segments, bridging short gaps, are reported. The seeds they
+//! explain are removed and the voting repeats, so one delivery can hold several runs.
+
+use crate::fingerprint::{Hash256, Segment};
+
+use super::{MatchOptions, QuerySegment};
+
+/// A seed: query segment `q` within the strict radius of bank segment `b`.
+#[derive(Debug, Clone, Copy)]
+pub struct Seed {
+    pub q: usize,
+    pub b: usize,
+    pub distance: u32,
+}
+
+/// One aligned run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub query_start_s: f64,
+    pub query_end_s: f64,
+    pub bank_start_s: f64,
+    pub bank_end_s: f64,
+    pub rate: f64,
+    /// Seconds of the run covered by aligned segments.
+    pub matched_s: f64,
+    pub segments: u32,
+    pub median_distance: u32,
+    pub seeds: u32,
+}
+
+const OFFSET_BIN_S: f64 = 0.5;
+const ALIGN_TOLERANCE_S: f64 = 1.0;
+const MAX_PLACES: usize = 16;
+
+fn mid(s: &Segment) -> f64 {
+    (s.start_s.unwrap_or(0.0) + s.end_s.unwrap_or(0.0)) / 2.0
+}
+
+fn rates(max_dev: f64) -> Vec<f64> {
+    let steps = (max_dev / 0.005).round() as i64;
+    let mut r: Vec<f64> = (-steps..=steps).map(|k| 1.0 + k as f64 * 0.005).collect();
+    // Try 1 first so that ties go to real time.
+    r.sort_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()));
+    r
+}
+
+/// Aligns `query` (hashed for one transform: `hash_of(q)`) with `bank`, both in time
+/// order, from `seeds`.
+pub fn align(
+    query: &[QuerySegment],
+    hash_of: impl Fn(&QuerySegment) -> Hash256,
+    bank: &[Segment],
+    mut seeds: Vec<Seed>,
+    opts: &MatchOptions,
+) -> Vec<Run> {
+    let mut runs = Vec::new();
+    let bank_start = bank.first().and_then(|s| s.start_s).unwrap_or(0.0);
+    let bank_end = bank.last().and_then(|s| s.end_s).unwrap_or(0.0);
+    for _ in 0..MAX_PLACES {
+        let Some((rate, offset)) = vote(query, bank, &seeds, opts.max_rate_deviation) else {
+            break;
+        };
+        let inliers: Vec<Seed> = seeds
+            .iter()
+            .copied()
+            .filter(|s| {
+                (mid(&bank[s.b]) - (rate * mid(&query[s.q].segment) + offset)).abs()
+                    <= ALIGN_TOLERANCE_S
+            })
+            .collect();
+        let offset = median_f64(
+            inliers
+                .iter()
+                .map(|s| mid(&bank[s.b]) - rate * mid(&query[s.q].segment)),
+        )
+        .unwrap_or(offset);
+        let taken: Vec<(f64, f64)> = runs
+            .iter()
+            .map(|r: &Run| (r.query_start_s, r.query_end_s))
+            .collect();
+        let found = extend(query, &hash_of, bank, &inliers, rate, offset, opts, &taken);
+        for mut run in found {
+            widen_over_gaps(
+                &mut run,
+                query,
+                bank,
+                rate,
+                offset,
+                opts.min_quality,
+                &taken,
+            );
+            run.bank_start_s = (rate * run.query_start_s + offset).clamp(bank_start, bank_end);
+            run.bank_end_s = (rate * run.query_end_s + offset).clamp(bank_start, bank_end);
+            runs.push(run);
+        }
+        // Whatever the outcome, these seeds have had their say; and a stretch of the
+        // delivery already explained by a run is not explained again by a weaker line
+        // (animation reuses drawings, so a second line through the same stretch is
+        // almost always the same footage seen through a repeated drawing).
+        let used: std::collections::HashSet<(usize, usize)> =
+            inliers.iter().map(|s| (s.q, s.b)).collect();
+        seeds.retain(|s| {
+            let t = mid(&query[s.q].segment);
+            !used.contains(&(s.q, s.b))
+                && !runs
+                    .iter()
+                    .any(|r| t >= r.query_start_s && t <= r.query_end_s)
+        });
+        if seeds.is_empty() {
+            break;
+        }
+    }
+    runs.sort_by(|a, b| a.query_start_s.total_cmp(&b.query_start_s));
+    runs
+}
+
+/// The (rate, offset) line with the most distinct seeding query segments.
+fn vote(
+    query: &[QuerySegment],
+    bank: &[Segment],
+    seeds: &[Seed],
+    max_dev: f64,
+) -> Option<(f64, f64)> {
+    let mut best: Option<(usize, f64, f64)> = None;
+    for rate in rates(max_dev) {
+        let mut bins: std::collections::HashMap<i64, std::collections::HashSet<usize>> =
+            Default::default();
+        for s in seeds {
+            let offset = mid(&bank[s.b]) - rate * mid(&query[s.q].segment);
+            let bin = (offset / OFFSET_BIN_S).round() as i64;
+            for b in bin - 1..=bin + 1 {
+                bins.entry(b).or_default().insert(s.q);
+            }
+        }
+        for (bin, qs) in bins {
+            if best.is_none_or(|(n, _, _)| qs.len() > n) {
+                best = Some((qs.len(), rate, bin as f64 * OFFSET_BIN_S));
+            }
+        }
+    }
+    best.map(|(_, rate, offset)| (rate, offset))
+}
+
+/// Walks the query along the line and cuts it into runs of aligned segments.
+#[allow(clippy::too_many_arguments)]
+fn extend(
+    query: &[QuerySegment],
+    hash_of: &impl Fn(&QuerySegment) -> Hash256,
+    bank: &[Segment],
+    inliers: &[Seed],
+    rate: f64,
+    offset: f64,
+    opts: &MatchOptions,
+    taken: &[(f64, f64)],
+) -> Vec<Run> {
+    let mut seeded: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    for s in inliers {
+        let d = seeded.entry(s.q).or_insert(s.distance);
+        *d = (*d).min(s.distance);
+    }
+    let mut runs = Vec::new();
+    let mut current: Option<(Run, Vec<u32>)> = None;
+    for (qi, q) in query.iter().enumerate() {
+        let s = &q.segment;
+        let (start, end) = (s.start_s.unwrap_or(0.0), s.end_s.unwrap_or(0.0));
+        let t = mid(s);
+        if taken.iter().any(|(a, b)| t >= *a && t <= *b) {
+            finish(current.take(), opts, &mut runs);
+            continue;
+        }
+        let evidence = if s.quality < opts.min_quality {
+            None
+        } else if let Some(d) = seeded.get(&qi) {
+            Some((*d, true))
+        } else {
+            let t = rate * mid(s) + offset;
+            nearest_distance(bank, t, &hash_of(q), opts.min_quality)
+                .filter(|d| *d <= opts.extend_distance)
+                .map(|d| (d, false))
+        };
+        let Some((distance, is_seed)) = evidence else {
+            continue;
+        };
+        if let Some((run, _)) = &current {
+            if start - run.query_end_s > opts.max_gap_s {
+                finish(current.take(), opts, &mut runs);
+            }
+        }
+        let (run, distances) = current.get_or_insert_with(|| {
+            (
+                Run {
+                    query_start_s: start,
+                    query_end_s: end,
+                    bank_start_s: 0.0,
+                    bank_end_s: 0.0,
+                    rate,
+                    matched_s: 0.0,
+                    segments: 0,
+                    median_distance: 0,
+                    seeds: 0,
+                },
+                Vec::new(),
+            )
+        });
+        run.query_end_s = run.query_end_s.max(end);
+        run.matched_s += end - start;
+        run.segments += 1;
+        run.seeds += is_seed as u32;
+        distances.push(distance);
+    }
+    finish(current, opts, &mut runs);
+    runs
+}
+
+fn finish(current: Option<(Run, Vec<u32>)>, opts: &MatchOptions, runs: &mut Vec<Run>) {
+    let Some((mut run, mut distances)) = current else {
+        return;
+    };
+    let duration = run.query_end_s - run.query_start_s;
+    if run.seeds == 0
+        || duration + 1e-9 < opts.min_duration_s
+        || run.matched_s < opts.min_fraction * duration
+    {
+        return;
+    }
+    distances.sort_unstable();
+    run.median_distance = distances[distances.len() / 2];
+    runs.push(run);
+}
+
+/// Widens a run over the low-quality gaps (black, fades, flat colour) that border it
+/// when the bank has a gap at the same place on the line too: a fade from black at the
+/// head of a copied shot is part of the copy, though it is no evidence by itself. The
+/// widened time counts toward the run's extent, not toward its matched time.
+fn widen_over_gaps(
+    run: &mut Run,
+    query: &[QuerySegment],
+    bank: &[Segment],
+    rate: f64,
+    offset: f64,
+    min_quality: u8,
+    taken: &[(f64, f64)],
+) {
+    let bank_is_gap = |t: f64| {
+        let i = bank.partition_point(|b| b.end_s.unwrap_or(0.0) <= t);
+        bank.get(i)
+            .is_some_and(|b| b.start_s.unwrap_or(0.0) <= t && b.quality < min_quality)
+    };
+    let free = |s: &Segment| !taken.iter().any(|(a, b)| mid(s) >= *a && mid(s) <= *b);
+    let first = query.partition_point(|q| q.segment.end_s.unwrap_or(0.0) <= run.query_start_s);
+    for q in query[..first].iter().rev() {
+        let s = &q.segment;
+        let near = run.query_start_s - s.end_s.unwrap_or(0.0) <= 1e-6;
+        if !near || s.quality >= min_quality || !free(s) || !bank_is_gap(rate * mid(s) + offset) {
+            break;
+        }
+        run.query_start_s = s.start_s.unwrap_or(run.query_start_s);
+    }
+    let last = query.partition_point(|q| q.segment.start_s.unwrap_or(0.0) < run.query_end_s);
+    for q in &query[last..] {
+        let s = &q.segment;
+        let near = s.start_s.unwrap_or(0.0) - run.query_end_s <= 1e-6;
+        if !near || s.quality >= min_quality || !free(s) || !bank_is_gap(rate * mid(s) + offset) {
+            break;
+        }
+        run.query_end_s = s.end_s.unwrap_or(run.query_end_s);
+    }
+}
+
+/// The smallest distance from `hash` to a usable banked segment around time `t`.
+fn nearest_distance(bank: &[Segment], t: f64, hash: &Hash256, min_quality: u8) -> Option<u32> {
+    let first = bank.partition_point(|b| b.end_s.unwrap_or(0.0) < t - ALIGN_TOLERANCE_S);
+    bank[first..]
+        .iter()
+        .take_while(|b| b.start_s.unwrap_or(0.0) <= t + ALIGN_TOLERANCE_S)
+        .filter(|b| b.quality >= min_quality)
+        .map(|b| b.pdq.distance(hash))
+        .min()
+}
+
+fn median_f64(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
