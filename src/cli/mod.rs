@@ -95,13 +95,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 output::scan_summary(&report, &mut std::io::stdout().lock())?;
             }
-            Ok(match report.verdict() {
-                Verdict::Clean => EXIT_CLEAN,
-                Verdict::Matches => EXIT_MATCHES,
-                Verdict::Error => EXIT_ERROR,
-            })
+            Ok(verdict_code(&report))
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
+        Command::Compare(a) => {
+            let report = engine::compare_files(&a.a, &a.b, &a.params(), &a.options(), &ctx)?;
+            if let Some(path) = &a.json {
+                output::write_json(&report, path)?;
+            }
+            output::scan_summary(&report, &mut std::io::stdout().lock())?;
+            Ok(verdict_code(&report))
+        }
         Command::Info(a) => {
             let bank = Bank::open(
                 &a.db.db,
@@ -113,5 +117,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output::info(&bank, a.json, &mut std::io::stdout().lock())?;
             Ok(EXIT_CLEAN)
         }
+    }
+}
+
+fn verdict_code(report: &celprint::report::ScanReport) -> u8 {
+    match report.verdict() {
+        Verdict::Clean => EXIT_CLEAN,
+        Verdict::Matches => EXIT_MATCHES,
+        Verdict::Error => EXIT_ERROR,
     }
 }

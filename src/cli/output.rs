@@ -38,18 +38,22 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
 /// Writes each requested report file; '-' means stdout.
 pub fn write_reports(report: &ScanReport, args: &ScanArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
-        with_output(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, report)?;
-            writeln!(w)?;
-            Ok(())
-        })
-        .with_context(|| format!("cannot write JSON report to {}", path.display()))?;
+        write_json(report, path)?;
     }
     if let Some(path) = &args.csv {
         with_output(path, |w| Ok(report::write_csv(report, w)?))
             .with_context(|| format!("cannot write CSV report to {}", path.display()))?;
     }
     Ok(())
+}
+
+pub fn write_json(report: &ScanReport, path: &Path) -> anyhow::Result<()> {
+    with_output(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, report)?;
+        writeln!(w)?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot write JSON report to {}", path.display()))
 }
 
 fn with_output(
@@ -88,9 +92,14 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
         )?;
     }
     for s in r.scanned.iter().filter(|s| s.error.is_some()) {
+        let what = if s.status == celprint::report::FileStatus::Partial {
+            "PARTIAL"
+        } else {
+            "ERROR"
+        };
         writeln!(
             out,
-            "ERROR {}: {}",
+            "{what} {}: {}",
             s.path,
             s.error.as_deref().unwrap_or("")
         )?;
@@ -103,15 +112,20 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
     let s = &r.summary;
     writeln!(
         out,
-        "{verdict}: {} files scanned, {} with matches ({} matches), {} errors, {} too low in quality to match, \
-         {} skipped (not media){}",
+        "{verdict}: {} files scanned, {} with matches ({} matches), {} errors, {} partly decoded, \
+         {} too low in quality to match, {} skipped (not media){}",
         s.files,
         s.matched_files,
         s.matches,
         s.errors,
+        s.partial,
         s.low_quality_files,
         s.skipped_not_media,
-        if s.cancelled { "; CANCELLED before the end" } else { "" }
+        if s.cancelled {
+            "; CANCELLED before the end"
+        } else {
+            ""
+        }
     )
 }
 

@@ -6,7 +6,10 @@ use rayon::prelude::*;
 
 use super::{fingerprint_input, read_input, Context, FileFingerprint, Sampling, BATCH};
 use crate::bank::{Bank, BankError, Label, NewAsset};
-use crate::media::{self, DecodeLimits, InputFile, MediaError};
+use crate::fingerprint::segments::SegmentOptions;
+use crate::fingerprint::{vpdq, FingerprintParams};
+use crate::matching::QuerySegment;
+use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
 
 /// What to record with each new asset, and how to decode.
 #[derive(Debug, Clone)]
@@ -18,6 +21,19 @@ pub struct IndexOptions {
     pub note: Option<String>,
     pub limits: DecodeLimits,
     pub sampling: Sampling,
+    /// What the inputs are: media files, or vPDQ hash lists to bank without the media.
+    pub format: InputFormat,
+}
+
+/// What `index` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// Stills and videos, decoded and fingerprinted here.
+    #[default]
+    Media,
+    /// vPDQ hash lists (`frame,quality,hash,timestamp` lines; `.txt` in directories),
+    /// each banked as a video asset identified by the digest of the list.
+    VpdqList,
 }
 
 impl Default for IndexOptions {
@@ -28,6 +44,7 @@ impl Default for IndexOptions {
             note: None,
             limits: DecodeLimits::default(),
             sampling: Sampling::default(),
+            format: InputFormat::Media,
         }
     }
 }
@@ -69,7 +86,12 @@ pub fn index_paths(
     opts: &IndexOptions,
     ctx: &Context<'_>,
 ) -> Result<IndexSummary, BankError> {
-    let found = media::discover(inputs);
+    let found = match opts.format {
+        InputFormat::Media => media::discover(inputs),
+        InputFormat::VpdqList => media::discover_with(inputs, |p| {
+            (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
+        }),
+    };
     let mut summary = IndexSummary {
         files: found.files.len() + found.errors.len(),
         skipped_not_media: found.skipped_not_media,
@@ -101,13 +123,18 @@ pub fn index_paths(
                             Ok(Some(id)) => Outcome::Known(id),
                             // A read error on the bank surfaces again, fatally, at write time.
                             Ok(None) | Err(_) => {
-                                let fp = fingerprint_input(
-                                    file,
-                                    &input,
-                                    &params,
-                                    opts.limits,
-                                    opts.sampling,
-                                );
+                                let fp = match opts.format {
+                                    InputFormat::Media => fingerprint_input(
+                                        file,
+                                        &input,
+                                        &params,
+                                        opts.limits,
+                                        opts.sampling,
+                                    ),
+                                    InputFormat::VpdqList => {
+                                        vpdq_fingerprint(file, &input, &params)
+                                    }
+                                };
                                 match fp {
                                     Ok(fp) => Outcome::New(Box::new(fp)),
                                     Err(e) => Outcome::Failed(e),
@@ -166,4 +193,36 @@ fn record_path(
         summary.unchanged += 1;
     }
     Ok(())
+}
+
+/// A vPDQ hash list as a fingerprint. Its hashes are used as they are: they were made at
+/// native resolution by vPDQ, and land within a few bits of this bank's own.
+fn vpdq_fingerprint(
+    file: &InputFile,
+    input: &super::ReadInput,
+    params: &FingerprintParams,
+) -> Result<FileFingerprint, MediaError> {
+    let text = std::fs::read_to_string(&file.path).map_err(MediaError::Io)?;
+    let frames = vpdq::parse(&text)?;
+    let opts = SegmentOptions {
+        hold_distance: params.hold_distance,
+        ..SegmentOptions::default()
+    };
+    let segments = vpdq::segments(&frames, opts)
+        .into_iter()
+        .map(|segment| QuerySegment {
+            variants: vec![(crate::fingerprint::Dihedral::Identity, segment.pdq)],
+            segment,
+        })
+        .collect();
+    Ok(FileFingerprint {
+        digest: input.digest,
+        bytes: input.size,
+        kind: MediaKind::Video,
+        width: 0,
+        height: 0,
+        frame_rate: None,
+        partial: None,
+        segments,
+    })
 }

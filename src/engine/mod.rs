@@ -3,13 +3,15 @@
 //! reporting and cancellation from a [`Context`] the caller builds, and return results as
 //! values; nothing here prints.
 
+mod compare;
 mod index;
 mod scan;
 mod video;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub use index::{index_paths, IndexOptions, IndexSummary};
+pub use compare::{compare_files, CompareError};
+pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat};
 pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 

@@ -85,8 +85,12 @@ pub fn scan_paths(
                     matches.extend(found.matches);
                     scanned.push(ScannedFile {
                         path: file.display.clone(),
-                        status: FileStatus::Ok,
-                        error: None,
+                        status: if fp.partial.is_some() {
+                            FileStatus::Partial
+                        } else {
+                            FileStatus::Ok
+                        },
+                        error: fp.partial.clone(),
                         kind: Some(fp.kind),
                         digest: Some(media::digest_hex(&fp.digest)),
                         quality,
@@ -101,6 +105,10 @@ pub fn scan_paths(
     summary.errors = scanned
         .iter()
         .filter(|s| s.status == FileStatus::Error)
+        .count();
+    summary.partial = scanned
+        .iter()
+        .filter(|s| s.status == FileStatus::Partial)
         .count();
     summary.matches = matches.len();
     // Most severe label first, then by delivered file and time, so the report reads in

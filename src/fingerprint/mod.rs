@@ -8,6 +8,7 @@ pub mod hash256;
 pub mod imghash;
 pub mod pdq;
 pub mod segments;
+pub mod vpdq;
 
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};

@@ -11,7 +11,7 @@ pub mod walk;
 use std::path::Path;
 
 pub use still::{decode_still, DecodeLimits, StillScale};
-pub use walk::{discover, Discovered, InputFile};
+pub use walk::{discover, discover_with, Discovered, InputFile};
 
 /// What a file is, judged by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,6 +71,8 @@ pub enum MediaError {
     VideoUnsupported,
     #[error("video: {0}")]
     Video(String),
+    #[error(transparent)]
+    Vpdq(#[from] crate::fingerprint::vpdq::VpdqParseError),
     #[error("{0}")]
     Walk(String),
 }

@@ -104,6 +104,10 @@ pub fn decode_video(
         }
     };
     let rotation = display_rotation(&stream);
+    let declared_s = (input.duration() > 0)
+        .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+    let stream_time_bases: Vec<f64> = input.streams().map(|s| f64::from(s.time_base())).collect();
+    let mut packets_reach_s = 0f64;
     let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
         .map_err(|e| ff("codec", e))?;
     if opts.decoder_threads != 1 {
@@ -144,6 +148,9 @@ pub fn decode_video(
 
     let mut failed: Option<String> = None;
     for (s, packet) in input.packets() {
+        if let (Some(pts), Some(tb)) = (packet.pts(), stream_time_bases.get(s.index())) {
+            packets_reach_s = packets_reach_s.max((pts + packet.duration().max(0)) as f64 * tb);
+        }
         if s.index() != index {
             continue;
         }
@@ -157,6 +164,16 @@ pub fn decode_video(
     let _ = decoder.send_eof();
     state.drain(&mut decoder, opts, &mut info, &mut sink)?;
     state.flush(&mut sink);
+    // A truncated file reads like a short one: the demuxer just meets the end. So compare
+    // how far the packets of all streams reached with the duration the container
+    // declares (the longest stream's; audio often outlasts video by seconds).
+    if let Some(declared) = declared_s {
+        if info.frames_decoded > 0 && packets_reach_s + 1.0 < declared && failed.is_none() {
+            failed = Some(format!(
+                "the file ends at {packets_reach_s:.2} s of the {declared:.2} s its container declares (truncated?)"
+            ));
+        }
+    }
     if info.frames_decoded == 0 {
         return Err(MediaError::Video(
             failed.unwrap_or_else(|| "no frame could be decoded".to_string()),

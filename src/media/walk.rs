@@ -28,6 +28,11 @@ pub struct Discovered {
 /// than followed for ever. A file named directly is always tried, whatever its name, since
 /// the user asked for it; inside directories only known media extensions are kept.
 pub fn discover(inputs: &[PathBuf]) -> Discovered {
+    discover_with(inputs, kind_of)
+}
+
+/// [`discover`] with another rule for which files in a directory to keep.
+pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>) -> Discovered {
     let mut found = Discovered::default();
     for input in inputs {
         let shown = input.display().to_string();
@@ -36,21 +41,21 @@ pub fn discover(inputs: &[PathBuf]) -> Discovered {
             Ok(meta) if meta.is_file() => found.files.push(InputFile {
                 display: shown,
                 path: input.clone(),
-                kind: kind_of(input).unwrap_or(MediaKind::Still),
+                kind: accept(input).unwrap_or(MediaKind::Still),
             }),
-            Ok(_) => walk_dir(input, &mut found),
+            Ok(_) => walk_dir(input, accept, &mut found),
         }
     }
     found
 }
 
-fn walk_dir(root: &Path, found: &mut Discovered) {
+fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Discovered) {
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name();
     for entry in walker {
         match entry {
-            Ok(entry) if entry.file_type().is_file() => match kind_of(entry.path()) {
+            Ok(entry) if entry.file_type().is_file() => match accept(entry.path()) {
                 Some(kind) => found.files.push(InputFile {
                     display: entry.path().display().to_string(),
                     path: entry.path().to_path_buf(),

@@ -91,6 +91,9 @@ pub struct BankSide {
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     Ok,
+    /// Decoded only in part (damaged or truncated): what was decoded was matched, and
+    /// `error` says where decoding stopped.
+    Partial,
     Error,
 }
 
@@ -113,6 +116,8 @@ pub struct ScannedFile {
 pub struct Summary {
     pub files: usize,
     pub errors: usize,
+    /// Files checked only in part; like errors, they make a scan incomplete.
+    pub partial: usize,
     pub matched_files: usize,
     pub matches: usize,
     /// Hits on assets labelled `ignore`, which never count as matches.
@@ -127,7 +132,7 @@ impl ScanReport {
     /// The exit status the CLI gives: errors first, since a delivery that was not fully
     /// checked is not clean.
     pub fn verdict(&self) -> Verdict {
-        if self.summary.errors > 0 || self.summary.cancelled {
+        if self.summary.errors > 0 || self.summary.partial > 0 || self.summary.cancelled {
             Verdict::Error
         } else if self.summary.matches > 0 {
             Verdict::Matches
