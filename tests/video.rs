@@ -559,3 +559,39 @@ fn compare_aligns_two_files_without_a_bank() {
     ]);
     expect_code(&o, 0);
 }
+
+/// Cutting one file at keyframes and decoding the ranges in parallel must give exactly
+/// the segments of one pass: nothing lost or doubled at the cuts.
+#[test]
+fn parallel_ranges_give_the_same_segments_as_one_pass() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    use celprint::engine::{fingerprint_video, Sampling};
+    use celprint::fingerprint::FingerprintParams;
+    let file = PathBuf::from(media(&shared, "popeye/showorder_pgs_Title_T00-1.mkv"));
+    let params = FingerprintParams::default();
+    let one = fingerprint_video(&file, &params, Sampling::default()).unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    let three = pool
+        .install(|| {
+            fingerprint_video(
+                &file,
+                &params,
+                Sampling {
+                    ranges: 3,
+                    ..Sampling::default()
+                },
+            )
+        })
+        .unwrap();
+    let segs = |v: &celprint::engine::VideoFingerprint| {
+        v.segments.iter().map(|q| q.segment).collect::<Vec<_>>()
+    };
+    assert!(one.segments.len() > 500);
+    assert_eq!(segs(&one), segs(&three));
+    assert_eq!(one.info.frames_decoded, three.info.frames_decoded);
+}

@@ -78,6 +78,7 @@ impl SamplingArgs {
         Sampling {
             fps: self.fps.filter(|f| *f > 0.0),
             keyframes_only: self.keyframes,
+            ranges: 0,
         }
     }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
-use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary};
+use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
 use celprint::fingerprint::{imghash::imghash64, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
 use celprint::report::{self, ScanReport, Verdict};
@@ -144,7 +144,10 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
         found
             .files
             .par_iter()
-            .map(|file| hash_one(args, file).map_err(|e| (file.display.clone(), e)))
+            .map(|file| {
+                let sampling = ctx.sampling_for(args.sampling.sampling(), found.files.len());
+                hash_one(args, file, sampling).map_err(|e| (file.display.clone(), e))
+            })
             .collect()
     });
     let mut out = std::io::stdout().lock();
@@ -165,9 +168,8 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
 }
 
-fn hash_one(args: &HashArgs, file: &InputFile) -> Result<String, MediaError> {
+fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<String, MediaError> {
     let params = args.params();
-    let sampling = args.sampling.sampling();
     let mut text = String::new();
     if file.kind == MediaKind::Video {
         if args.format == HashFormat::Vpdq {

@@ -113,6 +113,7 @@ pub fn index_paths(
             break;
         }
         let shared: &Bank = bank;
+        let sampling = ctx.sampling_for(opts.sampling, batch.len());
         let outcomes: Vec<(&InputFile, Outcome)> = ctx.pool.install(|| {
             batch
                 .par_iter()
@@ -129,7 +130,7 @@ pub fn index_paths(
                                         &input,
                                         &params,
                                         opts.limits,
-                                        opts.sampling,
+                                        sampling,
                                     ),
                                     InputFormat::VpdqList => {
                                         vpdq_fingerprint(file, &input, &params)

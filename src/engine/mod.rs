@@ -45,6 +45,16 @@ impl Context<'_> {
     pub fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }
+
+    /// `sampling` for a batch of `files` files: when there are fewer files than worker
+    /// threads, each video is cut into ranges so that the idle threads help decode it.
+    pub fn sampling_for(&self, sampling: Sampling, files: usize) -> Sampling {
+        let threads = self.pool.current_num_threads();
+        Sampling {
+            ranges: if files < threads { threads } else { 1 },
+            ..sampling
+        }
+    }
 }
 
 /// Files are processed in batches of this many: enough to keep every core busy, few

@@ -54,16 +54,15 @@ pub fn scan_paths(
             summary.cancelled = true;
             break;
         }
+        let sampling = ctx.sampling_for(opts.sampling, batch.len());
         let results = ctx.pool.install(|| {
             batch
                 .par_iter()
                 .map(|file| {
-                    let result =
-                        fingerprint_file(file, &params, opts.limits, opts.sampling).map(|fp| {
-                            let matched =
-                                match_file(bank, &file.display, &fp.segments, &opts.matching);
-                            (fp, matched)
-                        });
+                    let result = fingerprint_file(file, &params, opts.limits, sampling).map(|fp| {
+                        let matched = match_file(bank, &file.display, &fp.segments, &opts.matching);
+                        (fp, matched)
+                    });
                     ctx.progress.file_done(
                         &file.display,
                         result.as_ref().map(|(f, _)| f.bytes).unwrap_or(0),

@@ -34,6 +34,9 @@ pub struct VideoOptions {
     pub keyframes_only: bool,
     /// FFmpeg decoder threads; 0 lets FFmpeg choose.
     pub decoder_threads: usize,
+    /// Decode only frames whose time is in `[start, end)` seconds, seeking to `start`
+    /// (which should be a keyframe's time, see [`keyframe_times`]).
+    pub range: Option<(f64, f64)>,
 }
 
 impl Default for VideoOptions {
@@ -44,6 +47,7 @@ impl Default for VideoOptions {
             fps: None,
             keyframes_only: false,
             decoder_threads: 1,
+            range: None,
         }
     }
 }
@@ -141,13 +145,22 @@ pub fn decode_video(
         rotated: Vec::new(),
         pending: None,
         next_sample: 0.0,
+        past_end: false,
         time_base,
         nominal_duration,
         rotation,
     };
 
+    if let Some((start, _)) = opts.range.filter(|(start, _)| *start > 0.0) {
+        let ts = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
+        input.seek(ts, ..ts).map_err(|e| ff("seek", e))?;
+        state.next_sample = start;
+    }
     let mut failed: Option<String> = None;
     for (s, packet) in input.packets() {
+        if state.past_end {
+            break;
+        }
         if let (Some(pts), Some(tb)) = (packet.pts(), stream_time_bases.get(s.index())) {
             packets_reach_s = packets_reach_s.max((pts + packet.duration().max(0)) as f64 * tb);
         }
@@ -164,6 +177,11 @@ pub fn decode_video(
     let _ = decoder.send_eof();
     state.drain(&mut decoder, opts, &mut info, &mut sink)?;
     state.flush(&mut sink);
+    if opts.range.is_some() {
+        // A range's reach says nothing about the whole file; the caller checks that.
+        info.partial = failed;
+        return Ok(info);
+    }
     // A truncated file reads like a short one: the demuxer just meets the end. So compare
     // how far the packets of all streams reached with the duration the container
     // declares (the longest stream's; audio often outlasts video by seconds).
@@ -181,6 +199,48 @@ pub fn decode_video(
     }
     info.partial = failed;
     Ok(info)
+}
+
+/// The presentation times of the video stream's keyframes, from the packets alone (no
+/// decoding), and the stream's end: where a file can be cut into ranges that decode
+/// independently.
+pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
+    init()?;
+    let mut input =
+        ffmpeg::format::input(path).map_err(|e| MediaError::Video(format!("cannot open: {e}")))?;
+    let stream = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
+    let index = stream.index();
+    let declared_s = (input.duration() > 0)
+        .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
+    let time_bases: Vec<f64> = input.streams().map(|s| f64::from(s.time_base())).collect();
+    let mut keys = Vec::new();
+    let mut reach = 0f64;
+    for (s, packet) in input.packets() {
+        let (Some(pts), Some(tb)) = (packet.pts(), time_bases.get(s.index())) else {
+            continue;
+        };
+        let t = pts as f64 * tb;
+        reach = reach.max(t + packet.duration().max(0) as f64 * tb);
+        if s.index() == index && packet.is_key() {
+            keys.push(t);
+        }
+    }
+    keys.sort_by(|a, b| a.total_cmp(b));
+    let truncated = declared_s.filter(|d| reach + 1.0 < *d).map(|d| {
+        format!("the file ends at {reach:.2} s of the {d:.2} s its container declares (truncated?)")
+    });
+    Ok(KeyframeScan { keys, truncated })
+}
+
+/// What [`keyframe_times`] found.
+pub struct KeyframeScan {
+    /// Keyframe presentation times, in order.
+    pub keys: Vec<f64>,
+    /// Set when the packets stop short of the duration the container declares.
+    pub truncated: Option<String>,
 }
 
 /// The rotation, in degrees clockwise, that makes a frame display upright.
@@ -209,6 +269,8 @@ struct FrameState {
     /// A frame held back until the next one's time gives its duration.
     pending: Option<(f64, Vec<u8>, usize, usize)>,
     next_sample: f64,
+    /// Set once a frame at or past the range's end came out.
+    past_end: bool,
     time_base: f64,
     nominal_duration: f64,
     rotation: i32,
@@ -222,12 +284,37 @@ impl FrameState {
         info: &mut VideoInfo,
         sink: &mut impl FnMut(RgbFrame<'_>),
     ) -> Result<(), MediaError> {
-        while decoder.receive_frame(&mut self.decoded).is_ok() {
-            info.frames_decoded += 1;
+        while !self.past_end && decoder.receive_frame(&mut self.decoded).is_ok() {
             let Some(ts) = self.decoded.timestamp() else {
                 continue;
             };
             let time_s = ts as f64 * self.time_base;
+            if let Some((start, end)) = opts.range {
+                if time_s >= end {
+                    // This frame belongs to the next range; it only ends the last one here.
+                    if let Some((t, prev, pw, ph)) = self.pending.take() {
+                        let duration = if time_s > t {
+                            time_s - t
+                        } else {
+                            self.nominal_duration
+                        };
+                        sink(RgbFrame {
+                            time_s: t,
+                            duration_s: duration,
+                            width: pw,
+                            height: ph,
+                            rgb: &prev,
+                        });
+                    }
+                    self.past_end = true;
+                    return Ok(());
+                }
+                if time_s + 1e-9 < start {
+                    continue;
+                }
+            }
+            // Counted here, within the range, so that ranges add up to the whole.
+            info.frames_decoded += 1;
             if let Some(fps) = opts.fps {
                 if time_s + 1e-9 < self.next_sample {
                     continue;
