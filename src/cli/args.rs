@@ -163,11 +163,7 @@ impl IndexArgs {
         if self.secondary.is_none() && !self.exact {
             return None;
         }
-        let base = if self.exact {
-            FingerprintParams::exact()
-        } else {
-            FingerprintParams::default()
-        };
+        let base = params_for(self.exact);
         Some(FingerprintParams {
             secondary: self.secondary.map(Into::into).unwrap_or(base.secondary),
             ..base
@@ -306,13 +302,18 @@ pub enum HashFormat {
     Vpdq,
 }
 
+/// The parameters `--exact` selects.
+fn params_for(exact: bool) -> FingerprintParams {
+    if exact {
+        FingerprintParams::exact()
+    } else {
+        FingerprintParams::default()
+    }
+}
+
 impl HashArgs {
     pub fn params(&self) -> FingerprintParams {
-        if self.exact {
-            FingerprintParams::exact()
-        } else {
-            FingerprintParams::default()
-        }
+        params_for(self.exact)
     }
 
     pub fn limits(&self) -> DecodeLimits {
@@ -355,11 +356,7 @@ pub struct CompareArgs {
 
 impl CompareArgs {
     pub fn params(&self) -> FingerprintParams {
-        if self.exact {
-            FingerprintParams::exact()
-        } else {
-            FingerprintParams::default()
-        }
+        params_for(self.exact)
     }
 
     pub fn options(&self) -> ScanOptions {

@@ -176,7 +176,7 @@ pub fn decode_video(
     }
     let _ = decoder.send_eof();
     state.drain(&mut decoder, opts, &mut info, &mut sink)?;
-    state.flush(&mut sink);
+    state.emit_pending(None, &mut sink);
     if opts.range.is_some() {
         // A range's reach says nothing about the whole file; the caller checks that.
         info.partial = failed;
@@ -292,20 +292,7 @@ impl FrameState {
             if let Some((start, end)) = opts.range {
                 if time_s >= end {
                     // This frame belongs to the next range; it only ends the last one here.
-                    if let Some((t, prev, pw, ph)) = self.pending.take() {
-                        let duration = if time_s > t {
-                            time_s - t
-                        } else {
-                            self.nominal_duration
-                        };
-                        sink(RgbFrame {
-                            time_s: t,
-                            duration_s: duration,
-                            width: pw,
-                            height: ph,
-                            rgb: &prev,
-                        });
-                    }
+                    self.emit_pending(Some(time_s), sink);
                     self.past_end = true;
                     return Ok(());
                 }
@@ -353,31 +340,23 @@ impl FrameState {
             let (pw, ph) = (tw as usize, th as usize);
             pack_rows(&self.scaled, pw, ph, &mut self.rotated);
             let (rgb, rw, rh) = rotate(&self.rotated, pw, ph, self.rotation);
-            if let Some((t, prev, pw, ph)) = self.pending.take() {
-                let duration = (time_s - t).max(0.0);
-                let duration = if duration > 0.0 {
-                    duration
-                } else {
-                    self.nominal_duration
-                };
-                sink(RgbFrame {
-                    time_s: t,
-                    duration_s: duration,
-                    width: pw,
-                    height: ph,
-                    rgb: &prev,
-                });
-            }
+            self.emit_pending(Some(time_s), sink);
             self.pending = Some((time_s, rgb, rw, rh));
         }
         Ok(())
     }
 
-    fn flush(&mut self, sink: &mut impl FnMut(RgbFrame<'_>)) {
+    /// Hands the held-back frame to `sink`, lasting until `next_s` (the next frame's
+    /// time) or, at the end of the stream, for the nominal frame duration.
+    fn emit_pending(&mut self, next_s: Option<f64>, sink: &mut impl FnMut(RgbFrame<'_>)) {
         if let Some((t, prev, w, h)) = self.pending.take() {
+            let duration = next_s
+                .map(|n| n - t)
+                .filter(|d| *d > 0.0)
+                .unwrap_or(self.nominal_duration);
             sink(RgbFrame {
                 time_s: t,
-                duration_s: self.nominal_duration,
+                duration_s: duration,
                 width: w,
                 height: h,
                 rgb: &prev,
