@@ -146,16 +146,15 @@ pub fn match_file(
         };
         if query_is_video && asset.kind == MediaKind::Video {
             let bank_segments = bank.segments(id)?;
-            for m in align_videos(segments, &bank_segments, hits, &cleared, opts) {
-                out.matches.push(Match {
-                    query: QuerySide {
-                        path: query_path.to_string(),
-                        ..m.query
-                    },
-                    bank_asset: side(m.bank_asset.start_s, m.bank_asset.end_s),
-                    ..m
-                });
-            }
+            out.matches.extend(align_videos(
+                query_path,
+                segments,
+                &bank_segments,
+                hits,
+                &cleared,
+                opts,
+                &side,
+            ));
         } else if query_is_video {
             out.matches
                 .extend(video_against_still(query_path, segments, hits, opts, &side));
@@ -223,11 +222,13 @@ fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit>
 
 /// Time-aligned runs between a delivered and a banked video, per transform.
 fn align_videos(
+    query_path: &str,
     query: &[QuerySegment],
     bank_segments: &[Segment],
     hits: &[&Hit],
     cleared: &HashSet<usize>,
     opts: &MatchOptions,
+    side: &dyn Fn(Option<f64>, Option<f64>) -> BankSide,
 ) -> Vec<Match> {
     let mut by_transform: HashMap<Dihedral, Vec<temporal::Seed>> = HashMap::new();
     for h in hits {
@@ -265,19 +266,11 @@ fn align_videos(
             };
             out.push(Match {
                 query: QuerySide {
-                    path: String::new(),
+                    path: query_path.to_string(),
                     start_s: Some(run.query_start_s),
                     end_s: Some(run.query_end_s),
                 },
-                bank_asset: BankSide {
-                    path: String::new(),
-                    label: Label::Leaked,
-                    source: None,
-                    note: None,
-                    digest: String::new(),
-                    start_s: Some(run.bank_start_s),
-                    end_s: Some(run.bank_end_s),
-                },
+                bank_asset: side(Some(run.bank_start_s), Some(run.bank_end_s)),
                 score: fraction.min(1.0) * score_for_distance(run.median_distance),
                 distance: run.median_distance,
                 median_distance: run.median_distance,
