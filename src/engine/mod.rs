@@ -135,7 +135,7 @@ pub fn fingerprint_input(
     sampling: Sampling,
 ) -> Result<FileFingerprint, MediaError> {
     match &input.bytes {
-        Some(bytes) => fingerprint_bytes(MediaKind::Still, bytes, input.digest, params, limits),
+        Some(bytes) => fingerprint_still_bytes(bytes, input.digest, params, limits),
         None => {
             let v = media::catch_decoder_panic(|| {
                 video::fingerprint_video(&file.path, params, sampling)
@@ -154,19 +154,13 @@ pub fn fingerprint_input(
     }
 }
 
-/// Decodes and fingerprints still-image bytes.
-pub fn fingerprint_bytes(
-    kind: MediaKind,
+/// Decodes and fingerprints a still image's bytes.
+pub fn fingerprint_still_bytes(
     bytes: &[u8],
     digest: [u8; 32],
     params: &FingerprintParams,
     limits: DecodeLimits,
 ) -> Result<FileFingerprint, MediaError> {
-    if kind == MediaKind::Video {
-        return Err(MediaError::Video(
-            "videos are read from their path, not from memory".to_string(),
-        ));
-    }
     let img = media::decode_still(bytes, limits, params.still_scale())?;
     let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
     let segment = fp.segment();

@@ -67,8 +67,6 @@ pub enum MediaError {
     NoPixels { width: u32, height: u32 },
     #[error("decoder panicked: {0}")]
     DecoderPanic(String),
-    #[error("video is not supported by this build yet")]
-    VideoUnsupported,
     #[error("video: {0}")]
     Video(String),
     #[error(transparent)]

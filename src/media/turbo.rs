@@ -83,13 +83,6 @@ pub struct Decoded {
     pub pixels: Vec<u8>,
 }
 
-/// Reads the frame size from the header: `(width, height)`.
-pub fn jpeg_size(bytes: &[u8]) -> Result<(u32, u32), MediaError> {
-    let d = Decompressor::new()?;
-    let (w, h, _) = header(&d, bytes)?;
-    Ok((w as u32, h as u32))
-}
-
 fn header(d: &Decompressor, bytes: &[u8]) -> Result<(c_int, c_int, c_int), MediaError> {
     let (mut w, mut h, mut sub, mut cs) = (0, 0, 0, 0);
     // SAFETY: the buffer and its length describe a live slice; outputs are locals.
