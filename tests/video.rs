@@ -492,6 +492,17 @@ fn damaged_videos_give_per_file_errors_or_partial_results() {
     }
     assert_eq!(report["summary"]["partial"], 1);
     assert_eq!(report["summary"]["errors"], 4);
+
+    // Indexing the truncated file banks what decoded, says so, and exits 2.
+    let db = env.path("bank2");
+    let o = env.run(&["index", "--db", s(&db), s(&env.path("bad/truncated.mkv"))]);
+    expect_code(&o, 2);
+    assert!(
+        common::stderr(&o).contains("banked in part"),
+        "{}",
+        common::stderr(&o)
+    );
+    assert!(stdout(&o).contains("1 new assets"), "{}", stdout(&o));
 }
 
 /// The vPDQ round trip: a hash list written by `hash --format vpdq` is banked without

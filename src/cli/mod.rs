@@ -72,11 +72,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             for (path, e) in &summary.errors {
                 writeln!(err, "celprint: {path}: {e}")?;
             }
-            Ok(if summary.errors.is_empty() && !summary.cancelled {
-                EXIT_CLEAN
-            } else {
-                EXIT_ERROR
-            })
+            for (path, why) in &summary.partial {
+                writeln!(err, "celprint: {path}: banked in part: {why}")?;
+            }
+            Ok(
+                if summary.errors.is_empty() && summary.partial.is_empty() && !summary.cancelled {
+                    EXIT_CLEAN
+                } else {
+                    EXIT_ERROR
+                },
+            )
         }
         Command::Scan(a) => {
             let bank = Bank::open(

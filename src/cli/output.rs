@@ -19,13 +19,14 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
     writeln!(
         out,
         "indexed {} files: {} new assets ({} segments), {} already banked under another path, \
-         {} unchanged, {} errors, {} skipped (not media){}",
+         {} unchanged, {} errors, {} banked in part, {} skipped (not media){}",
         s.files,
         s.added,
         s.segments_added,
         s.new_paths,
         s.unchanged,
         s.errors.len(),
+        s.partial.len(),
         s.skipped_not_media,
         if s.cancelled {
             "; CANCELLED before the end"

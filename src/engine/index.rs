@@ -64,6 +64,9 @@ pub struct IndexSummary {
     pub unchanged: usize,
     /// Files that could not be fingerprinted, with the reason. Nothing was written for them.
     pub errors: Vec<(String, MediaError)>,
+    /// Videos decoded only in part (damaged or truncated), with the reason. What was
+    /// decoded is banked, since a damaged copy of leaked material is still evidence.
+    pub partial: Vec<(String, String)>,
     pub skipped_not_media: usize,
     /// True when a cancel stopped the run early; what was finished is banked.
     pub cancelled: bool,
@@ -174,6 +177,9 @@ pub fn index_paths(
                         segments,
                     })?;
                     summary.added += 1;
+                    if let Some(why) = &fp.partial {
+                        summary.partial.push((file.display.clone(), why.clone()));
+                    }
                 }
             }
         }
