@@ -99,3 +99,19 @@ pub fn digest(bytes: &[u8]) -> [u8; 32] {
 pub fn digest_hex(digest: &[u8; 32]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_decoder_panic_becomes_an_error() {
+        let result: Result<(), MediaError> = catch_decoder_panic(|| panic!("codec bug at byte 42"));
+        match result {
+            Err(MediaError::DecoderPanic(message)) => assert!(message.contains("byte 42")),
+            other => panic!("expected DecoderPanic, got {other:?}"),
+        }
+        let formatted: Result<(), MediaError> = catch_decoder_panic(|| panic!("{} frames", 3));
+        assert!(matches!(formatted, Err(MediaError::DecoderPanic(m)) if m == "3 frames"));
+    }
+}
