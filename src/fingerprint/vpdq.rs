@@ -69,6 +69,10 @@ pub fn parse(text: &str) -> Result<Vec<VpdqFrame>, VpdqParseError> {
 /// Segments from a vPDQ list: each frame lasts until the next one; the last lasts the
 /// median frame interval.
 pub fn segments(frames: &[VpdqFrame], opts: SegmentOptions) -> Vec<Segment> {
+    // Lists from elsewhere are not always in time order; segments must be.
+    let mut sorted = frames.to_vec();
+    sorted.sort_by(|a, b| a.time_s.total_cmp(&b.time_s));
+    let frames = &sorted[..];
     let mut gaps: Vec<f64> = frames
         .windows(2)
         .map(|w| w[1].time_s - w[0].time_s)
@@ -111,5 +115,20 @@ mod tests {
         assert!(parse("0,90,zz,0.0").is_err());
         assert!(parse("").is_err());
         assert_eq!(parse("1,2,3").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn out_of_order_lists_give_ordered_segments() {
+        let a: Hash256 = "ab".repeat(32).parse().unwrap();
+        let b: Hash256 = "54".repeat(32).parse().unwrap();
+        let text = format!(
+            "{}\n{}\n",
+            format_line(1, 90, &b, 1.0),
+            format_line(0, 90, &a, 0.0)
+        );
+        let segs = segments(&parse(&text).unwrap(), SegmentOptions::default());
+        assert_eq!(segs.len(), 2);
+        assert!(segs[0].start_s < segs[1].start_s);
+        assert_eq!(segs[0].pdq, a);
     }
 }

@@ -63,8 +63,18 @@ pub fn align(
     opts: &MatchOptions,
 ) -> Vec<Run> {
     let mut runs = Vec::new();
-    let bank_start = bank.first().and_then(|s| s.start_s).unwrap_or(0.0);
-    let bank_end = bank.last().and_then(|s| s.end_s).unwrap_or(0.0);
+    // Min and max rather than first and last: `clamp` below must never see them crossed.
+    let bank_start = bank
+        .iter()
+        .filter_map(|s| s.start_s)
+        .fold(f64::INFINITY, f64::min);
+    let bank_end = bank
+        .iter()
+        .filter_map(|s| s.end_s)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if !(bank_start.is_finite() && bank_end.is_finite() && bank_start <= bank_end) {
+        return Vec::new();
+    }
     for _ in 0..MAX_PLACES {
         let Some((rate, offset)) = vote(query, bank, &seeds, opts.max_rate_deviation) else {
             break;
