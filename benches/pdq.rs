@@ -34,6 +34,7 @@ fn benches(c: &mut Criterion) {
         display: jpeg.display().to_string(),
         path: jpeg.clone(),
         kind: MediaKind::Still,
+        size: std::fs::metadata(&jpeg).unwrap().len(),
     };
     for (name, scale) in [
         ("full", StillScale::Full),

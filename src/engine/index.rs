@@ -95,19 +95,13 @@ pub fn index_paths(
             (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
         }),
     };
+    ctx.progress.start(found.files.len(), found.total_bytes());
     let mut summary = IndexSummary {
         files: found.files.len() + found.errors.len(),
         skipped_not_media: found.skipped_not_media,
         errors: found.errors,
         ..IndexSummary::default()
     };
-    let total_bytes = found
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
-        .map(|m| m.len())
-        .sum();
-    ctx.progress.start(found.files.len(), total_bytes);
     let params = bank.params().clone();
 
     for batch in found.files.chunks(BATCH) {
@@ -146,8 +140,7 @@ pub fn index_paths(
                             }
                         },
                     };
-                    let size = std::fs::metadata(&file.path).map(|m| m.len()).unwrap_or(0);
-                    ctx.progress.file_done(&file.display, size);
+                    ctx.progress.file_done(&file.display, file.size);
                     (file, outcome)
                 })
                 .collect()

@@ -40,13 +40,7 @@ pub fn scan_paths(
         skipped_not_media: found.skipped_not_media,
         ..Summary::default()
     };
-    let total_bytes = found
-        .files
-        .iter()
-        .filter_map(|f| std::fs::metadata(&f.path).ok())
-        .map(|m| m.len())
-        .sum();
-    ctx.progress.start(found.files.len(), total_bytes);
+    ctx.progress.start(found.files.len(), found.total_bytes());
     let params = bank.params().clone();
 
     for batch in found.files.chunks(BATCH) {
@@ -63,10 +57,7 @@ pub fn scan_paths(
                         let matched = match_file(bank, &file.display, &fp.segments, &opts.matching);
                         (fp, matched)
                     });
-                    ctx.progress.file_done(
-                        &file.display,
-                        result.as_ref().map(|(f, _)| f.bytes).unwrap_or(0),
-                    );
+                    ctx.progress.file_done(&file.display, file.size);
                     (file, result)
                 })
                 .collect::<Vec<_>>()

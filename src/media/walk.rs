@@ -12,6 +12,8 @@ pub struct InputFile {
     /// Where to read it.
     pub path: PathBuf,
     pub kind: MediaKind,
+    /// Size in bytes when the walk saw it, for progress reporting.
+    pub size: u64,
 }
 
 /// What a walk found: files to read, per-path failures, and how many files it passed
@@ -42,6 +44,7 @@ pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>)
                 display: shown,
                 path: input.clone(),
                 kind: accept(input).unwrap_or(MediaKind::Still),
+                size: meta.len(),
             }),
             Ok(_) => walk_dir(input, accept, &mut found),
         }
@@ -60,6 +63,7 @@ fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Dis
                     display: entry.path().display().to_string(),
                     path: entry.path().to_path_buf(),
                     kind,
+                    size: entry.metadata().map(|m| m.len()).unwrap_or(0),
                 }),
                 None => found.skipped_not_media += 1,
             },
@@ -78,5 +82,12 @@ fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Dis
                 found.errors.push((at, MediaError::Walk(why)));
             }
         }
+    }
+}
+
+impl Discovered {
+    /// Bytes in all the files found, as the walk saw them.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
     }
 }
