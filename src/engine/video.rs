@@ -3,13 +3,15 @@
 use std::path::Path;
 
 use crate::fingerprint::imghash::imghash64;
-use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_luma};
+use crate::fingerprint::pdq::{
+    luma_from_rgb8, pdq_dct_from_luma, pdq_dct_from_plane, LumaPlane, PdqDct,
+};
 use rayon::prelude::*;
 
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
-use crate::fingerprint::FingerprintParams;
+use crate::fingerprint::{FingerprintParams, VideoLuma};
 use crate::matching::QuerySegment;
-use crate::media::video::{decode_video, keyframe_times, VideoInfo, VideoOptions};
+use crate::media::video::{decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions};
 use crate::media::MediaError;
 
 /// Which frames of a video to hash. These choose frames; they do not change what a
@@ -62,8 +64,7 @@ fn video_options(
     range: Option<(f64, f64)>,
 ) -> VideoOptions {
     VideoOptions {
-        exact: params.video_side.is_none(),
-        fast_side: params.video_side.unwrap_or(0),
+        exact: params.video_luma == VideoLuma::Rgb601,
         fps: sampling.fps,
         keyframes_only: sampling.keyframes_only,
         decoder_threads: 1,
@@ -82,11 +83,11 @@ fn fingerprint_range(
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
     let info = decode_video(path, &video_options(params, sampling, range), |frame| {
-        luma_from_rgb8(frame.rgb, &mut luma);
-        let dct = pdq_dct_from_luma(&mut luma, frame.width, frame.height);
+        let dct = pdq_of(&frame, &mut luma);
+        // The secondary hash is made once a segment, from its first frame.
         segmenter.push(frame.time_s, frame.duration_s, dct, || {
-            image::RgbImage::from_raw(frame.width as u32, frame.height as u32, frame.rgb.to_vec())
-                .map(|img| imghash64(&image::DynamicImage::ImageRgb8(img), secondary_algo))
+            secondary_of(&frame)
+                .map(|img| imghash64(&img, secondary_algo))
                 .unwrap_or(0)
         });
     })?;
@@ -190,9 +191,48 @@ pub fn hash_video_frames(
     let mut luma = Vec::new();
     let mut index = 0u64;
     decode_video(path, &opts, |frame| {
-        luma_from_rgb8(frame.rgb, &mut luma);
-        let hash = pdq_dct_from_luma(&mut luma, frame.width, frame.height).hash();
+        let hash = pdq_of(&frame, &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
     })
 }
+
+/// PDQ of a decoded frame: exact frames (RGB) through the reference filter, luma planes
+/// through the sampled one. `scratch` holds the float luma between calls.
+fn pdq_of(frame: &Frame<'_>, scratch: &mut Vec<f32>) -> PdqDct {
+    match frame.pixels {
+        Pixels::Rgb(rgb) => {
+            luma_from_rgb8(rgb, scratch);
+            pdq_dct_from_luma(scratch, frame.width, frame.height)
+        }
+        Pixels::Luma { data, gain } => pdq_dct_from_plane(&LumaPlane {
+            data,
+            stride: frame.width,
+            width: frame.width,
+            height: frame.height,
+            gain,
+        }),
+    }
+}
+
+/// The picture the secondary hash is made from. A luma frame is point-sampled down to
+/// at most 128 pixels a side first: the 64-bit hashes shrink to 8–32 pixels themselves,
+/// and resizing a full frame for them would cost more than PDQ.
+fn secondary_of(frame: &Frame<'_>) -> Option<image::DynamicImage> {
+    let (w, h) = (frame.width, frame.height);
+    match frame.pixels {
+        Pixels::Rgb(p) => image::RgbImage::from_raw(w as u32, h as u32, p.to_vec())
+            .map(image::DynamicImage::ImageRgb8),
+        Pixels::Luma { data, .. } => {
+            let step = w.max(h).div_ceil(SECONDARY_SIDE).max(1);
+            let (sw, sh) = (w.div_ceil(step), h.div_ceil(step));
+            let small: Vec<u8> = (0..sh)
+                .flat_map(|y| (0..sw).map(move |x| data[y * step * w + x * step]))
+                .collect();
+            image::GrayImage::from_raw(sw as u32, sh as u32, small)
+                .map(image::DynamicImage::ImageLuma8)
+        }
+    }
+}
+
+const SECONDARY_SIDE: usize = 128;

@@ -29,9 +29,8 @@ pub struct FingerprintParams {
     /// shorter side stays at least this many pixels; `None` decodes every pixel, as
     /// Meta's references do. Default 512: 4× faster on 1080p, a few bits of drift.
     pub jpeg_min_side: Option<u32>,
-    /// Video frames are scaled so their longer side is at most this many pixels before
-    /// hashing; `None` hashes at native resolution, as vPDQ does. Default 512.
-    pub video_side: Option<u32>,
+    /// Which luminance video frames are hashed from; see [`VideoLuma`].
+    pub video_luma: VideoLuma,
     /// Consecutive frames within this many bits of a segment's first frame join it.
     /// Default 16.
     pub hold_distance: u32,
@@ -43,14 +42,25 @@ impl Default for FingerprintParams {
             pdq: PDQ_VARIANT.to_string(),
             secondary: ImgHashAlgo::Phash,
             jpeg_min_side: Some(DEFAULT_JPEG_MIN_SIDE),
-            video_side: Some(DEFAULT_VIDEO_SIDE),
+            video_luma: VideoLuma::Plane,
             hold_distance: segments::SegmentOptions::default().hold_distance,
         }
     }
 }
 
-/// See [`FingerprintParams::video_side`].
-pub const DEFAULT_VIDEO_SIDE: u32 = 512;
+/// Where a video frame's luminance comes from. Both hash every frame at its native size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoLuma {
+    /// The decoder's own luma plane, read in place (range-expanded when the stream is
+    /// limited-range), filtered only where PDQ samples it. No colour conversion and no
+    /// scaling pass: the default, and a few bits from `Rgb601` (BT.709 video weighs
+    /// colours slightly differently from PDQ's BT.601 formula).
+    Plane,
+    /// Frames converted to RGB and weighted 0.299/0.587/0.114, then filtered in full:
+    /// what vPDQ does, for bit-level interop (`--exact`).
+    Rgb601,
+}
 
 /// See [`FingerprintParams::jpeg_min_side`].
 pub const DEFAULT_JPEG_MIN_SIDE: u32 = 512;
@@ -60,7 +70,7 @@ impl FingerprintParams {
     pub fn exact() -> Self {
         FingerprintParams {
             jpeg_min_side: None,
-            video_side: None,
+            video_luma: VideoLuma::Rgb601,
             ..FingerprintParams::default()
         }
     }

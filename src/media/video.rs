@@ -1,8 +1,10 @@
 //! Decoding video with FFmpeg (through `ffmpeg-next`).
 //!
-//! Frames come out of the decoder and go straight through swscale to packed RGB, at a
-//! reduced size in the default mode or at native size with `exact`; full-resolution RGB
-//! is never built when nothing needs it. Times come from the stream's timestamps
+//! Frames come out of the decoder and go straight through swscale: to 8-bit luma at a
+//! reduced size in the default mode (PDQ reads nothing else, and for YUV video that is
+//! the decoder's own luma plane, so no colour conversion is done at all), or to packed RGB
+//! at native size with `exact`, as vPDQ does; full-resolution RGB is never built when
+//! nothing needs it. Times come from the stream's timestamps
 //! (best-effort pts × time base), never from a frame count, so variable frame rate is
 //! timed correctly. The display matrix (a phone's rotation flag) is applied, so a
 //! rotated file hashes as it is shown.
@@ -20,13 +22,9 @@ use super::MediaError;
 /// How to sample and scale frames.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VideoOptions {
-    /// Hash at native resolution, as vPDQ does (for interop); otherwise frames are
-    /// scaled so their longer side is at most `fast_side` pixels.
+    /// Hand out RGB, as vPDQ hashes it (for interop); otherwise the frame's 8-bit luma,
+    /// read straight from the decoder when it holds it (planar YUV, NV12, gray).
     pub exact: bool,
-    /// Longer side of the reduced frame in the default mode. Default 512: PDQ's own
-    /// filter averages over windows of `side / 128` pixels, so detail finer than this is
-    /// averaged away anyway.
-    pub fast_side: u32,
     /// Hash this many frames a second (the first frame at or after each tick); `None`
     /// hashes every frame.
     pub fps: Option<f64>,
@@ -43,7 +41,6 @@ impl Default for VideoOptions {
     fn default() -> Self {
         VideoOptions {
             exact: false,
-            fast_side: 512,
             fps: None,
             keyframes_only: false,
             decoder_threads: 1,
@@ -52,13 +49,23 @@ impl Default for VideoOptions {
     }
 }
 
-/// One decoded frame, scaled and upright, as packed RGB.
-pub struct RgbFrame<'a> {
+/// One decoded frame, scaled and upright.
+pub struct Frame<'a> {
     pub time_s: f64,
     pub duration_s: f64,
     pub width: usize,
     pub height: usize,
-    pub rgb: &'a [u8],
+    pub pixels: Pixels<'a>,
+}
+
+/// Tightly packed rows, `width × height` pixels.
+#[derive(Debug, Clone, Copy)]
+pub enum Pixels<'a> {
+    /// 8-bit luma, one byte a pixel (the default mode); `gain` brings limited-range
+    /// values (16–235) to full scale.
+    Luma { data: &'a [u8], gain: f32 },
+    /// Packed RGB, three bytes a pixel (`exact`).
+    Rgb(&'a [u8]),
 }
 
 /// Facts about the decoded stream.
@@ -88,7 +95,7 @@ fn init() -> Result<(), MediaError> {
 pub fn decode_video(
     path: &Path,
     opts: &VideoOptions,
-    mut sink: impl FnMut(RgbFrame<'_>),
+    mut sink: impl FnMut(Frame<'_>),
 ) -> Result<VideoInfo, MediaError> {
     init()?;
     let ff = |what: &str, e: ffmpeg::Error| MediaError::Video(format!("{what}: {e}"));
@@ -142,8 +149,12 @@ pub fn decode_video(
         scaler: None,
         decoded: VideoFrame::empty(),
         scaled: VideoFrame::empty(),
-        rotated: Vec::new(),
-        pending: None,
+        packed: Vec::new(),
+        pending: Vec::new(),
+        pending_size: (0, 0),
+        pending_time: None,
+        pending_rgb: false,
+        pending_gain: 1.0,
         next_sample: 0.0,
         past_end: false,
         time_base,
@@ -265,9 +276,16 @@ struct FrameState {
     scaler: Option<Scaler>,
     decoded: VideoFrame,
     scaled: VideoFrame,
-    rotated: Vec<u8>,
-    /// A frame held back until the next one's time gives its duration.
-    pending: Option<(f64, Vec<u8>, usize, usize)>,
+    /// swscale's rows without their padding.
+    packed: Vec<u8>,
+    /// The frame held back until the next one's time gives its duration: its pixels
+    /// (swapped with `packed` when upright, so no frame is copied twice), size and time
+    /// (`None` when nothing is held).
+    pending: Vec<u8>,
+    pending_size: (usize, usize),
+    pending_time: Option<f64>,
+    pending_rgb: bool,
+    pending_gain: f32,
     next_sample: f64,
     /// Set once a frame at or past the range's end came out.
     past_end: bool,
@@ -282,7 +300,7 @@ impl FrameState {
         decoder: &mut ffmpeg::decoder::Video,
         opts: &VideoOptions,
         info: &mut VideoInfo,
-        sink: &mut impl FnMut(RgbFrame<'_>),
+        sink: &mut impl FnMut(Frame<'_>),
     ) -> Result<(), MediaError> {
         while !self.past_end && decoder.receive_frame(&mut self.decoded).is_ok() {
             let Some(ts) = self.decoded.timestamp() else {
@@ -312,115 +330,157 @@ impl FrameState {
             if w == 0 || h == 0 {
                 continue;
             }
-            let (tw, th) = if opts.exact {
-                (w, h)
+            let (bpp, gain) = if opts.exact {
+                self.convert(Pixel::RGB24, w, h)?;
+                pack_rows(&self.scaled, w as usize * 3, h as usize, &mut self.packed);
+                (3, 1.0)
+            } else if let Some(limited) = luma_plane_range(&self.decoded) {
+                // PDQ needs luminance only, and this decoder already holds it.
+                pack_rows(&self.decoded, w as usize, h as usize, &mut self.packed);
+                (1, if limited { 255.0 / 219.0 } else { 1.0 })
             } else {
-                fit(w, h, opts.fast_side)
+                self.convert(Pixel::GRAY8, w, h)?;
+                pack_rows(&self.scaled, w as usize, h as usize, &mut self.packed);
+                (1, 1.0)
             };
-            let stale = self.scaler.as_ref().is_none_or(|s| {
-                s.input().width != w
-                    || s.input().height != h
-                    || s.input().format != self.decoded.format()
-            });
-            if stale {
-                let flags = if opts.exact {
-                    Flags::BILINEAR
-                } else {
-                    Flags::AREA
-                };
-                self.scaler = Some(
-                    Scaler::get(self.decoded.format(), w, h, Pixel::RGB24, tw, th, flags)
-                        .map_err(|e| MediaError::Video(format!("scaler: {e}")))?,
-                );
-            }
-            let scaler = self.scaler.as_mut().expect("scaler set above");
-            scaler
-                .run(&self.decoded, &mut self.scaled)
-                .map_err(|e| MediaError::Video(format!("scaling: {e}")))?;
-            let (pw, ph) = (tw as usize, th as usize);
-            pack_rows(&self.scaled, pw, ph, &mut self.rotated);
-            let (rgb, rw, rh) = rotate(&self.rotated, pw, ph, self.rotation);
+            let (pw, ph) = (w as usize, h as usize);
             self.emit_pending(Some(time_s), sink);
-            self.pending = Some((time_s, rgb, rw, rh));
+            if self.rotation == 0 {
+                std::mem::swap(&mut self.pending, &mut self.packed);
+                self.pending_size = (pw, ph);
+            } else {
+                self.pending_size =
+                    rotate(&self.packed, pw, ph, bpp, self.rotation, &mut self.pending);
+            }
+            self.pending_time = Some(time_s);
+            self.pending_rgb = opts.exact;
+            self.pending_gain = gain;
         }
         Ok(())
     }
 
+    /// Converts the decoded frame into `scaled`, in `format` at its own size.
+    fn convert(&mut self, format: Pixel, w: u32, h: u32) -> Result<(), MediaError> {
+        let stale = self.scaler.as_ref().is_none_or(|s| {
+            s.input().width != w
+                || s.input().height != h
+                || s.input().format != self.decoded.format()
+                || s.output().format != format
+        });
+        if stale {
+            self.scaler = Some(
+                Scaler::get(self.decoded.format(), w, h, format, w, h, Flags::BILINEAR)
+                    .map_err(|e| MediaError::Video(format!("scaler: {e}")))?,
+            );
+        }
+        let scaler = self.scaler.as_mut().expect("scaler set above");
+        scaler
+            .run(&self.decoded, &mut self.scaled)
+            .map_err(|e| MediaError::Video(format!("conversion: {e}")))
+    }
+
     /// Hands the held-back frame to `sink`, lasting until `next_s` (the next frame's
     /// time) or, at the end of the stream, for the nominal frame duration.
-    fn emit_pending(&mut self, next_s: Option<f64>, sink: &mut impl FnMut(RgbFrame<'_>)) {
-        if let Some((t, prev, w, h)) = self.pending.take() {
+    fn emit_pending(&mut self, next_s: Option<f64>, sink: &mut impl FnMut(Frame<'_>)) {
+        if let Some(t) = self.pending_time.take() {
             let duration = next_s
                 .map(|n| n - t)
                 .filter(|d| *d > 0.0)
                 .unwrap_or(self.nominal_duration);
-            sink(RgbFrame {
+            let (width, height) = self.pending_size;
+            sink(Frame {
                 time_s: t,
                 duration_s: duration,
-                width: w,
-                height: h,
-                rgb: &prev,
+                width,
+                height,
+                pixels: if self.pending_rgb {
+                    Pixels::Rgb(&self.pending)
+                } else {
+                    Pixels::Luma {
+                        data: &self.pending,
+                        gain: self.pending_gain,
+                    }
+                },
             });
         }
     }
 }
 
-/// Scales `(w, h)` so the longer side is at most `side`, keeping the aspect ratio.
-fn fit(w: u32, h: u32, side: u32) -> (u32, u32) {
-    let longer = w.max(h);
-    if longer <= side {
-        return (w, h);
-    }
-    let scale = side as f64 / longer as f64;
-    (
-        ((w as f64 * scale).round() as u32).max(1),
-        ((h as f64 * scale).round() as u32).max(1),
-    )
+/// Whether plane 0 of `frame` is its 8-bit luma, and if so whether it is limited-range
+/// (16–235); `None` when it must be converted.
+fn luma_plane_range(frame: &VideoFrame) -> Option<bool> {
+    use ffmpeg::color::Range;
+    let full_range_format = match frame.format() {
+        Pixel::YUVJ420P | Pixel::YUVJ422P | Pixel::YUVJ444P | Pixel::YUVJ440P | Pixel::GRAY8 => {
+            true
+        }
+        Pixel::YUV420P
+        | Pixel::YUV422P
+        | Pixel::YUV444P
+        | Pixel::YUV440P
+        | Pixel::YUV411P
+        | Pixel::YUV410P
+        | Pixel::YUVA420P
+        | Pixel::NV12
+        | Pixel::NV21 => false,
+        _ => return None,
+    };
+    Some(!full_range_format && frame.color_range() != Range::JPEG)
 }
 
-/// Copies swscale's padded rows into a tight `w × h × 3` buffer.
-fn pack_rows(frame: &VideoFrame, w: usize, h: usize, out: &mut Vec<u8>) {
+/// Copies plane 0's padded rows (`row_bytes` used of each) into a tight buffer.
+fn pack_rows(frame: &VideoFrame, row_bytes: usize, h: usize, out: &mut Vec<u8>) {
     let stride = frame.stride(0);
     let data = frame.data(0);
     out.clear();
-    out.reserve(w * h * 3);
+    out.reserve(row_bytes * h);
     for y in 0..h {
-        out.extend_from_slice(&data[y * stride..y * stride + w * 3]);
+        out.extend_from_slice(&data[y * stride..y * stride + row_bytes]);
     }
 }
 
-/// Rotates a packed RGB image clockwise by 0, 90, 180 or 270 degrees.
-fn rotate(rgb: &[u8], w: usize, h: usize, degrees: i32) -> (Vec<u8>, usize, usize) {
-    let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
+/// Rotates a packed `w × h` image of `bpp` bytes a pixel clockwise by 0, 90, 180 or 270
+/// degrees into `out`; returns the new size.
+fn rotate(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    bpp: usize,
+    degrees: i32,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
+    let px = |x: usize, y: usize| &src[(y * w + x) * bpp..(y * w + x + 1) * bpp];
+    out.clear();
+    out.reserve(src.len());
     match degrees {
         90 => {
-            let mut out = Vec::with_capacity(rgb.len());
             for y in 0..w {
                 for x in 0..h {
                     out.extend_from_slice(px(y, h - 1 - x));
                 }
             }
-            (out, h, w)
+            (h, w)
         }
         180 => {
-            let mut out = Vec::with_capacity(rgb.len());
             for y in (0..h).rev() {
                 for x in (0..w).rev() {
                     out.extend_from_slice(px(x, y));
                 }
             }
-            (out, w, h)
+            (w, h)
         }
         270 => {
-            let mut out = Vec::with_capacity(rgb.len());
             for y in 0..w {
                 for x in 0..h {
                     out.extend_from_slice(px(w - 1 - y, x));
                 }
             }
-            (out, h, w)
+            (h, w)
         }
-        _ => (rgb.to_vec(), w, h),
+        _ => {
+            out.extend_from_slice(src);
+            (w, h)
+        }
     }
 }
 
@@ -428,25 +488,27 @@ fn rotate(rgb: &[u8], w: usize, h: usize, degrees: i32) -> (Vec<u8>, usize, usiz
 mod tests {
     use super::*;
 
-    #[test]
-    fn fit_keeps_aspect() {
-        assert_eq!(fit(1920, 1080, 512), (512, 288));
-        assert_eq!(fit(320, 176, 512), (320, 176));
-        assert_eq!(fit(1080, 1920, 512), (288, 512));
+    fn rotated(src: &[u8], w: usize, h: usize, bpp: usize, deg: i32) -> (Vec<u8>, usize, usize) {
+        let mut out = Vec::new();
+        let (rw, rh) = rotate(src, w, h, bpp, deg, &mut out);
+        (out, rw, rh)
     }
 
     #[test]
     fn rotations_compose_to_identity() {
         let (w, h) = (3, 2);
-        let rgb: Vec<u8> = (0..(w * h * 3) as u8).collect();
-        let (r90, w90, h90) = rotate(&rgb, w, h, 90);
-        assert_eq!((w90, h90), (2, 3));
-        let (r180, _, _) = rotate(&r90, w90, h90, 90);
-        assert_eq!(r180, rotate(&rgb, w, h, 180).0);
-        let (r270, w2, h2) = rotate(&r180, w, h, 90);
-        let (back, _, _) = rotate(&r270, w2, h2, 90);
-        assert_eq!(back, rgb);
-        // Clockwise: the top-left pixel goes to the top-right.
-        assert_eq!(&r90[(w90 - 1) * 3..w90 * 3], &rgb[0..3]);
+        for bpp in [1, 3] {
+            let px: Vec<u8> = (0..(w * h * bpp) as u8).collect();
+            let (r90, w90, h90) = rotated(&px, w, h, bpp, 90);
+            assert_eq!((w90, h90), (2, 3));
+            let (r180, _, _) = rotated(&r90, w90, h90, bpp, 90);
+            assert_eq!(r180, rotated(&px, w, h, bpp, 180).0);
+            let (r270, w2, h2) = rotated(&r180, w, h, bpp, 90);
+            assert_eq!(r270, rotated(&px, w, h, bpp, 270).0);
+            let (back, _, _) = rotated(&r270, w2, h2, bpp, 90);
+            assert_eq!(back, px);
+            // Clockwise: the top-left pixel goes to the top-right.
+            assert_eq!(&r90[(w90 - 1) * bpp..w90 * bpp], &px[0..bpp]);
+        }
     }
 }
