@@ -4,38 +4,54 @@
 //! Column families:
 //! - `meta`: format version, fingerprint parameters, the next asset number;
 //! - `assets`: asset number → [`AssetRecord`] (JSON);
-//! - `frames`: (asset, segment index) → [`Segment`] (61-byte binary);
-//! - `search`: (asset, segment index) → hash and quality, what the index loads at open;
-//! - `digests`: BLAKE3 digest → asset number, the identity of an asset.
+//! - `frames`: asset number → its [`Segment`]s, 61 bytes each, packed in order;
+//! - `search`: asset number → each segment's hash and quality, 33 bytes each, packed in
+//!   order: what the index is rebuilt from at open, read as one value per asset;
+//! - `digests`: BLAKE3 digest → asset number, the identity of an asset;
+//! - `index`: the multi-index's tables as last saved, with the bank generation they
+//!   were built at (see [`Bank::save_index`]).
 //!
 //! Every asset is written in one `WriteBatch`, so a crash leaves it whole or absent.
+//! Segments are packed per asset because assets are written, read and deleted whole:
+//! four keys per asset instead of two per segment makes bulk loads and the index's
+//! rebuild at open stream large values instead of millions of small ones.
 
 mod records;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 pub use records::{AssetId, AssetRecord, Label, SegmentRef};
 
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
-use crate::search::{HammingIndex, Hit, LinearIndex};
+use crate::search::{HammingIndex, Hit, Layout, MultiIndex};
 
 /// The on-disk layout version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 const CF_META: &str = "meta";
 const CF_ASSETS: &str = "assets";
 const CF_FRAMES: &str = "frames";
 const CF_SEARCH: &str = "search";
 const CF_DIGESTS: &str = "digests";
-const ALL_CFS: [&str; 5] = [CF_META, CF_ASSETS, CF_FRAMES, CF_SEARCH, CF_DIGESTS];
+const CF_INDEX: &str = "index";
+const ALL_CFS: [&str; 6] = [
+    CF_META, CF_ASSETS, CF_FRAMES, CF_SEARCH, CF_DIGESTS, CF_INDEX,
+];
 
 const KEY_FORMAT: &[u8] = b"format_version";
 const KEY_PARAMS: &[u8] = b"fingerprint_params";
 const KEY_NEXT_ID: &[u8] = b"next_asset_id";
+/// Bumped in the same batch as every change to the banked segments, so saved index
+/// tables can tell whether they still describe the bank.
+const KEY_GENERATION: &[u8] = b"generation";
+const KEY_INDEX_HEADER: &[u8] = b"header";
+/// Saved tables are cut into values of this many 32-bit numbers (16 MiB).
+const INDEX_PART: usize = 1 << 22;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BankError {
@@ -103,6 +119,13 @@ pub struct BankStats {
     pub disk_bytes: u64,
     pub index_entries: usize,
     pub index_memory_bytes: usize,
+    /// Chunk widths of the multi-index tables; `None` while the bank is small enough
+    /// to be scanned linearly.
+    pub index_layout: Option<Layout>,
+    /// Entries added since the tables were built, scanned linearly.
+    pub index_tail: usize,
+    /// Whether the tables were loaded as saved or rebuilt at open.
+    pub index_origin: String,
 }
 
 pub struct Bank {
@@ -110,7 +133,18 @@ pub struct Bank {
     path: PathBuf,
     params: FingerprintParams,
     next_id: u64,
-    index: LinearIndex,
+    generation: u64,
+    index: MultiIndex,
+    /// How the index came to be at open: loaded from saved tables, or rebuilt (and why).
+    index_origin: String,
+}
+
+/// What the `index` column family's header records about the saved tables.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct IndexHeader {
+    generation: u64,
+    entries: usize,
+    widths: Vec<u32>,
 }
 
 impl Bank {
@@ -129,7 +163,11 @@ impl Bank {
         db_opts.create_missing_column_families(true);
         db_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let db = if opts.read_only {
-            DB::open_cf_for_read_only(&db_opts, path, ALL_CFS, false).map_err(rocks)?
+            // A reader cannot create a missing family (a bank from before `index`
+            // existed); it opens those there are, and the index is then rebuilt.
+            let existing = DB::list_cf(&db_opts, path).map_err(rocks)?;
+            let names = ALL_CFS.iter().filter(|n| existing.iter().any(|e| e == *n));
+            DB::open_cf_for_read_only(&db_opts, path, names, false).map_err(rocks)?
         } else {
             let cfs = ALL_CFS.map(|name| ColumnFamilyDescriptor::new(name, db_opts.clone()));
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(rocks)?
@@ -139,7 +177,9 @@ impl Bank {
             path: path.to_path_buf(),
             params: FingerprintParams::default(),
             next_id: 0,
-            index: LinearIndex::new(),
+            generation: 0,
+            index: MultiIndex::new(),
+            index_origin: String::new(),
         };
         bank.check_or_init_meta(opts, exists)?;
         bank.load_index()?;
@@ -186,6 +226,7 @@ impl Bank {
                 serde_json::to_vec(&params).expect("params serialise"),
             );
             batch.put_cf(meta, KEY_NEXT_ID, 1u64.to_le_bytes());
+            batch.put_cf(meta, KEY_GENERATION, 0u64.to_le_bytes());
             self.db.write(batch).map_err(|e| self.rocks(e))?;
             self.params = params;
             self.next_id = 1;
@@ -232,23 +273,175 @@ impl Bank {
                 .try_into()
                 .map_err(|_| self.corrupt("asset counter is not 8 bytes"))?,
         );
+        self.generation = self.read_u64(CF_META, KEY_GENERATION)?.unwrap_or(0);
         Ok(())
     }
 
+    /// Rebuilds the search index from the `search` column family: one packed value per
+    /// asset, then one table build over everything.
     fn load_index(&mut self) -> Result<(), BankError> {
-        let mut index = LinearIndex::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(CF_SEARCH)?, IteratorMode::Start)
-        {
-            let (key, value) = item.map_err(|e| self.rocks(e))?;
-            let seg = SegmentRef::from_key(&key).ok_or_else(|| self.corrupt("bad search key"))?;
-            let (hash, quality) = records::decode_search_entry(&value)
-                .ok_or_else(|| self.corrupt("bad search entry"))?;
-            index.insert(seg, hash, quality);
+        let mut index = MultiIndex::new();
+        let mut iter = self.db.raw_iterator_cf(self.cf(CF_SEARCH)?);
+        iter.seek_to_first();
+        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
+            let asset = AssetId::from_key(key).ok_or_else(|| self.corrupt("bad search key"))?;
+            let packed = records::decode_search_entries(value)
+                .ok_or_else(|| self.corrupt(format!("bad search entries for asset {}", asset.0)))?;
+            index.reserve(value.len() / records::SEARCH_ENTRY_BYTES);
+            for (i, (hash, quality)) in packed.enumerate() {
+                let segment = SegmentRef {
+                    asset,
+                    index: i as u32,
+                };
+                index.push(segment, hash, quality);
+            }
+            iter.next();
         }
+        iter.status().map_err(|e| self.rocks(e))?;
+        drop(iter);
+        self.index_origin = match self.load_saved_tables(&mut index) {
+            Ok(()) => "loaded from saved tables".to_string(),
+            Err(why) => {
+                index.rebuild();
+                format!("rebuilt at open ({why})")
+            }
+        };
         self.index = index;
         Ok(())
+    }
+
+    /// Installs the saved tables if they were built at this generation over these
+    /// entries; otherwise says why not.
+    fn load_saved_tables(&self, index: &mut MultiIndex) -> Result<(), String> {
+        let header = self
+            .get(CF_INDEX, KEY_INDEX_HEADER)
+            .map_err(|e| e.to_string())?
+            .ok_or("no saved tables")?;
+        let header: IndexHeader =
+            serde_json::from_slice(&header).map_err(|e| format!("unreadable header: {e}"))?;
+        if header.generation != self.generation || header.entries != index.len() {
+            return Err("saved tables are older than the bank".to_string());
+        }
+        // One table per worker: each is 50-100 MB of values to read and convert.
+        let tables = header
+            .widths
+            .par_iter()
+            .enumerate()
+            .map(|(k, width)| {
+                let mut starts = self.read_part_array(k, b's', (1usize << width) + 1)?;
+                // Stored as bucket sizes, which compress; summed back into offsets here.
+                for v in 1..starts.len() {
+                    starts[v] = starts[v].wrapping_add(starts[v - 1]);
+                }
+                let ids = self.read_part_array(k, b'i', header.entries)?;
+                Ok((starts, ids))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let layout = Layout {
+            widths: header.widths,
+        };
+        index.install_tables(layout, tables)
+    }
+
+    fn index_part_key(table: usize, kind: u8, part: usize) -> Vec<u8> {
+        let mut key = vec![b't', table as u8, kind];
+        key.extend_from_slice(&(part as u32).to_be_bytes());
+        key
+    }
+
+    fn read_part_array(&self, table: usize, kind: u8, len: usize) -> Result<Vec<u32>, String> {
+        let mut out = Vec::with_capacity(len);
+        for part in 0..len.div_ceil(INDEX_PART) {
+            let key = Self::index_part_key(table, kind, part);
+            let cf = self.cf(CF_INDEX).map_err(|e| e.to_string())?;
+            let value = self
+                .db
+                .get_pinned_cf(cf, &key)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("table {table} is missing a part"))?;
+            if value.len() % 4 != 0 {
+                return Err(format!("table {table} has a torn part"));
+            }
+            out.extend(
+                value
+                    .chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        }
+        if out.len() != len {
+            return Err(format!("table {table} has {} values, not {len}", out.len()));
+        }
+        Ok(out)
+    }
+
+    /// Saves the index's tables, so the next open loads them instead of rebuilding
+    /// (on 10M segments, a fraction of a second against several). Nothing is written
+    /// when the saved tables are current, or when the bank is small enough to have none
+    /// (any old ones are then removed). The header goes last, in its own write: a crash
+    /// in between leaves a header-less set that the next open ignores and rebuilds.
+    pub fn save_index(&mut self) -> Result<bool, BankError> {
+        if self.index.tail_len() > 0 {
+            self.index.rebuild();
+        }
+        let current = self
+            .get(CF_INDEX, KEY_INDEX_HEADER)?
+            .and_then(|h| serde_json::from_slice::<IndexHeader>(&h).ok())
+            .is_some_and(|h| h.generation == self.generation && h.entries == self.index.len());
+        if current {
+            return Ok(false);
+        }
+        let cf = self.cf(CF_INDEX)?;
+        let mut clear = WriteBatch::default();
+        clear.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 16].as_slice());
+        self.db.write(clear).map_err(|e| self.rocks(e))?;
+        let Some((layout, tables)) = self.index.tables() else {
+            return Ok(false);
+        };
+        let bytes =
+            |values: &[u32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        for (k, (starts, ids)) in tables.iter().enumerate() {
+            let sizes: Vec<u32> = std::iter::once(0)
+                .chain(starts.windows(2).map(|w| w[1] - w[0]))
+                .collect();
+            for (kind, values) in [(b's', sizes.as_slice()), (b'i', *ids)] {
+                for (part, slice) in values.chunks(INDEX_PART).enumerate() {
+                    self.db
+                        .put_cf(cf, Self::index_part_key(k, kind, part), bytes(slice))
+                        .map_err(|e| self.rocks(e))?;
+                }
+            }
+        }
+        let header = IndexHeader {
+            generation: self.generation,
+            entries: self.index.len(),
+            widths: layout.widths.clone(),
+        };
+        self.db
+            .put_cf(
+                cf,
+                KEY_INDEX_HEADER,
+                serde_json::to_vec(&header).expect("header serialises"),
+            )
+            .map_err(|e| self.rocks(e))?;
+        // Flushed now, so that the next open reads tables from files instead of
+        // replaying hundreds of megabytes of write-ahead log into memory.
+        let all: Vec<_> = ALL_CFS
+            .iter()
+            .filter_map(|n| self.db.cf_handle(n))
+            .collect();
+        self.db
+            .flush_cfs_opt(&all, &rocksdb::FlushOptions::default())
+            .map_err(|e| self.rocks(e))?;
+        Ok(true)
+    }
+
+    fn read_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>, BankError> {
+        match self.get(cf, key)? {
+            None => Ok(None),
+            Some(v) => Ok(Some(u64::from_le_bytes(v.as_slice().try_into().map_err(
+                |_| self.corrupt(format!("{} is not 8 bytes", String::from_utf8_lossy(key))),
+            )?))),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -319,26 +512,29 @@ impl Bank {
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_NEXT_ID, (id.0 + 1).to_le_bytes());
         batch.put_cf(
+            self.cf(CF_META)?,
+            KEY_GENERATION,
+            (self.generation + 1).to_le_bytes(),
+        );
+        batch.put_cf(
             self.cf(CF_ASSETS)?,
             id.key(),
             serde_json::to_vec(&record).expect("record serialises"),
         );
         batch.put_cf(self.cf(CF_DIGESTS)?, new.digest, id.key());
-        for (i, seg) in new.segments.iter().enumerate() {
-            let key = SegmentRef {
-                asset: id,
-                index: i as u32,
-            }
-            .key();
-            batch.put_cf(self.cf(CF_FRAMES)?, key, records::encode_segment(seg));
-            batch.put_cf(
-                self.cf(CF_SEARCH)?,
-                key,
-                records::encode_search_entry(&seg.pdq, seg.quality),
-            );
-        }
+        batch.put_cf(
+            self.cf(CF_FRAMES)?,
+            id.key(),
+            records::encode_segments(&new.segments),
+        );
+        batch.put_cf(
+            self.cf(CF_SEARCH)?,
+            id.key(),
+            records::encode_search_entries(&new.segments),
+        );
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         self.next_id += 1;
+        self.generation += 1;
         for (i, seg) in new.segments.iter().enumerate() {
             self.index.insert(
                 SegmentRef {
@@ -354,29 +550,40 @@ impl Bank {
 
     /// One segment of a banked asset.
     pub fn segment(&self, seg: SegmentRef) -> Result<Option<Segment>, BankError> {
-        match self.get(CF_FRAMES, &seg.key())? {
-            None => Ok(None),
-            Some(v) => records::decode_segment(&v)
-                .map(Some)
-                .ok_or_else(|| self.corrupt("bad segment record")),
+        Ok(self.segments(seg.asset)?.get(seg.index as usize).copied())
+    }
+
+    /// All segments of a banked asset, in order; empty for an unknown asset.
+    pub fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError> {
+        match self.get(CF_FRAMES, &id.key())? {
+            None => Ok(Vec::new()),
+            Some(v) => records::decode_segments(&v)
+                .ok_or_else(|| self.corrupt(format!("bad segment records for asset {}", id.0))),
         }
     }
 
-    /// All segments of a banked asset, in order.
-    pub fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError> {
-        let mut out = Vec::new();
-        let prefix = id.key();
-        for item in self.db.prefix_iterator_cf(self.cf(CF_FRAMES)?, prefix) {
-            let (key, value) = item.map_err(|e| self.rocks(e))?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            out.push(
-                records::decode_segment(&value)
-                    .ok_or_else(|| self.corrupt("bad segment record"))?,
-            );
-        }
-        Ok(out)
+    /// Deletes an asset: its record, digest, segments and search entries in one batch.
+    /// Returns false if there was no such asset.
+    pub fn remove_asset(&mut self, id: AssetId) -> Result<bool, BankError> {
+        let Some(record) = self.asset(id)? else {
+            return Ok(false);
+        };
+        let digest = crate::media::digest_from_hex(&record.digest)
+            .ok_or_else(|| self.corrupt(format!("asset {} has a bad digest", id.0)))?;
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_ASSETS)?, id.key());
+        batch.delete_cf(self.cf(CF_DIGESTS)?, digest);
+        batch.delete_cf(self.cf(CF_FRAMES)?, id.key());
+        batch.delete_cf(self.cf(CF_SEARCH)?, id.key());
+        batch.put_cf(
+            self.cf(CF_META)?,
+            KEY_GENERATION,
+            (self.generation + 1).to_le_bytes(),
+        );
+        self.db.write(batch).map_err(|e| self.rocks(e))?;
+        self.generation += 1;
+        self.index.remove_asset(id);
+        Ok(true)
     }
 
     /// Every banked asset, in asset-number order.
@@ -410,6 +617,9 @@ impl Bank {
         stats.disk_bytes = dir_size(&self.path);
         stats.index_entries = self.index.len();
         stats.index_memory_bytes = self.index.memory_bytes();
+        stats.index_layout = self.index.layout().cloned();
+        stats.index_tail = self.index.tail_len();
+        stats.index_origin = self.index_origin.clone();
         Ok(stats)
     }
 }
@@ -535,5 +745,151 @@ mod tests {
             .expect("refused");
         assert!(matches!(err, BankError::NotFound(_)));
         assert!(!dir.path().join("none").exists());
+    }
+
+    /// Adds and deletes assets at random, reopening now and then, and checks after every
+    /// step that searching the bank gives exactly what a brute-force scan of a model of
+    /// its contents gives. Assets are large enough that the index runs on tables, with
+    /// a tail, and small clustered ones so results are not empty.
+    #[test]
+    fn index_equals_a_brute_force_model_through_adds_deletes_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed >> 12;
+            seed ^= seed << 25;
+            seed ^= seed >> 27;
+            seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        };
+        let centre = Hash256::from_words([next(), next(), next(), next()]);
+        let mut model: BTreeMap<AssetId, Vec<Hash256>> = BTreeMap::new();
+        let mut bank = create(dir.path());
+        for step in 0..24u8 {
+            match next() % 6 {
+                0..=2 => {
+                    let n = (next() % 4000) as usize;
+                    let hashes: Vec<Hash256> = (0..n)
+                        .map(|_| {
+                            let mut h = centre;
+                            for _ in 0..next() % 40 {
+                                let bit = (next() % 256) as usize;
+                                h.words[bit / 64] ^= 1 << (bit % 64);
+                            }
+                            if next() % 2 == 0 {
+                                h = Hash256::from_words([next(), next(), next(), next()]);
+                            }
+                            h
+                        })
+                        .collect();
+                    let hex: Vec<String> = hashes.iter().map(|h| h.to_string()).collect();
+                    let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
+                    let id = bank.add_asset(asset(step, &refs)).unwrap();
+                    model.insert(id, hashes);
+                }
+                3 | 4 if !model.is_empty() => {
+                    let victim = *model.keys().nth((next() as usize) % model.len()).unwrap();
+                    assert!(bank.remove_asset(victim).unwrap());
+                    model.remove(&victim);
+                    assert!(bank.segments(victim).unwrap().is_empty());
+                }
+                _ => {
+                    if next() % 2 == 0 {
+                        bank.save_index().unwrap();
+                    }
+                    drop(bank);
+                    bank = create(dir.path());
+                }
+            }
+            let queries = [
+                centre,
+                Hash256::from_words([next(), next(), next(), next()]),
+            ];
+            let mut expected: Vec<(usize, SegmentRef, u32)> = Vec::new();
+            for (id, hashes) in &model {
+                for (i, h) in hashes.iter().enumerate() {
+                    for (q, query) in queries.iter().enumerate() {
+                        let d = h.distance(query);
+                        if d <= 31 {
+                            let seg = SegmentRef {
+                                asset: *id,
+                                index: i as u32,
+                            };
+                            expected.push((q, seg, d));
+                        }
+                    }
+                }
+            }
+            let mut got: Vec<(usize, SegmentRef, u32)> = bank
+                .search(&queries, 31)
+                .into_iter()
+                .map(|h| (h.query, h.segment, h.distance))
+                .collect();
+            expected.sort();
+            got.sort();
+            assert_eq!(got, expected, "step {step}");
+            let total: usize = model.values().map(Vec::len).sum();
+            assert_eq!(bank.stats().unwrap().index_entries, total, "step {step}");
+        }
+    }
+
+    fn random_asset(byte: u8, n: usize, seed: u64) -> NewAsset {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let hex: Vec<String> = (0..n)
+            .map(|_| Hash256::from_words([next(), next(), next(), next()]).to_string())
+            .collect();
+        let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
+        asset(byte, &refs)
+    }
+
+    #[test]
+    fn saved_tables_are_loaded_only_while_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe: Hash256;
+        {
+            let mut bank = create(dir.path());
+            let big = random_asset(1, 20_000, 3);
+            probe = big.segments[12_345].pdq;
+            bank.add_asset(big).unwrap();
+            assert!(bank.save_index().unwrap());
+            assert!(!bank.save_index().unwrap(), "nothing to do when current");
+        }
+        let origin = |bank: &Bank| bank.stats().unwrap().index_origin;
+        let reader = OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        };
+        {
+            let bank = Bank::open(dir.path(), &reader).unwrap();
+            assert_eq!(origin(&bank), "loaded from saved tables");
+            assert_eq!(bank.search(&[probe], 0).len(), 1);
+        }
+        {
+            // A change after the save makes the saved tables stale.
+            let mut bank = create(dir.path());
+            bank.add_asset(random_asset(2, 10, 4)).unwrap();
+        }
+        {
+            let bank = Bank::open(dir.path(), &reader).unwrap();
+            assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
+            assert_eq!(bank.search(&[probe], 0).len(), 1);
+        }
+        {
+            // Damaged tables are rebuilt, not trusted.
+            let mut bank = create(dir.path());
+            bank.save_index().unwrap();
+            let cf = bank.cf(CF_INDEX).unwrap();
+            bank.db
+                .put_cf(cf, Bank::index_part_key(0, b'i', 0), vec![0u8; 8])
+                .unwrap();
+        }
+        let bank = Bank::open(dir.path(), &reader).unwrap();
+        assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
+        assert_eq!(bank.search(&[probe], 0).len(), 1);
     }
 }

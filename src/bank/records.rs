@@ -65,8 +65,13 @@ impl std::str::FromStr for Label {
 pub struct AssetId(pub u64);
 
 impl AssetId {
+    /// Big-endian, so that assets sort by number.
     pub fn key(self) -> [u8; 8] {
         self.0.to_be_bytes()
+    }
+
+    pub fn from_key(k: &[u8]) -> Option<AssetId> {
+        Some(AssetId(u64::from_be_bytes(k.try_into().ok()?)))
     }
 }
 
@@ -154,20 +159,43 @@ pub fn decode_segment(b: &[u8]) -> Option<Segment> {
     })
 }
 
-/// The search structure's entry for a segment: hash and quality, 33 bytes, so the index
-/// loads without decoding whole segments.
-pub fn encode_search_entry(hash: &Hash256, quality: u8) -> [u8; 33] {
-    let mut out = [0u8; 33];
-    out[..32].copy_from_slice(&hash.to_bytes());
-    out[32] = quality;
+/// An asset's segments, packed in order.
+pub fn encode_segments(segments: &[Segment]) -> Vec<u8> {
+    segments.iter().flat_map(encode_segment).collect()
+}
+
+/// `None` unless `b` is a whole number of segment records.
+pub fn decode_segments(b: &[u8]) -> Option<Vec<Segment>> {
+    if b.len() % SEGMENT_BYTES != 0 {
+        return None;
+    }
+    b.chunks_exact(SEGMENT_BYTES).map(decode_segment).collect()
+}
+
+/// Bytes of one search entry: the hash and the quality, so the index loads without
+/// decoding whole segments.
+pub const SEARCH_ENTRY_BYTES: usize = 33;
+
+/// An asset's search entries, packed in segment order.
+pub fn encode_search_entries(segments: &[Segment]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(segments.len() * SEARCH_ENTRY_BYTES);
+    for s in segments {
+        out.extend_from_slice(&s.pdq.to_bytes());
+        out.push(s.quality);
+    }
     out
 }
 
-pub fn decode_search_entry(b: &[u8]) -> Option<(Hash256, u8)> {
-    if b.len() != 33 {
+/// `None` unless `b` is a whole number of entries.
+pub fn decode_search_entries(b: &[u8]) -> Option<impl Iterator<Item = (Hash256, u8)> + '_> {
+    if b.len() % SEARCH_ENTRY_BYTES != 0 {
         return None;
     }
-    Some((Hash256::from_bytes(b[..32].try_into().ok()?), b[32]))
+    Some(b.chunks_exact(SEARCH_ENTRY_BYTES).map(|e| {
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&e[..32]);
+        (Hash256::from_bytes(&hash), e[32])
+    }))
 }
 
 #[cfg(test)]
@@ -187,6 +215,25 @@ mod tests {
             };
             assert_eq!(decode_segment(&encode_segment(&s)), Some(s));
         }
+    }
+
+    #[test]
+    fn packed_records_round_trip_and_reject_torn_values() {
+        let s = Segment {
+            start_s: Some(0.5),
+            end_s: Some(1.0),
+            pdq: "00ff".repeat(16).parse().unwrap(),
+            quality: 90,
+            frames: 2,
+            secondary: 7,
+        };
+        let packed = encode_segments(&[s, s]);
+        assert_eq!(decode_segments(&packed), Some(vec![s, s]));
+        assert_eq!(decode_segments(&packed[1..]), None);
+        let entries = encode_search_entries(&[s, s]);
+        let back: Vec<_> = decode_search_entries(&entries).unwrap().collect();
+        assert_eq!(back, vec![(s.pdq, 90), (s.pdq, 90)]);
+        assert!(decode_search_entries(&entries[..40]).is_none());
     }
 
     #[test]

@@ -237,10 +237,34 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
     }
     writeln!(out, "segments:        {}", stats.segments)?;
     writeln!(out, "disk size:       {} bytes", stats.disk_bytes)?;
-    writeln!(
-        out,
-        "search index:    linear scan, {} entries, {} bytes in memory",
-        stats.index_entries, stats.index_memory_bytes
-    )?;
+    match &stats.index_layout {
+        Some(layout) => writeln!(
+            out,
+            "search index:    multi-index hashing, {} tables of {} bits, {} entries ({} not yet in tables), {} bytes in memory, {}",
+            layout.widths.len(),
+            chunk_widths(&layout.widths),
+            stats.index_entries,
+            stats.index_tail,
+            stats.index_memory_bytes,
+            stats.index_origin
+        )?,
+        None => writeln!(
+            out,
+            "search index:    linear scan (too few entries for tables), {} entries, {} bytes in memory",
+            stats.index_entries, stats.index_memory_bytes
+        )?,
+    }
     Ok(())
+}
+
+/// "24/23" for tables of 24 and 23 bits: the widths, widest first, without repeats.
+fn chunk_widths(widths: &[u32]) -> String {
+    let mut distinct: Vec<u32> = widths.to_vec();
+    distinct.sort_unstable_by(|a, b| b.cmp(a));
+    distinct.dedup();
+    distinct
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -177,6 +177,8 @@ pub fn index_paths(
             }
         }
     }
+    // Saved tables let the next open (every scan) skip rebuilding the index.
+    bank.save_index()?;
     ctx.progress.finish();
     Ok(summary)
 }

@@ -1,12 +1,15 @@
 //! Hamming-radius search over banked PDQ hashes.
 //!
-//! [`HammingIndex`] is the interface the bank and the matcher use. [`LinearIndex`] is
-//! the exact reference: every query is compared with every banked hash. A sublinear
-//! index replaces it behind the same trait and is tested against it.
+//! [`HammingIndex`] is the interface the bank and the matcher use. [`MultiIndex`]
+//! (multi-index hashing) is what the bank searches with. [`LinearIndex`] compares every
+//! query with every banked hash; it stays as the reference the multi-index is tested
+//! against, and is not on any search path.
 
 mod linear;
+mod mih;
 
 pub use linear::LinearIndex;
+pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
 
 use crate::bank::SegmentRef;
 use crate::fingerprint::Hash256;

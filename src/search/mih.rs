@@ -1,0 +1,593 @@
+//! Multi-index hashing (Norouzi, Punjani and Fleet, "Fast search in Hamming space with
+//! multi-index hashing", CVPR 2012) over 256-bit PDQ hashes.
+//!
+//! The hash is cut into `m` chunks. If two hashes are within `r` bits, then writing
+//! `r = m·s + a` (0 ≤ a < m), one of the first `a + 1` chunks is within `s` bits, or one
+//! of the others is within `s − 1` (otherwise the distance would be at least
+//! `(a + 1)(s + 1) + (m − a − 1)s = r + 1`). So each chunk gets a table from chunk value
+//! to the hashes that have it, and a query probes, in each table, every value within that
+//! chunk's radius of its own chunk. Candidates are checked on the full 256 bits.
+//!
+//! A table is a counting-sorted array of entry numbers with an offset array indexed by
+//! chunk value (compressed sparse rows): a probe is two adjacent loads and a slice. The
+//! chunk width follows the number of entries (about log2(n) bits, so a bucket holds about
+//! one entry on uniform data), chosen by a cost model over probes and candidates
+//! (`benches/search_scale.rs` sweeps it). Entries added after the last build sit in a
+//! tail that is scanned linearly; the tables are rebuilt when the tail outgrows them, so
+//! rebuilding costs about twice one final build over a bulk load.
+//!
+//! When a radius is so wide that probing would touch more than a linear scan costs (the
+//! loose radius the matcher extends with, say), the search scans linearly instead; both
+//! give the same set.
+
+use rayon::prelude::*;
+
+use super::{HammingIndex, Hit};
+use crate::bank::{AssetId, SegmentRef};
+use crate::fingerprint::Hash256;
+
+/// Below this many entries no tables are built: a linear scan of 8192 hashes takes
+/// tens of microseconds.
+const MIN_TABLE_ENTRIES: usize = 1 << 13;
+
+/// The radius the layout is tuned for: Meta's recommended PDQ match threshold, and the
+/// matcher's default seed radius.
+pub const DESIGN_RADIUS: u32 = 31;
+
+/// A probe costs about one cache miss (the offset pair); a candidate about two (its
+/// entry number, then its hash); a linear scan streams about this many hashes in the
+/// time of one miss. Measured on the 1M-entry sweep in `benches/search_scale.rs`.
+const LINEAR_HASHES_PER_MISS: f64 = 12.0;
+const MISSES_PER_CANDIDATE: f64 = 2.0;
+
+/// The chunk counts a layout may have.
+pub const CHUNK_COUNTS: std::ops::RangeInclusive<usize> = 11..=32;
+
+/// How the 256 bits are cut.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    /// Chunk widths in bits, in order from bit 0; they add up to 256.
+    pub widths: Vec<u32>,
+}
+
+impl Layout {
+    /// `m` chunks of 256/m bits, the first `256 mod m` one bit wider. `m` is at least
+    /// 11, so that no chunk is over 24 bits (an offset array of 2^24 entries, 64 MiB).
+    pub fn with_chunks(m: usize) -> Layout {
+        assert!(
+            CHUNK_COUNTS.contains(&m),
+            "chunk count {m} outside {CHUNK_COUNTS:?}"
+        );
+        let base = 256 / m as u32;
+        let extra = 256 % m;
+        Layout {
+            widths: (0..m).map(|k| base + u32::from(k < extra)).collect(),
+        }
+    }
+
+    /// The layout the cost model prefers for `n` entries at [`DESIGN_RADIUS`]: the
+    /// fewest expected cache misses, with no offset array of more than eight times the
+    /// entries (or 2^16, whichever is more).
+    pub fn for_len(n: usize) -> Layout {
+        CHUNK_COUNTS
+            .map(Layout::with_chunks)
+            .filter(|l| {
+                let widest = 1usize << l.widths[0];
+                widest <= 8 * n.max(1) || l.widths[0] <= 16
+            })
+            .min_by(|a, b| {
+                a.cost(n, DESIGN_RADIUS)
+                    .total_cmp(&b.cost(n, DESIGN_RADIUS))
+            })
+            .unwrap_or_else(|| Layout::with_chunks(16))
+    }
+
+    /// The radius each chunk is probed at for a search radius `r`; `None` where the
+    /// chunk need not be probed at all.
+    pub fn chunk_radii(&self, r: u32) -> Vec<Option<u32>> {
+        let m = self.widths.len() as u32;
+        let (s, a) = (r / m, r % m);
+        (0..m)
+            .map(|k| if k <= a { Some(s) } else { s.checked_sub(1) })
+            .collect()
+    }
+
+    /// Expected cache misses (probes, and two per candidate) for one query at radius
+    /// `r` over `n` uniform hashes.
+    pub fn cost(&self, n: usize, r: u32) -> f64 {
+        self.widths
+            .iter()
+            .zip(self.chunk_radii(r))
+            .map(|(&b, s)| {
+                let probes: f64 = (0..=s.map_or(-1, |s| s as i64))
+                    .map(|w| binomial(b, w as u32))
+                    .sum();
+                probes * (1.0 + MISSES_PER_CANDIDATE * n as f64 / 2f64.powi(b as i32))
+            })
+            .sum()
+    }
+}
+
+fn binomial(n: u32, k: u32) -> f64 {
+    if k > n {
+        return 0.0;
+    }
+    (0..k).fold(1.0, |acc, i| acc * f64::from(n - i) / f64::from(i + 1))
+}
+
+/// Bit offsets of each chunk.
+fn offsets(layout: &Layout) -> Vec<u32> {
+    layout
+        .widths
+        .iter()
+        .scan(0, |at, w| {
+            let o = *at;
+            *at += w;
+            Some(o)
+        })
+        .collect()
+}
+
+/// Bits `[offset, offset + width)` of `h`, width at most 32.
+#[inline(always)]
+fn chunk(h: &[u64; 4], offset: u32, width: u32) -> u32 {
+    let word = (offset / 64) as usize;
+    let shift = offset % 64;
+    let mut v = h[word] >> shift;
+    if shift + width > 64 {
+        v |= h[word + 1] << (64 - shift);
+    }
+    (v & ((1u64 << width) - 1)) as u32
+}
+
+#[inline(always)]
+fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
+    (a[0] ^ b[0]).count_ones()
+        + (a[1] ^ b[1]).count_ones()
+        + (a[2] ^ b[2]).count_ones()
+        + (a[3] ^ b[3]).count_ones()
+}
+
+/// One chunk's table: `ids[starts[v]..starts[v + 1]]` are the entries whose chunk is `v`.
+#[derive(Debug, Clone, Default)]
+struct Table {
+    starts: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl Table {
+    /// Sorts entry numbers by chunk value with two passes of a least-significant-digit
+    /// radix sort (digits of at most 12 bits, so each pass scatters into at most 4096
+    /// streams that stay in cache), then counts the sorted values into the offsets in one
+    /// sequential pass. A counting sort straight into 2^24 offsets costs a cache miss per
+    /// entry per pass instead; this is what keeps the rebuild at open fast.
+    fn build(hashes: &[[u64; 4]], offset: u32, width: u32) -> Table {
+        let n = hashes.len();
+        let mut pairs: Vec<(u32, u32)> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (chunk(h, offset, width), i as u32))
+            .collect();
+        let mut spare = vec![(0u32, 0u32); n];
+        let low_bits = width / 2;
+        for (shift, bits) in [(0, low_bits), (low_bits, width - low_bits)] {
+            let mask = (1u32 << bits) - 1;
+            let mut next = vec![0usize; (1usize << bits) + 1];
+            for (v, _) in &pairs {
+                next[((v >> shift) & mask) as usize + 1] += 1;
+            }
+            for d in 1..next.len() {
+                next[d] += next[d - 1];
+            }
+            for &(v, i) in &pairs {
+                let slot = &mut next[((v >> shift) & mask) as usize];
+                spare[*slot] = (v, i);
+                *slot += 1;
+            }
+            std::mem::swap(&mut pairs, &mut spare);
+        }
+        drop(spare);
+        let mut starts = vec![0u32; (1usize << width) + 1];
+        for (v, _) in &pairs {
+            starts[*v as usize + 1] += 1;
+        }
+        for v in 1..starts.len() {
+            starts[v] += starts[v - 1];
+        }
+        let ids = pairs.into_iter().map(|(_, i)| i).collect();
+        Table { starts, ids }
+    }
+
+    #[inline(always)]
+    fn bucket(&self, value: u32) -> &[u32] {
+        let v = value as usize;
+        &self.ids[self.starts[v] as usize..self.starts[v + 1] as usize]
+    }
+
+    fn bytes(&self) -> usize {
+        (self.starts.capacity() + self.ids.capacity()) * 4
+    }
+}
+
+/// Consecutive entries of one asset with consecutive segment numbers: entries
+/// `first_entry..` are segments `first_index..` of `asset`. Banks insert whole assets,
+/// so one run per asset stands for what would otherwise be 16 bytes an entry.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    first_entry: usize,
+    asset: AssetId,
+    first_index: u32,
+}
+
+/// One table as its two arrays: offsets by chunk value (2^width + 1 of them), then the
+/// entry numbers sorted by chunk value.
+pub type TableArrays<'a> = (&'a [u32], &'a [u32]);
+
+/// The sublinear index: exact results, the same set as [`super::LinearIndex`].
+#[derive(Debug, Clone, Default)]
+pub struct MultiIndex {
+    hashes: Vec<[u64; 4]>,
+    qualities: Vec<u8>,
+    runs: Vec<Run>,
+    /// Layout and tables over `hashes[..built]`; empty below [`MIN_TABLE_ENTRIES`].
+    layout: Option<Layout>,
+    offsets: Vec<u32>,
+    tables: Vec<Table>,
+    built: usize,
+    /// Probe even where a linear scan would be cheaper (tests and benchmarks).
+    always_probe: bool,
+}
+
+impl MultiIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An index over `entries`, built once.
+    pub fn from_entries(entries: impl IntoIterator<Item = (SegmentRef, Hash256, u8)>) -> Self {
+        let mut index = MultiIndex::new();
+        for (segment, hash, quality) in entries {
+            index.push(segment, hash, quality);
+        }
+        index.rebuild();
+        index
+    }
+
+    /// Reserves room for `n` more entries (a bulk load that knows its size).
+    pub fn reserve(&mut self, n: usize) {
+        self.hashes.reserve(n);
+        self.qualities.reserve(n);
+    }
+
+    /// Appends an entry without touching the tables.
+    pub fn push(&mut self, segment: SegmentRef, hash: Hash256, quality: u8) {
+        let entry = self.hashes.len();
+        let continues = self.runs.last().is_some_and(|r| {
+            r.asset == segment.asset
+                && u64::from(r.first_index) + (entry - r.first_entry) as u64
+                    == u64::from(segment.index)
+        });
+        if !continues {
+            self.runs.push(Run {
+                first_entry: entry,
+                asset: segment.asset,
+                first_index: segment.index,
+            });
+        }
+        self.hashes.push(hash.words);
+        self.qualities.push(quality);
+    }
+
+    fn segment_of(&self, entry: usize) -> SegmentRef {
+        let run = self.runs[self.runs.partition_point(|r| r.first_entry <= entry) - 1];
+        SegmentRef {
+            asset: run.asset,
+            index: run.first_index + (entry - run.first_entry) as u32,
+        }
+    }
+
+    /// The same entries with tables cut by `layout` (for benchmarks and tests).
+    pub fn with_layout(mut self, layout: Layout) -> Self {
+        self.build_tables(Some(layout));
+        self
+    }
+
+    /// Probes the tables at every radius, never falling back to a linear scan: for tests
+    /// that must exercise the tables, and benchmarks that time them.
+    pub fn always_probe(mut self) -> Self {
+        self.always_probe = true;
+        self
+    }
+
+    /// Rebuilds the tables over every entry, with the layout the cost model picks.
+    pub fn rebuild(&mut self) {
+        let layout =
+            (self.hashes.len() >= MIN_TABLE_ENTRIES).then(|| Layout::for_len(self.hashes.len()));
+        self.build_tables(layout);
+    }
+
+    fn build_tables(&mut self, layout: Option<Layout>) {
+        self.tables = Vec::new();
+        self.offsets = Vec::new();
+        self.built = 0;
+        let Some(layout) = layout else {
+            self.layout = None;
+            return;
+        };
+        let offsets = offsets(&layout);
+        let hashes = &self.hashes;
+        self.tables = offsets
+            .par_iter()
+            .zip(&layout.widths)
+            .map(|(&o, &w)| Table::build(hashes, o, w))
+            .collect();
+        self.offsets = offsets;
+        self.layout = Some(layout);
+        self.built = self.hashes.len();
+    }
+
+    /// The tables as offset and entry-number arrays, one pair per chunk, if built over
+    /// every entry; what a bank stores so that it need not rebuild them at open.
+    pub fn tables(&self) -> Option<(&Layout, Vec<TableArrays<'_>>)> {
+        let layout = self.layout.as_ref()?;
+        (self.built == self.hashes.len()).then(|| {
+            let parts = self
+                .tables
+                .iter()
+                .map(|t| (t.starts.as_slice(), t.ids.as_slice()))
+                .collect();
+            (layout, parts)
+        })
+    }
+
+    /// Installs tables saved by [`MultiIndex::tables`] over the same entries, after
+    /// checking that they fit them: shapes, bounds, and a sample of entries found in the
+    /// bucket of their own chunk value. On any mismatch nothing changes and the reason
+    /// comes back; the caller rebuilds.
+    pub fn install_tables(
+        &mut self,
+        layout: Layout,
+        tables: Vec<(Vec<u32>, Vec<u32>)>,
+    ) -> Result<(), String> {
+        let n = self.hashes.len();
+        let m = layout.widths.len();
+        if !CHUNK_COUNTS.contains(&m) || Layout::with_chunks(m) != layout {
+            return Err(format!("unknown layout {:?}", layout.widths));
+        }
+        if tables.len() != m {
+            return Err(format!("{} tables for {m} chunks", tables.len()));
+        }
+        let offsets = offsets(&layout);
+        let hashes = &self.hashes;
+        let built = tables
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, (starts, ids))| {
+                let width = layout.widths[k];
+                let shape_ok = starts.len() == (1usize << width) + 1
+                    && ids.len() == n
+                    && starts.first() == Some(&0)
+                    && starts.last().map(|&l| l as usize) == Some(n)
+                    && starts.windows(2).all(|w| w[0] <= w[1])
+                    && ids.iter().all(|&i| (i as usize) < n);
+                if !shape_ok {
+                    return Err(format!("table {k} does not fit {n} entries"));
+                }
+                let table = Table { starts, ids };
+                let sampled_ok = (0..1usize << width).step_by(1 << 10).all(|v| {
+                    table
+                        .bucket(v as u32)
+                        .iter()
+                        .all(|&i| chunk(&hashes[i as usize], offsets[k], width) == v as u32)
+                });
+                if !sampled_ok {
+                    return Err(format!("table {k} does not match the entries' hashes"));
+                }
+                Ok(table)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        self.tables = built;
+        self.offsets = offsets;
+        self.layout = Some(layout);
+        self.built = n;
+        Ok(())
+    }
+
+    /// The layout of the tables, if any are built.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout.as_ref()
+    }
+
+    /// Entries not yet in the tables.
+    pub fn tail_len(&self) -> usize {
+        self.hashes.len() - self.built
+    }
+
+    fn hit(&self, query: usize, id: usize, distance: u32) -> Hit {
+        Hit {
+            query,
+            segment: self.segment_of(id),
+            distance,
+            quality: self.qualities[id],
+        }
+    }
+
+    fn scan(&self, range: std::ops::Range<usize>, qi: usize, q: &[u64; 4], r: u32) -> Vec<Hit> {
+        let start = range.start;
+        self.hashes[range]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let d = distance(h, q);
+                (d <= r).then(|| self.hit(qi, start + i, d))
+            })
+            .collect()
+    }
+
+    /// Probes the tables for one query, reporting each entry from the first table that
+    /// reaches it, so no entry is reported twice.
+    fn probe(&self, layout: &Layout, qi: usize, q: &[u64; 4], r: u32, out: &mut Vec<Hit>) {
+        let radii = layout.chunk_radii(r);
+        for (k, table) in self.tables.iter().enumerate() {
+            let Some(s) = radii[k] else { continue };
+            let width = layout.widths[k];
+            let own = chunk(q, self.offsets[k], width);
+            for weight in 0..=s.min(width) {
+                for_each_mask(width, weight, |mask| {
+                    for &id in table.bucket(own ^ mask) {
+                        let h = &self.hashes[id as usize];
+                        let d = distance(h, q);
+                        if d > r {
+                            continue;
+                        }
+                        let x = [h[0] ^ q[0], h[1] ^ q[1], h[2] ^ q[2], h[3] ^ q[3]];
+                        let earlier = (0..k).any(|j| {
+                            radii[j].is_some_and(|sj| {
+                                chunk(&x, self.offsets[j], layout.widths[j]).count_ones() <= sj
+                            })
+                        });
+                        if !earlier {
+                            out.push(self.hit(qi, id as usize, d));
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// Calls `f` with every `width`-bit value of popcount `weight` (Gosper's hack).
+#[inline(always)]
+fn for_each_mask(width: u32, weight: u32, mut f: impl FnMut(u32)) {
+    if weight == 0 {
+        f(0);
+        return;
+    }
+    let limit = 1u64 << width;
+    let mut x: u64 = (1u64 << weight) - 1;
+    while x < limit {
+        f(x as u32);
+        let c = x & x.wrapping_neg();
+        let r = x + c;
+        x = (((r ^ x) >> 2) / c) | r;
+    }
+}
+
+impl HammingIndex for MultiIndex {
+    fn insert(&mut self, segment: SegmentRef, hash: Hash256, quality: u8) {
+        self.push(segment, hash, quality);
+        let tail = self.tail_len();
+        if tail >= MIN_TABLE_ENTRIES && tail > self.built {
+            self.rebuild();
+        }
+    }
+
+    fn remove_asset(&mut self, asset: AssetId) {
+        let old = std::mem::take(self);
+        for (entry, (hash, quality)) in old.hashes.iter().zip(&old.qualities).enumerate() {
+            let segment = old.segment_of(entry);
+            if segment.asset != asset {
+                self.push(segment, Hash256::from_words(*hash), *quality);
+            }
+        }
+        self.always_probe = old.always_probe;
+        self.rebuild();
+    }
+
+    fn search(&self, queries: &[Hash256], radius: u32) -> Vec<Hit> {
+        let mut out = Vec::new();
+        let probing = self.layout.as_ref().filter(|l| {
+            self.always_probe
+                || l.cost(self.built, radius) * LINEAR_HASHES_PER_MISS < self.built as f64
+        });
+        for (qi, q) in queries.iter().enumerate() {
+            let q = &q.words;
+            match probing {
+                Some(layout) => self.probe(layout, qi, q, radius, &mut out),
+                None => out.extend(self.scan(0..self.built, qi, q, radius)),
+            }
+            out.extend(self.scan(self.built..self.hashes.len(), qi, q, radius));
+        }
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.hashes.capacity() * 32
+            + self.qualities.capacity()
+            + self.runs.capacity() * std::mem::size_of::<Run>()
+            + self.tables.iter().map(Table::bytes).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pigeonhole_radii_cover_the_radius() {
+        for m in CHUNK_COUNTS {
+            let layout = Layout::with_chunks(m);
+            assert_eq!(layout.widths.iter().sum::<u32>(), 256);
+            assert!(layout.widths[0] <= 24);
+            for r in 0..80 {
+                // The smallest distance that escapes every probe must exceed r.
+                let escape: u32 = layout
+                    .chunk_radii(r)
+                    .iter()
+                    .map(|s| s.map_or(0, |s| s + 1))
+                    .sum();
+                assert_eq!(escape, r + 1, "m={m} r={r}");
+            }
+        }
+    }
+
+    #[test]
+    fn chunks_tile_the_hash() {
+        let h = [
+            0x0123_4567_89ab_cdef,
+            0xfedc_ba98_7654_3210,
+            u64::MAX,
+            0x5555_5555_5555_5555,
+        ];
+        for m in [11, 13, 16, 24, 32] {
+            let layout = Layout::with_chunks(m);
+            let mut rebuilt = [0u64; 4];
+            for (o, w) in offsets(&layout).into_iter().zip(&layout.widths) {
+                let v = u64::from(chunk(&h, o, *w));
+                for b in 0..*w {
+                    if v >> b & 1 == 1 {
+                        let bit = o + b;
+                        rebuilt[(bit / 64) as usize] |= 1 << (bit % 64);
+                    }
+                }
+            }
+            assert_eq!(rebuilt, h, "m={m}");
+        }
+    }
+
+    #[test]
+    fn masks_are_all_values_of_a_weight() {
+        for (width, weight) in [(5u32, 0u32), (5, 2), (16, 1), (20, 3)] {
+            let mut seen = Vec::new();
+            for_each_mask(width, weight, |m| seen.push(m));
+            assert_eq!(seen.len() as f64, binomial(width, weight));
+            assert!(seen
+                .iter()
+                .all(|m| m.count_ones() == weight && *m < 1 << width));
+            seen.dedup();
+            assert_eq!(seen.len() as f64, binomial(width, weight));
+        }
+    }
+
+    #[test]
+    fn layout_grows_with_the_bank() {
+        let small = Layout::for_len(100_000);
+        let large = Layout::for_len(10_000_000);
+        assert!(small.widths[0] < large.widths[0], "{small:?} {large:?}");
+        assert!(large.widths[0] <= 24);
+    }
+}
