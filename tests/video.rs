@@ -285,6 +285,72 @@ fn rotation_flag_is_applied_as_ffmpeg_does() {
     );
 }
 
+/// A copy that carries a rotation flag (a phone's, or one set to dodge matching) is
+/// matched through the dihedral hashes, with its times. The excerpt is cut, then remuxed
+/// with a 90° display matrix (FFmpeg 5.1 writes `rotate` metadata only when copying), so
+/// what players show, and what we hash, is the picture on its side.
+#[test]
+fn rotated_copy_matches_with_its_transform_and_times() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    let excerpt = env.path("excerpt.mp4");
+    let rotated = env.path("rotated.mp4");
+    ffmpeg(&[
+        "-ss",
+        "10",
+        "-t",
+        "4",
+        "-i",
+        &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+        "-c:v",
+        "libx264",
+        "-crf",
+        "23",
+        s(&excerpt),
+    ]);
+    ffmpeg(&[
+        "-i",
+        s(&excerpt),
+        "-c",
+        "copy",
+        "-metadata:s:v:0",
+        "rotate=90",
+        s(&rotated),
+    ]);
+    let (code, report) = scan(&env, &[s(&rotated)]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let r = &found[0];
+    assert!(near(r.2, 0.0) && near(r.3, 4.0), "query range {r:?}");
+    assert!(near(r.4, 10.0) && near(r.5, 14.0), "bank range {r:?}");
+    let transform = report["matches"][0]["transform"].as_str().unwrap();
+    assert!(transform.starts_with("rot"), "transform {transform}");
+}
+
+/// `mediabunny_rotate-buck-bunny.mp4` is the film's opening fade from black: its best
+/// frame has PDQ quality 48, under Meta's threshold of 50, like the banked file's first
+/// 1.8 s. Nothing in it can be evidence either way, so the scan says it is too low in
+/// quality to check instead of calling it clean or a match.
+#[test]
+fn rotated_fade_in_is_reported_as_too_low_in_quality() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    let (_, report) = scan(
+        &env,
+        &[&media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4")],
+    );
+    assert_eq!(report["summary"]["low_quality_files"], 1, "{report:#}");
+    assert_eq!(report["scanned"][0]["low_quality"], true, "{report:#}");
+    assert!(report["matches"].as_array().unwrap().is_empty());
+}
+
 /// vPDQ conformance: with --exact, at least 95 % of each video's frames land within 10
 /// bits of vPDQ's reference hash for the same frame, counted over frames of reference
 /// quality ≥ 80, the range where Meta states its own implementations agree within 10

@@ -14,6 +14,7 @@
 
 pub mod temporal;
 
+use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use crate::bank::{AssetId, AssetRecord, Bank, BankError, Label, SegmentRef};
@@ -192,32 +193,36 @@ pub fn match_file(
     Ok(out)
 }
 
-/// Strict-radius hits for every usable query segment and its variants.
+/// Strict-radius hits for every usable query segment and its variants, searched in
+/// parallel on the caller's pool (a long delivery has thousands of segments, eight
+/// queries each).
 fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
-    let mut out = Vec::new();
-    for (qi, q) in segments.iter().enumerate() {
-        if q.segment.quality < opts.min_quality {
-            continue;
-        }
-        let variants: Vec<(Dihedral, Hash256)> = q
-            .variants
-            .iter()
-            .filter(|(t, _)| opts.dihedral || *t == Dihedral::Identity)
-            .copied()
-            .collect();
-        let hashes: Vec<Hash256> = variants.iter().map(|(_, h)| *h).collect();
-        for hit in bank.search(&hashes, opts.max_distance) {
-            if hit.quality >= opts.min_quality {
-                out.push(Hit {
-                    q: qi,
-                    seg: hit.segment,
-                    distance: hit.distance,
-                    transform: variants[hit.query].0,
-                });
-            }
-        }
-    }
-    out
+    segments
+        .par_iter()
+        .enumerate()
+        .filter(|(_, q)| q.segment.quality >= opts.min_quality)
+        .flat_map_iter(|(qi, q)| seed_one(bank, qi, q, opts))
+        .collect()
+}
+
+fn seed_one(bank: &Bank, qi: usize, q: &QuerySegment, opts: &MatchOptions) -> Vec<Hit> {
+    let variants: Vec<(Dihedral, Hash256)> = q
+        .variants
+        .iter()
+        .filter(|(t, _)| opts.dihedral || *t == Dihedral::Identity)
+        .copied()
+        .collect();
+    let hashes: Vec<Hash256> = variants.iter().map(|(_, h)| *h).collect();
+    bank.search(&hashes, opts.max_distance)
+        .into_iter()
+        .filter(|hit| hit.quality >= opts.min_quality)
+        .map(|hit| Hit {
+            q: qi,
+            seg: hit.segment,
+            distance: hit.distance,
+            transform: variants[hit.query].0,
+        })
+        .collect()
 }
 
 /// Time-aligned runs between a delivered and a banked video, per transform.
