@@ -441,3 +441,57 @@ fn decode_limit_is_configurable() {
     expect_code(&o, 2);
     assert!(stderr(&o).contains("decode limit"), "{}", stderr(&o));
 }
+
+/// Every scan is recorded in the bank: `history` lists the runs with their exit status,
+/// and `history RUN --json` gives back the report that scan wrote, byte for byte.
+#[test]
+fn scans_are_recorded_and_history_reproduces_their_reports() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let db = env.db();
+    let clean = env.run(&["scan", "--db", s(&db), &demo("delivery/shot_020.jpg")]);
+    expect_code(&clean, 0);
+    let (matched, report) = scan_json(&env, &[&demo("delivery")], &[]);
+    expect_code(&matched, 1);
+    let run_id = report["run_id"]
+        .as_str()
+        .expect("report carries its run id");
+    assert!(stderr(&matched).contains(run_id), "{}", stderr(&matched));
+    // What was checked is tied to the report: every input's digest, and the version.
+    assert!(report["scanned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["digest"].as_str().is_some_and(|d| d.len() == 64)));
+    assert_eq!(report["celprint_version"], env!("CARGO_PKG_VERSION"));
+    assert!(report["bank"]["generation"].as_u64().unwrap() > 0);
+
+    let list = env.run(&["history", "--db", s(&db), "--json"]);
+    expect_code(&list, 0);
+    let runs: Value = serde_json::from_str(&stdout(&list)).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    let exits: Vec<u64> = runs
+        .iter()
+        .map(|r| r["exit_status"].as_u64().unwrap())
+        .collect();
+    assert!(exits.contains(&0) && exits.contains(&1), "{exits:?}");
+    assert!(runs.iter().any(|r| r["run_id"] == run_id));
+
+    let again = env.run(&["history", "--db", s(&db), run_id, "--json"]);
+    expect_code(&again, 0);
+    let written = std::fs::read_to_string(env.path("report.json")).unwrap();
+    assert_eq!(stdout(&again), written);
+
+    let text = env.run(&["history", "--db", s(&db)]);
+    assert!(stdout(&text).lines().count() == 3, "{}", stdout(&text));
+    let missing = env.run(&["history", "--db", s(&db), "20990101T000000Z-1"]);
+    expect_code(&missing, 2);
+    assert!(
+        stderr(&missing).contains("no recorded run"),
+        "{}",
+        stderr(&missing)
+    );
+    let traversal = env.run(&["history", "--db", s(&db), "../../etc/passwd"]);
+    expect_code(&traversal, 2);
+}

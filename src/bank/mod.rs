@@ -17,6 +17,7 @@
 //! rebuild at open stream large values instead of millions of small ones.
 
 mod records;
+pub mod runs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -81,6 +82,10 @@ pub enum BankError {
     },
     #[error("bank at {path} is damaged: {what}")]
     Corrupt { path: PathBuf, what: String },
+    #[error("audit trail at {path}: {what}")]
+    Audit { path: PathBuf, what: String },
+    #[error("no recorded run {0} (see `celprint history`)")]
+    NoSuchRun(String),
 }
 
 /// How to open a bank.
@@ -126,6 +131,9 @@ pub struct BankStats {
     pub index_tail: usize,
     /// Whether the tables were loaded as saved or rebuilt at open.
     pub index_origin: String,
+    /// Bumped with every asset added or removed: with the counts, the bank state a
+    /// scan ran against.
+    pub generation: u64,
 }
 
 pub struct Bank {
@@ -620,6 +628,7 @@ impl Bank {
         stats.index_layout = self.index.layout().cloned();
         stats.index_tail = self.index.tail_len();
         stats.index_origin = self.index_origin.clone();
+        stats.generation = self.generation;
         Ok(stats)
     }
 }

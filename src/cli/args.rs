@@ -39,6 +39,8 @@ pub enum Command {
     /// Align two files directly, without a bank, and print the matching runs: B is
     /// treated as banked, A as delivered.
     Compare(CompareArgs),
+    /// List the scans recorded in a bank, or show one of them.
+    History(HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +332,17 @@ pub struct InfoArgs {
     #[command(flatten)]
     pub db: DbArg,
     /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// A run to show; without it, every run is listed.
+    pub run_id: Option<String>,
+    /// Print as JSON: the list, or the run's report exactly as that scan wrote it.
     #[arg(long)]
     pub json: bool,
 }

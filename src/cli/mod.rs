@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use args::{Cli, Command};
-use celprint::bank::{Bank, OpenOptions};
+use celprint::bank::{runs, Bank, OpenOptions};
 use celprint::engine::{self, Context};
 use celprint::report::Verdict;
 
@@ -91,7 +91,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     ..OpenOptions::default()
                 },
             )?;
-            let report = engine::scan_paths(&bank, &a.paths, &a.options(), &ctx)?;
+            let mut report = engine::scan_paths(&bank, &a.paths, &a.options(), &ctx)?;
+            let run_id = runs::new_run_id(&report.started_at);
+            report.run_id = Some(run_id.clone());
             output::write_reports(&report, &a)?;
             let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"))
                 || a.csv.as_deref() == Some(std::path::Path::new("-"));
@@ -100,7 +102,43 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 output::scan_summary(&report, &mut std::io::stdout().lock())?;
             }
-            Ok(verdict_code(&report))
+            let code = verdict_code(&report);
+            let record = runs::RunRecord {
+                run_id,
+                args: std::env::args().skip(1).collect(),
+                exit_status: code,
+                report,
+            };
+            // A scan that cannot be shown later has not done its job: the reports are
+            // written, but the exit status says something went wrong.
+            match runs::record_run(&a.db.db, &record) {
+                Ok(_) => {
+                    eprintln!("celprint: recorded as run {}", record.run_id);
+                    Ok(code)
+                }
+                Err(e) => {
+                    eprintln!("celprint: {e}");
+                    Ok(EXIT_ERROR)
+                }
+            }
+        }
+        Command::History(a) => {
+            let mut out = std::io::stdout().lock();
+            match &a.run_id {
+                None => output::history(&runs::list_runs(&a.db.db)?, a.json, &mut out)?,
+                Some(id) => {
+                    let record = runs::load_run(&a.db.db, id)?;
+                    if a.json {
+                        serde_json::to_writer_pretty(&mut out, &record.report)?;
+                        writeln!(out)?;
+                    } else {
+                        writeln!(out, "run {} (exit {})", record.run_id, record.exit_status)?;
+                        writeln!(out, "command: celprint {}", record.args.join(" "))?;
+                        output::scan_summary(&record.report, &mut out)?;
+                    }
+                }
+            }
+            Ok(EXIT_CLEAN)
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
         Command::Compare(a) => {

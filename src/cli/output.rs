@@ -268,3 +268,29 @@ fn chunk_widths(widths: &[u32]) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+/// `celprint history`: one line per recorded scan, oldest first.
+pub fn history(
+    runs: &[celprint::bank::runs::RunSummary],
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    if json {
+        serde_json::to_writer_pretty(&mut *out, runs)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<28} {:<21} {:>6} {:>8} {:>8} {:>7} {:>5}",
+        "RUN", "STARTED", "FILES", "MATCHED", "MATCHES", "ERRORS", "EXIT"
+    )?;
+    for r in runs {
+        writeln!(
+            out,
+            "{:<28} {:<21} {:>6} {:>8} {:>8} {:>7} {:>5}",
+            r.run_id, r.started_at, r.files, r.matched_files, r.matches, r.errors, r.exit_status
+        )?;
+    }
+    Ok(())
+}

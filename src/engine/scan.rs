@@ -120,6 +120,7 @@ pub fn scan_paths(
     });
     Ok(ScanReport {
         celprint_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: None,
         started_at,
         finished_at: now(),
         bank: BankInfo {
@@ -128,6 +129,7 @@ pub fn scan_paths(
             params,
             assets: stats.assets,
             segments: stats.segments,
+            generation: stats.generation,
         },
         settings: ScanSettings {
             max_distance: opts.matching.max_distance,

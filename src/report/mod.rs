@@ -15,6 +15,9 @@ use crate::media::MediaKind;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     pub celprint_version: String,
+    /// The run's id in the bank's audit trail (`celprint history`); `None` for reports
+    /// not recorded there (`compare`).
+    pub run_id: Option<String>,
     pub started_at: String,
     pub finished_at: String,
     pub bank: BankInfo,
@@ -32,6 +35,8 @@ pub struct BankInfo {
     pub params: FingerprintParams,
     pub assets: u64,
     pub segments: u64,
+    /// The bank's generation (bumped with every asset added or removed).
+    pub generation: u64,
 }
 
 /// The thresholds a scan used.
