@@ -35,6 +35,7 @@ fn benches(c: &mut Criterion) {
         path: jpeg.clone(),
         kind: MediaKind::Still,
         size: std::fs::metadata(&jpeg).unwrap().len(),
+        modified_ns: None,
     };
     for (name, scale) in [
         ("full", StillScale::Full),

@@ -194,7 +194,7 @@ fn reindexing_the_same_bytes_adds_only_the_path() {
         "{}",
         stdout(&o)
     );
-    assert!(stdout(&o).contains("8 unchanged"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("8 skipped unread"), "{}", stdout(&o));
     let after = bank_assets(&env);
     assert_eq!(before.len(), after.len());
     let paths = &after

@@ -8,6 +8,8 @@
 //! - `search`: asset number → each segment's hash and quality, 33 bytes each, packed in
 //!   order: what the index is rebuilt from at open, read as one value per asset;
 //! - `digests`: BLAKE3 digest → asset number, the identity of an asset;
+//! - `paths`: path as indexed → what `index` last saw there ([`PathRecord`]: size,
+//!   modification time, digest or failure), so a rerun skips unchanged files unread;
 //! - `index`: the multi-index's tables as last saved, with the bank generation they
 //!   were built at (see [`Bank::save_index`]).
 //!
@@ -40,8 +42,9 @@ const CF_FRAMES: &str = "frames";
 const CF_SEARCH: &str = "search";
 const CF_DIGESTS: &str = "digests";
 const CF_INDEX: &str = "index";
-const ALL_CFS: [&str; 6] = [
-    CF_META, CF_ASSETS, CF_FRAMES, CF_SEARCH, CF_DIGESTS, CF_INDEX,
+const CF_PATHS: &str = "paths";
+const ALL_CFS: [&str; 7] = [
+    CF_META, CF_ASSETS, CF_FRAMES, CF_SEARCH, CF_DIGESTS, CF_INDEX, CF_PATHS,
 ];
 
 const KEY_FORMAT: &[u8] = b"format_version";
@@ -113,6 +116,43 @@ pub struct NewAsset {
     pub width: u32,
     pub height: u32,
     pub segments: Vec<Segment>,
+    /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
+    /// can skip it; `None` for assets that do not come from a file walk.
+    pub seen: Option<FileStamp>,
+}
+
+/// A file's size and modification time, as a walk saw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    pub size: u64,
+    pub modified_ns: Option<u64>,
+}
+
+/// What `index` last saw at a path.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PathRecord {
+    pub stamp: FileStamp,
+    /// BLAKE3 (hex) of the bytes banked from it; `None` if it failed.
+    pub digest: Option<String>,
+    /// Why it could not be fingerprinted; such paths are tried again on every run (a
+    /// codec can be fixed).
+    pub error: Option<String>,
+    pub seen_at: String,
+}
+
+impl PathRecord {
+    /// Whether a file with `stamp` can be taken to hold what was banked from this path:
+    /// it was banked, and its size and modification time are the same.
+    pub fn unchanged(&self, stamp: &FileStamp) -> bool {
+        self.error.is_none()
+            && self.digest.is_some()
+            && stamp.modified_ns.is_some()
+            && self.stamp == *stamp
+    }
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// Counts for `celprint info`.
@@ -218,11 +258,27 @@ impl Bank {
         self.db.get_cf(self.cf(cf)?, key).map_err(|e| self.rocks(e))
     }
 
+    /// Whether no column family has a single key.
+    fn holds_nothing(&self) -> bool {
+        ALL_CFS.iter().all(|name| {
+            self.db.cf_handle(name).is_none_or(|cf| {
+                let mut it = self.db.raw_iterator_cf(cf);
+                it.seek_to_first();
+                !it.valid()
+            })
+        })
+    }
+
     fn check_or_init_meta(&mut self, opts: &OpenOptions, existed: bool) -> Result<(), BankError> {
         let version = self.get(CF_META, KEY_FORMAT)?;
         let Some(version) = version else {
-            if existed {
+            // A bank whose creation was cut short (killed between RocksDB creating its
+            // files and our first write) holds nothing at all: it is simply new.
+            if existed && !self.holds_nothing() {
                 return Err(self.corrupt("no format version recorded; is this a celprint bank?"));
+            }
+            if opts.read_only {
+                return Err(BankError::NotFound(self.path.clone()));
             }
             let params = opts.params.clone().unwrap_or_default();
             let meta = self.cf(CF_META)?;
@@ -484,20 +540,134 @@ impl Bank {
         }
     }
 
-    /// Records another path for bytes already banked. Returns false if it was known.
-    pub fn add_path(&mut self, id: AssetId, path: &str) -> Result<bool, BankError> {
+    /// Records another path for bytes already banked, and what the walk saw there, in
+    /// one batch. Returns false if the asset already had the path.
+    pub fn add_path(
+        &mut self,
+        id: AssetId,
+        path: &str,
+        seen: Option<FileStamp>,
+    ) -> Result<bool, BankError> {
         let mut record = self
             .asset(id)?
             .ok_or_else(|| self.corrupt(format!("digest points at missing asset {}", id.0)))?;
-        if record.paths.iter().any(|p| p == path) {
-            return Ok(false);
+        let new = !record.paths.iter().any(|p| p == path);
+        let mut batch = WriteBatch::default();
+        if new {
+            record.paths.push(path.to_string());
+            let value = serde_json::to_vec(&record).expect("record serialises");
+            batch.put_cf(self.cf(CF_ASSETS)?, id.key(), value);
         }
-        record.paths.push(path.to_string());
-        let value = serde_json::to_vec(&record).expect("record serialises");
-        self.db
-            .put_cf(self.cf(CF_ASSETS)?, id.key(), value)
-            .map_err(|e| self.rocks(e))?;
-        Ok(true)
+        if let Some(stamp) = seen {
+            self.put_path(&mut batch, path, stamp, Some(record.digest.clone()), None)?;
+        }
+        self.db.write(batch).map_err(|e| self.rocks(e))?;
+        Ok(new)
+    }
+
+    fn put_path(
+        &self,
+        batch: &mut WriteBatch,
+        path: &str,
+        stamp: FileStamp,
+        digest: Option<String>,
+        error: Option<String>,
+    ) -> Result<(), BankError> {
+        let record = PathRecord {
+            stamp,
+            digest,
+            error,
+            seen_at: now_rfc3339(),
+        };
+        batch.put_cf(
+            self.cf(CF_PATHS)?,
+            path.as_bytes(),
+            serde_json::to_vec(&record).expect("path record serialises"),
+        );
+        Ok(())
+    }
+
+    /// What `index` last saw at `path`. A reader of a bank older than the `paths`
+    /// family sees nothing.
+    pub fn path_record(&self, path: &str) -> Result<Option<PathRecord>, BankError> {
+        let Some(cf) = self.db.cf_handle(CF_PATHS) else {
+            return Ok(None);
+        };
+        match self
+            .db
+            .get_cf(cf, path.as_bytes())
+            .map_err(|e| self.rocks(e))?
+        {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("path record for {path} unreadable: {e}"))),
+        }
+    }
+
+    /// Records that `path` could not be fingerprinted, and why; the next run retries it.
+    pub fn record_failure(
+        &mut self,
+        path: &str,
+        seen: FileStamp,
+        error: &str,
+    ) -> Result<(), BankError> {
+        let mut batch = WriteBatch::default();
+        self.put_path(&mut batch, path, seen, None, Some(error.to_string()))?;
+        self.db.write(batch).map_err(|e| self.rocks(e))
+    }
+
+    /// Every recorded path that starts with `prefix`, in order.
+    pub fn paths_under(&self, prefix: &str) -> Result<Vec<(String, PathRecord)>, BankError> {
+        let Some(cf) = self.db.cf_handle(CF_PATHS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in self.db.prefix_iterator_cf(cf, prefix.as_bytes()) {
+            let (key, value) = item.map_err(|e| self.rocks(e))?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            let path = String::from_utf8_lossy(&key).into_owned();
+            let record = serde_json::from_slice(&value)
+                .map_err(|e| self.corrupt(format!("path record for {path} unreadable: {e}")))?;
+            out.push((path, record));
+        }
+        Ok(out)
+    }
+
+    /// Forgets a path that has disappeared: drops it from its asset, and the asset with
+    /// it when no other path is left, all in one batch. Returns whether an asset went.
+    pub fn prune_path(&mut self, path: &str) -> Result<bool, BankError> {
+        let digest = self
+            .path_record(path)?
+            .and_then(|r| r.digest)
+            .and_then(|d| crate::media::digest_from_hex(&d));
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_PATHS)?, path.as_bytes());
+        let mut removed = None;
+        if let Some(id) = digest
+            .map(|d| self.asset_by_digest(&d))
+            .transpose()?
+            .flatten()
+        {
+            if let Some(mut record) = self.asset(id)? {
+                record.paths.retain(|p| p != path);
+                if record.paths.is_empty() {
+                    self.removal(&mut batch, id, &record)?;
+                    removed = Some(id);
+                } else {
+                    let value = serde_json::to_vec(&record).expect("record serialises");
+                    batch.put_cf(self.cf(CF_ASSETS)?, id.key(), value);
+                }
+            }
+        }
+        self.db.write(batch).map_err(|e| self.rocks(e))?;
+        if let Some(id) = removed {
+            self.generation += 1;
+            self.index.remove_asset(id);
+        }
+        Ok(removed.is_some())
     }
 
     /// Banks a new asset: record, digest, segments and search entries in one batch.
@@ -510,7 +680,7 @@ impl Bank {
             label: new.label,
             source: new.source,
             note: new.note,
-            paths: vec![new.path],
+            paths: vec![new.path.clone()],
             bytes: new.bytes,
             width: new.width,
             height: new.height,
@@ -540,6 +710,15 @@ impl Bank {
             id.key(),
             records::encode_search_entries(&new.segments),
         );
+        if let Some(stamp) = new.seen {
+            self.put_path(
+                &mut batch,
+                &new.path,
+                stamp,
+                Some(record.digest.clone()),
+                None,
+            )?;
+        }
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         self.next_id += 1;
         self.generation += 1;
@@ -570,15 +749,16 @@ impl Bank {
         }
     }
 
-    /// Deletes an asset: its record, digest, segments and search entries in one batch.
-    /// Returns false if there was no such asset.
-    pub fn remove_asset(&mut self, id: AssetId) -> Result<bool, BankError> {
-        let Some(record) = self.asset(id)? else {
-            return Ok(false);
-        };
+    /// Adds to `batch` the deletion of an asset's record, digest, segments and search
+    /// entries, and the generation bump that goes with it.
+    fn removal(
+        &self,
+        batch: &mut WriteBatch,
+        id: AssetId,
+        record: &AssetRecord,
+    ) -> Result<(), BankError> {
         let digest = crate::media::digest_from_hex(&record.digest)
             .ok_or_else(|| self.corrupt(format!("asset {} has a bad digest", id.0)))?;
-        let mut batch = WriteBatch::default();
         batch.delete_cf(self.cf(CF_ASSETS)?, id.key());
         batch.delete_cf(self.cf(CF_DIGESTS)?, digest);
         batch.delete_cf(self.cf(CF_FRAMES)?, id.key());
@@ -588,6 +768,17 @@ impl Bank {
             KEY_GENERATION,
             (self.generation + 1).to_le_bytes(),
         );
+        Ok(())
+    }
+
+    /// Deletes an asset: its record, digest, segments and search entries in one batch.
+    /// Returns false if there was no such asset.
+    pub fn remove_asset(&mut self, id: AssetId) -> Result<bool, BankError> {
+        let Some(record) = self.asset(id)? else {
+            return Ok(false);
+        };
+        let mut batch = WriteBatch::default();
+        self.removal(&mut batch, id, &record)?;
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         self.generation += 1;
         self.index.remove_asset(id);
@@ -669,6 +860,7 @@ mod tests {
                     secondary: 7,
                 })
                 .collect(),
+            seen: None,
         }
     }
 

@@ -153,6 +153,10 @@ pub struct IndexArgs {
     pub sampling: SamplingArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Forget paths banked before under these inputs that are gone now, and remove
+    /// assets left with no path. Without it they are reported and kept.
+    #[arg(long)]
+    pub prune: bool,
     /// Files and directories to index (directories are walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -183,6 +187,7 @@ impl IndexArgs {
                 IndexFormat::Media => InputFormat::Media,
                 IndexFormat::Vpdq => InputFormat::VpdqList,
             },
+            prune: self.prune,
         }
     }
 }

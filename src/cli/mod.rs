@@ -75,6 +75,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             for (path, why) in &summary.partial {
                 writeln!(err, "celprint: {path}: banked in part: {why}")?;
             }
+            for path in &summary.vanished {
+                let fate = if a.prune {
+                    "forgotten"
+                } else {
+                    "kept in the bank"
+                };
+                writeln!(err, "celprint: {path}: gone since it was banked ({fate})")?;
+            }
             Ok(
                 if summary.errors.is_empty() && summary.partial.is_empty() && !summary.cancelled {
                     EXIT_CLEAN

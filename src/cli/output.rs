@@ -19,15 +19,19 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
     writeln!(
         out,
         "indexed {} files: {} new assets ({} segments), {} already banked under another path, \
-         {} unchanged, {} errors, {} banked in part, {} skipped (not media){}",
+         {} unchanged, {} skipped unread (unchanged since banked), {} errors, {} banked in part, \
+         {} skipped (not media), {} vanished, {} assets pruned{}",
         s.files,
         s.added,
         s.segments_added,
         s.new_paths,
         s.unchanged,
+        s.skipped_unchanged,
         s.errors.len(),
         s.partial.len(),
         s.skipped_not_media,
+        s.vanished.len(),
+        s.pruned_assets,
         if s.cancelled {
             "; CANCELLED before the end"
         } else {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use super::{fingerprint_input, read_input, Context, FileFingerprint, Sampling, BATCH};
-use crate::bank::{Bank, BankError, Label, NewAsset};
+use crate::bank::{Bank, BankError, FileStamp, Label, NewAsset};
 use crate::fingerprint::segments::SegmentOptions;
 use crate::fingerprint::{vpdq, FingerprintParams};
 use crate::matching::QuerySegment;
@@ -23,6 +23,8 @@ pub struct IndexOptions {
     pub sampling: Sampling,
     /// What the inputs are: media files, or vPDQ hash lists to bank without the media.
     pub format: InputFormat,
+    /// Forget paths that vanished, and assets left with no path.
+    pub prune: bool,
 }
 
 /// What `index` reads.
@@ -45,6 +47,7 @@ impl Default for IndexOptions {
             limits: DecodeLimits::default(),
             sampling: Sampling::default(),
             format: InputFormat::Media,
+            prune: false,
         }
     }
 }
@@ -62,6 +65,15 @@ pub struct IndexSummary {
     pub new_paths: usize,
     /// Files whose bytes and path were both already banked.
     pub unchanged: usize,
+    /// Files skipped without being read: same path, size and modification time as when
+    /// they were banked.
+    pub skipped_unchanged: usize,
+    /// Paths banked before under the inputs that this walk no longer found. Their
+    /// assets stay in the bank (leaked material does not stop being leaked) unless the
+    /// run prunes them.
+    pub vanished: Vec<String>,
+    /// Assets removed because every path they were banked from vanished (`prune`).
+    pub pruned_assets: usize,
     /// Files that could not be fingerprinted, with the reason. Nothing was written for them.
     pub errors: Vec<(String, MediaError)>,
     /// Videos decoded only in part (damaged or truncated), with the reason. What was
@@ -73,6 +85,7 @@ pub struct IndexSummary {
 }
 
 enum Outcome {
+    Unchanged,
     Known(crate::bank::AssetId),
     New(Box<FileFingerprint>),
     Failed(MediaError),
@@ -115,6 +128,13 @@ pub fn index_paths(
             batch
                 .par_iter()
                 .map(|file| {
+                    let stamp = stamp_of(file);
+                    // A read error on the bank surfaces again, fatally, at write time.
+                    let seen = shared.path_record(&file.display).ok().flatten();
+                    if seen.is_some_and(|r| r.unchanged(&stamp)) {
+                        ctx.progress.file_done(&file.display, file.size);
+                        return (file, Outcome::Unchanged);
+                    }
                     let outcome = match read_input(file) {
                         Err(e) => Outcome::Failed(e),
                         Ok(input) => match shared.asset_by_digest(&input.digest) {
@@ -146,13 +166,18 @@ pub fn index_paths(
                 .collect()
         });
         for (file, outcome) in outcomes {
+            let stamp = stamp_of(file);
             match outcome {
-                Outcome::Failed(e) => summary.errors.push((file.display.clone(), e)),
-                Outcome::Known(id) => record_path(bank, id, &file.display, &mut summary)?,
+                Outcome::Unchanged => summary.skipped_unchanged += 1,
+                Outcome::Failed(e) => {
+                    bank.record_failure(&file.display, stamp, &e.to_string())?;
+                    summary.errors.push((file.display.clone(), e));
+                }
+                Outcome::Known(id) => record_path(bank, id, file, &mut summary)?,
                 Outcome::New(fp) => {
                     // The same bytes may have arrived twice in one batch.
                     if let Some(id) = bank.asset_by_digest(&fp.digest)? {
-                        record_path(bank, id, &file.display, &mut summary)?;
+                        record_path(bank, id, file, &mut summary)?;
                         continue;
                     }
                     let segments = fp.bank_segments();
@@ -168,6 +193,7 @@ pub fn index_paths(
                         width: fp.width,
                         height: fp.height,
                         segments,
+                        seen: Some(stamp),
                     })?;
                     summary.added += 1;
                     if let Some(why) = &fp.partial {
@@ -177,19 +203,57 @@ pub fn index_paths(
             }
         }
     }
+    if !summary.cancelled {
+        find_vanished(bank, inputs, &found.files, opts.prune, &mut summary)?;
+    }
     // Saved tables let the next open (every scan) skip rebuilding the index.
     bank.save_index()?;
     ctx.progress.finish();
     Ok(summary)
 }
 
+fn stamp_of(file: &InputFile) -> FileStamp {
+    FileStamp {
+        size: file.size,
+        modified_ns: file.modified_ns,
+    }
+}
+
+/// Paths recorded under the inputs that the walk did not find again; pruned if asked.
+fn find_vanished(
+    bank: &mut Bank,
+    inputs: &[PathBuf],
+    walked: &[InputFile],
+    prune: bool,
+    summary: &mut IndexSummary,
+) -> Result<(), BankError> {
+    let here: std::collections::HashSet<&str> = walked.iter().map(|f| f.display.as_str()).collect();
+    for input in inputs {
+        let root = input.display().to_string();
+        for (path, _) in bank.paths_under(&root)? {
+            // `root` as a string prefix also matches siblings (`ep1` and `ep10`).
+            let below = path == root
+                || path[root.len()..].starts_with(std::path::MAIN_SEPARATOR)
+                || root.ends_with(std::path::MAIN_SEPARATOR);
+            if !below || here.contains(path.as_str()) || summary.vanished.contains(&path) {
+                continue;
+            }
+            if prune && bank.prune_path(&path)? {
+                summary.pruned_assets += 1;
+            }
+            summary.vanished.push(path);
+        }
+    }
+    Ok(())
+}
+
 fn record_path(
     bank: &mut Bank,
     id: crate::bank::AssetId,
-    path: &str,
+    file: &InputFile,
     summary: &mut IndexSummary,
 ) -> Result<(), BankError> {
-    if bank.add_path(id, path)? {
+    if bank.add_path(id, &file.display, Some(stamp_of(file)))? {
         summary.new_paths += 1;
     } else {
         summary.unchanged += 1;

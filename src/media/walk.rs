@@ -14,6 +14,18 @@ pub struct InputFile {
     pub kind: MediaKind,
     /// Size in bytes when the walk saw it, for progress reporting.
     pub size: u64,
+    /// Last modification, nanoseconds since the Unix epoch, when the file system gives
+    /// one: with the size, how a rerun of `index` knows a file has not changed.
+    pub modified_ns: Option<u64>,
+}
+
+fn modified_ns(meta: &std::fs::Metadata) -> Option<u64> {
+    let since = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    u64::try_from(since.as_nanos()).ok()
 }
 
 /// What a walk found: files to read, per-path failures, and how many files it passed
@@ -45,6 +57,7 @@ pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>)
                 path: input.clone(),
                 kind: accept(input).unwrap_or(MediaKind::Still),
                 size: meta.len(),
+                modified_ns: modified_ns(&meta),
             }),
             Ok(_) => walk_dir(input, accept, &mut found),
         }
@@ -59,12 +72,16 @@ fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Dis
     for entry in walker {
         match entry {
             Ok(entry) if entry.file_type().is_file() => match accept(entry.path()) {
-                Some(kind) => found.files.push(InputFile {
-                    display: entry.path().display().to_string(),
-                    path: entry.path().to_path_buf(),
-                    kind,
-                    size: entry.metadata().map(|m| m.len()).unwrap_or(0),
-                }),
+                Some(kind) => {
+                    let meta = entry.metadata().ok();
+                    found.files.push(InputFile {
+                        display: entry.path().display().to_string(),
+                        path: entry.path().to_path_buf(),
+                        kind,
+                        size: meta.as_ref().map_or(0, |m| m.len()),
+                        modified_ns: meta.as_ref().and_then(modified_ns),
+                    })
+                }
                 None => found.skipped_not_media += 1,
             },
             Ok(_) => {}

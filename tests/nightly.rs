@@ -1,0 +1,257 @@
+//! The nightly job: reruns skip what is unchanged without reading it, re-fingerprint what
+//! changed, report what vanished, retry what failed, and a run killed with SIGKILL at any
+//! moment and then rerun leaves exactly the bank one uninterrupted run leaves.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use common::{expect_code, s, stderr, stdout, TestEnv};
+
+/// A PNG with structure (so its PDQ quality is high) that differs with `seed`.
+fn picture(path: &Path, seed: u32) {
+    let img = image::RgbImage::from_fn(256, 192, |x, y| {
+        let v = |k: u32| {
+            let t = (x * (3 + seed % 7) + y * (5 + seed % 11) + k * seed) % 256;
+            ((t as f32 / 40.0).sin() * 100.0 + 128.0) as u8
+        };
+        image::Rgb([v(1), v(2), v(3)])
+    });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    img.save(path).unwrap();
+}
+
+fn tree(env: &TestEnv, n: u32) -> PathBuf {
+    let root = env.path("delivery");
+    for i in 0..n {
+        picture(&root.join(format!("shot_{i:03}.png")), i + 1);
+    }
+    root
+}
+
+fn index(env: &TestEnv, db: &Path, extra: &[&str], root: &Path) -> std::process::Output {
+    let mut args = vec!["index", "--db", s(db)];
+    args.extend_from_slice(extra);
+    args.push(s(root));
+    env.run(&args)
+}
+
+/// What a bank holds, independent of asset numbering: digest → (sorted paths, segment
+/// hashes), plus every path record without its time.
+type Contents = (
+    BTreeMap<String, (Vec<String>, Vec<String>)>,
+    Vec<(String, String)>,
+);
+
+fn contents(db: &Path, root: &Path) -> Contents {
+    let bank = celprint::bank::Bank::open(
+        db,
+        &celprint::bank::OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut assets = BTreeMap::new();
+    for a in bank.assets().unwrap() {
+        let mut paths = a.paths.clone();
+        paths.sort();
+        let hashes = bank
+            .segments(a.id)
+            .unwrap()
+            .iter()
+            .map(|seg| seg.pdq.to_string())
+            .collect();
+        let previous = assets.insert(a.digest.clone(), (paths, hashes));
+        assert!(previous.is_none(), "two assets with digest {}", a.digest);
+    }
+    let paths = bank
+        .paths_under(s(root))
+        .unwrap()
+        .into_iter()
+        .map(|(p, r)| (p, format!("{:?} {:?} {:?}", r.stamp, r.digest, r.error)))
+        .collect();
+    (assets, paths)
+}
+
+#[test]
+fn rerun_skips_unchanged_files_without_reading_them() {
+    let env = TestEnv::new();
+    let root = tree(&env, 6);
+    let db = env.db();
+    expect_code(&index(&env, &db, &[], &root), 0);
+    // Same size, same modification time, different bytes: only a reader would notice.
+    let victim = root.join("shot_002.png");
+    let mtime = std::fs::metadata(&victim).unwrap().modified().unwrap();
+    let len = std::fs::metadata(&victim).unwrap().len() as usize;
+    std::fs::write(&victim, vec![0u8; len]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("6 skipped unread"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("0 errors"), "{}", stdout(&o));
+}
+
+#[test]
+fn changed_files_are_refingerprinted_and_vanished_ones_kept_unless_pruned() {
+    let env = TestEnv::new();
+    let root = tree(&env, 5);
+    let db = env.db();
+    expect_code(&index(&env, &db, &[], &root), 0);
+    let assets = |env: &TestEnv| contents(&env.db(), &root).0.len();
+    assert_eq!(assets(&env), 5);
+
+    // A changed file: new content, and a later modification time.
+    let changed = root.join("shot_001.png");
+    picture(&changed, 99);
+    std::fs::File::options()
+        .write(true)
+        .open(&changed)
+        .unwrap()
+        .set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("1 new assets"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("4 skipped unread"), "{}", stdout(&o));
+    // The old content stays banked: it was seen, and may have leaked.
+    assert_eq!(assets(&env), 6);
+
+    std::fs::remove_file(root.join("shot_004.png")).unwrap();
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(
+        stdout(&o).contains("1 vanished, 0 assets pruned"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("shot_004.png: gone since it was banked (kept in the bank)"));
+    assert_eq!(assets(&env), 6);
+
+    let o = index(&env, &db, &["--prune"], &root);
+    expect_code(&o, 0);
+    assert!(
+        stdout(&o).contains("1 vanished, 1 assets pruned"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(assets(&env), 5);
+    let o = index(&env, &db, &[], &root);
+    assert!(stdout(&o).contains("0 vanished"), "{}", stdout(&o));
+}
+
+#[test]
+fn failures_are_recorded_and_retried_on_the_next_run() {
+    let env = TestEnv::new();
+    let root = tree(&env, 3);
+    let broken = root.join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n not really").unwrap();
+    let db = env.db();
+    let first = index(&env, &db, &[], &root);
+    expect_code(&first, 2);
+    let record = contents(&db, &root).1;
+    let failed = record
+        .iter()
+        .find(|(p, _)| p.ends_with("broken.png"))
+        .unwrap();
+    assert!(
+        failed.1.contains("Some(\""),
+        "failure reason recorded: {failed:?}"
+    );
+    // Not cached as permanent: tried again, and fails again.
+    let second = index(&env, &db, &[], &root);
+    expect_code(&second, 2);
+    assert!(
+        stderr(&second).contains("broken.png"),
+        "{}",
+        stderr(&second)
+    );
+    // Fixed (a codec upgrade, a re-delivery): banked on the next run.
+    picture(&broken, 77);
+    let third = index(&env, &db, &[], &root);
+    expect_code(&third, 0);
+    assert!(
+        stdout(&third).contains("1 new assets"),
+        "{}",
+        stdout(&third)
+    );
+}
+
+/// xorshift, seeded from the clock and printed, so a failing schedule can be replayed
+/// with CELPRINT_KILL_SEED.
+fn kill_schedule() -> impl FnMut() -> u64 {
+    let seed = std::env::var("CELPRINT_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("kill schedule seed {seed} (set CELPRINT_KILL_SEED to replay)");
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
+#[test]
+fn killed_runs_then_a_rerun_leave_exactly_what_one_clean_run_leaves() {
+    let env = TestEnv::new();
+    let root = tree(&env, 160);
+    let clean = env.path("clean-bank");
+    let started = std::time::Instant::now();
+    expect_code(&index(&env, &clean, &[], &root), 0);
+    // Kill points are spread over the time a whole run takes on this machine.
+    let whole = started.elapsed().as_millis() as u64;
+
+    let killed = env.path("killed-bank");
+    let mut next = kill_schedule();
+    let mut kills = 0;
+    for _ in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_celprint"))
+            .args(["index", "--db", s(&killed), s(&root)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(
+            whole / 20 + next() % (whole * 3 / 5 + 1),
+        ));
+        if child.try_wait().unwrap().is_none() {
+            // SIGKILL: no handler runs, nothing is flushed by us.
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    println!("{kills} of 5 runs were killed before they finished");
+    assert!(
+        kills >= 3,
+        "only {kills} runs were killed: the test proved little"
+    );
+    let partial = contents(&killed, &root).0.len();
+    println!("{partial} of 160 assets were banked by the killed runs; whole run {whole} ms");
+    let last = index(&env, &killed, &[], &root);
+    expect_code(&last, 0);
+    assert_eq!(contents(&killed, &root), contents(&clean, &root));
+    let again = index(&env, &killed, &[], &root);
+    assert!(
+        stdout(&again).contains("160 skipped unread"),
+        "{}",
+        stdout(&again)
+    );
+}
