@@ -255,3 +255,43 @@ fn killed_runs_then_a_rerun_leave_exactly_what_one_clean_run_leaves() {
         stdout(&again)
     );
 }
+
+/// Ctrl-C (SIGINT) stops a run cleanly: the files in hand are finished and banked, the
+/// run says how many were not done and exits 2, and the same command finishes the job.
+#[test]
+fn interrupt_stops_cleanly_and_says_what_was_not_done() {
+    let env = TestEnv::new();
+    let root = tree(&env, 400);
+    let clean = env.path("clean-bank");
+    let started = std::time::Instant::now();
+    expect_code(&index(&env, &clean, &[], &root), 0);
+    let whole = started.elapsed().as_millis() as u64;
+
+    let db = env.path("interrupted-bank");
+    let mut interrupted = None;
+    for attempt in 0..6u64 {
+        let child = Command::new(env!("CARGO_BIN_EXE_celprint"))
+            .args(["index", "--db", s(&db), s(&root)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(whole / (4 + 2 * attempt)));
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        if sent.success() && stdout(&out).contains("INTERRUPTED") {
+            interrupted = Some(out);
+            break;
+        }
+        std::fs::remove_dir_all(&db).ok();
+    }
+    let out = interrupted.expect("no run was interrupted mid-way in six attempts");
+    expect_code(&out, 2);
+    assert!(stderr(&out).contains("files not done"), "{}", stderr(&out));
+    let finish = index(&env, &db, &[], &root);
+    expect_code(&finish, 0);
+    assert_eq!(contents(&db, &root), contents(&clean, &root));
+}

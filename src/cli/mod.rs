@@ -7,7 +7,7 @@ mod progress;
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -21,8 +21,28 @@ const EXIT_CLEAN: u8 = 0;
 const EXIT_MATCHES: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
+/// Set by Ctrl-C or SIGTERM: the job finishes the files in hand, writes what is done,
+/// and says what is not. A second signal exits at once.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+fn stop_on_signals() {
+    let installed = ctrlc::set_handler(|| {
+        if CANCEL.swap(true, Ordering::SeqCst) {
+            eprintln!("celprint: stopped at once (second interrupt); rerun to finish");
+            std::process::exit(i32::from(EXIT_ERROR));
+        }
+        eprintln!(
+            "celprint: interrupted: finishing the files in hand (interrupt again to stop now)"
+        );
+    });
+    if let Err(e) = installed {
+        eprintln!("celprint: warning: cannot catch interrupts ({e}); Ctrl-C will stop at once");
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    stop_on_signals();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
@@ -49,12 +69,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .num_threads(jobs)
         .build()
         .context("cannot start worker threads")?;
-    let cancel = AtomicBool::new(false);
+    let cancel: &'static AtomicBool = &CANCEL;
     let bar = progress::Bar::for_stderr();
     let ctx = Context {
         pool: &pool,
         progress: &bar,
-        cancel: &cancel,
+        cancel,
     };
     match cli.command {
         Command::Index(a) => {
@@ -74,6 +94,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             for (path, why) in &summary.partial {
                 writeln!(err, "celprint: {path}: banked in part: {why}")?;
+            }
+            if summary.cancelled {
+                writeln!(
+                    err,
+                    "celprint: interrupted: {} files not done; what finished is banked, and the same command finishes the rest",
+                    summary.not_done
+                )?;
             }
             for path in &summary.vanished {
                 let fate = if a.prune {

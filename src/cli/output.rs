@@ -33,9 +33,9 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
         s.vanished.len(),
         s.pruned_assets,
         if s.cancelled {
-            "; CANCELLED before the end"
+            format!("; INTERRUPTED: {} files not done", s.not_done)
         } else {
-            ""
+            String::new()
         }
     )
 }
@@ -127,9 +127,9 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
         s.low_quality_files,
         s.skipped_not_media,
         if s.cancelled {
-            "; CANCELLED before the end"
+            format!("; INTERRUPTED: {} files not done", s.not_done)
         } else {
-            ""
+            String::new()
         }
     )
 }

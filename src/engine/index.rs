@@ -82,10 +82,14 @@ pub struct IndexSummary {
     pub skipped_not_media: usize,
     /// True when a cancel stopped the run early; what was finished is banked.
     pub cancelled: bool,
+    /// Files not done because of the cancel; a rerun does them (and skips the rest).
+    pub not_done: usize,
 }
 
 enum Outcome {
     Unchanged,
+    /// Not started: the run was cancelled.
+    NotDone,
     Known(crate::bank::AssetId),
     New(Box<FileFingerprint>),
     Failed(MediaError),
@@ -117,9 +121,10 @@ pub fn index_paths(
     };
     let params = bank.params().clone();
 
-    for batch in found.files.chunks(BATCH) {
+    for (b, batch) in found.files.chunks(BATCH).enumerate() {
         if ctx.cancelled() {
             summary.cancelled = true;
+            summary.not_done += found.files.len() - b * BATCH;
             break;
         }
         let shared: &Bank = bank;
@@ -128,6 +133,9 @@ pub fn index_paths(
             batch
                 .par_iter()
                 .map(|file| {
+                    if ctx.cancelled() {
+                        return (file, Outcome::NotDone);
+                    }
                     let stamp = stamp_of(file);
                     // A read error on the bank surfaces again, fatally, at write time.
                     let seen = shared.path_record(&file.display).ok().flatten();
@@ -169,6 +177,10 @@ pub fn index_paths(
             let stamp = stamp_of(file);
             match outcome {
                 Outcome::Unchanged => summary.skipped_unchanged += 1,
+                Outcome::NotDone => {
+                    summary.cancelled = true;
+                    summary.not_done += 1;
+                }
                 Outcome::Failed(e) => {
                     bank.record_failure(&file.display, stamp, &e.to_string())?;
                     summary.errors.push((file.display.clone(), e));

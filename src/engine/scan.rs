@@ -43,9 +43,10 @@ pub fn scan_paths(
     ctx.progress.start(found.files.len(), found.total_bytes());
     let params = bank.params().clone();
 
-    for batch in found.files.chunks(BATCH) {
+    for (b, batch) in found.files.chunks(BATCH).enumerate() {
         if ctx.cancelled() {
             summary.cancelled = true;
+            summary.not_done = found.files.len() - b * BATCH;
             break;
         }
         let sampling = ctx.sampling_for(opts.sampling, batch.len());

@@ -131,6 +131,9 @@ pub struct Summary {
     pub skipped_not_media: usize,
     /// True when the scan was interrupted before every file was checked.
     pub cancelled: bool,
+    /// Files not scanned because of the cancel.
+    #[serde(default)]
+    pub not_done: usize,
 }
 
 impl ScanReport {
