@@ -295,3 +295,60 @@ fn interrupt_stops_cleanly_and_says_what_was_not_done() {
     expect_code(&finish, 0);
     assert_eq!(contents(&db, &root), contents(&clean, &root));
 }
+
+/// A scan runs while an index writes the same bank: it opens a read-only snapshot, so
+/// every scan succeeds and sees the bank grow, never shrink; and a reader's snapshot
+/// holds whole assets only (the segments its asset records count are exactly the
+/// entries its search index loaded).
+#[test]
+fn scans_read_consistent_snapshots_while_an_index_writes() {
+    let env = TestEnv::new();
+    let root = tree(&env, 400);
+    let db = env.db();
+    let seed = env.path("seed/one.png");
+    picture(&seed, 1000);
+    expect_code(&index(&env, &db, &[], &seed), 0);
+
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_celprint"))
+        .args(["index", "--db", s(&db), s(&root)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = root.join("shot_000.png");
+    let mut seen = Vec::new();
+    loop {
+        let done = writer.try_wait().unwrap().is_some();
+        let json = env.path("r.json");
+        let o = env.run(&["scan", "--db", s(&db), "--json", s(&json), s(&query)]);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "{}", stderr(&o));
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let (assets, segments) = (
+            report["bank"]["assets"].as_u64().unwrap(),
+            report["bank"]["segments"].as_u64().unwrap(),
+        );
+        assert_eq!(assets, segments, "still assets have one segment each");
+        let reader = celprint::bank::Bank::open(
+            &db,
+            &celprint::bank::OpenOptions {
+                read_only: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let stats = reader.stats().unwrap();
+        assert_eq!(
+            stats.segments as usize, stats.index_entries,
+            "a half-written asset"
+        );
+        seen.push(assets);
+        if done {
+            break;
+        }
+    }
+    assert!(writer.wait().unwrap().success());
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(*seen.last().unwrap(), 401, "{seen:?}");
+    println!("bank sizes seen by concurrent scans: {seen:?}");
+}
