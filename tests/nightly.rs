@@ -352,3 +352,32 @@ fn scans_read_consistent_snapshots_while_an_index_writes() {
     assert_eq!(*seen.last().unwrap(), 401, "{seen:?}");
     println!("bank sizes seen by concurrent scans: {seen:?}");
 }
+
+/// `--log-format json`: every stderr line is one JSON object, with the failed file's path
+/// and reason as fields, and a closing event with the counts and the exit status.
+#[test]
+fn json_logs_carry_paths_reasons_and_counts() {
+    let env = TestEnv::new();
+    let root = tree(&env, 3);
+    std::fs::write(root.join("broken.png"), b"not a png").unwrap();
+    let o = index(&env, &env.db(), &["--log-format", "json"], &root);
+    expect_code(&o, 2);
+    let events: Vec<serde_json::Value> = stderr(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let failed = events
+        .iter()
+        .find(|e| e["fields"]["message"] == "file failed")
+        .expect("a file-failed event");
+    assert!(failed["fields"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("broken.png"));
+    assert_eq!(failed["level"], "ERROR");
+    let done = events.last().unwrap();
+    assert_eq!(done["fields"]["message"], "finished");
+    assert_eq!(done["fields"]["exit_status"], 2);
+    assert_eq!(done["fields"]["added"], 3);
+    assert_eq!(done["fields"]["errors"], 1);
+}

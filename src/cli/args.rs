@@ -21,6 +21,10 @@ pub struct Cli {
     /// Worker threads (default: all cores).
     #[arg(long, short = 'j', global = true, value_name = "N")]
     pub jobs: Option<usize>,
+    /// How messages on stderr are written: lines for people, or one JSON object per
+    /// line for a scheduler's log collector.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: super::log::LogFormat,
 
     #[command(subcommand)]
     pub command: Command,

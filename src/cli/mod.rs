@@ -2,6 +2,7 @@
 //! and prints. Exit status follows ripgrep: 0 clean, 1 matches, 2 error.
 
 mod args;
+mod log;
 mod output;
 mod progress;
 
@@ -28,20 +29,21 @@ static CANCEL: AtomicBool = AtomicBool::new(false);
 fn stop_on_signals() {
     let installed = ctrlc::set_handler(|| {
         if CANCEL.swap(true, Ordering::SeqCst) {
-            eprintln!("celprint: stopped at once (second interrupt); rerun to finish");
+            log::note("stopped at once (second interrupt); rerun to finish");
             std::process::exit(i32::from(EXIT_ERROR));
         }
-        eprintln!(
-            "celprint: interrupted: finishing the files in hand (interrupt again to stop now)"
-        );
+        log::note("interrupted: finishing the files in hand (interrupt again to stop now)");
     });
     if let Err(e) = installed {
-        eprintln!("celprint: warning: cannot catch interrupts ({e}); Ctrl-C will stop at once");
+        log::note(&format!(
+            "warning: cannot catch interrupts ({e}); Ctrl-C will stop at once"
+        ));
     }
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::init(cli.log_format);
     stop_on_signals();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
@@ -49,7 +51,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(EXIT_CLEAN);
             }
-            eprintln!("celprint: {err:#}");
+            log::fatal(&err);
             ExitCode::from(EXIT_ERROR)
         }
     }
@@ -88,35 +90,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             )?;
             let summary = engine::index_paths(&mut bank, &a.paths, &a.options(), &ctx)?;
             output::index_summary(&summary, &mut std::io::stdout().lock())?;
-            let mut err = std::io::stderr().lock();
             for (path, e) in &summary.errors {
-                writeln!(err, "celprint: {path}: {e}")?;
+                log::file_error(path, e);
             }
             for (path, why) in &summary.partial {
-                writeln!(err, "celprint: {path}: banked in part: {why}")?;
+                log::file_partial(path, why);
             }
             if summary.cancelled {
-                writeln!(
-                    err,
-                    "celprint: interrupted: {} files not done; what finished is banked, and the same command finishes the rest",
-                    summary.not_done
-                )?;
+                log::interrupted(summary.not_done);
             }
             for path in &summary.vanished {
-                let fate = if a.prune {
-                    "forgotten"
-                } else {
-                    "kept in the bank"
-                };
-                writeln!(err, "celprint: {path}: gone since it was banked ({fate})")?;
+                log::vanished(path, a.prune);
             }
-            Ok(
+            let code =
                 if summary.errors.is_empty() && summary.partial.is_empty() && !summary.cancelled {
                     EXIT_CLEAN
                 } else {
                     EXIT_ERROR
-                },
-            )
+                };
+            log::index_finished(&summary, code);
+            Ok(code)
         }
         Command::Scan(a) => {
             let bank = Bank::open(
@@ -146,16 +139,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             // A scan that cannot be shown later has not done its job: the reports are
             // written, but the exit status says something went wrong.
-            match runs::record_run(&a.db.db, &record) {
+            let code = match runs::record_run(&a.db.db, &record) {
                 Ok(_) => {
-                    eprintln!("celprint: recorded as run {}", record.run_id);
-                    Ok(code)
+                    log::note(&format!("recorded as run {}", record.run_id));
+                    code
                 }
                 Err(e) => {
-                    eprintln!("celprint: {e}");
-                    Ok(EXIT_ERROR)
+                    log::file_error(&a.db.db.display().to_string(), &e);
+                    EXIT_ERROR
                 }
-            }
+            };
+            log::scan_finished(&record.report, code);
+            Ok(code)
         }
         Command::History(a) => {
             let mut out = std::io::stdout().lock();

@@ -158,14 +158,14 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     let mut failed = !found.errors.is_empty();
     for (path, e) in &found.errors {
-        eprintln!("celprint: {path}: {e}");
+        super::log::file_error(path, e);
     }
     for text in outputs {
         match text {
             Ok(t) => out.write_all(t.as_bytes())?,
             Err((path, e)) => {
                 failed = true;
-                eprintln!("celprint: {path}: {e}");
+                super::log::file_error(&path, &e);
             }
         }
     }
