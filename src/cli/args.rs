@@ -192,6 +192,7 @@ impl IndexArgs {
                 IndexFormat::Vpdq => InputFormat::VpdqList,
             },
             prune: self.prune,
+            archives: Default::default(),
         }
     }
 }
@@ -269,6 +270,7 @@ impl ScanArgs {
             matching: self.matching.options(),
             limits: self.limits.limits(),
             sampling: self.sampling.sampling(),
+            archives: Default::default(),
         }
     }
 }
@@ -386,6 +388,7 @@ impl CompareArgs {
             matching: self.matching.options(),
             limits: self.limits.limits(),
             sampling: self.sampling.sampling(),
+            archives: Default::default(),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{fingerprint_input, read_input, Context, FileFingerprint, Sampling, BATCH};
+use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
 use crate::bank::{Bank, BankError, FileStamp, Label, NewAsset};
 use crate::fingerprint::segments::SegmentOptions;
 use crate::fingerprint::{vpdq, FingerprintParams};
@@ -25,6 +25,8 @@ pub struct IndexOptions {
     pub format: InputFormat,
     /// Forget paths that vanished, and assets left with no path.
     pub prune: bool,
+    /// Bounds on what an archive may unpack to.
+    pub archives: media::archive::ArchiveLimits,
 }
 
 /// What `index` reads.
@@ -48,6 +50,7 @@ impl Default for IndexOptions {
             sampling: Sampling::default(),
             format: InputFormat::Media,
             prune: false,
+            archives: media::archive::ArchiveLimits::default(),
         }
     }
 }
@@ -106,7 +109,7 @@ pub fn index_paths(
     opts: &IndexOptions,
     ctx: &Context<'_>,
 ) -> Result<IndexSummary, BankError> {
-    let found = match opts.format {
+    let mut found = match opts.format {
         InputFormat::Media => media::discover(inputs),
         InputFormat::VpdqList => media::discover_with(inputs, |p| {
             (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
@@ -114,19 +117,31 @@ pub fn index_paths(
     };
     ctx.progress.start(found.files.len(), found.total_bytes());
     let mut summary = IndexSummary {
-        files: found.files.len() + found.errors.len(),
+        files: found.errors.len(),
         skipped_not_media: found.skipped_not_media,
-        errors: found.errors,
+        errors: std::mem::take(&mut found.errors),
         ..IndexSummary::default()
     };
     let params = bank.params().clone();
+    // Every path handed over, archive entries included, for finding what vanished.
+    let mut walked: Vec<String> = Vec::new();
 
-    for (b, batch) in found.files.chunks(BATCH).enumerate() {
+    let not_done = in_batches(&found, &opts.archives, |work| {
+        let batch = match work {
+            Work::Refused(errors, skipped) => {
+                summary.files += errors.len();
+                summary.errors.extend(errors);
+                summary.skipped_not_media += skipped;
+                return Ok(true);
+            }
+            Work::Files(batch) => batch,
+        };
         if ctx.cancelled() {
             summary.cancelled = true;
-            summary.not_done += found.files.len() - b * BATCH;
-            break;
+            return Ok(false);
         }
+        summary.files += batch.len();
+        walked.extend(batch.iter().map(|f| f.display.clone()));
         let shared: &Bank = bank;
         let sampling = ctx.sampling_for(opts.sampling, batch.len());
         let outcomes: Vec<(&InputFile, Outcome)> = ctx.pool.install(|| {
@@ -214,9 +229,11 @@ pub fn index_paths(
                 }
             }
         }
-    }
+        Ok(true)
+    })?;
+    summary.not_done += not_done;
     if !summary.cancelled {
-        find_vanished(bank, inputs, &found.files, opts.prune, &mut summary)?;
+        find_vanished(bank, inputs, &walked, opts.prune, &mut summary)?;
     }
     // Saved tables let the next open (every scan) skip rebuilding the index.
     bank.save_index()?;
@@ -235,17 +252,19 @@ fn stamp_of(file: &InputFile) -> FileStamp {
 fn find_vanished(
     bank: &mut Bank,
     inputs: &[PathBuf],
-    walked: &[InputFile],
+    walked: &[String],
     prune: bool,
     summary: &mut IndexSummary,
 ) -> Result<(), BankError> {
-    let here: std::collections::HashSet<&str> = walked.iter().map(|f| f.display.as_str()).collect();
+    let here: std::collections::HashSet<&str> = walked.iter().map(String::as_str).collect();
     for input in inputs {
         let root = input.display().to_string();
         for (path, _) in bank.paths_under(&root)? {
             // `root` as a string prefix also matches siblings (`ep1` and `ep10`).
-            let below = path == root
-                || path[root.len()..].starts_with(std::path::MAIN_SEPARATOR)
+            let rest = &path[root.len()..];
+            let below = rest.is_empty()
+                || rest.starts_with(std::path::MAIN_SEPARATOR)
+                || rest.starts_with("!/")
                 || root.ends_with(std::path::MAIN_SEPARATOR);
             if !below || here.contains(path.as_str()) || summary.vanished.contains(&path) {
                 continue;

@@ -61,6 +61,46 @@ impl Context<'_> {
 /// enough that a batch's decoded results stay small in memory and a cancel is prompt.
 const BATCH: usize = 64;
 
+/// What [`in_batches`] hands over: a batch of files to process, or what an archive
+/// could not give (entries refused or unreadable, and entries that are not media).
+enum Work<'a> {
+    Files(&'a [InputFile]),
+    Refused(Vec<(String, MediaError)>, usize),
+}
+
+/// Feeds `f` the walk's files in batches, then each archive's media entries: an archive
+/// is unpacked just before its entries are processed and its folder removed after, so
+/// only one archive is on disk at a time. `f` returns false to stop (a cancel); then the
+/// count of files and archives not handed over comes back.
+fn in_batches<E>(
+    found: &media::Discovered,
+    limits: &media::archive::ArchiveLimits,
+    mut f: impl FnMut(Work<'_>) -> Result<bool, E>,
+) -> Result<usize, E> {
+    for (b, batch) in found.files.chunks(BATCH).enumerate() {
+        if !f(Work::Files(batch))? {
+            return Ok(found.files.len() - b * BATCH + found.archives.len());
+        }
+    }
+    for (a, archive) in found.archives.iter().enumerate() {
+        let expanded = match media::archive::expand(archive, limits) {
+            Ok(expanded) => expanded,
+            Err(e) => {
+                f(Work::Refused(vec![(archive.display.clone(), e)], 0))?;
+                continue;
+            }
+        };
+        f(Work::Refused(expanded.errors, expanded.skipped_not_media))?;
+        for (b, batch) in expanded.files.chunks(BATCH).enumerate() {
+            if !f(Work::Files(batch))? {
+                let left = found.archives.len() - a - 1;
+                return Ok(expanded.files.len() - b * BATCH + left);
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// A file, read and fingerprinted.
 #[derive(Debug, Clone)]
 pub struct FileFingerprint {

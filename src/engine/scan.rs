@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{fingerprint_file, Context, BATCH};
+use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::matching::{match_file, MatchOptions};
 use crate::media::{self, DecodeLimits};
@@ -15,6 +15,8 @@ pub struct ScanOptions {
     pub matching: MatchOptions,
     pub limits: DecodeLimits,
     pub sampling: super::Sampling,
+    /// Bounds on what an archive may unpack to.
+    pub archives: media::archive::ArchiveLimits,
 }
 
 /// Scans every media file under `inputs` against `bank`.
@@ -43,11 +45,18 @@ pub fn scan_paths(
     ctx.progress.start(found.files.len(), found.total_bytes());
     let params = bank.params().clone();
 
-    for (b, batch) in found.files.chunks(BATCH).enumerate() {
+    let not_done = in_batches(&found, &opts.archives, |work| {
+        let batch = match work {
+            Work::Refused(errors, skipped) => {
+                scanned.extend(errors.iter().map(|(p, e)| error_entry(p, e.to_string())));
+                summary.skipped_not_media += skipped;
+                return Ok(true);
+            }
+            Work::Files(batch) => batch,
+        };
         if ctx.cancelled() {
             summary.cancelled = true;
-            summary.not_done = found.files.len() - b * BATCH;
-            break;
+            return Ok(false);
         }
         let sampling = ctx.sampling_for(opts.sampling, batch.len());
         let results = ctx.pool.install(|| {
@@ -90,7 +99,9 @@ pub fn scan_paths(
                 }
             }
         }
-    }
+        Ok::<bool, BankError>(true)
+    })?;
+    summary.not_done = not_done;
     ctx.progress.finish();
     summary.files = scanned.len();
     summary.errors = scanned

@@ -3,6 +3,7 @@
 //! Everything here treats its input as hostile. Decoders run behind a panic boundary and
 //! a size limit, and every failure is a typed [`MediaError`] for that one file.
 
+pub mod archive;
 pub mod still;
 pub mod turbo;
 pub mod video;

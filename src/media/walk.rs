@@ -33,6 +33,9 @@ fn modified_ns(meta: &std::fs::Metadata) -> Option<u64> {
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub files: Vec<InputFile>,
+    /// Archives (zip, tar, tar.gz, tar.zst) to unpack; see [`super::archive`]. Only
+    /// [`discover`] collects them.
+    pub archives: Vec<InputFile>,
     pub errors: Vec<(String, MediaError)>,
     pub skipped_not_media: usize,
 }
@@ -42,30 +45,47 @@ pub struct Discovered {
 /// than followed for ever. A file named directly is always tried, whatever its name, since
 /// the user asked for it; inside directories only known media extensions are kept.
 pub fn discover(inputs: &[PathBuf]) -> Discovered {
-    discover_with(inputs, kind_of)
+    walk(inputs, kind_of, true)
 }
 
-/// [`discover`] with another rule for which files in a directory to keep.
+/// [`discover`] with another rule for which files in a directory to keep, and no
+/// archives.
 pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>) -> Discovered {
+    walk(inputs, accept, false)
+}
+
+fn walk(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>, archives: bool) -> Discovered {
     let mut found = Discovered::default();
     for input in inputs {
         let shown = input.display().to_string();
         match std::fs::metadata(input) {
             Err(e) => found.errors.push((shown, MediaError::Io(e))),
-            Ok(meta) if meta.is_file() => found.files.push(InputFile {
-                display: shown,
-                path: input.clone(),
-                kind: accept(input).unwrap_or(MediaKind::Still),
-                size: meta.len(),
-                modified_ns: modified_ns(&meta),
-            }),
-            Ok(_) => walk_dir(input, accept, &mut found),
+            Ok(meta) if meta.is_file() => {
+                let file = InputFile {
+                    display: shown,
+                    path: input.clone(),
+                    kind: accept(input).unwrap_or(MediaKind::Still),
+                    size: meta.len(),
+                    modified_ns: modified_ns(&meta),
+                };
+                if archives && super::archive::is_archive(input) {
+                    found.archives.push(file);
+                } else {
+                    found.files.push(file);
+                }
+            }
+            Ok(_) => walk_dir(input, accept, archives, &mut found),
         }
     }
     found
 }
 
-fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Discovered) {
+fn walk_dir(
+    root: &Path,
+    accept: fn(&Path) -> Option<MediaKind>,
+    archives: bool,
+    found: &mut Discovered,
+) {
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name();
@@ -78,6 +98,16 @@ fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Dis
                         display: entry.path().display().to_string(),
                         path: entry.path().to_path_buf(),
                         kind,
+                        size: meta.as_ref().map_or(0, |m| m.len()),
+                        modified_ns: meta.as_ref().and_then(modified_ns),
+                    })
+                }
+                None if archives && super::archive::is_archive(entry.path()) => {
+                    let meta = entry.metadata().ok();
+                    found.archives.push(InputFile {
+                        display: entry.path().display().to_string(),
+                        path: entry.path().to_path_buf(),
+                        kind: MediaKind::Still,
                         size: meta.as_ref().map_or(0, |m| m.len()),
                         modified_ns: meta.as_ref().and_then(modified_ns),
                     })
@@ -105,6 +135,10 @@ fn walk_dir(root: &Path, accept: fn(&Path) -> Option<MediaKind>, found: &mut Dis
 impl Discovered {
     /// Bytes in all the files found, as the walk saw them.
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.files
+            .iter()
+            .chain(&self.archives)
+            .map(|f| f.size)
+            .sum()
     }
 }
