@@ -381,3 +381,30 @@ fn json_logs_carry_paths_reasons_and_counts() {
     assert_eq!(done["fields"]["added"], 3);
     assert_eq!(done["fields"]["errors"], 1);
 }
+
+/// On a terminal, a long run shows a progress bar on stderr: bytes done of the total,
+/// the ETA, and files done of the total. `script` (util-linux, in every Debian) gives
+/// the run a terminal; a log file gets no bar (every other test here).
+#[test]
+fn a_terminal_gets_a_progress_bar_with_bytes_eta_and_files() {
+    let env = TestEnv::new();
+    let root = tree(&env, 400);
+    let command = format!(
+        "{} index --db {} {}",
+        env!("CARGO_BIN_EXE_celprint"),
+        s(&env.db()),
+        s(&root)
+    );
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .expect("script(1) from util-linux runs the job on a terminal");
+    let screen = String::from_utf8_lossy(&o.stdout);
+    assert!(screen.contains("ETA"), "{screen}");
+    assert!(
+        screen.contains("KiB/") || screen.contains("MiB/"),
+        "{screen}"
+    );
+    assert!(screen.contains("/400"), "files done of the total: {screen}");
+    assert!(screen.contains("indexed 400 files"), "{screen}");
+}
