@@ -396,11 +396,17 @@ impl Spool {
         let n = std::io::copy(&mut limited, &mut file)
             .map_err(|e| format!("cannot read entry: {e}"))?;
         budget.total += n;
-        if n > room {
-            budget.stopped = budget.total > self.limits.max_total_bytes;
+        if n > room && budget.total > self.limits.max_total_bytes {
+            budget.stopped = true;
             return Err(format!(
-                "entry unpacks to more than {} bytes (limit per entry {}, per archive {}): not extracted",
-                room, self.limits.max_entry_bytes, self.limits.max_total_bytes
+                "archive unpacks to more than {} bytes in all: stopped here, later entries not read",
+                self.limits.max_total_bytes
+            ));
+        }
+        if n > room {
+            return Err(format!(
+                "entry unpacks to more than {} bytes (the limit per entry): not extracted",
+                self.limits.max_entry_bytes
             ));
         }
         if budget.total / budget.compressed > self.limits.max_ratio && budget.total > 1 << 20 {
@@ -458,6 +464,62 @@ mod tests {
         for good in ["x.png", "shots/sh010.mov", "./a/b.jpg"] {
             assert!(safe_name(good), "{good}");
         }
+    }
+
+    fn zip_of(dir: &Path, entries: &[(&str, Vec<u8>)]) -> InputFile {
+        use std::io::Write;
+        let path = dir.join("t.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (name, bytes) in entries {
+            zip.start_file(*name, stored).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        InputFile {
+            display: "t.zip".to_string(),
+            size: std::fs::metadata(&path).unwrap().len(),
+            path,
+            kind: MediaKind::Still,
+            modified_ns: None,
+        }
+    }
+
+    #[test]
+    fn size_limits_refuse_entries_and_stop_at_the_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let noise = |n: usize| (0..n).map(|i| (i * 7919 % 251) as u8).collect::<Vec<u8>>();
+        let archive = zip_of(
+            dir.path(),
+            &[
+                ("a.png", noise(3000)),
+                ("big.png", noise(9000)),
+                ("b.png", noise(3000)),
+                ("c.png", noise(3000)),
+                ("d.png", noise(3000)),
+            ],
+        );
+        let limits = ArchiveLimits {
+            max_entry_bytes: 5000,
+            max_total_bytes: 12000,
+            max_ratio: 100,
+        };
+        let out = expand(&archive, &limits).unwrap();
+        let kept: Vec<&str> = out.files.iter().map(|f| f.display.as_str()).collect();
+        // a fits (3000 unpacked); big is over the entry limit (5001 bytes read before it
+        // was refused: 8001); b fits (11001); c crosses the total: the archive stops
+        // there, and d is never read.
+        assert_eq!(kept, vec!["t.zip!/a.png", "t.zip!/b.png"]);
+        let refused: Vec<String> = out
+            .errors
+            .iter()
+            .map(|(p, e)| format!("{p}: {e}"))
+            .collect();
+        assert_eq!(refused.len(), 2, "{refused:#?}");
+        assert!(refused[0].starts_with("t.zip!/big.png") && refused[0].contains("per entry"));
+        assert!(refused[1].starts_with("t.zip!/c.png") && refused[1].contains("later entries"));
+        assert_eq!(std::fs::read_dir(out.dir.path()).unwrap().count(), 2);
     }
 
     #[test]
