@@ -210,26 +210,38 @@ impl Spool {
                     continue;
                 }
             };
-            let name = entry.name().to_string();
-            let kind = zip_kind(&entry);
-            if entry.encrypted() {
-                let at = format!("{display}!/{name}");
-                let why = "encrypted entry (no password is ever tried)".to_string();
-                out.errors.push((at, MediaError::Walk(why)));
-                continue;
-            }
-            let ratio = entry.size() / entry.compressed_size().max(1);
-            if ratio > self.limits.max_ratio {
-                let at = format!("{display}!/{name}");
-                let why = format!(
-                    "compression ratio {ratio}:1 is over the limit of {}:1 (zip bomb?); not extracted",
-                    self.limits.max_ratio
-                );
-                out.errors.push((at, MediaError::Walk(why)));
-                continue;
-            }
-            self.entry(&name, kind, &mut entry, display, depth, budget, out);
+            self.zip_entry(&mut entry, display, depth, budget, out);
         }
+    }
+
+    /// A zip entry, from the central directory or a local header: refused if encrypted
+    /// or if its declared sizes give a bomb's ratio, otherwise handled as any entry.
+    fn zip_entry<R: Read>(
+        &mut self,
+        entry: &mut zip::read::ZipFile<'_, R>,
+        display: &str,
+        depth: u32,
+        budget: &mut Budget,
+        out: &mut Expanded,
+    ) {
+        let name = entry.name().to_string();
+        let at = format!("{display}!/{name}");
+        if entry.encrypted() {
+            let why = "encrypted entry (no password is ever tried)".to_string();
+            out.errors.push((at, MediaError::Walk(why)));
+            return;
+        }
+        let ratio = entry.size() / entry.compressed_size().max(1);
+        if ratio > self.limits.max_ratio {
+            let why = format!(
+                "compression ratio {ratio}:1 is over the limit of {}:1 (zip bomb?); not extracted",
+                self.limits.max_ratio
+            );
+            out.errors.push((at, MediaError::Walk(why)));
+            return;
+        }
+        let kind = zip_kind(entry);
+        self.entry(&name, kind, entry, display, depth, budget, out);
     }
 
     fn zip_stream(
@@ -245,19 +257,8 @@ impl Spool {
         };
         while !budget.stopped {
             match zip::read::read_zipfile_from_stream(&mut file) {
-                Ok(Some(mut entry)) => {
-                    let name = entry.name().to_string();
-                    let kind = zip_kind(&entry);
-                    if entry.encrypted() {
-                        let at = format!("{display}!/{name}");
-                        let why = "encrypted entry (no password is ever tried)".to_string();
-                        out.errors.push((at, MediaError::Walk(why)));
-                        continue;
-                    }
-                    self.entry(&name, kind, &mut entry, display, depth, budget, out);
-                }
-                Ok(None) => break,
-                Err(_) => break,
+                Ok(Some(mut entry)) => self.zip_entry(&mut entry, display, depth, budget, out),
+                Ok(None) | Err(_) => break,
             }
         }
     }
