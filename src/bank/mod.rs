@@ -185,6 +185,18 @@ pub struct Bank {
     index: MultiIndex,
     /// How the index came to be at open: loaded from saved tables, or rebuilt (and why).
     index_origin: String,
+    /// Opened for writing: flushed when dropped.
+    writer: bool,
+}
+
+impl Drop for Bank {
+    /// A writer leaves its data in files, not only in the write-ahead log, so the next
+    /// open has no log to replay and a reader opening during that open sees it whole.
+    fn drop(&mut self) {
+        if self.writer {
+            let _ = self.flush_all();
+        }
+    }
 }
 
 /// What the `index` column family's header records about the saved tables.
@@ -196,7 +208,32 @@ struct IndexHeader {
 }
 
 impl Bank {
+    /// Opens (or creates) the bank at `path`.
+    ///
+    /// A reader may open a bank while an `index` writes it. RocksDB's read-only open
+    /// then reads the files the writer had at that moment; if the writer retires one
+    /// in between (a flush or a compaction), the open fails or sees a state between two
+    /// writes, so a reader tries again, briefly, before giving up. Once open, a reader
+    /// holds its files and sees one consistent state.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Bank, BankError> {
+        const READER_ATTEMPTS: u32 = 40;
+        let mut attempt = 1;
+        loop {
+            match Bank::open_once(path, opts) {
+                Err(BankError::Rocks { .. } | BankError::NotFound(_))
+                    if opts.read_only
+                        && attempt < READER_ATTEMPTS
+                        && path.join("CURRENT").is_file() =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(path: &Path, opts: &OpenOptions) -> Result<Bank, BankError> {
         let exists = path.join("CURRENT").is_file();
         let may_create = opts.create && !opts.read_only;
         if !exists && !may_create {
@@ -228,6 +265,7 @@ impl Bank {
             generation: 0,
             index: MultiIndex::new(),
             index_origin: String::new(),
+            writer: !opts.read_only,
         };
         bank.check_or_init_meta(opts, exists)?;
         bank.load_index()?;
@@ -489,14 +527,17 @@ impl Bank {
             .map_err(|e| self.rocks(e))?;
         // Flushed now, so that the next open reads tables from files instead of
         // replaying hundreds of megabytes of write-ahead log into memory.
+        self.flush_all().map_err(|e| self.rocks(e))?;
+        Ok(true)
+    }
+
+    fn flush_all(&self) -> Result<(), rocksdb::Error> {
         let all: Vec<_> = ALL_CFS
             .iter()
             .filter_map(|n| self.db.cf_handle(n))
             .collect();
         self.db
             .flush_cfs_opt(&all, &rocksdb::FlushOptions::default())
-            .map_err(|e| self.rocks(e))?;
-        Ok(true)
     }
 
     fn read_u64(&self, cf: &str, key: &[u8]) -> Result<Option<u64>, BankError> {
