@@ -495,3 +495,25 @@ fn scans_are_recorded_and_history_reproduces_their_reports() {
     let traversal = env.run(&["history", "--db", s(&db), "../../etc/passwd"]);
     expect_code(&traversal, 2);
 }
+
+/// A still fitted into another aspect ratio with black bars matches the banked picture.
+#[test]
+fn letterboxed_still_matches_the_banked_picture() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let boxed = env.path("boxed.png");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i", &demo("bank/sintel_t04s.jpg")])
+        .args(["-vf", "scale=640:272,pad=640:480:0:104:black", s(&boxed)])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let (o, report) = scan_json(&env, &[s(&boxed)], &[]);
+    expect_code(&o, 1);
+    let m = &report["matches"][0];
+    assert!(m["bank_asset"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("sintel_t04s.jpg"));
+}

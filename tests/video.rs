@@ -331,6 +331,57 @@ fn rotated_copy_matches_with_its_transform_and_times() {
     assert!(transform.starts_with("rot"), "transform {transform}");
 }
 
+/// A copy fitted into another aspect ratio, with black bars, is matched on the picture
+/// inside the bars, with its times: letterboxed (16:9 into 4:3) and pillarboxed.
+#[test]
+fn letterboxed_and_pillarboxed_copies_match_with_their_times() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bank = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    index(&env, &[&bank]);
+    for (name, start, filter) in [
+        (
+            "letterbox.mp4",
+            "10",
+            "scale=640:360,pad=640:480:0:60:black",
+        ),
+        ("pillarbox.mp4", "4", "scale=480:270,pad=640:270:80:0:black"),
+    ] {
+        let out = env.path(name);
+        ffmpeg(&[
+            "-ss",
+            start,
+            "-t",
+            "6",
+            "-i",
+            &bank,
+            "-vf",
+            filter,
+            "-c:v",
+            "libx264",
+            "-crf",
+            "23",
+            s(&out),
+        ]);
+        let (code, report) = scan(&env, &[s(&out)]);
+        assert_eq!(code, 1, "{name}: {report:#}");
+        let found = runs(&report);
+        assert_eq!(found.len(), 1, "{name}: {found:#?}");
+        let r = &found[0];
+        let t: f64 = start.parse().unwrap();
+        assert!(
+            near(r.2, 0.0) && near(r.3, 6.0),
+            "{name}: query range {r:?}"
+        );
+        assert!(
+            near(r.4, t) && near(r.5, t + 6.0),
+            "{name}: bank range {r:?}"
+        );
+    }
+}
+
 /// `mediabunny_rotate-buck-bunny.mp4` is the film's opening fade from black: its best
 /// frame has PDQ quality 48, under Meta's threshold of 50, like the banked file's first
 /// 1.8 s. Nothing in it can be evidence either way, so the scan says it is too low in

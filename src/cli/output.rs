@@ -11,7 +11,7 @@ use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
 use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
-use celprint::fingerprint::{imghash::imghash64, pdq_of_image, ImgHashAlgo};
+use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
 use celprint::report::{self, ScanReport, Verdict};
 
@@ -202,7 +202,13 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
     media::catch_decoder_panic(|| {
         Ok(match args.algo {
             HashAlgo::Pdq => {
-                let h = pdq_of_image(&img).hash();
+                // As banked: inside any bars in the default mode, every pixel with --exact.
+                let dct = if args.exact {
+                    pdq_of_image(&img)
+                } else {
+                    pdq_inside_bars(&img)
+                };
+                let h = dct.hash();
                 format!("{},{},{}\n", h.hash, h.quality, file.display)
             }
             other => {

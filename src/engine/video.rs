@@ -8,6 +8,7 @@ use crate::fingerprint::pdq::{
 };
 use rayon::prelude::*;
 
+use crate::fingerprint::borders::{find_bars, Bars};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{FingerprintParams, VideoLuma};
 use crate::matching::QuerySegment;
@@ -83,7 +84,7 @@ fn fingerprint_range(
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
     let info = decode_video(path, &video_options(params, sampling, range), |frame| {
-        let dct = pdq_of(&frame, &mut luma);
+        let dct = pdq_of(&frame, params.crop_borders, &mut luma);
         // The secondary hash is made once a segment, from its first frame.
         segmenter.push(frame.time_s, frame.duration_s, dct, || {
             secondary_of(&frame)
@@ -191,27 +192,38 @@ pub fn hash_video_frames(
     let mut luma = Vec::new();
     let mut index = 0u64;
     decode_video(path, &opts, |frame| {
-        let hash = pdq_of(&frame, &mut luma).hash();
+        let hash = pdq_of(&frame, params.crop_borders, &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
     })
 }
 
 /// PDQ of a decoded frame: exact frames (RGB) through the reference filter, luma planes
-/// through the sampled one. `scratch` holds the float luma between calls.
-fn pdq_of(frame: &Frame<'_>, scratch: &mut Vec<f32>) -> PdqDct {
+/// through the sampled one, inside any letterbox or pillarbox bars when `crop` is set.
+/// `scratch` holds the float luma between calls.
+fn pdq_of(frame: &Frame<'_>, crop: bool, scratch: &mut Vec<f32>) -> PdqDct {
     match frame.pixels {
         Pixels::Rgb(rgb) => {
             luma_from_rgb8(rgb, scratch);
             pdq_dct_from_luma(scratch, frame.width, frame.height)
         }
-        Pixels::Luma { data, gain } => pdq_dct_from_plane(&LumaPlane {
-            data,
-            stride: frame.width,
-            width: frame.width,
-            height: frame.height,
-            gain,
-        }),
+        Pixels::Luma { data, gain } => {
+            let (w, h) = (frame.width, frame.height);
+            // Limited-range video puts black at 16.
+            let black = if gain > 1.0 { 16.0 } else { 0.0 };
+            let bars = if crop {
+                find_bars(w, h, |x, y| (f32::from(data[y * w + x]) - black) * gain)
+            } else {
+                Bars::default()
+            };
+            pdq_dct_from_plane(&LumaPlane {
+                data: &data[bars.top * w + bars.left..],
+                stride: w,
+                width: w - bars.left - bars.right,
+                height: h - bars.top - bars.bottom,
+                gain,
+            })
+        }
     }
 }
 

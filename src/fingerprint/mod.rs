@@ -4,6 +4,7 @@
 //! A still and a frame of a video are the same kind of thing here: a [`Segment`] with a
 //! time range, or none for a still.
 
+pub mod borders;
 pub mod hash256;
 pub mod imghash;
 pub mod pdq;
@@ -34,6 +35,11 @@ pub struct FingerprintParams {
     /// Consecutive frames within this many bits of a segment's first frame join it.
     /// Default 16.
     pub hold_distance: u32,
+    /// Hash the picture inside letterbox, pillarbox or window-box bars
+    /// ([`borders`]). On by default; off with `exact` (Meta's references hash every
+    /// pixel), and off for banks made before it existed.
+    #[serde(default)]
+    pub crop_borders: bool,
 }
 
 impl Default for FingerprintParams {
@@ -44,6 +50,7 @@ impl Default for FingerprintParams {
             jpeg_min_side: Some(DEFAULT_JPEG_MIN_SIDE),
             video_luma: VideoLuma::Plane,
             hold_distance: segments::SegmentOptions::default().hold_distance,
+            crop_borders: true,
         }
     }
 }
@@ -71,6 +78,7 @@ impl FingerprintParams {
         FingerprintParams {
             jpeg_min_side: None,
             video_luma: VideoLuma::Rgb601,
+            crop_borders: false,
             ..FingerprintParams::default()
         }
     }
@@ -129,12 +137,44 @@ impl StillFingerprint {
 
 /// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
+    let dct = if params.crop_borders {
+        pdq_inside_bars(img)
+    } else {
+        pdq_of_image(img)
+    };
     StillFingerprint {
-        dct: pdq_of_image(img),
+        dct,
         secondary: imghash::imghash64(img, params.secondary),
         width: img.width(),
         height: img.height(),
     }
+}
+
+/// PDQ of the picture inside any bars ([`borders`]); the whole image when it has none.
+pub fn pdq_inside_bars(img: &DynamicImage) -> PdqDct {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut luma = Vec::with_capacity(w * h);
+    match img {
+        DynamicImage::ImageLuma8(gray) => luma.extend(gray.as_raw().iter().map(|&v| v as f32)),
+        DynamicImage::ImageRgb8(rgb) => pdq::luma_from_rgb8(rgb.as_raw(), &mut luma),
+        other => pdq::luma_from_rgb8(other.to_rgb8().as_raw(), &mut luma),
+    }
+    if w == 0 || h == 0 {
+        return pdq::pdq_dct_from_luma(&mut luma, w, h);
+    }
+    let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+    if bars.is_none() {
+        return pdq::pdq_dct_from_luma(&mut luma, w, h);
+    }
+    let (cw, ch) = (w - bars.left - bars.right, h - bars.top - bars.bottom);
+    let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
+        .flat_map(|y| {
+            luma[y * w + bars.left..y * w + bars.left + cw]
+                .iter()
+                .copied()
+        })
+        .collect();
+    pdq::pdq_dct_from_luma(&mut inside, cw, ch)
 }
 
 /// PDQ of a decoded image. 8-bit RGB is read in place; other layouts are converted.
