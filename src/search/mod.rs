@@ -34,8 +34,9 @@ pub trait HammingIndex: Send + Sync {
     fn remove_asset(&mut self, asset: crate::bank::AssetId);
 
     /// Every indexed segment within `radius` bits (inclusive) of each query, in no
-    /// particular order. Several queries at once (the eight rotations and flips of one
-    /// frame, say) share one pass over the data.
+    /// particular order. Several queries may come at once (the eight rotations and flips
+    /// of one frame, say): the linear scan shares one pass over the data among them, the
+    /// multi-index probes for each.
     fn search(&self, queries: &[Hash256], radius: u32) -> Vec<Hit>;
 
     fn len(&self) -> usize;
