@@ -18,15 +18,17 @@
 //! four keys per asset instead of two per segment makes bulk loads and the index's
 //! rebuild at open stream large values instead of millions of small ones.
 
+mod paths;
 mod records;
 pub mod runs;
+mod saved_index;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
+pub use paths::{FileStamp, PathRecord};
 pub use records::{AssetId, AssetRecord, Label, SegmentRef};
 
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
@@ -53,9 +55,6 @@ const KEY_NEXT_ID: &[u8] = b"next_asset_id";
 /// Bumped in the same batch as every change to the banked segments, so saved index
 /// tables can tell whether they still describe the bank.
 const KEY_GENERATION: &[u8] = b"generation";
-const KEY_INDEX_HEADER: &[u8] = b"header";
-/// Saved tables are cut into values of this many 32-bit numbers (16 MiB).
-const INDEX_PART: usize = 1 << 22;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BankError {
@@ -121,36 +120,6 @@ pub struct NewAsset {
     pub seen: Option<FileStamp>,
 }
 
-/// A file's size and modification time, as a walk saw them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct FileStamp {
-    pub size: u64,
-    pub modified_ns: Option<u64>,
-}
-
-/// What `index` last saw at a path.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PathRecord {
-    pub stamp: FileStamp,
-    /// BLAKE3 (hex) of the bytes banked from it; `None` if it failed.
-    pub digest: Option<String>,
-    /// Why it could not be fingerprinted; such paths are tried again on every run (a
-    /// codec can be fixed).
-    pub error: Option<String>,
-    pub seen_at: String,
-}
-
-impl PathRecord {
-    /// Whether a file with `stamp` can be taken to hold what was banked from this path:
-    /// it was banked, and its size and modification time are the same.
-    pub fn unchanged(&self, stamp: &FileStamp) -> bool {
-        self.error.is_none()
-            && self.digest.is_some()
-            && stamp.modified_ns.is_some()
-            && self.stamp == *stamp
-    }
-}
-
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
@@ -197,14 +166,6 @@ impl Drop for Bank {
             let _ = self.flush_all();
         }
     }
-}
-
-/// What the `index` column family's header records about the saved tables.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct IndexHeader {
-    generation: u64,
-    entries: usize,
-    widths: Vec<u32>,
 }
 
 impl Bank {
@@ -379,158 +340,6 @@ impl Bank {
         Ok(())
     }
 
-    /// Rebuilds the search index from the `search` column family: one packed value per
-    /// asset, then one table build over everything.
-    fn load_index(&mut self) -> Result<(), BankError> {
-        let mut index = MultiIndex::new();
-        let mut iter = self.db.raw_iterator_cf(self.cf(CF_SEARCH)?);
-        iter.seek_to_first();
-        while let (Some(key), Some(value)) = (iter.key(), iter.value()) {
-            let asset = AssetId::from_key(key).ok_or_else(|| self.corrupt("bad search key"))?;
-            let packed = records::decode_search_entries(value)
-                .ok_or_else(|| self.corrupt(format!("bad search entries for asset {}", asset.0)))?;
-            index.reserve(value.len() / records::SEARCH_ENTRY_BYTES);
-            for (i, (hash, quality)) in packed.enumerate() {
-                let segment = SegmentRef {
-                    asset,
-                    index: i as u32,
-                };
-                index.push(segment, hash, quality);
-            }
-            iter.next();
-        }
-        iter.status().map_err(|e| self.rocks(e))?;
-        drop(iter);
-        self.index_origin = match self.load_saved_tables(&mut index) {
-            Ok(()) => "loaded from saved tables".to_string(),
-            Err(why) => {
-                index.rebuild();
-                format!("rebuilt at open ({why})")
-            }
-        };
-        self.index = index;
-        Ok(())
-    }
-
-    /// Installs the saved tables if they were built at this generation over these
-    /// entries; otherwise says why not.
-    fn load_saved_tables(&self, index: &mut MultiIndex) -> Result<(), String> {
-        let header = self
-            .get(CF_INDEX, KEY_INDEX_HEADER)
-            .map_err(|e| e.to_string())?
-            .ok_or("no saved tables")?;
-        let header: IndexHeader =
-            serde_json::from_slice(&header).map_err(|e| format!("unreadable header: {e}"))?;
-        if header.generation != self.generation || header.entries != index.len() {
-            return Err("saved tables are older than the bank".to_string());
-        }
-        // One table per worker: each is 50-100 MB of values to read and convert.
-        let tables = header
-            .widths
-            .par_iter()
-            .enumerate()
-            .map(|(k, width)| {
-                let mut starts = self.read_part_array(k, b's', (1usize << width) + 1)?;
-                // Stored as bucket sizes, which compress; summed back into offsets here.
-                for v in 1..starts.len() {
-                    starts[v] = starts[v].wrapping_add(starts[v - 1]);
-                }
-                let ids = self.read_part_array(k, b'i', header.entries)?;
-                Ok((starts, ids))
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        let layout = Layout {
-            widths: header.widths,
-        };
-        index.install_tables(layout, tables)
-    }
-
-    fn index_part_key(table: usize, kind: u8, part: usize) -> Vec<u8> {
-        let mut key = vec![b't', table as u8, kind];
-        key.extend_from_slice(&(part as u32).to_be_bytes());
-        key
-    }
-
-    fn read_part_array(&self, table: usize, kind: u8, len: usize) -> Result<Vec<u32>, String> {
-        let mut out = Vec::with_capacity(len);
-        for part in 0..len.div_ceil(INDEX_PART) {
-            let key = Self::index_part_key(table, kind, part);
-            let cf = self.cf(CF_INDEX).map_err(|e| e.to_string())?;
-            let value = self
-                .db
-                .get_pinned_cf(cf, &key)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("table {table} is missing a part"))?;
-            if value.len() % 4 != 0 {
-                return Err(format!("table {table} has a torn part"));
-            }
-            out.extend(
-                value
-                    .chunks_exact(4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
-        }
-        if out.len() != len {
-            return Err(format!("table {table} has {} values, not {len}", out.len()));
-        }
-        Ok(out)
-    }
-
-    /// Saves the index's tables, so the next open loads them instead of rebuilding
-    /// (on 10M segments, a fraction of a second against several). Nothing is written
-    /// when the saved tables are current, or when the bank is small enough to have none
-    /// (any old ones are then removed). The header goes last, in its own write: a crash
-    /// in between leaves a header-less set that the next open ignores and rebuilds.
-    pub fn save_index(&mut self) -> Result<bool, BankError> {
-        if self.index.tail_len() > 0 {
-            self.index.rebuild();
-        }
-        let current = self
-            .get(CF_INDEX, KEY_INDEX_HEADER)?
-            .and_then(|h| serde_json::from_slice::<IndexHeader>(&h).ok())
-            .is_some_and(|h| h.generation == self.generation && h.entries == self.index.len());
-        if current {
-            return Ok(false);
-        }
-        let cf = self.cf(CF_INDEX)?;
-        let mut clear = WriteBatch::default();
-        clear.delete_range_cf(cf, [0u8].as_slice(), [0xffu8; 16].as_slice());
-        self.db.write(clear).map_err(|e| self.rocks(e))?;
-        let Some((layout, tables)) = self.index.tables() else {
-            return Ok(false);
-        };
-        let bytes =
-            |values: &[u32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
-        for (k, (starts, ids)) in tables.iter().enumerate() {
-            let sizes: Vec<u32> = std::iter::once(0)
-                .chain(starts.windows(2).map(|w| w[1] - w[0]))
-                .collect();
-            for (kind, values) in [(b's', sizes.as_slice()), (b'i', *ids)] {
-                for (part, slice) in values.chunks(INDEX_PART).enumerate() {
-                    self.db
-                        .put_cf(cf, Self::index_part_key(k, kind, part), bytes(slice))
-                        .map_err(|e| self.rocks(e))?;
-                }
-            }
-        }
-        let header = IndexHeader {
-            generation: self.generation,
-            entries: self.index.len(),
-            widths: layout.widths.clone(),
-        };
-        self.db
-            .put_cf(
-                cf,
-                KEY_INDEX_HEADER,
-                serde_json::to_vec(&header).expect("header serialises"),
-            )
-            .map_err(|e| self.rocks(e))?;
-        // Flushed now, so that the next open reads tables from files instead of
-        // replaying hundreds of megabytes of write-ahead log into memory.
-        self.flush_all().map_err(|e| self.rocks(e))?;
-        Ok(true)
-    }
-
     fn flush_all(&self) -> Result<(), rocksdb::Error> {
         let all: Vec<_> = ALL_CFS
             .iter()
@@ -581,136 +390,6 @@ impl Bank {
         }
     }
 
-    /// Records another path for bytes already banked, and what the walk saw there, in
-    /// one batch. Returns false if the asset already had the path.
-    pub fn add_path(
-        &mut self,
-        id: AssetId,
-        path: &str,
-        seen: Option<FileStamp>,
-    ) -> Result<bool, BankError> {
-        let mut record = self
-            .asset(id)?
-            .ok_or_else(|| self.corrupt(format!("digest points at missing asset {}", id.0)))?;
-        let new = !record.paths.iter().any(|p| p == path);
-        let mut batch = WriteBatch::default();
-        if new {
-            record.paths.push(path.to_string());
-            let value = serde_json::to_vec(&record).expect("record serialises");
-            batch.put_cf(self.cf(CF_ASSETS)?, id.key(), value);
-        }
-        if let Some(stamp) = seen {
-            self.put_path(&mut batch, path, stamp, Some(record.digest.clone()), None)?;
-        }
-        self.db.write(batch).map_err(|e| self.rocks(e))?;
-        Ok(new)
-    }
-
-    fn put_path(
-        &self,
-        batch: &mut WriteBatch,
-        path: &str,
-        stamp: FileStamp,
-        digest: Option<String>,
-        error: Option<String>,
-    ) -> Result<(), BankError> {
-        let record = PathRecord {
-            stamp,
-            digest,
-            error,
-            seen_at: now_rfc3339(),
-        };
-        batch.put_cf(
-            self.cf(CF_PATHS)?,
-            path.as_bytes(),
-            serde_json::to_vec(&record).expect("path record serialises"),
-        );
-        Ok(())
-    }
-
-    /// What `index` last saw at `path`. A reader of a bank older than the `paths`
-    /// family sees nothing.
-    pub fn path_record(&self, path: &str) -> Result<Option<PathRecord>, BankError> {
-        let Some(cf) = self.db.cf_handle(CF_PATHS) else {
-            return Ok(None);
-        };
-        match self
-            .db
-            .get_cf(cf, path.as_bytes())
-            .map_err(|e| self.rocks(e))?
-        {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt(format!("path record for {path} unreadable: {e}"))),
-        }
-    }
-
-    /// Records that `path` could not be fingerprinted, and why; the next run retries it.
-    pub fn record_failure(
-        &mut self,
-        path: &str,
-        seen: FileStamp,
-        error: &str,
-    ) -> Result<(), BankError> {
-        let mut batch = WriteBatch::default();
-        self.put_path(&mut batch, path, seen, None, Some(error.to_string()))?;
-        self.db.write(batch).map_err(|e| self.rocks(e))
-    }
-
-    /// Every recorded path that starts with `prefix`, in order.
-    pub fn paths_under(&self, prefix: &str) -> Result<Vec<(String, PathRecord)>, BankError> {
-        let Some(cf) = self.db.cf_handle(CF_PATHS) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for item in self.db.prefix_iterator_cf(cf, prefix.as_bytes()) {
-            let (key, value) = item.map_err(|e| self.rocks(e))?;
-            if !key.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            let path = String::from_utf8_lossy(&key).into_owned();
-            let record = serde_json::from_slice(&value)
-                .map_err(|e| self.corrupt(format!("path record for {path} unreadable: {e}")))?;
-            out.push((path, record));
-        }
-        Ok(out)
-    }
-
-    /// Forgets a path that has disappeared: drops it from its asset, and the asset with
-    /// it when no other path is left, all in one batch. Returns whether an asset went.
-    pub fn prune_path(&mut self, path: &str) -> Result<bool, BankError> {
-        let digest = self
-            .path_record(path)?
-            .and_then(|r| r.digest)
-            .and_then(|d| crate::media::digest_from_hex(&d));
-        let mut batch = WriteBatch::default();
-        batch.delete_cf(self.cf(CF_PATHS)?, path.as_bytes());
-        let mut removed = None;
-        if let Some(id) = digest
-            .map(|d| self.asset_by_digest(&d))
-            .transpose()?
-            .flatten()
-        {
-            if let Some(mut record) = self.asset(id)? {
-                record.paths.retain(|p| p != path);
-                if record.paths.is_empty() {
-                    self.removal(&mut batch, id, &record)?;
-                    removed = Some(id);
-                } else {
-                    let value = serde_json::to_vec(&record).expect("record serialises");
-                    batch.put_cf(self.cf(CF_ASSETS)?, id.key(), value);
-                }
-            }
-        }
-        self.db.write(batch).map_err(|e| self.rocks(e))?;
-        if let Some(id) = removed {
-            self.generation += 1;
-            self.index.remove_asset(id);
-        }
-        Ok(removed.is_some())
-    }
-
     /// Banks a new asset: record, digest, segments and search entries in one batch.
     pub fn add_asset(&mut self, new: NewAsset) -> Result<AssetId, BankError> {
         let id = AssetId(self.next_id);
@@ -726,7 +405,7 @@ impl Bank {
             width: new.width,
             height: new.height,
             segments: new.segments.len() as u32,
-            indexed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            indexed_at: now_rfc3339(),
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_NEXT_ID, (id.0 + 1).to_le_bytes());
@@ -876,262 +555,4 @@ fn dir_size(dir: &Path) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
-        NewAsset {
-            digest: [digest_byte; 32],
-            kind: MediaKind::Still,
-            label: Label::Leaked,
-            source: Some("test".into()),
-            note: None,
-            path: format!("file-{digest_byte}.png"),
-            bytes: 10,
-            width: 64,
-            height: 64,
-            segments: hashes
-                .iter()
-                .map(|h| Segment {
-                    start_s: None,
-                    end_s: None,
-                    pdq: h.parse().unwrap(),
-                    quality: 90,
-                    frames: 1,
-                    secondary: 7,
-                })
-                .collect(),
-            seen: None,
-        }
-    }
-
-    fn create(dir: &Path) -> Bank {
-        Bank::open(
-            dir,
-            &OpenOptions {
-                create: true,
-                ..OpenOptions::default()
-            },
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn assets_survive_reopen_and_are_searchable() {
-        let dir = tempfile::tempdir().unwrap();
-        let h = "ab".repeat(32);
-        {
-            let mut bank = create(dir.path());
-            let id = bank.add_asset(asset(1, &[&h, &"00".repeat(32)])).unwrap();
-            assert_eq!(bank.asset_by_digest(&[1; 32]).unwrap(), Some(id));
-        }
-        let bank = Bank::open(
-            dir.path(),
-            &OpenOptions {
-                read_only: true,
-                ..OpenOptions::default()
-            },
-        )
-        .unwrap();
-        let hits = bank.search(&[h.parse().unwrap()], 0);
-        assert_eq!(hits.len(), 1);
-        assert_eq!(bank.segments(hits[0].segment.asset).unwrap().len(), 2);
-        assert_eq!(bank.stats().unwrap().assets, 1);
-    }
-
-    #[test]
-    fn newer_format_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let bank = create(dir.path());
-            bank.db
-                .put_cf(
-                    bank.cf(CF_META).unwrap(),
-                    KEY_FORMAT,
-                    (FORMAT_VERSION + 1).to_le_bytes(),
-                )
-                .unwrap();
-        }
-        let err = Bank::open(dir.path(), &OpenOptions::default())
-            .err()
-            .expect("refused");
-        assert!(matches!(err, BankError::FormatVersion { .. }), "{err}");
-        assert!(err.to_string().contains("newer celprint"), "{err}");
-    }
-
-    #[test]
-    fn other_params_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        drop(create(dir.path()));
-        let other = FingerprintParams {
-            secondary: crate::fingerprint::ImgHashAlgo::Dhash,
-            ..FingerprintParams::default()
-        };
-        let err = Bank::open(
-            dir.path(),
-            &OpenOptions {
-                params: Some(other),
-                ..OpenOptions::default()
-            },
-        )
-        .err()
-        .expect("refused");
-        assert!(matches!(err, BankError::ParamsMismatch { .. }), "{err}");
-    }
-
-    #[test]
-    fn missing_bank_is_not_created_by_readers() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Bank::open(&dir.path().join("none"), &OpenOptions::default())
-            .err()
-            .expect("refused");
-        assert!(matches!(err, BankError::NotFound(_)));
-        assert!(!dir.path().join("none").exists());
-    }
-
-    /// Adds and deletes assets at random, reopening now and then, and checks after every
-    /// step that searching the bank gives exactly what a brute-force scan of a model of
-    /// its contents gives. Assets are large enough that the index runs on tables, with
-    /// a tail, and small clustered ones so results are not empty.
-    #[test]
-    fn index_equals_a_brute_force_model_through_adds_deletes_and_reopens() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed >> 12;
-            seed ^= seed << 25;
-            seed ^= seed >> 27;
-            seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        };
-        let centre = Hash256::from_words([next(), next(), next(), next()]);
-        let mut model: BTreeMap<AssetId, Vec<Hash256>> = BTreeMap::new();
-        let mut bank = create(dir.path());
-        for step in 0..24u8 {
-            match next() % 6 {
-                0..=2 => {
-                    let n = (next() % 4000) as usize;
-                    let hashes: Vec<Hash256> = (0..n)
-                        .map(|_| {
-                            let mut h = centre;
-                            for _ in 0..next() % 40 {
-                                let bit = (next() % 256) as usize;
-                                h.words[bit / 64] ^= 1 << (bit % 64);
-                            }
-                            if next() % 2 == 0 {
-                                h = Hash256::from_words([next(), next(), next(), next()]);
-                            }
-                            h
-                        })
-                        .collect();
-                    let hex: Vec<String> = hashes.iter().map(|h| h.to_string()).collect();
-                    let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
-                    let id = bank.add_asset(asset(step, &refs)).unwrap();
-                    model.insert(id, hashes);
-                }
-                3 | 4 if !model.is_empty() => {
-                    let victim = *model.keys().nth((next() as usize) % model.len()).unwrap();
-                    assert!(bank.remove_asset(victim).unwrap());
-                    model.remove(&victim);
-                    assert!(bank.segments(victim).unwrap().is_empty());
-                }
-                _ => {
-                    if next() % 2 == 0 {
-                        bank.save_index().unwrap();
-                    }
-                    drop(bank);
-                    bank = create(dir.path());
-                }
-            }
-            let queries = [
-                centre,
-                Hash256::from_words([next(), next(), next(), next()]),
-            ];
-            let mut expected: Vec<(usize, SegmentRef, u32)> = Vec::new();
-            for (id, hashes) in &model {
-                for (i, h) in hashes.iter().enumerate() {
-                    for (q, query) in queries.iter().enumerate() {
-                        let d = h.distance(query);
-                        if d <= 31 {
-                            let seg = SegmentRef {
-                                asset: *id,
-                                index: i as u32,
-                            };
-                            expected.push((q, seg, d));
-                        }
-                    }
-                }
-            }
-            let mut got: Vec<(usize, SegmentRef, u32)> = bank
-                .search(&queries, 31)
-                .into_iter()
-                .map(|h| (h.query, h.segment, h.distance))
-                .collect();
-            expected.sort();
-            got.sort();
-            assert_eq!(got, expected, "step {step}");
-            let total: usize = model.values().map(Vec::len).sum();
-            assert_eq!(bank.stats().unwrap().index_entries, total, "step {step}");
-        }
-    }
-
-    fn random_asset(byte: u8, n: usize, seed: u64) -> NewAsset {
-        let mut x = seed | 1;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let hex: Vec<String> = (0..n)
-            .map(|_| Hash256::from_words([next(), next(), next(), next()]).to_string())
-            .collect();
-        let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
-        asset(byte, &refs)
-    }
-
-    #[test]
-    fn saved_tables_are_loaded_only_while_current() {
-        let dir = tempfile::tempdir().unwrap();
-        let probe: Hash256;
-        {
-            let mut bank = create(dir.path());
-            let big = random_asset(1, 20_000, 3);
-            probe = big.segments[12_345].pdq;
-            bank.add_asset(big).unwrap();
-            assert!(bank.save_index().unwrap());
-            assert!(!bank.save_index().unwrap(), "nothing to do when current");
-        }
-        let origin = |bank: &Bank| bank.stats().unwrap().index_origin;
-        let reader = OpenOptions {
-            read_only: true,
-            ..OpenOptions::default()
-        };
-        {
-            let bank = Bank::open(dir.path(), &reader).unwrap();
-            assert_eq!(origin(&bank), "loaded from saved tables");
-            assert_eq!(bank.search(&[probe], 0).len(), 1);
-        }
-        {
-            // A change after the save makes the saved tables stale.
-            let mut bank = create(dir.path());
-            bank.add_asset(random_asset(2, 10, 4)).unwrap();
-        }
-        {
-            let bank = Bank::open(dir.path(), &reader).unwrap();
-            assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
-            assert_eq!(bank.search(&[probe], 0).len(), 1);
-        }
-        {
-            // Damaged tables are rebuilt, not trusted.
-            let mut bank = create(dir.path());
-            bank.save_index().unwrap();
-            let cf = bank.cf(CF_INDEX).unwrap();
-            bank.db
-                .put_cf(cf, Bank::index_part_key(0, b'i', 0), vec![0u8; 8])
-                .unwrap();
-        }
-        let bank = Bank::open(dir.path(), &reader).unwrap();
-        assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
-        assert_eq!(bank.search(&[probe], 0).len(), 1);
-    }
-}
+mod tests;

@@ -1,0 +1,260 @@
+//! Bank tests: round trips, refusals, the index against a brute-force model, saved
+//! tables.
+
+use super::*;
+
+fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
+    NewAsset {
+        digest: [digest_byte; 32],
+        kind: MediaKind::Still,
+        label: Label::Leaked,
+        source: Some("test".into()),
+        note: None,
+        path: format!("file-{digest_byte}.png"),
+        bytes: 10,
+        width: 64,
+        height: 64,
+        segments: hashes
+            .iter()
+            .map(|h| Segment {
+                start_s: None,
+                end_s: None,
+                pdq: h.parse().unwrap(),
+                quality: 90,
+                frames: 1,
+                secondary: 7,
+            })
+            .collect(),
+        seen: None,
+    }
+}
+
+fn create(dir: &Path) -> Bank {
+    Bank::open(
+        dir,
+        &OpenOptions {
+            create: true,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn assets_survive_reopen_and_are_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = "ab".repeat(32);
+    {
+        let mut bank = create(dir.path());
+        let id = bank.add_asset(asset(1, &[&h, &"00".repeat(32)])).unwrap();
+        assert_eq!(bank.asset_by_digest(&[1; 32]).unwrap(), Some(id));
+    }
+    let bank = Bank::open(
+        dir.path(),
+        &OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    let hits = bank.search(&[h.parse().unwrap()], 0);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(bank.segments(hits[0].segment.asset).unwrap().len(), 2);
+    assert_eq!(bank.stats().unwrap().assets, 1);
+}
+
+#[test]
+fn newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let bank = create(dir.path());
+        bank.db
+            .put_cf(
+                bank.cf(CF_META).unwrap(),
+                KEY_FORMAT,
+                (FORMAT_VERSION + 1).to_le_bytes(),
+            )
+            .unwrap();
+    }
+    let err = Bank::open(dir.path(), &OpenOptions::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, BankError::FormatVersion { .. }), "{err}");
+    assert!(err.to_string().contains("newer celprint"), "{err}");
+}
+
+#[test]
+fn other_params_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(create(dir.path()));
+    let other = FingerprintParams {
+        secondary: crate::fingerprint::ImgHashAlgo::Dhash,
+        ..FingerprintParams::default()
+    };
+    let err = Bank::open(
+        dir.path(),
+        &OpenOptions {
+            params: Some(other),
+            ..OpenOptions::default()
+        },
+    )
+    .err()
+    .expect("refused");
+    assert!(matches!(err, BankError::ParamsMismatch { .. }), "{err}");
+}
+
+#[test]
+fn missing_bank_is_not_created_by_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Bank::open(&dir.path().join("none"), &OpenOptions::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, BankError::NotFound(_)));
+    assert!(!dir.path().join("none").exists());
+}
+
+/// Adds and deletes assets at random, reopening now and then, and checks after every
+/// step that searching the bank gives exactly what a brute-force scan of a model of
+/// its contents gives. Assets are large enough that the index runs on tables, with
+/// a tail, and small clustered ones so results are not empty.
+#[test]
+fn index_equals_a_brute_force_model_through_adds_deletes_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    };
+    let centre = Hash256::from_words([next(), next(), next(), next()]);
+    let mut model: BTreeMap<AssetId, Vec<Hash256>> = BTreeMap::new();
+    let mut bank = create(dir.path());
+    for step in 0..24u8 {
+        match next() % 6 {
+            0..=2 => {
+                let n = (next() % 4000) as usize;
+                let hashes: Vec<Hash256> = (0..n)
+                    .map(|_| {
+                        let mut h = centre;
+                        for _ in 0..next() % 40 {
+                            let bit = (next() % 256) as usize;
+                            h.words[bit / 64] ^= 1 << (bit % 64);
+                        }
+                        if next() % 2 == 0 {
+                            h = Hash256::from_words([next(), next(), next(), next()]);
+                        }
+                        h
+                    })
+                    .collect();
+                let hex: Vec<String> = hashes.iter().map(|h| h.to_string()).collect();
+                let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
+                let id = bank.add_asset(asset(step, &refs)).unwrap();
+                model.insert(id, hashes);
+            }
+            3 | 4 if !model.is_empty() => {
+                let victim = *model.keys().nth((next() as usize) % model.len()).unwrap();
+                assert!(bank.remove_asset(victim).unwrap());
+                model.remove(&victim);
+                assert!(bank.segments(victim).unwrap().is_empty());
+            }
+            _ => {
+                if next() % 2 == 0 {
+                    bank.save_index().unwrap();
+                }
+                drop(bank);
+                bank = create(dir.path());
+            }
+        }
+        let queries = [
+            centre,
+            Hash256::from_words([next(), next(), next(), next()]),
+        ];
+        let mut expected: Vec<(usize, SegmentRef, u32)> = Vec::new();
+        for (id, hashes) in &model {
+            for (i, h) in hashes.iter().enumerate() {
+                for (q, query) in queries.iter().enumerate() {
+                    let d = h.distance(query);
+                    if d <= 31 {
+                        let seg = SegmentRef {
+                            asset: *id,
+                            index: i as u32,
+                        };
+                        expected.push((q, seg, d));
+                    }
+                }
+            }
+        }
+        let mut got: Vec<(usize, SegmentRef, u32)> = bank
+            .search(&queries, 31)
+            .into_iter()
+            .map(|h| (h.query, h.segment, h.distance))
+            .collect();
+        expected.sort();
+        got.sort();
+        assert_eq!(got, expected, "step {step}");
+        let total: usize = model.values().map(Vec::len).sum();
+        assert_eq!(bank.stats().unwrap().index_entries, total, "step {step}");
+    }
+}
+
+fn random_asset(byte: u8, n: usize, seed: u64) -> NewAsset {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let hex: Vec<String> = (0..n)
+        .map(|_| Hash256::from_words([next(), next(), next(), next()]).to_string())
+        .collect();
+    let refs: Vec<&str> = hex.iter().map(String::as_str).collect();
+    asset(byte, &refs)
+}
+
+#[test]
+fn saved_tables_are_loaded_only_while_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe: Hash256;
+    {
+        let mut bank = create(dir.path());
+        let big = random_asset(1, 20_000, 3);
+        probe = big.segments[12_345].pdq;
+        bank.add_asset(big).unwrap();
+        assert!(bank.save_index().unwrap());
+        assert!(!bank.save_index().unwrap(), "nothing to do when current");
+    }
+    let origin = |bank: &Bank| bank.stats().unwrap().index_origin;
+    let reader = OpenOptions {
+        read_only: true,
+        ..OpenOptions::default()
+    };
+    {
+        let bank = Bank::open(dir.path(), &reader).unwrap();
+        assert_eq!(origin(&bank), "loaded from saved tables");
+        assert_eq!(bank.search(&[probe], 0).len(), 1);
+    }
+    {
+        // A change after the save makes the saved tables stale.
+        let mut bank = create(dir.path());
+        bank.add_asset(random_asset(2, 10, 4)).unwrap();
+    }
+    {
+        let bank = Bank::open(dir.path(), &reader).unwrap();
+        assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
+        assert_eq!(bank.search(&[probe], 0).len(), 1);
+    }
+    {
+        // Damaged tables are rebuilt, not trusted.
+        let mut bank = create(dir.path());
+        bank.save_index().unwrap();
+        let cf = bank.cf(CF_INDEX).unwrap();
+        bank.db
+            .put_cf(cf, Bank::index_part_key(0, b'i', 0), vec![0u8; 8])
+            .unwrap();
+    }
+    let bank = Bank::open(dir.path(), &reader).unwrap();
+    assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
+    assert_eq!(bank.search(&[probe], 0).len(), 1);
+}
