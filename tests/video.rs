@@ -63,7 +63,7 @@ fn big_buck_bunny_copies_match_with_their_times_and_other_parts_do_not() {
         return;
     };
     let env = TestEnv::new();
-    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    index_bbb(&env, &shared);
     let (code, report) = scan(
         &env,
         &[
@@ -155,50 +155,43 @@ fn excerpt_spliced_between_unrelated_clips_is_found_with_both_ranges() {
         return;
     };
     let env = TestEnv::new();
-    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    index_bbb(&env, &shared);
     let spliced = env.path("spliced.mp4");
-    let ok = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args([
-            "-ss",
-            "4",
-            "-t",
-            "3",
-            "-i",
-            &media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4"),
-        ])
-        .args([
-            "-ss",
-            "10",
-            "-t",
-            "4",
-            "-i",
-            &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
-        ])
-        .args([
-            "-ss",
-            "20",
-            "-t",
-            "3",
-            "-i",
-            &media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv"),
-        ])
-        .args([
-            "-filter_complex",
-            "[0:v]scale=640:360,setsar=1,fps=24[a];[1:v]scale=640:360,setsar=1,fps=24[b];\
-             [2:v]scale=640:360,setsar=1,fps=24[c];[a][b][c]concat=n=3:v=1[v]",
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-crf",
-            "23",
-        ])
-        .arg(&spliced)
-        .status()
-        .expect("ffmpeg")
-        .success();
-    assert!(ok, "ffmpeg could not build the spliced clip");
+    let (sintel, bbb, popeye) = (
+        media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4"),
+        media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+        media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv"),
+    );
+    ffmpeg(&[
+        "-ss",
+        "4",
+        "-t",
+        "3",
+        "-i",
+        &sintel,
+        "-ss",
+        "10",
+        "-t",
+        "4",
+        "-i",
+        &bbb,
+        "-ss",
+        "20",
+        "-t",
+        "3",
+        "-i",
+        &popeye,
+        "-filter_complex",
+        "[0:v]scale=640:360,setsar=1,fps=24[a];[1:v]scale=640:360,setsar=1,fps=24[b];\
+         [2:v]scale=640:360,setsar=1,fps=24[c];[a][b][c]concat=n=3:v=1[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "23",
+        s(&spliced),
+    ]);
     let (code, report) = scan(&env, &[s(&spliced)]);
     assert_eq!(code, 1);
     let found = runs(&report);
@@ -249,15 +242,17 @@ fn rotation_flag_is_applied_as_ffmpeg_does() {
     let file = media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4");
     let frame = |extra: &[&str], out: &str| -> String {
         let png = env.path(out);
-        let ok = Command::new("ffmpeg")
-            .args(["-v", "error", "-y"])
-            .args(extra)
-            .args(["-i", &file, "-vf", "select=eq(n\\,44)", "-frames:v", "1"])
-            .arg(&png)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
+        let mut args = extra.to_vec();
+        args.extend([
+            "-i",
+            &file,
+            "-vf",
+            "select=eq(n\\,44)",
+            "-frames:v",
+            "1",
+            s(&png),
+        ]);
+        ffmpeg(&args);
         let o = env.run(&["hash", "--exact", s(&png)]);
         stdout(&o).split(',').next().unwrap().to_string()
     };
@@ -295,7 +290,7 @@ fn rotated_copy_matches_with_its_transform_and_times() {
         return;
     };
     let env = TestEnv::new();
-    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    let bbb = index_bbb(&env, &shared);
     let excerpt = env.path("excerpt.mp4");
     let rotated = env.path("rotated.mp4");
     ffmpeg(&[
@@ -304,7 +299,7 @@ fn rotated_copy_matches_with_its_transform_and_times() {
         "-t",
         "4",
         "-i",
-        &media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
+        &bbb,
         "-c:v",
         "libx264",
         "-crf",
@@ -339,8 +334,7 @@ fn letterboxed_and_pillarboxed_copies_match_with_their_times() {
         return;
     };
     let env = TestEnv::new();
-    let bank = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
-    index(&env, &[&bank]);
+    let bank = index_bbb(&env, &shared);
     for (name, start, filter) in [
         (
             "letterbox.mp4",
@@ -392,7 +386,7 @@ fn rotated_fade_in_is_reported_as_too_low_in_quality() {
         return;
     };
     let env = TestEnv::new();
-    index(&env, &[&media(&shared, "bbb/bower_bbb_480p_30s.mp4")]);
+    index_bbb(&env, &shared);
     let (_, report) = scan(
         &env,
         &[&media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4")],
@@ -480,6 +474,13 @@ fn vpdq_conformance() {
             "{stem}: timestamps differ by {time_error}"
         );
     }
+}
+
+/// Banks the 30 s Big Buck Bunny clip most cases are measured against; returns its path.
+fn index_bbb(env: &TestEnv, shared: &Path) -> String {
+    let bbb = media(shared, "bbb/bower_bbb_480p_30s.mp4");
+    index(env, &[&bbb]);
+    bbb
 }
 
 fn ffmpeg(args: &[&str]) {
