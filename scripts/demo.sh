@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: builds celprint, banks the stills in data/demo/bank as leaked material,
-# scans the mock delivery in data/demo/delivery, and writes the reports.
+# The demo: builds celprint, banks the stills and the clip in data/demo/bank as leaked
+# material, scans the mock delivery in data/demo/delivery, and writes the JSON, CSV and
+# HTML reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -13,12 +14,13 @@ mkdir -p "$out"
 
 "$bin" index --db "$out/bank" --label leaked --source "demo leak" --note "INC-0001" data/demo/bank
 set +e
-"$bin" scan --db "$out/bank" --json "$out/report.json" --csv "$out/report.csv" data/demo/delivery > "$out/summary.txt"
+"$bin" scan --db "$out/bank" --json "$out/report.json" --csv "$out/report.csv" \
+  --html "$out/report.html" data/demo/delivery > "$out/summary.txt"
 status=$?
 set -e
 cat "$out/summary.txt"
 echo
-echo "reports: $out/report.json  $out/report.csv"
+echo "reports: $out/report.json  $out/report.csv  $out/report.html (open it in a browser)"
 case $status in
   0) echo "exit 0: the delivery is clean" ;;
   1) echo "exit 1: the delivery matches banked material (expected for the demo: see data/demo/TRUTH.md)" ;;

@@ -29,7 +29,7 @@ fn index_demo_bank(env: &TestEnv) {
         &demo("bank"),
     ]);
     expect_code(&o, 0);
-    assert!(stdout(&o).contains("8 new assets"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("9 new assets"), "{}", stdout(&o));
 }
 
 fn scan_json(env: &TestEnv, paths: &[&str], extra: &[&str]) -> (std::process::Output, Value) {
@@ -86,6 +86,16 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
         pairs,
         vec![
             (
+                "reel_020.mp4".into(),
+                "bbb_02-14s.mp4".into(),
+                "identity".into()
+            ),
+            (
+                "shot_010.jpg".into(),
+                "bbb_02-14s.mp4".into(),
+                "identity".into()
+            ),
+            (
                 "shot_010.jpg".into(),
                 "bbb_t13s.jpg".into(),
                 "identity".into()
@@ -107,8 +117,41 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
             ),
         ]
     );
+    // The reel's truth (data/demo/TRUTH.md): its 3-7 s are the bank clip's 5-9 s.
+    let reel = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["query"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("reel_020.mp4")
+        })
+        .unwrap();
+    let t = |v: &Value| v.as_f64().unwrap();
+    for (got, want) in [
+        (t(&reel["query"]["start_s"]), 3.0),
+        (t(&reel["query"]["end_s"]), 7.0),
+        (t(&reel["bank_asset"]["start_s"]), 5.0),
+        (t(&reel["bank_asset"]["end_s"]), 9.0),
+    ] {
+        assert!((got - want).abs() <= 0.5, "{reel:#}");
+    }
+    assert_eq!(reel["query"]["frame_rate"], 24.0);
+    assert_eq!(reel["bank_asset"]["frame_rate"], 24.0);
     // The schema the README documents.
-    let m = &report["matches"][0];
+    let m = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["query"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("shot_010.jpg")
+        })
+        .unwrap();
     assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());
     assert_eq!(m["bank_asset"]["label"], "leaked");
     assert_eq!(m["bank_asset"]["source"], "demo");
@@ -118,8 +161,8 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     let scanned = report["scanned"].as_array().unwrap();
     assert_eq!(
         scanned.len(),
-        8,
-        "notes.txt is skipped, the 8 images are scanned"
+        9,
+        "notes.txt is skipped, the 8 images and the reel are scanned"
     );
     assert!(scanned
         .iter()
@@ -194,7 +237,7 @@ fn reindexing_the_same_bytes_adds_only_the_path() {
         "{}",
         stdout(&o)
     );
-    assert!(stdout(&o).contains("8 skipped unread"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("9 skipped unread"), "{}", stdout(&o));
     let after = bank_assets(&env);
     assert_eq!(before.len(), after.len());
     let paths = &after
@@ -275,8 +318,8 @@ fn info_shows_counts_and_parameters() {
     let o = env.run(&["info", "--db", s(&env.db()), "--json"]);
     expect_code(&o, 0);
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["stats"]["assets"], 8);
-    assert_eq!(v["stats"]["assets_by_label"]["leaked"], 8);
+    assert_eq!(v["stats"]["assets"], 9);
+    assert_eq!(v["stats"]["assets_by_label"]["leaked"], 9);
     assert_eq!(v["params"]["secondary"], "phash");
     assert!(v["stats"]["disk_bytes"].as_u64().unwrap() > 0);
     let o = env.run(&["info", "--db", s(&env.db())]);
@@ -516,4 +559,77 @@ fn letterboxed_still_matches_the_banked_picture() {
         .as_str()
         .unwrap()
         .ends_with("sintel_t04s.jpg"));
+}
+
+#[test]
+fn html_report_shows_each_match_with_pictures_and_timecodes() {
+    let env = TestEnv::new();
+    index_demo_bank(&env);
+    let html_path = env.path("report.html");
+    let (o, report) = scan_json(&env, &[&demo("delivery")], &["--html", s(&html_path)]);
+    expect_code(&o, 1);
+    let html = std::fs::read_to_string(&html_path).expect("HTML report written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    let matches = report["matches"].as_array().unwrap().len();
+    assert_eq!(html.matches("<article class=\"match\">").count(), matches);
+    // A still gives one pair of pictures; the reel three (start, middle, end).
+    let pictures = html.matches("src=\"data:image/jpeg;base64,").count();
+    assert_eq!(pictures, 2 * (matches - 1) + 2 * 3, "{html}");
+    assert!(!html.contains("no picture"), "every source is at hand");
+    // Nothing is fetched from outside the file.
+    assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"));
+    // Timecodes at the reel's own 24 fps, on both sides of its run (about 3 s in the
+    // delivery and 5 s in the bank clip, data/demo/TRUTH.md).
+    let reel = report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["query"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("reel_020.mp4")
+        })
+        .unwrap();
+    for side in ["query", "bank_asset"] {
+        let start = reel[side]["start_s"].as_f64().unwrap();
+        let tc = celprint::report::html::timecode(start, Some(24.0));
+        assert!(tc.starts_with("00:00:0"), "{tc}");
+        assert!(html.contains(&format!("{tc} – ")), "{side} {tc}");
+    }
+    // Header: what was scanned, against which bank and parameters.
+    assert!(html.contains(&env.db().display().to_string()));
+    assert!(html.contains("hold_distance"));
+    assert!(html.contains("INC-1"));
+    // Grouped by delivered file: each file's heading appears once.
+    assert_eq!(html.matches("reel_020.mp4</h2>").count(), 1);
+}
+
+#[test]
+fn html_report_says_why_a_picture_is_missing_and_the_scan_still_succeeds() {
+    let env = TestEnv::new();
+    let bank_copy = env.path("bank-media");
+    std::fs::create_dir_all(&bank_copy).unwrap();
+    std::fs::copy(
+        demo("bank/popeye_t20s.jpg"),
+        bank_copy.join("popeye_t20s.jpg"),
+    )
+    .unwrap();
+    let o = env.run(&["index", "--db", s(&env.db()), s(&bank_copy)]);
+    expect_code(&o, 0);
+    // The banked file is then replaced by other bytes: its frame must not be shown.
+    std::fs::copy(demo("bank/bbb_t05s.jpg"), bank_copy.join("popeye_t20s.jpg")).unwrap();
+    let html_path = env.path("report.html");
+    let (o, _) = scan_json(
+        &env,
+        &[&demo("delivery/shot_050.jpg")],
+        &["--html", s(&html_path)],
+    );
+    expect_code(&o, 1);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert_eq!(html.matches("src=\"data:image/jpeg;base64,").count(), 1);
+    assert!(
+        html.contains("no picture: banked file not found with its digest"),
+        "{html}"
+    );
 }

@@ -724,3 +724,99 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
     assert_eq!(segs(&one), segs(&three));
     assert_eq!(one.info.frames_decoded, three.info.frames_decoded);
 }
+
+/// Two inputs (path, start, seconds) cut together at 320×180, 24 fps.
+fn cut_together(parts: &[(&str, &str, &str)], out: &Path) {
+    let mut args: Vec<String> = Vec::new();
+    let mut filter = String::new();
+    for (i, (file, start, secs)) in parts.iter().enumerate() {
+        args.extend(["-ss", start, "-t", secs, "-i", file].map(String::from));
+        filter += &format!("[{i}:v]scale=320:180,setsar=1,fps=24[v{i}];");
+    }
+    for i in 0..parts.len() {
+        filter += &format!("[v{i}]");
+    }
+    filter += &format!("concat=n={}:v=1[v]", parts.len());
+    args.extend(
+        [
+            "-filter_complex",
+            &filter,
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "23",
+        ]
+        .map(String::from),
+    );
+    args.push(s(out).to_string());
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// Truth: built here. Four banked clips open with the same 3 s intro (Sintel 4-7 s) and
+/// go on with different footage; the delivery is the intro followed by the first clip's
+/// own footage. The intro alone matches every clip, but it is common material: those
+/// matches are scored down, and the clip whose own footage is delivered scores highest.
+#[test]
+fn intro_shared_by_many_banked_assets_is_scored_as_common() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let sintel = media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4");
+    let bbb = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
+    let bodies = [
+        (bbb.as_str(), "12"),
+        (popeye.as_str(), "20"),
+        (sintel.as_str(), "15"),
+        (bbb.as_str(), "22"),
+    ];
+    let mut banked = Vec::new();
+    for (i, (file, start)) in bodies.iter().enumerate() {
+        let out = env.path(&format!("episode{i}.mp4"));
+        cut_together(&[(&sintel, "4", "3"), (file, start, "5")], &out);
+        banked.push(out);
+    }
+    let banked: Vec<&str> = banked.iter().map(|p| s(p)).collect();
+    index(&env, &banked);
+    let delivery = env.path("delivery.mp4");
+    cut_together(&[(&sintel, "4", "3"), (&bbb, "12", "5")], &delivery);
+    let (code, report) = scan(&env, &[s(&delivery)]);
+    assert_eq!(code, 1);
+    let matches = report["matches"].as_array().unwrap();
+    let of = |name: &str| -> Vec<&Value> {
+        matches
+            .iter()
+            .filter(|m| m["bank_asset"]["path"].as_str().unwrap().ends_with(name))
+            .collect()
+    };
+    let own = of("episode0.mp4");
+    assert_eq!(own.len(), 1, "{matches:#?}");
+    let own_score = own[0]["score"].as_f64().unwrap();
+    assert!(
+        own[0]["query"]["end_s"].as_f64().unwrap() > 7.0,
+        "{:#}",
+        own[0]
+    );
+    for other in ["episode1.mp4", "episode2.mp4", "episode3.mp4"] {
+        for m in of(other) {
+            let specificity = m["specificity"].as_f64().unwrap();
+            assert!(
+                specificity <= 0.5 + 1e-9,
+                "the intro hits 4 assets: weight 2/4 at most: {m:#}"
+            );
+            assert!(m["score"].as_f64().unwrap() < own_score, "{m:#}");
+            assert!(
+                m["query"]["end_s"].as_f64().unwrap() < 4.0,
+                "intro only: {m:#}"
+            );
+        }
+    }
+    assert!(
+        own[0]["specificity"].as_f64().unwrap() > 0.6,
+        "{:#}",
+        own[0]
+    );
+}

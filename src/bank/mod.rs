@@ -114,6 +114,8 @@ pub struct NewAsset {
     pub bytes: u64,
     pub width: u32,
     pub height: u32,
+    /// Frames a second the container declares (`None` for stills).
+    pub frame_rate: Option<f64>,
     pub segments: Vec<Segment>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
     /// can skip it; `None` for assets that do not come from a file walk.
@@ -406,6 +408,7 @@ impl Bank {
             height: new.height,
             segments: new.segments.len() as u32,
             indexed_at: now_rfc3339(),
+            frame_rate: new.frame_rate,
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_NEXT_ID, (id.0 + 1).to_le_bytes());

@@ -120,6 +120,10 @@ pub struct AssetRecord {
     pub segments: u32,
     /// RFC 3339, UTC.
     pub indexed_at: String,
+    /// Frames a second the container declared, for timecodes in reports; `None` for
+    /// stills, imported hash lists, and assets banked before it was recorded.
+    #[serde(default)]
+    pub frame_rate: Option<f64>,
 }
 
 impl AssetRecord {

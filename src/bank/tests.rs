@@ -14,6 +14,7 @@ fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
         bytes: 10,
         width: 64,
         height: 64,
+        frame_rate: None,
         segments: hashes
             .iter()
             .map(|h| Segment {

@@ -215,6 +215,10 @@ pub struct ScanArgs {
     /// Write one row per match as CSV to FILE ('-' for stdout).
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Write a self-contained HTML review report to FILE: each match with the delivered
+    /// and banked frames side by side at the start, middle and end, and timecodes.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub matching: MatchArgs,
     #[command(flatten)]
@@ -248,6 +252,10 @@ pub struct MatchArgs {
     /// Drop runs in which less than this fraction of the time has matching frames.
     #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
     pub min_fraction: f64,
+    /// A delivered frame that hits more than N banked assets is common material (an
+    /// intro, a studio card): it weighs N / assets hit in a match's score.
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub common_assets: u32,
 }
 
 impl MatchArgs {
@@ -259,6 +267,7 @@ impl MatchArgs {
             extend_distance: self.extend_distance,
             min_duration_s: self.min_duration,
             min_fraction: self.min_fraction,
+            common_assets: self.common_assets as usize,
             ..MatchOptions::default()
         }
     }

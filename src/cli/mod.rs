@@ -123,8 +123,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let run_id = runs::new_run_id(&report.started_at);
             report.run_id = Some(run_id.clone());
             output::write_reports(&report, &a)?;
-            let to_stdout = a.json.as_deref() == Some(std::path::Path::new("-"))
-                || a.csv.as_deref() == Some(std::path::Path::new("-"));
+            if let Some(path) = &a.html {
+                log::note("taking pictures of the matches for the HTML report");
+                let limits = a.options().limits;
+                let evidence = ctx
+                    .pool
+                    .install(|| engine::gather_evidence(&report, &bank, limits));
+                output::write_html(&report, &evidence, path)?;
+            }
+            let to_stdout = [&a.json, &a.csv, &a.html]
+                .iter()
+                .any(|p| p.as_deref() == Some(std::path::Path::new("-")));
             if to_stdout {
                 output::scan_summary(&report, &mut std::io::stderr().lock())?;
             } else {

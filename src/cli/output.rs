@@ -13,6 +13,7 @@ use celprint::bank::Bank;
 use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
 use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
+use celprint::report::html::Evidence;
 use celprint::report::{self, ScanReport, Verdict};
 
 pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<()> {
@@ -50,6 +51,11 @@ pub fn write_reports(report: &ScanReport, args: &ScanArgs) -> anyhow::Result<()>
             .with_context(|| format!("cannot write CSV report to {}", path.display()))?;
     }
     Ok(())
+}
+
+pub fn write_html(report: &ScanReport, evidence: &Evidence, path: &Path) -> anyhow::Result<()> {
+    with_output(path, |w| Ok(report::html::write_html(report, evidence, w)?))
+        .with_context(|| format!("cannot write HTML report to {}", path.display()))
 }
 
 pub fn write_json(report: &ScanReport, path: &Path) -> anyhow::Result<()> {

@@ -219,6 +219,7 @@ pub fn index_paths(
                         bytes: fp.bytes,
                         width: fp.width,
                         height: fp.height,
+                        frame_rate: fp.frame_rate,
                         segments,
                         seen: Some(stamp),
                     })?;

@@ -4,6 +4,7 @@
 //! values; nothing here prints.
 
 mod compare;
+mod evidence;
 mod index;
 mod scan;
 mod video;
@@ -11,6 +12,7 @@ mod video;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use compare::{compare_files, CompareError};
+pub use evidence::{gather_evidence, MAX_MATCHES_WITH_PICTURES};
 pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat};
 pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
@@ -147,18 +149,12 @@ pub fn read_input(file: &InputFile) -> Result<ReadInput, MediaError> {
             })
         }
         MediaKind::Video => {
-            let mut hasher = blake3::Hasher::new();
-            let f = std::fs::File::open(&file.path).map_err(MediaError::Io)?;
-            let size = std::io::copy(
-                &mut std::io::BufReader::with_capacity(1 << 20, f),
-                &mut hasher,
-            )
-            .map_err(MediaError::Io)?;
+            let (digest, size) = media::digest_file(&file.path).map_err(MediaError::Io)?;
             if size == 0 {
                 return Err(MediaError::Empty);
             }
             Ok(ReadInput {
-                digest: *hasher.finalize().as_bytes(),
+                digest,
                 size,
                 bytes: None,
             })

@@ -82,7 +82,10 @@ pub fn scan_paths(
                     summary.low_quality_files += low_quality as usize;
                     summary.ignored_hits += found.ignored_hits;
                     summary.matched_files += !found.matches.is_empty() as usize;
-                    matches.extend(found.matches);
+                    matches.extend(found.matches.into_iter().map(|mut m| {
+                        m.query.frame_rate = fp.frame_rate;
+                        m
+                    }));
                     scanned.push(ScannedFile {
                         path: file.display.clone(),
                         status: if fp.partial.is_some() {
@@ -147,6 +150,7 @@ pub fn scan_paths(
             max_distance: opts.matching.max_distance,
             min_quality: opts.matching.min_quality,
             dihedral: opts.matching.dihedral,
+            common_assets: opts.matching.common_assets,
         },
         matches,
         scanned,

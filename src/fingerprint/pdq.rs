@@ -65,6 +65,20 @@ impl Dihedral {
         Dihedral::Transpose,
         Dihedral::Transverse,
     ];
+
+    /// The name reports use (the serde name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Dihedral::Identity => "identity",
+            Dihedral::Rot90 => "rot90",
+            Dihedral::Rot180 => "rot180",
+            Dihedral::Rot270 => "rot270",
+            Dihedral::FlipH => "flip_h",
+            Dihedral::FlipV => "flip_v",
+            Dihedral::Transpose => "transpose",
+            Dihedral::Transverse => "transverse",
+        }
+    }
 }
 
 /// The 16×16 DCT coefficients of an image, from which the hash of the image and of its

@@ -11,6 +11,11 @@
 //!
 //! Assets labelled `ignore` form a negative bank: a query segment that hits one is
 //! cleared for every asset, and such hits are counted, never reported.
+//!
+//! Commonness is read off the bank itself: a delivered segment whose strict-radius hits
+//! fall in many banked assets shows something they share (a studio card, an intro), not
+//! something copied from one of them. Each match's score is scaled by its
+//! `specificity`, the mean weight of the seeding segments inside it.
 
 pub mod temporal;
 
@@ -43,6 +48,11 @@ pub struct MatchOptions {
     pub max_gap_s: f64,
     /// Largest speed difference between delivery and bank, as a fraction. Default 0.10.
     pub max_rate_deviation: f64,
+    /// A delivered segment that seeds on more banked assets than this is common material
+    /// (a black-and-logo card, a shared intro): its weight in a match's score falls to
+    /// `common_assets / assets hit`. Default 2, so an asset banked twice (two encodes)
+    /// is not punished.
+    pub common_assets: usize,
 }
 
 impl Default for MatchOptions {
@@ -56,6 +66,7 @@ impl Default for MatchOptions {
             min_fraction: 0.5,
             max_gap_s: 2.0,
             max_rate_deviation: 0.10,
+            common_assets: 2,
         }
     }
 }
@@ -144,6 +155,7 @@ pub fn match_file(
             digest: asset.digest.clone(),
             start_s,
             end_s,
+            frame_rate: asset.frame_rate,
         };
         if query_is_video && asset.kind == MediaKind::Video {
             let bank_segments = bank.segments(id)?;
@@ -176,6 +188,7 @@ pub fn match_file(
                     path: query_path.to_string(),
                     start_s: None,
                     end_s: None,
+                    frame_rate: None,
                 },
                 bank_asset: side(bank_seg.start_s, bank_seg.end_s),
                 score: score_for_distance(best.distance),
@@ -187,10 +200,65 @@ pub fn match_file(
                 matched_duration_s: None,
                 segments: 1,
                 rate: None,
+                specificity: 1.0,
             });
         }
     }
+    let weights = seed_weights(&hits, &cleared, &is_ignore, opts.common_assets);
+    for m in &mut out.matches {
+        m.specificity = specificity(m, segments, &weights);
+        m.score *= m.specificity;
+    }
     Ok(out)
+}
+
+/// The weight of each seeding query segment: 1 when it hits at most `common_assets`
+/// banked assets, `common_assets / n` when it hits `n` more than that.
+fn seed_weights(
+    hits: &[Hit],
+    cleared: &HashSet<usize>,
+    is_ignore: &dyn Fn(&AssetId) -> bool,
+    common_assets: usize,
+) -> HashMap<usize, f64> {
+    let mut assets_hit: HashMap<usize, HashSet<AssetId>> = HashMap::new();
+    for h in hits
+        .iter()
+        .filter(|h| !cleared.contains(&h.q) && !is_ignore(&h.seg.asset))
+    {
+        assets_hit.entry(h.q).or_default().insert(h.seg.asset);
+    }
+    let k = common_assets.max(1) as f64;
+    assets_hit
+        .into_iter()
+        .map(|(q, assets)| (q, (k / assets.len() as f64).min(1.0)))
+        .collect()
+}
+
+/// Mean weight of the seeding segments a match rests on, by their duration: those
+/// inside its delivered range (for a still, the still's own segment). 1 when none is
+/// known.
+fn specificity(m: &Match, segments: &[QuerySegment], weights: &HashMap<usize, f64>) -> f64 {
+    let inside = |q: &QuerySegment| match (m.query.start_s, m.query.end_s, q.segment.start_s) {
+        (Some(s), Some(e), Some(t)) => t >= s - 1e-6 && t < e,
+        (None, _, _) => true,
+        _ => false,
+    };
+    let (mut weighted, mut total) = (0.0, 0.0);
+    for (i, q) in segments.iter().enumerate().filter(|(_, q)| inside(q)) {
+        if let Some(w) = weights.get(&i) {
+            let seconds = match (q.segment.start_s, q.segment.end_s) {
+                (Some(s), Some(e)) if e > s => e - s,
+                _ => 1.0,
+            };
+            weighted += w * seconds;
+            total += seconds;
+        }
+    }
+    if total > 0.0 {
+        weighted / total
+    } else {
+        1.0
+    }
 }
 
 /// Strict-radius hits for every usable query segment and its variants, searched in
@@ -274,6 +342,7 @@ fn align_videos(
                     path: query_path.to_string(),
                     start_s: Some(run.query_start_s),
                     end_s: Some(run.query_end_s),
+                    frame_rate: None,
                 },
                 bank_asset: side(Some(run.bank_start_s), Some(run.bank_end_s)),
                 score: fraction.min(1.0) * score_for_distance(run.median_distance),
@@ -284,6 +353,7 @@ fn align_videos(
                 matched_duration_s: Some(run.matched_s),
                 segments: run.segments,
                 rate: Some(run.rate),
+                specificity: 1.0,
             });
         }
     }
@@ -368,6 +438,7 @@ fn video_against_still(
                 path: query_path.to_string(),
                 start_s: query[qs[i]].segment.start_s,
                 end_s: query[qs[j]].segment.end_s,
+                frame_rate: None,
             },
             bank_asset: side(None, None),
             score: score_for_distance(median),
@@ -378,6 +449,7 @@ fn video_against_still(
             matched_duration_s: Some(matched),
             segments: run.len() as u32,
             rate: None,
+            specificity: 1.0,
         });
         i = j + 1;
     }

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod still;
+pub mod thumbnail;
 pub mod turbo;
 pub mod video;
 pub mod walk;
@@ -95,6 +96,17 @@ pub fn catch_decoder_panic<T>(f: impl FnOnce() -> Result<T, MediaError>) -> Resu
 /// BLAKE3 of a file's bytes: the identity of an asset in the bank.
 pub fn digest(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()
+}
+
+/// BLAKE3 of a file streamed from disk (never held whole), and its size.
+pub fn digest_file(path: &Path) -> std::io::Result<([u8; 32], u64)> {
+    let mut hasher = blake3::Hasher::new();
+    let f = std::fs::File::open(path)?;
+    let size = std::io::copy(
+        &mut std::io::BufReader::with_capacity(1 << 20, f),
+        &mut hasher,
+    )?;
+    Ok((*hasher.finalize().as_bytes(), size))
 }
 
 pub fn digest_hex(digest: &[u8; 32]) -> String {

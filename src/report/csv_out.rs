@@ -25,10 +25,6 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
     w.write_record(HEADER)?;
     let time = |t: Option<f64>| t.map(|v| format!("{v:.3}")).unwrap_or_default();
     for m in &report.matches {
-        let transform = serde_json::to_value(m.transform)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         w.write_record([
             m.query.path.as_str(),
             &time(m.query.start_s),
@@ -42,7 +38,7 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
             &time(m.bank_asset.end_s),
             &format!("{:.4}", m.score),
             &m.distance.to_string(),
-            &transform,
+            m.transform.name(),
         ])?;
     }
     w.flush()?;

@@ -2,6 +2,7 @@
 //! match). Only the CLI decides where it goes.
 
 mod csv_out;
+pub mod html;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,9 @@ pub struct ScanSettings {
     pub max_distance: u32,
     pub min_quality: u8,
     pub dihedral: bool,
+    /// See [`crate::matching::MatchOptions::common_assets`].
+    #[serde(default)]
+    pub common_assets: usize,
 }
 
 /// One piece of delivered material that matches one banked asset.
@@ -53,8 +57,15 @@ pub struct Match {
     pub query: QuerySide,
     pub bank_asset: BankSide,
     /// 1 for identical hashes, falling linearly to 0 at 128 bits, the typical distance
-    /// between unrelated images.
+    /// between unrelated images; for a timed run, times the fraction of its time covered
+    /// by evidence; and times `specificity`.
     pub score: f64,
+    /// 1 when the evidence is specific to this asset; lower when the delivered frames
+    /// also hit many other banked assets (common material such as a shared intro or a
+    /// studio card): the mean over the seeding segments, by duration, of
+    /// `common_assets / assets hit`, capped at 1.
+    #[serde(default = "one")]
+    pub specificity: f64,
     /// Hamming distance between the PDQ hashes, 0–256 (for a timed run, the median over
     /// its aligned segments).
     pub distance: u32,
@@ -74,11 +85,18 @@ pub struct Match {
     pub secondary_distance: Option<u32>,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QuerySide {
     pub path: String,
     pub start_s: Option<f64>,
     pub end_s: Option<f64>,
+    /// Frames a second of the delivered video, for timecodes; `None` for a still.
+    #[serde(default)]
+    pub frame_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +108,10 @@ pub struct BankSide {
     pub digest: String,
     pub start_s: Option<f64>,
     pub end_s: Option<f64>,
+    /// Frames a second of the banked video, for timecodes; `None` for a still or when
+    /// the bank does not know it.
+    #[serde(default)]
+    pub frame_rate: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
