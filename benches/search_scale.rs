@@ -244,6 +244,7 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
                 bytes: 0,
                 width: 1920,
                 height: 1080,
+                frame_rate: Some(24.0),
                 segments,
                 seen: None,
             })
