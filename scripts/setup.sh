@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev
-          bsdutils)  # script(1): the progress-bar test runs the job on a terminal
+          bsdutils          # script(1): the progress-bar test runs the job on a terminal
+          fonts-dejavu-core)  # drawtext: the burned-in text and timecode tests
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -820,3 +820,82 @@ fn intro_shared_by_many_banked_assets_is_scored_as_common() {
         own[0]
     );
 }
+
+/// Truth: built here. Each query is Big Buck Bunny 8-16 s of the banked clip with one
+/// change studios make to footage, so each must match 0-8 s to the bank's 8-16 s.
+#[test]
+fn text_timecode_logo_subtitles_grade_gamma_and_grayscale_copies_match_with_their_times() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = index_bbb(&env, &shared);
+    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    assert!(
+        Path::new(font).exists(),
+        "{font} missing: scripts/setup.sh installs fonts-dejavu-core"
+    );
+    let text = format!(
+        "drawtext=fontfile={font}:text='PROPERTY OF VENDOR X - DO NOT DISTRIBUTE':fontsize=28:fontcolor=white:x=20:y=20"
+    );
+    let timecode = format!(
+        "drawtext=fontfile={font}:timecode='01\\:00\\:00\\:00':rate=24:fontsize=40:fontcolor=white:box=1:boxcolor=black@0.6:x=(w-tw)/2:y=h-th-20"
+    );
+    let subtitles = format!(
+        "drawtext=fontfile={font}:text='Where are you going, little one?':fontsize=30:fontcolor=yellow:borderw=2:x=(w-tw)/2:y=h-80"
+    );
+    let cases: [(&str, String); 7] = [
+        ("text", text),
+        ("timecode", timecode),
+        (
+            "logo",
+            "drawbox=x=iw-150:y=20:w=130:h=70:color=white@0.8:t=fill".into(),
+        ),
+        ("subtitles", subtitles),
+        (
+            "grade",
+            "eq=contrast=1.15:saturation=1.4:brightness=0.03,colorbalance=rs=0.12:bs=-0.08".into(),
+        ),
+        ("gamma", "eq=gamma=1.5".into()),
+        ("grayscale", "hue=s=0".into()),
+    ];
+    let mut queries = Vec::new();
+    for (name, filter) in &cases {
+        let out = env.path(&format!("{name}.mp4"));
+        ffmpeg(&[
+            "-ss",
+            "8",
+            "-t",
+            "8",
+            "-i",
+            &bbb,
+            "-vf",
+            &format!("scale=640:360,{filter}"),
+            "-c:v",
+            "libx264",
+            "-crf",
+            "23",
+            s(&out),
+        ]);
+        queries.push(out);
+    }
+    let query_paths: Vec<&str> = queries.iter().map(|p| s(p)).collect();
+    let (code, report) = scan(&env, &query_paths);
+    assert_eq!(code, 1);
+    let found = runs(&report);
+    println!("{found:#?}");
+    for (name, _) in &cases {
+        let file = format!("{name}.mp4");
+        let mine: Vec<_> = found.iter().filter(|r| r.0 == file).collect();
+        assert_eq!(mine.len(), 1, "{name}: {found:#?}");
+        let r = mine[0];
+        assert!(
+            near(r.2, 0.0) && near(r.3, 8.0),
+            "{name}: query range {r:?}"
+        );
+        assert!(
+            near(r.4, 8.0) && near(r.5, 16.0),
+            "{name}: bank range {r:?}"
+        );
+    }
+}
