@@ -899,3 +899,67 @@ fn text_timecode_logo_subtitles_grade_gamma_and_grayscale_copies_match_with_thei
         );
     }
 }
+
+/// Truth: built here. Big Buck Bunny 5-25 s of the banked clip played 4 % slower and 4 %
+/// faster (`setpts`, at the original frame rate): the whole query matches 5-25 s, at a
+/// rate of 1/1.04 and 1/0.96 bank seconds per delivered second. Over 20 s the drift is
+/// 0.8 s, so a run timed at real speed would be off at one end.
+#[test]
+fn speed_changed_copies_are_timed_at_their_own_rate() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = index_bbb(&env, &shared);
+    let mut queries = Vec::new();
+    for (name, factor) in [("slower", 1.04), ("faster", 0.96)] {
+        let out = env.path(&format!("{name}.mp4"));
+        ffmpeg(&[
+            "-ss",
+            "5",
+            "-t",
+            "20",
+            "-i",
+            &bbb,
+            "-vf",
+            &format!("setpts={factor}*PTS,fps=24"),
+            "-c:v",
+            "libx264",
+            "-crf",
+            "23",
+            s(&out),
+        ]);
+        queries.push((name, factor, out));
+    }
+    let paths: Vec<&str> = queries.iter().map(|q| s(&q.2)).collect();
+    let (code, report) = scan(&env, &paths);
+    assert_eq!(code, 1);
+    let matches = report["matches"].as_array().unwrap();
+    for (name, factor, _) in &queries {
+        let mine: Vec<&Value> = matches
+            .iter()
+            .filter(|m| {
+                m["query"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("{name}.mp4"))
+            })
+            .collect();
+        assert_eq!(mine.len(), 1, "{name}: {matches:#?}");
+        let m = mine[0];
+        let t = |side: &str, end: &str| m[side][end].as_f64().unwrap();
+        let rate = m["rate"].as_f64().unwrap();
+        assert!((rate - 1.0 / factor).abs() <= 0.006, "{name}: rate {rate}");
+        // Bank times predicted from the query's own range along the true line.
+        let truth = |q: f64| 5.0 + q / factor;
+        assert!(
+            near(t("bank_asset", "start_s"), truth(t("query", "start_s"))),
+            "{m:#}"
+        );
+        assert!(
+            near(t("bank_asset", "end_s"), truth(t("query", "end_s"))),
+            "{m:#}"
+        );
+        assert!(t("query", "end_s") - t("query", "start_s") > 18.0, "{m:#}");
+    }
+}

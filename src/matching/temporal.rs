@@ -45,9 +45,14 @@ fn mid(s: &Segment) -> f64 {
     (s.start_s.unwrap_or(0.0) + s.end_s.unwrap_or(0.0)) / 2.0
 }
 
+/// The rates voted on, and the precision a fitted rate is kept to.
+const RATE_STEP: f64 = 0.005;
+
 fn rates(max_dev: f64) -> Vec<f64> {
-    let steps = (max_dev / 0.005).round() as i64;
-    let mut r: Vec<f64> = (-steps..=steps).map(|k| 1.0 + k as f64 * 0.005).collect();
+    let steps = (max_dev / RATE_STEP).round() as i64;
+    let mut r: Vec<f64> = (-steps..=steps)
+        .map(|k| 1.0 + k as f64 * RATE_STEP)
+        .collect();
     // Try 1 first so that ties go to real time.
     r.sort_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()));
     r
@@ -79,14 +84,38 @@ pub fn align(
         let Some((rate, offset)) = vote(query, bank, &seeds, opts.max_rate_deviation) else {
             break;
         };
-        let inliers: Vec<Seed> = seeds
-            .iter()
-            .copied()
-            .filter(|s| {
-                (mid(&bank[s.b]) - (rate * mid(&query[s.q].segment) + offset)).abs()
-                    <= ALIGN_TOLERANCE_S
-            })
-            .collect();
+        let inliers_of = |rate: f64, offset: f64| -> Vec<Seed> {
+            seeds
+                .iter()
+                .copied()
+                .filter(|s| {
+                    (mid(&bank[s.b]) - (rate * mid(&query[s.q].segment) + offset)).abs()
+                        <= ALIGN_TOLERANCE_S
+                })
+                .collect()
+        };
+        // The vote's bins are wide enough that a 4 % speed change over half a minute
+        // still lands in the real-time bin, so the line is fitted to its inliers before
+        // it is trusted to map times.
+        // Refitting can take in seeds the first line left out at its far end, so fit
+        // until the line stops moving.
+        let (mut rate, mut offset) = (rate, offset);
+        for _ in 0..4 {
+            let (r, o) = refine(
+                query,
+                bank,
+                &inliers_of(rate, offset),
+                rate,
+                offset,
+                opts.max_rate_deviation,
+            );
+            let settled = r == rate && (o - offset).abs() < 0.01;
+            (rate, offset) = (r, o);
+            if settled {
+                break;
+            }
+        }
+        let inliers = inliers_of(rate, offset);
         let offset = median_f64(
             inliers
                 .iter()
@@ -158,6 +187,43 @@ fn vote(
         }
     }
     best.map(|(_, rate, offset)| (rate, offset))
+}
+
+/// The line through `inliers` by least squares, its rate kept within `max_dev` of 1
+/// and snapped to the voting grid (so real time stays exactly 1), its offset the median
+/// residual. The voted line is kept when the inliers span under 2 s, too short to
+/// measure a rate on.
+fn refine(
+    query: &[QuerySegment],
+    bank: &[Segment],
+    inliers: &[Seed],
+    rate: f64,
+    offset: f64,
+    max_dev: f64,
+) -> (f64, f64) {
+    let points: Vec<(f64, f64)> = inliers
+        .iter()
+        .map(|s| (mid(&query[s.q].segment), mid(&bank[s.b])))
+        .collect();
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
+            (lo.min(p.0), hi.max(p.0))
+        });
+    if points.len() < 3 || hi - lo < 2.0 {
+        return (rate, offset);
+    }
+    let n = points.len() as f64;
+    let (mx, my) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let step = RATE_STEP;
+    let fitted = ((cov / var).clamp(1.0 - max_dev, 1.0 + max_dev) / step).round() * step;
+    let offset = median_f64(points.iter().map(|p| p.1 - fitted * p.0)).unwrap_or(offset);
+    (fitted, offset)
 }
 
 /// Walks the query along the line and cuts it into runs of aligned segments.
