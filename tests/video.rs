@@ -963,3 +963,33 @@ fn speed_changed_copies_are_timed_at_their_own_rate() {
         assert!(t("query", "end_s") - t("query", "start_s") > 18.0, "{m:#}");
     }
 }
+
+/// Truth: built here. Sintel 12-20 s of the banked clip (848×480 with 58-row bars) with
+/// a subtitle burned into the bottom bar and a logo into the top one, as distributors
+/// do; it must match 0-8 s to 12-20 s like the clean excerpt.
+#[test]
+fn subtitles_and_logo_inside_the_letterbox_bars_still_match() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let sintel = media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4");
+    index(&env, &[&sintel]);
+    let font = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+    let query = env.path("subtitled.mp4");
+    ffmpeg(&[
+        "-ss", "12", "-t", "8", "-i", &sintel, "-vf",
+        &format!(
+            "drawtext=fontfile={font}:text='Where did you find it?':fontsize=26:fontcolor=white:x=(w-tw)/2:y=h-44,\
+             drawbox=x=iw-170:y=8:w=150:h=42:color=0xE0A020@0.8:t=fill"
+        ),
+        "-c:v", "libx264", "-crf", "23", s(&query),
+    ]);
+    let (code, report) = scan(&env, &[s(&query)]);
+    assert_eq!(code, 1);
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let r = &found[0];
+    assert!(near(r.2, 0.0) && near(r.3, 8.0), "query range {r:?}");
+    assert!(near(r.4, 12.0) && near(r.5, 20.0), "bank range {r:?}");
+}

@@ -3,15 +3,22 @@
 //! picture (published benchmarks put recall under 3 % at 20 % padding), so the default
 //! mode hashes the active picture inside the bars.
 //!
-//! Like FFmpeg's `cropdetect`, a border line is one whose every pixel is within a small
-//! limit of black. Bars are taken only when they look like bars: opposite bars of about
+//! Like FFmpeg's `cropdetect`, a border line is judged by how dark it is: here, one
+//! whose pixels are at least three quarters within a small limit of black, so that a
+//! subtitle or logo burned into a bar does not hide it. Bars are taken only when they
+//! look like bars: opposite bars of about
 //! the same size (padding centres the picture), at least 2 % of the side, and leaving at
 //! least half of it. A dark frame (all lines "black") is left whole. Because the bank side
 //! runs the same rule, a picture whose own top and bottom rows are black is cropped the
 //! same way in the bank and in the delivery.
 
-/// Lines whose pixels are all within this of black (0–255, full range) are border.
+/// Pixels within this of black (0–255, full range) are dark.
 const BLACK_LIMIT: f32 = 24.0;
+
+/// A line is border when at least this share of its pixels is dark. Not all of them:
+/// studios burn subtitles, logos and timecodes into the bars, and a bar with a caption in
+/// it is still a bar. A caption or a logo covers well under a quarter of a line.
+const BORDER_SHARE: f32 = 0.75;
 
 /// The picture inside the bars: how many rows and columns to drop on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,8 +37,11 @@ impl Bars {
 
 /// Finds the bars of a `width × height` picture; `luma(x, y)` gives full-range luma.
 pub fn find_bars(width: usize, height: usize, luma: impl Fn(usize, usize) -> f32) -> Bars {
-    let dark_row = |y: usize| (0..width).all(|x| luma(x, y) <= BLACK_LIMIT);
-    let dark_col = |x: usize| (0..height).all(|y| luma(x, y) <= BLACK_LIMIT);
+    let need_row = (BORDER_SHARE * width as f32).ceil() as usize;
+    let need_col = (BORDER_SHARE * height as f32).ceil() as usize;
+    let dark_row = |y: usize| (0..width).filter(|&x| luma(x, y) <= BLACK_LIMIT).count() >= need_row;
+    let dark_col =
+        |x: usize| (0..height).filter(|&y| luma(x, y) <= BLACK_LIMIT).count() >= need_col;
     let count = |len: usize, dark: &dyn Fn(usize) -> bool, rev: bool| {
         (0..len)
             .take_while(|&i| dark(if rev { len - 1 - i } else { i }))
@@ -107,6 +117,30 @@ mod tests {
         ] {
             assert_eq!(find_bars(640, 480, picture(640, 480, bars)), bars);
         }
+    }
+
+    #[test]
+    fn captions_and_logos_burned_into_the_bars_do_not_hide_them() {
+        let bars = Bars {
+            top: 58,
+            bottom: 58,
+            left: 0,
+            right: 0,
+        };
+        let (w, h) = (848, 480);
+        let boxed = picture(w, h, bars);
+        // A caption across 40 % of the bottom bar's width, in strokes, and a logo in the
+        // top bar's corner 19 % of the width wide.
+        let captioned = |x: usize, y: usize| {
+            let caption = y >= h - 45 && y < h - 15 && x >= 254 && x < 594 && (x / 3) % 2 == 0;
+            let logo = y >= 4 && y < 56 && x >= w - 170 && x < w - 10;
+            if caption || logo {
+                235.0
+            } else {
+                boxed(x, y)
+            }
+        };
+        assert_eq!(find_bars(w, h, captioned), bars);
     }
 
     #[test]

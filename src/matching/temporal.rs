@@ -39,6 +39,10 @@ pub struct Run {
 
 const OFFSET_BIN_S: f64 = 0.5;
 const ALIGN_TOLERANCE_S: f64 = 1.0;
+/// How close to a fitted line a seed must lie to support its rate.
+const FIT_TOLERANCE_S: f64 = 0.25;
+/// The shortest stretch of seeds a rate is measured on.
+const MIN_FIT_SPAN_S: f64 = 12.0;
 const MAX_PLACES: usize = 16;
 
 fn mid(s: &Segment) -> f64 {
@@ -189,10 +193,15 @@ fn vote(
     best.map(|(_, rate, offset)| (rate, offset))
 }
 
-/// The line through `inliers` by least squares, its rate kept within `max_dev` of 1
-/// and snapped to the voting grid (so real time stays exactly 1), its offset the median
-/// residual. The voted line is kept when the inliers span under 2 s, too short to
-/// measure a rate on.
+/// The aligned line, refitted to its inliers: first the rate on the voting grid that
+/// puts the most of them within [`FIT_TOLERANCE_S`] of itself (each rate with the median
+/// offset; the voted line is kept unless another does strictly better, so real time wins
+/// ties), then least squares over just those, snapped to the grid. Counting first
+/// matters: a held drawing's segment can start earlier or end later in one copy than in
+/// the other, and such points would tilt a least-squares line. The voted line is kept
+/// when the inliers span under [`MIN_FIT_SPAN_S`]: over a short run the segment times
+/// cannot tell a few per cent of speed apart, and a few per cent move its ends by less
+/// than the time tolerance anyway.
 fn refine(
     query: &[QuerySegment],
     bank: &[Segment],
@@ -210,20 +219,38 @@ fn refine(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.0), hi.max(p.0))
         });
-    if points.len() < 3 || hi - lo < 2.0 {
+    if points.len() < 3 || hi - lo < MIN_FIT_SPAN_S {
         return (rate, offset);
     }
-    let n = points.len() as f64;
-    let (mx, my) = (
-        points.iter().map(|p| p.0).sum::<f64>() / n,
-        points.iter().map(|p| p.1).sum::<f64>() / n,
-    );
-    let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let step = RATE_STEP;
-    let fitted = ((cov / var).clamp(1.0 - max_dev, 1.0 + max_dev) / step).round() * step;
-    let offset = median_f64(points.iter().map(|p| p.1 - fitted * p.0)).unwrap_or(offset);
-    (fitted, offset)
+    let close = |r: f64, o: f64| -> Vec<(f64, f64)> {
+        points
+            .iter()
+            .copied()
+            .filter(|p| (p.1 - (r * p.0 + o)).abs() <= FIT_TOLERANCE_S)
+            .collect()
+    };
+    let offset_for = |r: f64| median_f64(points.iter().map(|p| p.1 - r * p.0)).unwrap_or(offset);
+    let mut best = (close(rate, offset_for(rate)).len(), rate);
+    for r in rates(max_dev) {
+        let n = close(r, offset_for(r)).len();
+        if n > best.0 {
+            best = (n, r);
+        }
+    }
+    let support = close(best.1, offset_for(best.1));
+    if support.len() < 3 {
+        return (rate, offset);
+    }
+    let n = support.len() as f64;
+    let mx = support.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = support.iter().map(|p| p.1).sum::<f64>() / n;
+    let var: f64 = support.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let cov: f64 = support.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if var <= 0.0 {
+        return (best.1, offset_for(best.1));
+    }
+    let fitted = ((cov / var).clamp(1.0 - max_dev, 1.0 + max_dev) / RATE_STEP).round() * RATE_STEP;
+    (fitted, offset_for(fitted))
 }
 
 /// Walks the query along the line and cuts it into runs of aligned segments.
