@@ -44,6 +44,16 @@ fn scan_json(env: &TestEnv, paths: &[&str], extra: &[&str]) -> (std::process::Ou
     (o, serde_json::from_str(&text).expect("report is JSON"))
 }
 
+/// The first match whose delivered path ends with `file`.
+fn match_of<'a>(report: &'a Value, file: &str) -> &'a Value {
+    report["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["query"]["path"].as_str().unwrap().ends_with(file))
+        .unwrap_or_else(|| panic!("no match for {file}"))
+}
+
 fn bank_assets(env: &TestEnv) -> Vec<(String, Vec<String>)> {
     let bank = celprint::bank::Bank::open(
         &env.db(),
@@ -118,17 +128,7 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
         ]
     );
     // The reel's truth (data/demo/TRUTH.md): its 3-7 s are the bank clip's 5-9 s.
-    let reel = report["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m["query"]["path"]
-                .as_str()
-                .unwrap()
-                .ends_with("reel_020.mp4")
-        })
-        .unwrap();
+    let reel = match_of(&report, "reel_020.mp4");
     let t = |v: &Value| v.as_f64().unwrap();
     for (got, want) in [
         (t(&reel["query"]["start_s"]), 3.0),
@@ -141,17 +141,7 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     assert_eq!(reel["query"]["frame_rate"], 24.0);
     assert_eq!(reel["bank_asset"]["frame_rate"], 24.0);
     // The schema the README documents.
-    let m = report["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m["query"]["path"]
-                .as_str()
-                .unwrap()
-                .ends_with("shot_010.jpg")
-        })
-        .unwrap();
+    let m = match_of(&report, "shot_010.jpg");
     assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());
     assert_eq!(m["bank_asset"]["label"], "leaked");
     assert_eq!(m["bank_asset"]["source"], "demo");
@@ -580,17 +570,7 @@ fn html_report_shows_each_match_with_pictures_and_timecodes() {
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"));
     // Timecodes at the reel's own 24 fps, on both sides of its run (about 3 s in the
     // delivery and 5 s in the bank clip, data/demo/TRUTH.md).
-    let reel = report["matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| {
-            m["query"]["path"]
-                .as_str()
-                .unwrap()
-                .ends_with("reel_020.mp4")
-        })
-        .unwrap();
+    let reel = match_of(&report, "reel_020.mp4");
     for side in ["query", "bank_asset"] {
         let start = reel[side]["start_s"].as_f64().unwrap();
         let tc = celprint::report::html::timecode(start, Some(24.0));

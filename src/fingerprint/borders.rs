@@ -132,8 +132,9 @@ mod tests {
         // A caption across 40 % of the bottom bar's width, in strokes, and a logo in the
         // top bar's corner 19 % of the width wide.
         let captioned = |x: usize, y: usize| {
-            let caption = y >= h - 45 && y < h - 15 && x >= 254 && x < 594 && (x / 3) % 2 == 0;
-            let logo = y >= 4 && y < 56 && x >= w - 170 && x < w - 10;
+            let caption =
+                (h - 45..h - 15).contains(&y) && (254..594).contains(&x) && (x / 3) % 2 == 0;
+            let logo = (4..56).contains(&y) && (w - 170..w - 10).contains(&x);
             if caption || logo {
                 235.0
             } else {
