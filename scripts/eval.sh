@@ -75,6 +75,8 @@
 #   CELPRINT_EVAL_DIR work folder (default /var/tmp/celprint-eval)
 #   EVAL_JOBS         parallel jobs for ffmpeg, vPDQ and signature (default: nproc)
 #   EVAL_KEEP_RAW=1   keep the raw 320x240 copies made for the signature filter (~1 GB)
+#   CELPRINT_INDEX_ARGS extra options for `celprint index`, e.g. "--crop-variants 90,80,70"
+#                     (the README's second celprint column)
 #
 # Needs (Debian 12): ffmpeg with libass and the signature filter (Debian's has both),
 # fonts-dejavu-core, python3; to create the venv also python3-venv, and to build vpdq from
@@ -362,7 +364,8 @@ log "$nq queries in $Q, truth in $work/truth.tsv"
 
 # ------------------------------------------------------------------ celprint
 log "celprint index (${#BANKFILES[@]} files)"
-"$bin" index --db "$work/bank" --source eval "${BANKFILES[@]}" >"$work/logs/index.out" 2>"$work/logs/index.err" \
+# shellcheck disable=SC2086 # CELPRINT_INDEX_ARGS is a list of options
+"$bin" index --db "$work/bank" --source eval ${CELPRINT_INDEX_ARGS:-} "${BANKFILES[@]}" >"$work/logs/index.out" 2>"$work/logs/index.err" \
   || die "celprint index failed: $(tail -5 "$work/logs/index.err")"
 log "celprint scan ($nq queries)"
 t0=$SECONDS

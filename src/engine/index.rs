@@ -221,6 +221,7 @@ pub fn index_paths(
                         height: fp.height,
                         frame_rate: fp.frame_rate,
                         segments,
+                        crops: fp.crops,
                         seen: Some(stamp),
                     })?;
                     summary.added += 1;
@@ -322,5 +323,6 @@ fn vpdq_fingerprint(
         frame_rate: None,
         partial: None,
         segments,
+        crops: Vec::new(),
     })
 }

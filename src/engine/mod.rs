@@ -116,6 +116,9 @@ pub struct FileFingerprint {
     /// Set when decoding stopped early at damaged data; the segments before it are kept.
     pub partial: Option<String>,
     pub segments: Vec<QuerySegment>,
+    /// The segments of each centre crop the bank parameters ask for (per cent of each
+    /// side kept, segments); empty unless `crop_variants` is set.
+    pub crops: Vec<(u8, Vec<Segment>)>,
 }
 
 impl FileFingerprint {
@@ -185,6 +188,7 @@ pub fn fingerprint_input(
                 frame_rate: (v.info.frame_rate > 0.0).then_some(v.info.frame_rate),
                 partial: v.info.partial,
                 segments: v.segments,
+                crops: v.crops,
             })
         }
     }
@@ -200,6 +204,21 @@ pub fn fingerprint_still_bytes(
     let img = media::decode_still(bytes, limits, params.still_scale())?;
     let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
     let segment = fp.segment();
+    let crops = params
+        .crop_variants
+        .iter()
+        .zip(&fp.crops)
+        .map(|(&keep, dct)| {
+            let pdq = dct.hash();
+            let crop = Segment {
+                pdq: pdq.hash,
+                quality: pdq.quality,
+                secondary: 0,
+                ..segment
+            };
+            (keep, vec![crop])
+        })
+        .collect();
     let variants = fp
         .dct
         .dihedral_hashes()
@@ -214,6 +233,7 @@ pub fn fingerprint_still_bytes(
         frame_rate: None,
         partial: None,
         segments: vec![QuerySegment { segment, variants }],
+        crops,
     })
 }
 

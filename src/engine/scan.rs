@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
+use crate::fingerprint::FingerprintParams;
 use crate::matching::{match_file, MatchOptions};
 use crate::media::{self, DecodeLimits};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
@@ -43,7 +44,11 @@ pub fn scan_paths(
         ..Summary::default()
     };
     ctx.progress.start(found.files.len(), found.total_bytes());
-    let params = bank.params().clone();
+    // Crop variants are a bank-side thing: a delivery is hashed as it is.
+    let params = FingerprintParams {
+        crop_variants: Vec::new(),
+        ..bank.params().clone()
+    };
 
     let not_done = in_batches(&found, &opts.archives, |work| {
         let batch = match work {
@@ -141,7 +146,7 @@ pub fn scan_paths(
         bank: BankInfo {
             path: bank.path().display().to_string(),
             format_version: FORMAT_VERSION,
-            params,
+            params: bank.params().clone(),
             assets: stats.assets,
             segments: stats.segments,
             generation: stats.generation,

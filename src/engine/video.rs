@@ -8,9 +8,9 @@ use crate::fingerprint::pdq::{
 };
 use rayon::prelude::*;
 
-use crate::fingerprint::borders::{find_bars, Bars};
+use crate::fingerprint::borders::{centre_crop, find_bars, Bars};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
-use crate::fingerprint::{FingerprintParams, VideoLuma};
+use crate::fingerprint::{FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
 use crate::media::video::{decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions};
 use crate::media::MediaError;
@@ -32,6 +32,8 @@ pub struct Sampling {
 /// A fingerprinted video: its segments with dihedral variants, and what the decoder saw.
 pub struct VideoFingerprint {
     pub segments: Vec<QuerySegment>,
+    /// Segments of the centre crops in `params.crop_variants`, in that order.
+    pub crops: Vec<(u8, Vec<Segment>)>,
     pub info: VideoInfo,
 }
 
@@ -44,19 +46,31 @@ pub fn fingerprint_video(
         hold_distance: params.hold_distance,
         ..SegmentOptions::default()
     };
-    let (segments, info) = if sampling.ranges > 1 {
+    let (mut tracks, info) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, seg_opts)?
     } else {
         fingerprint_range(path, params, sampling, None, seg_opts)?
     };
-    let segments = segments
+    let crops = params
+        .crop_variants
+        .iter()
+        .zip(tracks.drain(1..))
+        .map(|(&keep, track)| (keep, track.into_iter().map(|s| s.segment).collect()))
+        .collect();
+    let segments = tracks
+        .pop()
+        .unwrap_or_default()
         .into_iter()
         .map(|s| QuerySegment {
             segment: s.segment,
             variants: s.dct.dihedral_hashes().map(|(t, h)| (t, h.hash)).to_vec(),
         })
         .collect();
-    Ok(VideoFingerprint { segments, info })
+    Ok(VideoFingerprint {
+        segments,
+        crops,
+        info,
+    })
 }
 
 fn video_options(
@@ -73,26 +87,41 @@ fn video_options(
     }
 }
 
+/// Segments of one range: the picture's own track first, then one track per centre
+/// crop in `params.crop_variants`, all from the same decoded frames.
+type Tracks = Vec<Vec<SegmentWithDct>>;
+
 fn fingerprint_range(
     path: &Path,
     params: &FingerprintParams,
     sampling: Sampling,
     range: Option<(f64, f64)>,
     seg_opts: SegmentOptions,
-) -> Result<(Vec<SegmentWithDct>, VideoInfo), MediaError> {
+) -> Result<(Tracks, VideoInfo), MediaError> {
     let mut segmenter = Segmenter::new(seg_opts);
+    let mut crop_segmenters: Vec<Segmenter> = params
+        .crop_variants
+        .iter()
+        .map(|_| Segmenter::new(seg_opts))
+        .collect();
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
     let info = decode_video(path, &video_options(params, sampling, range), |frame| {
-        let dct = pdq_of(&frame, params.crop_borders, &mut luma);
+        let dct = pdq_of(&frame, params.crop_borders, 100, &mut luma);
         // The secondary hash is made once a segment, from its first frame.
         segmenter.push(frame.time_s, frame.duration_s, dct, || {
             secondary_of(&frame)
                 .map(|img| imghash64(&img, secondary_algo))
                 .unwrap_or(0)
         });
+        for (keep, seg) in params.crop_variants.iter().zip(&mut crop_segmenters) {
+            let dct = pdq_of(&frame, true, *keep, &mut luma);
+            seg.push(frame.time_s, frame.duration_s, dct, || 0);
+        }
     })?;
-    Ok((segmenter.finish(), info))
+    let mut tracks = vec![segmenter.finish()];
+    tracks.extend(crop_segmenters.into_iter().map(Segmenter::finish));
+    Ok((tracks, info))
 }
 
 /// One file in `sampling.ranges` time ranges cut at keyframes, decoded in parallel on
@@ -103,7 +132,7 @@ fn fingerprint_in_ranges(
     params: &FingerprintParams,
     sampling: Sampling,
     seg_opts: SegmentOptions,
-) -> Result<(Vec<SegmentWithDct>, VideoInfo), MediaError> {
+) -> Result<(Tracks, VideoInfo), MediaError> {
     let scan = keyframe_times(path)?;
     let cuts = cut_points(&scan.keys, sampling.ranges);
     if cuts.len() < 2 {
@@ -115,22 +144,24 @@ fn fingerprint_in_ranges(
     for (i, start) in starts.iter().enumerate() {
         bounds.push((*start, starts.get(i + 1).copied().unwrap_or(f64::INFINITY)));
     }
-    let parts: Vec<Result<(Vec<SegmentWithDct>, VideoInfo), MediaError>> = bounds
+    let parts: Vec<Result<(Tracks, VideoInfo), MediaError>> = bounds
         .par_iter()
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
         .collect();
-    let mut segments: Vec<SegmentWithDct> = Vec::new();
+    let mut tracks: Tracks = vec![Vec::new(); 1 + params.crop_variants.len()];
     let mut info: Option<VideoInfo> = None;
     for part in parts {
-        let (segs, part_info) = part?;
-        for s in segs {
-            match segments.last_mut() {
-                Some(last) if joins(&last.segment, &s.segment, seg_opts) => {
-                    last.segment.end_s = s.segment.end_s;
-                    last.segment.frames += s.segment.frames;
-                    last.segment.quality = last.segment.quality.max(s.segment.quality);
+        let (part_tracks, part_info) = part?;
+        for (segments, segs) in tracks.iter_mut().zip(part_tracks) {
+            for s in segs {
+                match segments.last_mut() {
+                    Some(last) if joins(&last.segment, &s.segment, seg_opts) => {
+                        last.segment.end_s = s.segment.end_s;
+                        last.segment.frames += s.segment.frames;
+                        last.segment.quality = last.segment.quality.max(s.segment.quality);
+                    }
+                    _ => segments.push(s),
                 }
-                _ => segments.push(s),
             }
         }
         match &mut info {
@@ -146,7 +177,7 @@ fn fingerprint_in_ranges(
     if info.frames_decoded == 0 {
         return Err(MediaError::Video("no frame could be decoded".to_string()));
     }
-    Ok((segments, info))
+    Ok((tracks, info))
 }
 
 /// Whether the first segment of one range continues the last of the previous one.
@@ -192,23 +223,36 @@ pub fn hash_video_frames(
     let mut luma = Vec::new();
     let mut index = 0u64;
     decode_video(path, &opts, |frame| {
-        let hash = pdq_of(&frame, params.crop_borders, &mut luma).hash();
+        let hash = pdq_of(&frame, params.crop_borders, 100, &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
     })
 }
 
 /// PDQ of a decoded frame: exact frames (RGB) through the reference filter, luma planes
-/// through the sampled one, inside any letterbox or pillarbox bars when `crop` is set.
+/// through the sampled one, inside any letterbox or pillarbox bars when `crop` is set,
+/// and of only the centre `keep` per cent of each side when `keep` is under 100.
 /// `scratch` holds the float luma between calls.
-fn pdq_of(frame: &Frame<'_>, crop: bool, scratch: &mut Vec<f32>) -> PdqDct {
+fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> PdqDct {
+    let (w, h) = (frame.width, frame.height);
     match frame.pixels {
         Pixels::Rgb(rgb) => {
             luma_from_rgb8(rgb, scratch);
-            pdq_dct_from_luma(scratch, frame.width, frame.height)
+            if keep >= 100 {
+                return pdq_dct_from_luma(scratch, w, h);
+            }
+            let bars = centre_crop(find_bars(w, h, |x, y| scratch[y * w + x]), w, h, keep);
+            let cw = w - bars.left - bars.right;
+            let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
+                .flat_map(|y| {
+                    scratch[y * w + bars.left..y * w + bars.left + cw]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            pdq_dct_from_luma(&mut inside, cw, h - bars.top - bars.bottom)
         }
         Pixels::Luma { data, gain } => {
-            let (w, h) = (frame.width, frame.height);
             // Limited-range video puts black at 16.
             let black = if gain > 1.0 { 16.0 } else { 0.0 };
             let bars = if crop {
@@ -216,6 +260,7 @@ fn pdq_of(frame: &Frame<'_>, crop: bool, scratch: &mut Vec<f32>) -> PdqDct {
             } else {
                 Bars::default()
             };
+            let bars = centre_crop(bars, w, h, keep);
             pdq_dct_from_plane(&LumaPlane {
                 data: &data[bars.top * w + bars.left..],
                 stride: w,

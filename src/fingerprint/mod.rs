@@ -40,6 +40,11 @@ pub struct FingerprintParams {
     /// pixel), and off for banks made before it existed.
     #[serde(default)]
     pub crop_borders: bool,
+    /// Extra centre crops banked beside each picture, as the per cent of each side kept
+    /// (e.g. 90, 80, 70): a delivery cropped into the safe area matches one of them. Only
+    /// the bank side makes them; empty by default (and for banks made before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crop_variants: Vec<u8>,
 }
 
 impl Default for FingerprintParams {
@@ -51,6 +56,7 @@ impl Default for FingerprintParams {
             video_luma: VideoLuma::Plane,
             hold_distance: segments::SegmentOptions::default().hold_distance,
             crop_borders: true,
+            crop_variants: Vec::new(),
         }
     }
 }
@@ -116,6 +122,8 @@ pub struct Segment {
 #[derive(Debug, Clone)]
 pub struct StillFingerprint {
     pub dct: PdqDct,
+    /// The DCT of each of `params.crop_variants`' centre crops, in that order.
+    pub crops: Vec<PdqDct>,
     pub secondary: u64,
     pub width: u32,
     pub height: u32,
@@ -138,12 +146,18 @@ impl StillFingerprint {
 /// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
     let dct = if params.crop_borders {
-        pdq_inside_bars(img)
+        pdq_inside_bars(img, 100)
     } else {
         pdq_of_image(img)
     };
+    let crops = params
+        .crop_variants
+        .iter()
+        .map(|&keep| pdq_inside_bars(img, keep))
+        .collect();
     StillFingerprint {
         dct,
+        crops,
         secondary: imghash::imghash64(img, params.secondary),
         width: img.width(),
         height: img.height(),
@@ -151,7 +165,8 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
 }
 
 /// PDQ of the picture inside any bars ([`borders`]); the whole image when it has none.
-pub fn pdq_inside_bars(img: &DynamicImage) -> PdqDct {
+/// `keep` below 100 hashes only the centre of that picture, `keep` per cent of each side.
+pub fn pdq_inside_bars(img: &DynamicImage, keep: u8) -> PdqDct {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut luma = Vec::with_capacity(w * h);
     match img {
@@ -162,7 +177,7 @@ pub fn pdq_inside_bars(img: &DynamicImage) -> PdqDct {
     if w == 0 || h == 0 {
         return pdq::pdq_dct_from_luma(&mut luma, w, h);
     }
-    let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+    let bars = borders::centre_crop(borders::find_bars(w, h, |x, y| luma[y * w + x]), w, h, keep);
     if bars.is_none() {
         return pdq::pdq_dct_from_luma(&mut luma, w, h);
     }

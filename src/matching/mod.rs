@@ -96,6 +96,7 @@ pub struct FileMatches {
     pub ignored_hits: usize,
 }
 
+#[derive(Debug, Clone, Copy)]
 struct Hit {
     q: usize,
     seg: SegmentRef,
@@ -159,18 +160,47 @@ pub fn match_file(
         };
         if query_is_video && asset.kind == MediaKind::Video {
             let bank_segments = bank.segments(id)?;
-            out.matches.extend(align_videos(
-                query_path,
-                segments,
-                &bank_segments,
-                hits,
-                &cleared,
-                opts,
-                &side,
-            ));
+            // The picture and each of its banked centre crops are aligned on their own
+            // (each is a time line), and the best run per stretch is kept.
+            let mut runs = Vec::new();
+            for (crop, range) in asset.parts() {
+                let Some(part) = bank_segments.get(range.clone()) else {
+                    continue;
+                };
+                let local: Vec<Hit> = hits
+                    .iter()
+                    .filter(|h| range.contains(&(h.seg.index as usize)))
+                    .map(|h| Hit {
+                        seg: SegmentRef {
+                            index: h.seg.index - range.start as u32,
+                            ..h.seg
+                        },
+                        ..**h
+                    })
+                    .collect();
+                if local.is_empty() {
+                    continue;
+                }
+                let local: Vec<&Hit> = local.iter().collect();
+                runs.extend(
+                    align_videos(query_path, segments, part, &local, &cleared, opts, &side)
+                        .into_iter()
+                        .map(|mut m| {
+                            m.bank_crop = crop;
+                            m
+                        }),
+                );
+            }
+            out.matches.extend(keep_best_per_stretch(runs));
         } else if query_is_video {
-            out.matches
-                .extend(video_against_still(query_path, segments, hits, opts, &side));
+            out.matches.extend(
+                video_against_still(query_path, segments, hits, opts, &side)
+                    .into_iter()
+                    .map(|(mut m, index)| {
+                        m.bank_crop = asset.crop_of(index);
+                        m
+                    }),
+            );
         } else {
             // A still: its best evidence in this asset.
             let Some(best) = hits
@@ -201,6 +231,7 @@ pub fn match_file(
                 segments: 1,
                 rate: None,
                 specificity: 1.0,
+                bank_crop: asset.crop_of(best.seg.index),
             });
         }
     }
@@ -354,10 +385,11 @@ fn align_videos(
                 segments: run.segments,
                 rate: Some(run.rate),
                 specificity: 1.0,
+                bank_crop: None,
             });
         }
     }
-    keep_best_per_stretch(out)
+    out
 }
 
 /// Where runs for different transforms cover the same stretch of the delivery (a
@@ -390,14 +422,15 @@ fn keep_best_per_stretch(mut runs: Vec<Match>) -> Vec<Match> {
     kept
 }
 
-/// Delivered segments showing a banked still, merged into timed runs.
+/// Delivered segments showing a banked still, merged into timed runs; each with the
+/// stored index of its closest banked segment (the still, or one of its crops).
 fn video_against_still(
     query_path: &str,
     query: &[QuerySegment],
     hits: &[&Hit],
     opts: &MatchOptions,
     side: &dyn Fn(Option<f64>, Option<f64>) -> BankSide,
-) -> Vec<Match> {
+) -> Vec<(Match, u32)> {
     let mut best: HashMap<usize, &Hit> = HashMap::new();
     for h in hits {
         let e = best.entry(h.q).or_insert(h);
@@ -421,11 +454,9 @@ fn video_against_still(
         let mut distances: Vec<u32> = run.iter().map(|h| h.distance).collect();
         distances.sort_unstable();
         let median = distances[distances.len() / 2];
-        let transform = run
-            .iter()
-            .min_by_key(|h| h.distance)
-            .map(|h| h.transform)
-            .unwrap_or(Dihedral::Identity);
+        let closest = run.iter().min_by_key(|h| h.distance);
+        let transform = closest.map(|h| h.transform).unwrap_or(Dihedral::Identity);
+        let index = closest.map(|h| h.seg.index).unwrap_or(0);
         let matched: f64 = run
             .iter()
             .map(|h| {
@@ -433,7 +464,7 @@ fn video_against_still(
                 s.end_s.unwrap_or(0.0) - s.start_s.unwrap_or(0.0)
             })
             .sum();
-        out.push(Match {
+        let m = Match {
             query: QuerySide {
                 path: query_path.to_string(),
                 start_s: query[qs[i]].segment.start_s,
@@ -450,7 +481,9 @@ fn video_against_still(
             segments: run.len() as u32,
             rate: None,
             specificity: 1.0,
-        });
+            bank_crop: None,
+        };
+        out.push((m, index));
         i = j + 1;
     }
     out

@@ -252,7 +252,16 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
             m.score, m.median_distance
         ),
     );
-    row("Transform", m.transform.name().to_string());
+    row(
+        "Transform",
+        match m.bank_crop {
+            None => m.transform.name().to_string(),
+            Some(keep) => format!(
+                "{}, of the banked picture's centre {keep} % (a safe-area crop)",
+                m.transform.name()
+            ),
+        },
+    );
     if m.specificity < 1.0 {
         row(
             "Common material",

@@ -80,6 +80,11 @@ pub struct Match {
     pub rate: Option<f64>,
     /// The rotation or flip that turns the banked picture into the delivered one.
     pub transform: Dihedral,
+    /// When the delivery matched a centre crop the bank keeps of this asset (its
+    /// `crop_variants`), the per cent of each side that crop keeps; `None` for the whole
+    /// picture.
+    #[serde(default)]
+    pub bank_crop: Option<u8>,
     /// Hamming distance between the secondary 64-bit hashes, when the transform is the
     /// identity (the secondary hash has no dihedral variants).
     pub secondary_distance: Option<u32>,
