@@ -245,6 +245,7 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
                 width: 1920,
                 height: 1080,
                 frame_rate: Some(24.0),
+                crops: Vec::new(),
                 segments,
                 seen: None,
             })
