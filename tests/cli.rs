@@ -613,3 +613,35 @@ fn html_report_says_why_a_picture_is_missing_and_the_scan_still_succeeds() {
         "{html}"
     );
 }
+
+#[test]
+fn still_cropped_into_the_safe_area_matches_a_bank_with_crop_variants() {
+    let env = TestEnv::new();
+    let banked = demo("bank/sintel_t16s.jpg");
+    let o = env.run(&[
+        "index",
+        "--db",
+        s(&env.db()),
+        "--crop-variants",
+        "90,80,70",
+        &banked,
+    ]);
+    expect_code(&o, 0);
+    // 10 % cut from every edge, scaled back to the original size.
+    let img = image::open(&banked).unwrap();
+    let (w, h) = (img.width(), img.height());
+    let cropped = img
+        .crop_imm(w / 10, h / 10, w - w / 5, h - h / 5)
+        .resize_exact(w, h, image::imageops::FilterType::Triangle);
+    let delivered = env.path("cropped.png");
+    cropped.save(&delivered).unwrap();
+    let (o, report) = scan_json(&env, &[s(&delivered)], &[]);
+    expect_code(&o, 1);
+    let m = match_of(&report, "cropped.png");
+    assert_eq!(m["bank_crop"], 80, "{m:#}");
+    assert!(
+        stdout(&o).contains("(bank centre crop 80 %)"),
+        "{}",
+        stdout(&o)
+    );
+}
