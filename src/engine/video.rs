@@ -8,7 +8,7 @@ use crate::fingerprint::pdq::{
 };
 use rayon::prelude::*;
 
-use crate::fingerprint::borders::{centre_crop, find_bars, Bars};
+use crate::fingerprint::borders::centre_bars;
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
@@ -230,8 +230,8 @@ pub fn hash_video_frames(
 }
 
 /// PDQ of a decoded frame: exact frames (RGB) through the reference filter, luma planes
-/// through the sampled one, inside any letterbox or pillarbox bars when `crop` is set,
-/// and of only the centre `keep` per cent of each side when `keep` is under 100.
+/// through the sampled one, of the centre `keep` per cent of each side of the frame
+/// (100: all of it), inside any letterbox or pillarbox bars there when `crop` is set.
 /// `scratch` holds the float luma between calls.
 fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> PdqDct {
     let (w, h) = (frame.width, frame.height);
@@ -241,7 +241,7 @@ fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> Pd
             if keep >= 100 {
                 return pdq_dct_from_luma(scratch, w, h);
             }
-            let bars = centre_crop(find_bars(w, h, |x, y| scratch[y * w + x]), w, h, keep);
+            let bars = centre_bars(w, h, keep, true, |x, y| scratch[y * w + x]);
             let cw = w - bars.left - bars.right;
             let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
                 .flat_map(|y| {
@@ -255,12 +255,9 @@ fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> Pd
         Pixels::Luma { data, gain } => {
             // Limited-range video puts black at 16.
             let black = if gain > 1.0 { 16.0 } else { 0.0 };
-            let bars = if crop {
-                find_bars(w, h, |x, y| (f32::from(data[y * w + x]) - black) * gain)
-            } else {
-                Bars::default()
-            };
-            let bars = centre_crop(bars, w, h, keep);
+            let bars = centre_bars(w, h, keep, crop, |x, y| {
+                (f32::from(data[y * w + x]) - black) * gain
+            });
             pdq_dct_from_plane(&LumaPlane {
                 data: &data[bars.top * w + bars.left..],
                 stride: w,

@@ -65,8 +65,36 @@ pub fn find_bars(width: usize, height: usize, luma: impl Fn(usize, usize) -> f32
     }
 }
 
+/// The bars of the centre `keep` per cent of each side of a `width × height` frame
+/// (100: the whole frame), found inside that centre when `find` is set: a safe-area
+/// crop variant is cut from the whole frame, bars and all, as a studio crops a delivery,
+/// and is then treated like any frame. Returned as margins of the whole frame.
+pub fn centre_bars(
+    width: usize,
+    height: usize,
+    keep: u8,
+    find: bool,
+    luma: impl Fn(usize, usize) -> f32,
+) -> Bars {
+    let outer = centre_crop(Bars::default(), width, height, keep);
+    if !find {
+        return outer;
+    }
+    let (w, h) = (
+        width - outer.left - outer.right,
+        height - outer.top - outer.bottom,
+    );
+    let inner = find_bars(w, h, |x, y| luma(x + outer.left, y + outer.top));
+    Bars {
+        top: outer.top + inner.top,
+        bottom: outer.bottom + inner.bottom,
+        left: outer.left + inner.left,
+        right: outer.right + inner.right,
+    }
+}
+
 /// `bars` widened so that only the centre of the picture inside them is left, `keep`
-/// per cent of each side (100 leaves `bars` as they are): a safe-area crop variant.
+/// per cent of each side (100 leaves `bars` as they are).
 pub fn centre_crop(bars: Bars, width: usize, height: usize, keep: u8) -> Bars {
     if keep >= 100 {
         return bars;
@@ -179,6 +207,31 @@ mod tests {
                 left: 64,
                 right: 64,
             }
+        );
+    }
+
+    #[test]
+    fn a_crop_variant_is_cut_from_the_whole_frame_then_its_bars_are_found() {
+        let bars = Bars {
+            top: 60,
+            bottom: 60,
+            left: 0,
+            right: 0,
+        };
+        // Cutting 10 % from every edge of the frame eats 48 of the 60 rows of each bar;
+        // the 12 left are still bars.
+        assert_eq!(
+            centre_bars(640, 480, 80, true, picture(640, 480, bars)),
+            Bars {
+                top: 60,
+                bottom: 60,
+                left: 64,
+                right: 64,
+            }
+        );
+        assert_eq!(
+            centre_bars(640, 480, 100, true, picture(640, 480, bars)),
+            bars
         );
     }
 

@@ -165,7 +165,8 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
 }
 
 /// PDQ of the picture inside any bars ([`borders`]); the whole image when it has none.
-/// `keep` below 100 hashes only the centre of that picture, `keep` per cent of each side.
+/// `keep` below 100 first cuts the image to its centre, `keep` per cent of each side
+/// (a safe-area crop variant), then looks for bars inside that.
 pub fn pdq_inside_bars(img: &DynamicImage, keep: u8) -> PdqDct {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut luma = Vec::with_capacity(w * h);
@@ -177,7 +178,7 @@ pub fn pdq_inside_bars(img: &DynamicImage, keep: u8) -> PdqDct {
     if w == 0 || h == 0 {
         return pdq::pdq_dct_from_luma(&mut luma, w, h);
     }
-    let bars = borders::centre_crop(borders::find_bars(w, h, |x, y| luma[y * w + x]), w, h, keep);
+    let bars = borders::centre_bars(w, h, keep, true, |x, y| luma[y * w + x]);
     if bars.is_none() {
         return pdq::pdq_dct_from_luma(&mut luma, w, h);
     }
