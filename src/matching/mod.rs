@@ -15,7 +15,7 @@
 //! Commonness is read off the bank itself: a delivered segment whose strict-radius hits
 //! fall in many banked assets shows something they share (a studio card, an intro), not
 //! something copied from one of them. Each match's score is scaled by its
-//! `specificity`, the mean weight of the seeding segments inside it.
+//! `specificity`, the mean weight of the seeding segments inside it, by duration.
 
 pub mod temporal;
 
@@ -244,7 +244,7 @@ pub fn match_file(
 }
 
 /// The weight of each seeding query segment: 1 when it hits at most `common_assets`
-/// banked assets, `common_assets / n` when it hits `n` more than that.
+/// banked assets, and `common_assets / n` when it hits `n` of them, more than that.
 fn seed_weights(
     hits: &[Hit],
     cleared: &HashSet<usize>,
