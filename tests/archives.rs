@@ -49,13 +49,18 @@ fn scan(env: &TestEnv, target: &Path) -> (i32, Value) {
     (o.status.code().unwrap(), report)
 }
 
+/// The delivered paths with at least one match, sorted, each once (a frame can match a
+/// banked still and the banked clip it comes from).
 fn matched_paths(report: &Value) -> Vec<String> {
-    report["matches"]
+    let mut paths: Vec<String> = report["matches"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| m["query"]["path"].as_str().unwrap().to_string())
-        .collect()
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 fn errors(report: &Value) -> Vec<(String, String)> {
