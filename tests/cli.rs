@@ -206,6 +206,11 @@ fn csv_rows_follow_the_matches() {
         "{text}"
     );
     assert!(
+        lines[0].ends_with(",transform,specificity,bank_crop"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with(",flip_h,1.0000,"), "{text}");
+    assert!(
         stderr(&o).contains("MATCHES"),
         "summary goes to stderr when the report takes stdout"
     );

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use super::ScanReport;
 
-const HEADER: [&str; 13] = [
+/// New columns go at the end, so that scripts reading columns by position keep working.
+const HEADER: [&str; 15] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -18,6 +19,8 @@ const HEADER: [&str; 13] = [
     "score",
     "distance",
     "transform",
+    "specificity",
+    "bank_crop",
 ];
 
 pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
@@ -39,6 +42,8 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
             &format!("{:.4}", m.score),
             &m.distance.to_string(),
             m.transform.name(),
+            &format!("{:.4}", m.specificity),
+            &m.bank_crop.map(|k| k.to_string()).unwrap_or_default(),
         ])?;
     }
     w.flush()?;
