@@ -87,12 +87,14 @@ fn picture(
     limits: DecodeLimits,
 ) -> Result<Thumbnail, String> {
     let (path, kind) = source.as_ref().map_err(Clone::clone)?;
-    match kind {
+    // Behind the decoders' panic boundary, like every other decode: a file that hashed
+    // fine may still trip a codec at another seek point.
+    media::catch_decoder_panic(|| match kind {
         MediaKind::Video => video_thumbnail(path, time_s.unwrap_or(0.0)),
         MediaKind::Still => std::fs::read(path)
             .map_err(media::MediaError::Io)
             .and_then(|bytes| still_thumbnail(&bytes, limits)),
-    }
+    })
     .map_err(|e| e.to_string())
 }
 
