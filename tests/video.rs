@@ -801,7 +801,13 @@ fn intro_shared_by_many_banked_assets_is_scored_as_common() {
         own[0]
     );
     for other in ["episode1.mp4", "episode2.mp4", "episode3.mp4"] {
-        for m in of(other) {
+        let intro_only = of(other);
+        assert_eq!(
+            intro_only.len(),
+            1,
+            "the intro matches {other}: {matches:#?}"
+        );
+        for m in intro_only {
             let specificity = m["specificity"].as_f64().unwrap();
             assert!(
                 specificity <= 0.5 + 1e-9,

@@ -566,6 +566,14 @@ fn threshold_at_median(b: &[[f32; DCT_SIDE]; DCT_SIDE]) -> Hash256 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dihedral_names_are_the_serde_names() {
+        for t in Dihedral::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+    }
+
     use super::*;
 
     fn gradient(w: usize, h: usize) -> Vec<f32> {
