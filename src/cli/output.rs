@@ -212,7 +212,7 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 let dct = if args.exact {
                     pdq_of_image(&img)
                 } else {
-                    pdq_inside_bars(&img, 100)
+                    pdq_inside_bars(&img)
                 };
                 let h = dct.hash();
                 format!("{},{},{}\n", h.hash, h.quality, file.display)

@@ -3,14 +3,12 @@
 use std::path::Path;
 
 use crate::fingerprint::imghash::imghash64;
-use crate::fingerprint::pdq::{
-    luma_from_rgb8, pdq_dct_from_luma, pdq_dct_from_plane, LumaPlane, PdqDct,
-};
+use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_plane, LumaPlane, PdqDct};
 use rayon::prelude::*;
 
 use crate::fingerprint::borders::centre_bars;
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
-use crate::fingerprint::{FingerprintParams, Segment, VideoLuma};
+use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
 use crate::media::video::{decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions};
 use crate::media::MediaError;
@@ -238,19 +236,10 @@ fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> Pd
     match frame.pixels {
         Pixels::Rgb(rgb) => {
             luma_from_rgb8(rgb, scratch);
-            if keep >= 100 {
-                return pdq_dct_from_luma(scratch, w, h);
-            }
-            let bars = centre_bars(w, h, keep, true, |x, y| scratch[y * w + x]);
-            let cw = w - bars.left - bars.right;
-            let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
-                .flat_map(|y| {
-                    scratch[y * w + bars.left..y * w + bars.left + cw]
-                        .iter()
-                        .copied()
-                })
-                .collect();
-            pdq_dct_from_luma(&mut inside, cw, h - bars.top - bars.bottom)
+            // Exact frames keep every pixel, bars included, as vPDQ does; only a crop
+            // variant looks for bars, inside its crop.
+            let bars = centre_bars(w, h, keep, keep < 100, |x, y| scratch[y * w + x]);
+            pdq_of_region(scratch, w, h, bars)
         }
         Pixels::Luma { data, gain } => {
             // Limited-range video puts black at 16.

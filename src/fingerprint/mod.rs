@@ -145,16 +145,29 @@ impl StillFingerprint {
 
 /// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
-    let dct = if params.crop_borders {
-        pdq_inside_bars(img, 100)
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
+        // One luma conversion for the picture and all its crops; the crops are taken
+        // first, because the picture's own hash may filter the buffer in place.
+        let mut luma = luma_of(img);
+        let crops = params
+            .crop_variants
+            .iter()
+            .map(|&keep| {
+                let bars = borders::centre_bars(w, h, keep, true, |x, y| luma[y * w + x]);
+                pdq_of_region(&mut luma.clone(), w, h, bars)
+            })
+            .collect();
+        let dct = if params.crop_borders {
+            let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+            pdq_of_region(&mut luma, w, h, bars)
+        } else {
+            pdq_of_image(img)
+        };
+        (dct, crops)
     } else {
-        pdq_of_image(img)
+        (pdq_of_image(img), Vec::new())
     };
-    let crops = params
-        .crop_variants
-        .iter()
-        .map(|&keep| pdq_inside_bars(img, keep))
-        .collect();
     StillFingerprint {
         dct,
         crops,
@@ -165,22 +178,30 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
 }
 
 /// PDQ of the picture inside any bars ([`borders`]); the whole image when it has none.
-/// `keep` below 100 first cuts the image to its centre, `keep` per cent of each side
-/// (a safe-area crop variant), then looks for bars inside that.
-pub fn pdq_inside_bars(img: &DynamicImage, keep: u8) -> PdqDct {
+pub fn pdq_inside_bars(img: &DynamicImage) -> PdqDct {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let mut luma = Vec::with_capacity(w * h);
+    let mut luma = luma_of(img);
+    let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+    pdq_of_region(&mut luma, w, h, bars)
+}
+
+/// PDQ luminance (0.299/0.587/0.114) of an image, row by row.
+fn luma_of(img: &DynamicImage) -> Vec<f32> {
+    let mut luma = Vec::with_capacity(img.width() as usize * img.height() as usize);
     match img {
         DynamicImage::ImageLuma8(gray) => luma.extend(gray.as_raw().iter().map(|&v| v as f32)),
         DynamicImage::ImageRgb8(rgb) => pdq::luma_from_rgb8(rgb.as_raw(), &mut luma),
         other => pdq::luma_from_rgb8(other.to_rgb8().as_raw(), &mut luma),
     }
-    if w == 0 || h == 0 {
-        return pdq::pdq_dct_from_luma(&mut luma, w, h);
-    }
-    let bars = borders::centre_bars(w, h, keep, true, |x, y| luma[y * w + x]);
+    luma
+}
+
+/// PDQ of the part of a `w × h` luma image inside the margins `bars`. With no margins
+/// the whole buffer is filtered in place (it is PDQ's scratch); otherwise the part is
+/// copied out first.
+pub fn pdq_of_region(luma: &mut [f32], w: usize, h: usize, bars: borders::Bars) -> PdqDct {
     if bars.is_none() {
-        return pdq::pdq_dct_from_luma(&mut luma, w, h);
+        return pdq::pdq_dct_from_luma(luma, w, h);
     }
     let (cw, ch) = (w - bars.left - bars.right, h - bars.top - bars.bottom);
     let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
