@@ -54,6 +54,18 @@ fn near(a: f64, b: f64) -> bool {
     (a - b).abs() <= 0.5
 }
 
+/// A run's delivered and banked ranges are each within 0.5 s of the truth.
+fn assert_ranges(r: &(String, String, f64, f64, f64, f64), query: (f64, f64), bank: (f64, f64)) {
+    assert!(
+        near(r.2, query.0) && near(r.3, query.1),
+        "query range {r:?}, truth {query:?}"
+    );
+    assert!(
+        near(r.4, bank.0) && near(r.5, bank.1),
+        "bank range {r:?}, truth {bank:?}"
+    );
+}
+
 /// Truth: `moviepy_big_buck_bunny_0_30.webm` and `smelter_big_buck_bunny_10s.mp4` are the
 /// first 30 s and 10 s of the film (LICENSES.md), as is the banked 480p file; the other
 /// three are other parts of the film (LICENSES.md: not inside 0–30 s).
@@ -198,8 +210,7 @@ fn excerpt_spliced_between_unrelated_clips_is_found_with_both_ranges() {
     println!("{found:#?}");
     assert_eq!(found.len(), 1, "{found:#?}");
     let r = &found[0];
-    assert!(near(r.2, 3.0) && near(r.3, 7.0), "query range {r:?}");
-    assert!(near(r.4, 10.0) && near(r.5, 14.0), "bank range {r:?}");
+    assert_ranges(r, (3.0, 7.0), (10.0, 14.0));
 }
 
 /// Truth: LICENSES.md says the two files carry the same H.264 stream.
@@ -320,8 +331,7 @@ fn rotated_copy_matches_with_its_transform_and_times() {
     let found = runs(&report);
     assert_eq!(found.len(), 1, "{found:#?}");
     let r = &found[0];
-    assert!(near(r.2, 0.0) && near(r.3, 4.0), "query range {r:?}");
-    assert!(near(r.4, 10.0) && near(r.5, 14.0), "bank range {r:?}");
+    assert_ranges(r, (0.0, 4.0), (10.0, 14.0));
     let transform = report["matches"][0]["transform"].as_str().unwrap();
     assert!(transform.starts_with("rot"), "transform {transform}");
 }
@@ -365,14 +375,7 @@ fn letterboxed_and_pillarboxed_copies_match_with_their_times() {
         assert_eq!(found.len(), 1, "{name}: {found:#?}");
         let r = &found[0];
         let t: f64 = start.parse().unwrap();
-        assert!(
-            near(r.2, 0.0) && near(r.3, 6.0),
-            "{name}: query range {r:?}"
-        );
-        assert!(
-            near(r.4, t) && near(r.5, t + 6.0),
-            "{name}: bank range {r:?}"
-        );
+        assert_ranges(r, (0.0, 6.0), (t, t + 6.0));
     }
 }
 
@@ -895,14 +898,7 @@ fn text_timecode_logo_subtitles_grade_gamma_and_grayscale_copies_match_with_thei
         let mine: Vec<_> = found.iter().filter(|r| r.0 == file).collect();
         assert_eq!(mine.len(), 1, "{name}: {found:#?}");
         let r = mine[0];
-        assert!(
-            near(r.2, 0.0) && near(r.3, 8.0),
-            "{name}: query range {r:?}"
-        );
-        assert!(
-            near(r.4, 8.0) && near(r.5, 16.0),
-            "{name}: bank range {r:?}"
-        );
+        assert_ranges(r, (0.0, 8.0), (8.0, 16.0));
     }
 }
 
@@ -996,8 +992,7 @@ fn subtitles_and_logo_inside_the_letterbox_bars_still_match() {
     let found = runs(&report);
     assert_eq!(found.len(), 1, "{found:#?}");
     let r = &found[0];
-    assert!(near(r.2, 0.0) && near(r.3, 8.0), "query range {r:?}");
-    assert!(near(r.4, 12.0) && near(r.5, 20.0), "bank range {r:?}");
+    assert_ranges(r, (0.0, 8.0), (12.0, 20.0));
 }
 
 /// Truth: built here. Big Buck Bunny 8-16 s of the banked clip cropped 10 % from every
@@ -1064,8 +1059,7 @@ fn delivery_cropped_into_the_safe_area_matches_a_banked_centre_crop() {
     assert_eq!(found.len(), 1, "only the cropped excerpt: {found:#?}");
     let r = &found[0];
     assert_eq!(r.0, "cropped.mp4");
-    assert!(near(r.2, 0.0) && near(r.3, 8.0), "query range {r:?}");
-    assert!(near(r.4, 8.0) && near(r.5, 16.0), "bank range {r:?}");
+    assert_ranges(r, (0.0, 8.0), (8.0, 16.0));
     assert_eq!(report["matches"][0]["bank_crop"], 80);
     assert_eq!(
         report["bank"]["params"]["crop_variants"],
