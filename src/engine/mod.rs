@@ -3,6 +3,7 @@
 //! reporting and cancellation from a [`Context`] the caller builds, and return results as
 //! values; nothing here prints.
 
+mod bars_window;
 mod compare;
 mod evidence;
 mod index;

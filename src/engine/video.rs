@@ -6,7 +6,8 @@ use crate::fingerprint::imghash::imghash64;
 use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_plane, LumaPlane, PdqDct};
 use rayon::prelude::*;
 
-use crate::fingerprint::borders::centre_bars;
+use super::bars_window::BarsWindow;
+use crate::fingerprint::borders::{centre_bars, Bars};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
@@ -74,15 +75,30 @@ pub fn fingerprint_video(
 fn video_options(
     params: &FingerprintParams,
     sampling: Sampling,
-    range: Option<(f64, f64)>,
+    range: Option<Range>,
 ) -> VideoOptions {
-    VideoOptions {
+    let mut opts = VideoOptions {
         exact: params.video_luma == VideoLuma::Rgb601,
         fps: sampling.fps,
         keyframes_only: sampling.keyframes_only,
         decoder_threads: 1,
-        range,
+        range: range.map(|r| (r.start, r.end)),
+        context: None,
+    };
+    let reach = bars_reach(params, &opts);
+    if let Some(r) = range.filter(|_| reach > 0) {
+        opts.context = Some((r.lead_in, reach));
     }
+    opts
+}
+
+/// A time range of a file decoded on its own: frames in `[start, end)`, with decoding
+/// started at the keyframe `lead_in` so that the frames just before `start` are seen.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    start: f64,
+    end: f64,
+    lead_in: f64,
 }
 
 /// Segments of one range: the picture's own track first, then one track per centre
@@ -93,7 +109,7 @@ fn fingerprint_range(
     path: &Path,
     params: &FingerprintParams,
     sampling: Sampling,
-    range: Option<(f64, f64)>,
+    range: Option<Range>,
     seg_opts: SegmentOptions,
 ) -> Result<(Tracks, VideoInfo), MediaError> {
     let mut segmenter = Segmenter::new(seg_opts);
@@ -104,16 +120,17 @@ fn fingerprint_range(
         .collect();
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
-    let info = decode_video(path, &video_options(params, sampling, range), |frame| {
-        let dct = pdq_of(&frame, params.crop_borders, 100, &mut luma);
+    let opts = video_options(params, sampling, range);
+    let info = decode_with_bars(path, &opts, params, |frame, bars| {
+        let dct = pdq_in(frame, bars[0], &mut luma);
         // The secondary hash is made once a segment, from its first frame.
         segmenter.push(frame.time_s, frame.duration_s, dct, || {
-            secondary_of(&frame)
+            secondary_of(frame)
                 .map(|img| imghash64(&img, secondary_algo))
                 .unwrap_or(0)
         });
-        for (keep, seg) in params.crop_variants.iter().zip(&mut crop_segmenters) {
-            let dct = pdq_of(&frame, true, *keep, &mut luma);
+        for (bars, seg) in bars[1..].iter().zip(&mut crop_segmenters) {
+            let dct = pdq_in(frame, *bars, &mut luma);
             seg.push(frame.time_s, frame.duration_s, dct, || 0);
         }
     })?;
@@ -136,12 +153,32 @@ fn fingerprint_in_ranges(
     if cuts.len() < 2 {
         return fingerprint_range(path, params, sampling, None, seg_opts);
     }
-    let mut bounds: Vec<(f64, f64)> = Vec::new();
+    // The frames before a range's start that a bars window looks back on are decoded
+    // from an earlier keyframe: one at least twice the window's span before the start
+    // (twice, for frames that come faster than the declared rate).
+    let step = match (sampling.fps, scan.frame_rate) {
+        (Some(fps), _) => 1.0 / fps,
+        (None, rate) if rate > 0.0 => 1.0 / rate,
+        _ => 1.0 / 12.0,
+    };
+    let look_back = 2.0 * (f64::from(params.bars_window) + 1.0) * step;
     let mut starts = cuts.clone();
     starts[0] = 0.0;
-    for (i, start) in starts.iter().enumerate() {
-        bounds.push((*start, starts.get(i + 1).copied().unwrap_or(f64::INFINITY)));
-    }
+    let bounds: Vec<Range> = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| Range {
+            start,
+            end: starts.get(i + 1).copied().unwrap_or(f64::INFINITY),
+            lead_in: scan
+                .keys
+                .iter()
+                .copied()
+                .filter(|k| *k <= start - look_back)
+                .last()
+                .unwrap_or(0.0),
+        })
+        .collect();
     let parts: Vec<Result<(Tracks, VideoInfo), MediaError>> = bounds
         .par_iter()
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
@@ -220,33 +257,176 @@ pub fn hash_video_frames(
     let opts = video_options(params, sampling, None);
     let mut luma = Vec::new();
     let mut index = 0u64;
-    decode_video(path, &opts, |frame| {
-        let hash = pdq_of(&frame, params.crop_borders, 100, &mut luma).hash();
+    let mut params = params.clone();
+    // Only the picture's own track: crop variants are a bank's, not a frame list's.
+    params.crop_variants.clear();
+    decode_with_bars(path, &opts, &params, |frame, bars| {
+        let hash = pdq_in(frame, bars[0], &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
     })
 }
 
-/// PDQ of a decoded frame: exact frames (RGB) through the reference filter, luma planes
-/// through the sampled one, of the centre `keep` per cent of each side of the frame
-/// (100: all of it), inside any letterbox or pillarbox bars there when `crop` is set.
-/// `scratch` holds the float luma between calls.
-fn pdq_of(frame: &Frame<'_>, crop: bool, keep: u8, scratch: &mut Vec<f32>) -> PdqDct {
+/// Decodes `path`, handing `each` every sampled frame with the bars of each track: the
+/// picture's own first, then each of `params.crop_variants`' centre crops. Bars are
+/// judged over `params.bars_window` frames either side ([`BarsWindow`]), so frames are
+/// copied out of the decoder and held until their window is complete; when no track
+/// looks for bars, or the window is 0, frames go straight through.
+fn decode_with_bars(
+    path: &Path,
+    opts: &VideoOptions,
+    params: &FingerprintParams,
+    mut each: impl FnMut(&Frame<'_>, &[Bars]),
+) -> Result<VideoInfo, MediaError> {
+    let cuts: Vec<Cut> = std::iter::once(Cut {
+        keep: 100,
+        find_bars: params.crop_borders,
+    })
+    .chain(params.crop_variants.iter().map(|&keep| Cut {
+        keep,
+        find_bars: true,
+    }))
+    .collect();
+    let own_bars =
+        |frame: &Frame<'_>| -> Vec<Bars> { cuts.iter().map(|c| bars_of(frame, *c)).collect() };
+    let reach = bars_reach(params, opts);
+    if reach == 0 {
+        return decode_video(path, opts, |frame| {
+            if !frame.context {
+                each(&frame, &own_bars(&frame));
+            }
+        });
+    }
+    let mut window: Option<BarsWindow<HeldFrame>> = None;
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut hand_on = |held: HeldFrame, bars: &[Bars], spare: &mut Vec<Vec<u8>>| {
+        if !held.context {
+            each(&held.view(), bars);
+        }
+        spare.push(held.data);
+    };
+    let info = decode_video(path, opts, |frame| {
+        let bars = own_bars(&frame);
+        let held = HeldFrame::copy(&frame, spare.pop().unwrap_or_default());
+        let frame_bytes = held.data.len().max(1);
+        window
+            .get_or_insert_with(|| BarsWindow::new(reach.min(MAX_HELD_BYTES / frame_bytes)))
+            .push(bars, held, &mut |f, b| hand_on(f, b, &mut spare));
+    });
+    // Frames still held are handed on even when decoding failed part-way: the caller
+    // keeps what came before the damage.
+    if let Some(window) = &mut window {
+        window.flush(&mut |f, b| hand_on(f, b, &mut spare));
+    }
+    info
+}
+
+/// At most this many bytes of frames are held for a bars window: the window is
+/// shortened for large frames (to 8 frames either side for 2160p luma), so that a batch
+/// decoding a file on every core stays within memory.
+const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// How many frames either side of each frame its bars are judged over: none when no
+/// track looks for bars, and none for keyframes alone (seconds apart, they are not
+/// neighbours).
+fn bars_reach(params: &FingerprintParams, opts: &VideoOptions) -> usize {
+    let looks = params.crop_borders || !params.crop_variants.is_empty();
+    if looks && !opts.keyframes_only {
+        usize::from(params.bars_window)
+    } else {
+        0
+    }
+}
+
+/// What one track hashes of a frame: the centre `keep` per cent of each side (100: all
+/// of it), and whether letterbox or pillarbox bars are looked for inside that.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    keep: u8,
+    find_bars: bool,
+}
+
+/// The margins a track cuts off a frame, as this frame alone shows them. Exact frames
+/// (RGB) keep every pixel, bars included, as vPDQ does; only a crop variant looks for
+/// bars there, inside its crop.
+fn bars_of(frame: &Frame<'_>, cut: Cut) -> Bars {
+    let (w, h) = (frame.width, frame.height);
+    match frame.pixels {
+        Pixels::Rgb(rgb) => centre_bars(w, h, cut.keep, cut.keep < 100, |x, y| {
+            let p = &rgb[(y * w + x) * 3..];
+            0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
+        }),
+        Pixels::Luma { data, gain } => {
+            // Limited-range video puts black at 16.
+            let black = if gain > 1.0 { 16.0 } else { 0.0 };
+            centre_bars(w, h, cut.keep, cut.find_bars, |x, y| {
+                (f32::from(data[y * w + x]) - black) * gain
+            })
+        }
+    }
+}
+
+/// A frame's pixels copied out of the decoder, held while its bars window fills.
+struct HeldFrame {
+    time_s: f64,
+    duration_s: f64,
+    width: usize,
+    height: usize,
+    context: bool,
+    data: Vec<u8>,
+    /// `None` for RGB, else the luma gain.
+    luma_gain: Option<f32>,
+}
+
+impl HeldFrame {
+    /// Copies `frame` into `buffer` (a spare one, to spare the allocator).
+    fn copy(frame: &Frame<'_>, mut buffer: Vec<u8>) -> HeldFrame {
+        let (pixels, luma_gain) = match frame.pixels {
+            Pixels::Rgb(p) => (p, None),
+            Pixels::Luma { data, gain } => (data, Some(gain)),
+        };
+        buffer.clear();
+        buffer.extend_from_slice(pixels);
+        HeldFrame {
+            time_s: frame.time_s,
+            duration_s: frame.duration_s,
+            width: frame.width,
+            height: frame.height,
+            context: frame.context,
+            data: buffer,
+            luma_gain,
+        }
+    }
+
+    fn view(&self) -> Frame<'_> {
+        Frame {
+            time_s: self.time_s,
+            duration_s: self.duration_s,
+            width: self.width,
+            height: self.height,
+            pixels: match self.luma_gain {
+                None => Pixels::Rgb(&self.data),
+                Some(gain) => Pixels::Luma {
+                    data: &self.data,
+                    gain,
+                },
+            },
+            context: self.context,
+        }
+    }
+}
+
+/// PDQ of a decoded frame inside `bars` (margins of the whole frame): exact frames (RGB)
+/// through the reference filter, luma planes through the sampled one. `scratch` holds
+/// the float luma between calls.
+fn pdq_in(frame: &Frame<'_>, bars: Bars, scratch: &mut Vec<f32>) -> PdqDct {
     let (w, h) = (frame.width, frame.height);
     match frame.pixels {
         Pixels::Rgb(rgb) => {
             luma_from_rgb8(rgb, scratch);
-            // Exact frames keep every pixel, bars included, as vPDQ does; only a crop
-            // variant looks for bars, inside its crop.
-            let bars = centre_bars(w, h, keep, keep < 100, |x, y| scratch[y * w + x]);
             pdq_of_region(scratch, w, h, bars)
         }
         Pixels::Luma { data, gain } => {
-            // Limited-range video puts black at 16.
-            let black = if gain > 1.0 { 16.0 } else { 0.0 };
-            let bars = centre_bars(w, h, keep, crop, |x, y| {
-                (f32::from(data[y * w + x]) - black) * gain
-            });
             pdq_dct_from_plane(&LumaPlane {
                 data: &data[bars.top * w + bars.left..],
                 stride: w,

@@ -45,6 +45,12 @@ pub struct FingerprintParams {
     /// the bank side makes them; empty by default (and for banks made before them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crop_variants: Vec<u8>,
+    /// Bars are judged over this many frames either side of each frame (the median of
+    /// each side), so that a dark shot or a flash does not move them for up to this many
+    /// frames. Default 24, a second at 24 fps (fewer for frames over 1080p, see
+    /// `engine::video`); 0 judges every frame alone, as banks made before it did.
+    #[serde(default)]
+    pub bars_window: u8,
 }
 
 impl Default for FingerprintParams {
@@ -57,6 +63,7 @@ impl Default for FingerprintParams {
             hold_distance: segments::SegmentOptions::default().hold_distance,
             crop_borders: true,
             crop_variants: Vec::new(),
+            bars_window: DEFAULT_BARS_WINDOW,
         }
     }
 }
@@ -77,6 +84,9 @@ pub enum VideoLuma {
 
 /// See [`FingerprintParams::jpeg_min_side`].
 pub const DEFAULT_JPEG_MIN_SIDE: u32 = 512;
+
+/// See [`FingerprintParams::bars_window`].
+pub const DEFAULT_BARS_WINDOW: u8 = 24;
 
 impl FingerprintParams {
     /// Parameters that hash every pixel, as Meta's references do.

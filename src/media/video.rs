@@ -35,6 +35,11 @@ pub struct VideoOptions {
     /// Decode only frames whose time is in `[start, end)` seconds, seeking to `start`
     /// (which should be a keyframe's time, see [`keyframe_times`]).
     pub range: Option<(f64, f64)>,
+    /// Frames around `range` handed out as context (marked [`Frame::context`]), so that
+    /// whatever is judged over neighbouring frames sees in a range what it sees in one
+    /// pass: decoding starts at this earlier keyframe time instead of the range's start,
+    /// and goes on for `context.1` sampled frames past the range's end.
+    pub context: Option<(f64, usize)>,
 }
 
 impl Default for VideoOptions {
@@ -45,6 +50,7 @@ impl Default for VideoOptions {
             keyframes_only: false,
             decoder_threads: 1,
             range: None,
+            context: None,
         }
     }
 }
@@ -56,6 +62,9 @@ pub struct Frame<'a> {
     pub width: usize,
     pub height: usize,
     pub pixels: Pixels<'a>,
+    /// Outside the range asked for: only there to give the frames in it their neighbours
+    /// (see [`VideoOptions::context`]).
+    pub context: bool,
 }
 
 /// Tightly packed rows, `width × height` pixels.
@@ -155,6 +164,8 @@ pub fn decode_video(
         pending_time: None,
         pending_rgb: false,
         pending_gain: 1.0,
+        pending_context: false,
+        tail_left: opts.context.map_or(0, |(_, tail)| tail),
         next_sample: 0.0,
         past_end: false,
         time_base,
@@ -162,7 +173,10 @@ pub fn decode_video(
         rotation,
     };
 
-    if let Some((start, _)) = opts.range.filter(|(start, _)| *start > 0.0) {
+    let seek_to = opts
+        .range
+        .map(|(start, _)| opts.context.map_or(start, |(lead_in, _)| lead_in.min(start)));
+    if let Some(start) = seek_to.filter(|start| *start > 0.0) {
         let ts = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         input.seek(ts, ..ts).map_err(|e| ff("seek", e))?;
         state.next_sample = start;
@@ -224,6 +238,12 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
         .best(ffmpeg::media::Type::Video)
         .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
     let index = stream.index();
+    let rate = stream.avg_frame_rate();
+    let frame_rate = if rate.denominator() != 0 && rate.numerator() > 0 {
+        f64::from(rate)
+    } else {
+        0.0
+    };
     let declared_s = (input.duration() > 0)
         .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
     let time_bases: Vec<f64> = input.streams().map(|s| f64::from(s.time_base())).collect();
@@ -243,13 +263,19 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
     let truncated = declared_s.filter(|d| reach + 1.0 < *d).map(|d| {
         format!("the file ends at {reach:.2} s of the {d:.2} s its container declares (truncated?)")
     });
-    Ok(KeyframeScan { keys, truncated })
+    Ok(KeyframeScan {
+        keys,
+        frame_rate,
+        truncated,
+    })
 }
 
 /// What [`keyframe_times`] found.
 pub struct KeyframeScan {
     /// Keyframe presentation times, in order.
     pub keys: Vec<f64>,
+    /// The average frame rate the container declares; 0 when unknown.
+    pub frame_rate: f64,
     /// Set when the packets stop short of the duration the container declares.
     pub truncated: Option<String>,
 }
@@ -286,6 +312,9 @@ struct FrameState {
     pending_time: Option<f64>,
     pending_rgb: bool,
     pending_gain: f32,
+    pending_context: bool,
+    /// Context frames still to hand out past the range's end.
+    tail_left: usize,
     next_sample: f64,
     /// Set once a frame at or past the range's end came out.
     past_end: bool,
@@ -307,24 +336,31 @@ impl FrameState {
                 continue;
             };
             let time_s = ts as f64 * self.time_base;
+            let mut context = false;
             if let Some((start, end)) = opts.range {
-                if time_s >= end {
+                if time_s >= end && self.tail_left == 0 {
                     // This frame belongs to the next range; it only ends the last one here.
                     self.emit_pending(Some(time_s), sink);
                     self.past_end = true;
                     return Ok(());
                 }
-                if time_s + 1e-9 < start {
+                context = time_s >= end || time_s + 1e-9 < start;
+                if context && opts.context.is_none() {
                     continue;
                 }
             }
-            // Counted here, within the range, so that ranges add up to the whole.
-            info.frames_decoded += 1;
+            if !context {
+                // Counted here, within the range, so that ranges add up to the whole.
+                info.frames_decoded += 1;
+            }
             if let Some(fps) = opts.fps {
                 if time_s + 1e-9 < self.next_sample {
                     continue;
                 }
                 self.next_sample = (time_s * fps).floor() / fps + 1.0 / fps;
+            }
+            if opts.range.is_some_and(|(_, end)| time_s >= end) {
+                self.tail_left -= 1;
             }
             let (w, h) = (self.decoded.width(), self.decoded.height());
             if w == 0 || h == 0 {
@@ -355,6 +391,7 @@ impl FrameState {
             self.pending_time = Some(time_s);
             self.pending_rgb = opts.exact;
             self.pending_gain = gain;
+            self.pending_context = context;
         }
         Ok(())
     }
@@ -401,6 +438,7 @@ impl FrameState {
                         gain: self.pending_gain,
                     }
                 },
+                context: self.pending_context,
             });
         }
     }
