@@ -316,10 +316,16 @@ fn info_shows_counts_and_parameters() {
     assert_eq!(v["stats"]["assets"], 9);
     assert_eq!(v["stats"]["assets_by_label"]["leaked"], 9);
     assert_eq!(v["params"]["secondary"], "phash");
+    assert_eq!(v["params"]["bars_window"], 24);
     assert!(v["stats"]["disk_bytes"].as_u64().unwrap() > 0);
     let o = env.run(&["info", "--db", s(&env.db())]);
     expect_code(&o, 0);
     assert!(stdout(&o).contains("leaked"));
+    assert!(
+        stdout(&o).contains("judged over 24 frames either side"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

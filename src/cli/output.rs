@@ -247,6 +247,13 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
     writeln!(out, "format version:  {}", celprint::bank::FORMAT_VERSION)?;
     writeln!(out, "pdq:             {}", bank.params().pdq)?;
     writeln!(out, "secondary hash:  {}", bank.params().secondary.name())?;
+    let params = bank.params();
+    let bars = match (params.crop_borders, params.bars_window) {
+        (false, _) => "kept (every pixel hashed)".to_string(),
+        (true, 0) => "cropped (in video judged frame by frame)".to_string(),
+        (true, n) => format!("cropped (in video judged over {n} frames either side)"),
+    };
+    writeln!(out, "letterbox bars:  {bars}")?;
     if !bank.params().crop_variants.is_empty() {
         let keeps: Vec<String> = bank
             .params()

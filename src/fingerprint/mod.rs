@@ -241,3 +241,26 @@ pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bank's parameters are read back from what it stored when it was created, so the
+    /// settings added since must default to what such a bank did: no bar cropping, no
+    /// crop variants, bars judged frame by frame.
+    #[test]
+    fn parameters_of_an_older_bank_read_as_it_hashed() {
+        let stored = r#"{"pdq":"pdq-256/luma601/jarosz2/dct16/median","secondary":"phash",
+            "jpeg_min_side":512,"video_luma":"plane","hold_distance":16}"#;
+        let params: FingerprintParams = serde_json::from_str(stored).unwrap();
+        assert!(!params.crop_borders);
+        assert!(params.crop_variants.is_empty());
+        assert_eq!(params.bars_window, 0);
+        let now = FingerprintParams::default();
+        assert_eq!(now.bars_window, DEFAULT_BARS_WINDOW);
+        let round: FingerprintParams =
+            serde_json::from_str(&serde_json::to_string(&now).unwrap()).unwrap();
+        assert_eq!(round, now);
+    }
+}
