@@ -35,34 +35,45 @@ impl Bars {
     }
 }
 
+/// A line whose pixels are at least this share dark is solidly dark: padding with
+/// nothing burned into it, where a dark picture still has a few lit pixels.
+const SOLID_SHARE: f32 = 0.97;
+
 /// Finds the bars of a `width × height` picture; `luma(x, y)` gives full-range luma.
 pub fn find_bars(width: usize, height: usize, luma: impl Fn(usize, usize) -> f32) -> Bars {
-    let need_row = (BORDER_SHARE * width as f32).ceil() as usize;
-    let need_col = (BORDER_SHARE * height as f32).ceil() as usize;
-    let dark_row = |y: usize| (0..width).filter(|&x| luma(x, y) <= BLACK_LIMIT).count() >= need_row;
-    let dark_col =
-        |x: usize| (0..height).filter(|&y| luma(x, y) <= BLACK_LIMIT).count() >= need_col;
-    let count = |len: usize, dark: &dyn Fn(usize) -> bool, rev: bool| {
-        (0..len)
-            .take_while(|&i| dark(if rev { len - 1 - i } else { i }))
-            .count()
+    let row_share =
+        |y: usize| (0..width).filter(|&x| luma(x, y) <= BLACK_LIMIT).count() as f32 / width as f32;
+    let col_share = |x: usize| {
+        (0..height).filter(|&y| luma(x, y) <= BLACK_LIMIT).count() as f32 / height as f32
     };
-    let (top, bottom) = paired(
-        count(height, &dark_row, false),
-        count(height, &dark_row, true),
-        height,
-    );
-    let (left, right) = paired(
-        count(width, &dark_col, false),
-        count(width, &dark_col, true),
-        width,
-    );
+    let (top, bottom) = side_pair(height, &row_share);
+    let (left, right) = side_pair(width, &col_share);
     Bars {
         top,
         bottom,
         left,
         right,
     }
+}
+
+/// The bars at both ends of one axis of `len` lines, `share(i)` being line i's dark
+/// share. Dark picture next to a bar lengthens that end's run of border lines, and a
+/// dark building at one edge of a window-boxed picture makes the two runs unequal; the
+/// padding itself is still solidly dark, so when the runs do not pair, the solidly dark
+/// runs are tried.
+fn side_pair(len: usize, share: &dyn Fn(usize) -> f32) -> (usize, usize) {
+    let runs = |rev: bool| {
+        let shares: Vec<f32> = (0..len)
+            .map(|i| share(if rev { len - 1 - i } else { i }))
+            .take_while(|s| *s >= BORDER_SHARE)
+            .collect();
+        let solid = shares.iter().take_while(|s| **s >= SOLID_SHARE).count();
+        (shares.len(), solid)
+    };
+    let ((a, solid_a), (b, solid_b)) = (runs(false), runs(true));
+    paired(a, b, len)
+        .or_else(|| paired(solid_a, solid_b, len))
+        .unwrap_or((0, 0))
 }
 
 /// The bars of the centre `keep` per cent of each side of a `width × height` frame
@@ -111,16 +122,12 @@ pub fn centre_crop(bars: Bars, width: usize, height: usize, keep: u8) -> Bars {
     }
 }
 
-/// Opposite bars `a` and `b` on a side of `len`, kept only if they look like padding.
-fn paired(a: usize, b: usize, len: usize) -> (usize, usize) {
+/// Opposite bars `a` and `b` on a side of `len`, if they look like padding.
+fn paired(a: usize, b: usize, len: usize) -> Option<(usize, usize)> {
     let least = (len / 50).max(2);
     let tolerance = (len / 50).max(2);
     let looks_padded = a >= least && b >= least && a.abs_diff(b) <= tolerance && (a + b) * 2 <= len;
-    if looks_padded {
-        (a, b)
-    } else {
-        (0, 0)
-    }
+    looks_padded.then_some((a, b))
 }
 
 #[cfg(test)]
@@ -233,6 +240,30 @@ mod tests {
             centre_bars(640, 480, 100, true, picture(640, 480, bars)),
             bars
         );
+    }
+
+    /// The eval's window-boxed Sintel: a dark building at the right edge of the picture
+    /// makes 88–98 % of each column there dark, so the right run of border columns goes
+    /// on into the picture and no longer pairs with the left one; the padding is solid.
+    #[test]
+    fn dark_picture_beside_a_bar_does_not_hide_the_padding() {
+        let bars = Bars {
+            top: 104,
+            bottom: 105,
+            left: 106,
+            right: 106,
+        };
+        let (w, h) = (848, 480);
+        let boxed = picture(w, h, bars);
+        let building = |x: usize, y: usize| {
+            let inside = (104..h - 105).contains(&y) && (106..w - 106).contains(&x);
+            if inside && x >= w - 106 - 40 && y % 10 != 0 {
+                10.0
+            } else {
+                boxed(x, y)
+            }
+        };
+        assert_eq!(find_bars(w, h, building), bars);
     }
 
     #[test]
