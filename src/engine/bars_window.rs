@@ -111,7 +111,10 @@ mod tests {
             window.push(letterbox(rows), i, &mut out);
         }
         window.flush(&mut out);
-        assert!(got.iter().enumerate().all(|(n, (i, _))| n == *i), "in order");
+        assert!(
+            got.iter().enumerate().all(|(n, (i, _))| n == *i),
+            "in order"
+        );
         got.into_iter().map(|(_, top)| top).collect()
     }
 
@@ -147,8 +150,14 @@ mod tests {
         let mut got = Vec::new();
         let frame = |top, left| {
             vec![
-                Bars { top, ..Bars::default() },
-                Bars { left, ..Bars::default() },
+                Bars {
+                    top,
+                    ..Bars::default()
+                },
+                Bars {
+                    left,
+                    ..Bars::default()
+                },
             ]
         };
         let mut out = |_: (), b: &[Bars]| got.push((b[0].top, b[1].left));

@@ -173,9 +173,9 @@ fn fingerprint_in_ranges(
             lead_in: scan
                 .keys
                 .iter()
+                .rev()
                 .copied()
-                .filter(|k| *k <= start - look_back)
-                .last()
+                .find(|k| *k <= start - look_back)
                 .unwrap_or(0.0),
         })
         .collect();
@@ -426,15 +426,13 @@ fn pdq_in(frame: &Frame<'_>, bars: Bars, scratch: &mut Vec<f32>) -> PdqDct {
             luma_from_rgb8(rgb, scratch);
             pdq_of_region(scratch, w, h, bars)
         }
-        Pixels::Luma { data, gain } => {
-            pdq_dct_from_plane(&LumaPlane {
-                data: &data[bars.top * w + bars.left..],
-                stride: w,
-                width: w - bars.left - bars.right,
-                height: h - bars.top - bars.bottom,
-                gain,
-            })
-        }
+        Pixels::Luma { data, gain } => pdq_dct_from_plane(&LumaPlane {
+            data: &data[bars.top * w + bars.left..],
+            stride: w,
+            width: w - bars.left - bars.right,
+            height: h - bars.top - bars.bottom,
+            gain,
+        }),
     }
 }
 

@@ -173,9 +173,10 @@ pub fn decode_video(
         rotation,
     };
 
-    let seek_to = opts
-        .range
-        .map(|(start, _)| opts.context.map_or(start, |(lead_in, _)| lead_in.min(start)));
+    let seek_to = opts.range.map(|(start, _)| {
+        opts.context
+            .map_or(start, |(lead_in, _)| lead_in.min(start))
+    });
     if let Some(start) = seek_to.filter(|start| *start > 0.0) {
         let ts = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         input.seek(ts, ..ts).map_err(|e| ff("seek", e))?;
