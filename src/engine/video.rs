@@ -149,36 +149,24 @@ fn fingerprint_in_ranges(
     seg_opts: SegmentOptions,
 ) -> Result<(Tracks, VideoInfo), MediaError> {
     let scan = keyframe_times(path)?;
-    let cuts = cut_points(&scan.keys, sampling.ranges);
-    if cuts.len() < 2 {
-        return fingerprint_range(path, params, sampling, None, seg_opts);
-    }
     // The frames before a range's start that a bars window looks back on are decoded
-    // from an earlier keyframe: one at least twice the window's span before the start
-    // (twice, for frames that come faster than the declared rate).
+    // from an earlier keyframe: one at least the window's span before the start, and a
+    // half more for frames that come faster than the declared rate.
     let step = match (sampling.fps, scan.frame_rate) {
         (Some(fps), _) => 1.0 / fps,
         (None, rate) if rate > 0.0 => 1.0 / rate,
         _ => 1.0 / 12.0,
     };
-    let look_back = 2.0 * (f64::from(params.bars_window) + 1.0) * step;
-    let mut starts = cuts.clone();
-    starts[0] = 0.0;
-    let bounds: Vec<Range> = starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| Range {
-            start,
-            end: starts.get(i + 1).copied().unwrap_or(f64::INFINITY),
-            lead_in: scan
-                .keys
-                .iter()
-                .rev()
-                .copied()
-                .find(|k| *k <= start - look_back)
-                .unwrap_or(0.0),
-        })
-        .collect();
+    let reach = bars_reach(params, &video_options(params, sampling, None));
+    let look_back = if reach > 0 {
+        1.5 * (reach as f64 + 1.0) * step
+    } else {
+        0.0
+    };
+    let bounds = ranges(&scan.keys, scan.end_s, sampling.ranges, look_back);
+    if bounds.len() < 2 {
+        return fingerprint_range(path, params, sampling, None, seg_opts);
+    }
     let parts: Vec<Result<(Tracks, VideoInfo), MediaError>> = bounds
         .par_iter()
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
@@ -225,25 +213,49 @@ fn joins(
     (low_a && low_b) || (!low_a && !low_b && a.pdq.distance(&b.pdq) <= opts.hold_distance)
 }
 
-/// Up to `n` cut times, each the keyframe nearest an even share of the stream; the first
-/// is the first keyframe.
-fn cut_points(keys: &[f64], n: usize) -> Vec<f64> {
-    let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
-        return Vec::new();
+/// Up to `n` ranges of a stream ending at `end` seconds, cut at keyframes, each decoded
+/// from the last keyframe at least `look_back` seconds before its start. Each cut is the
+/// keyframe that best evens out the decoding: the range it closes (from that range's
+/// lead-in) against an even share of what is left (from the next range's lead-in), so a
+/// cut just after a long group of pictures, whose lead-in would cost that whole group,
+/// loses to a nearby one.
+fn ranges(keys: &[f64], end: f64, n: usize, look_back: f64) -> Vec<Range> {
+    let lead_in = |start: f64| {
+        keys.iter()
+            .rev()
+            .copied()
+            .find(|k| *k <= start - look_back)
+            .unwrap_or(0.0)
+            .min(start)
     };
-    let mut cuts = vec![*first];
+    let end = keys.last().map_or(end, |last| end.max(*last));
+    let mut out = vec![Range {
+        start: 0.0,
+        end: f64::INFINITY,
+        lead_in: 0.0,
+    }];
     for i in 1..n {
-        let target = first + (last - first) * i as f64 / n as f64;
-        let nearest = keys
+        let open = out.last().copied().unwrap_or(out[0]);
+        let left = (n - i) as f64;
+        let cost = |k: f64| (k - open.lead_in).max((end - lead_in(k)) / left);
+        let best = keys
             .iter()
             .copied()
-            .min_by(|a, b| (a - target).abs().total_cmp(&(b - target).abs()))
-            .unwrap_or(target);
-        if nearest > *cuts.last().unwrap_or(first) {
-            cuts.push(nearest);
+            .filter(|k| *k > open.start)
+            .min_by(|a, b| cost(*a).total_cmp(&cost(*b)));
+        let Some(cut) = best else {
+            break;
+        };
+        if let Some(last) = out.last_mut() {
+            last.end = cut;
         }
+        out.push(Range {
+            start: cut,
+            end: f64::INFINITY,
+            lead_in: lead_in(cut),
+        });
     }
-    cuts
+    out
 }
 
 /// Hashes every sampled frame of a video, without collapsing them: vPDQ's view, one
@@ -457,3 +469,39 @@ fn secondary_of(frame: &Frame<'_>) -> Option<image::DynamicImage> {
 }
 
 const SECONDARY_SIDE: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keyframes of Popeye `pgs_T00`: groups of 9–10 s in the first half, short ones after.
+    const POPEYE_KEYS: [f64; 14] = [
+        0.0, 3.083, 13.083, 22.083, 30.75, 35.333, 37.083, 38.375, 39.75, 41.125, 42.417,
+        43.792, 53.792, 55.667,
+    ];
+
+    #[test]
+    fn cuts_balance_the_decoding_with_the_lead_in_counted() {
+        // Without a window the cut nearest the middle wins.
+        let plain = ranges(&POPEYE_KEYS, 63.5, 2, 0.0);
+        assert_eq!(plain.len(), 2);
+        assert_eq!((plain[1].start, plain[1].lead_in), (30.75, 30.75));
+        assert_eq!(plain[0].end, 30.75);
+        // With one, a cut at 30.75 would decode from 22.083 (41.4 s for the second range);
+        // 35.333 decodes from 30.75 (32.8 s) against 35.3 s for the first.
+        let windowed = ranges(&POPEYE_KEYS, 63.5, 2, 1.6);
+        assert_eq!((windowed[1].start, windowed[1].lead_in), (35.333, 30.75));
+        // Every range starts where the previous one ends, the first at 0, the last open.
+        let three = ranges(&POPEYE_KEYS, 63.5, 3, 1.6);
+        assert_eq!(three[0].start, 0.0);
+        assert!(three.windows(2).all(|w| w[0].end == w[1].start));
+        assert!(three.iter().all(|r| r.lead_in <= r.start - 1.6 || r.lead_in == 0.0));
+        assert_eq!(three.last().unwrap().end, f64::INFINITY);
+    }
+
+    #[test]
+    fn no_keyframe_after_the_start_means_one_range() {
+        assert_eq!(ranges(&[0.0], 10.0, 4, 1.0).len(), 1);
+        assert_eq!(ranges(&[], 10.0, 4, 1.0).len(), 1);
+    }
+}

@@ -266,6 +266,7 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
     });
     Ok(KeyframeScan {
         keys,
+        end_s: reach,
         frame_rate,
         truncated,
     })
@@ -275,6 +276,8 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
 pub struct KeyframeScan {
     /// Keyframe presentation times, in order.
     pub keys: Vec<f64>,
+    /// Where the last packet of any stream ends, in seconds.
+    pub end_s: f64,
     /// The average frame rate the container declares; 0 when unknown.
     pub frame_rate: f64,
     /// Set when the packets stop short of the duration the container declares.
