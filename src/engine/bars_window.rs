@@ -32,11 +32,36 @@ impl<T> BarsWindow<T> {
         }
     }
 
+    /// Whether a frame with these own bars may be handed on at once, without being held:
+    /// nothing is held before it, and the last `reach` frames had the same bars, so with
+    /// its own they are a majority of its window whatever the frames after it show. In
+    /// footage whose bars do not change, that is every frame once the window has filled.
+    pub fn settled(&self, bars: &[Bars]) -> bool {
+        self.ahead.is_empty() && self.past_agrees(bars)
+    }
+
+    /// Whether the last `reach` frames handed on all had these bars: with the frame's
+    /// own, a strict majority of any window it can have, so each side's median is its own.
+    fn past_agrees(&self, bars: &[Bars]) -> bool {
+        self.past.len() == self.reach && self.past.iter().all(|p| p.as_slice() == bars)
+    }
+
+    /// Records a frame handed on at once (see [`BarsWindow::settled`]).
+    pub fn pass(&mut self, bars: Vec<Bars>) {
+        debug_assert!(self.settled(&bars));
+        self.remember(bars);
+    }
+
     /// Adds the next frame, with its own bars, and hands on every frame whose window is
     /// now complete.
     pub fn push(&mut self, bars: Vec<Bars>, item: T, out: &mut impl FnMut(T, &[Bars])) {
         self.ahead.push_back((bars, item));
-        while self.ahead.len() > self.reach {
+        // The oldest frame goes once the frames after it are seen, or sooner when the
+        // frames before it already decide.
+        while let Some((front, _)) = self.ahead.front() {
+            if self.ahead.len() <= self.reach && !self.past_agrees(front) {
+                break;
+            }
             self.release(out);
         }
     }
@@ -63,6 +88,10 @@ impl<T> BarsWindow<T> {
             .map(|track| median(window.iter().map(|frame| frame[track])))
             .collect();
         out(item, &bars);
+        self.remember(own);
+    }
+
+    fn remember(&mut self, own: Vec<Bars>) {
         if self.reach > 0 {
             if self.past.len() == self.reach {
                 self.past.pop_front();
@@ -136,6 +165,44 @@ mod tests {
         let got = tops(12, &frames);
         assert_eq!(&got[..17], &[60; 17]);
         assert_eq!(&got[17..], &[0; 23]);
+    }
+
+    /// Handing on settled frames at once must not change any frame's bars.
+    #[test]
+    fn settled_frames_get_the_bars_a_full_window_gives_them() {
+        let mut frames = vec![60; 200];
+        for f in &mut frames[30..45] {
+            *f = 120;
+        }
+        frames[60] = 0;
+        for f in &mut frames[70..] {
+            *f = 0;
+        }
+        let mut window = BarsWindow::new(12);
+        let mut got = Vec::new();
+        let mut passed = 0;
+        for (i, &rows) in frames.iter().enumerate() {
+            let own = letterbox(rows);
+            if window.settled(&own) {
+                got.push((i, own[0].top));
+                window.pass(own);
+                passed += 1;
+            } else {
+                window.push(own, i, &mut |i, b: &[Bars]| got.push((i, b[0].top)));
+            }
+        }
+        window.flush(&mut |i, b: &[Bars]| got.push((i, b[0].top)));
+        // Frames 70–199 share their bars: all but their first few pass at once.
+        assert!(
+            passed >= 100,
+            "only {passed} frames handed on without being held"
+        );
+        assert!(
+            got.iter().enumerate().all(|(n, (i, _))| n == *i),
+            "in order"
+        );
+        let tops: Vec<usize> = got.into_iter().map(|(_, t)| t).collect();
+        assert_eq!(tops, super::tests::tops(12, &frames));
     }
 
     #[test]

@@ -311,24 +311,35 @@ fn decode_with_bars(
     }
     let mut window: Option<BarsWindow<HeldFrame>> = None;
     let mut spare: Vec<Vec<u8>> = Vec::new();
-    let mut hand_on = |held: HeldFrame, bars: &[Bars], spare: &mut Vec<Vec<u8>>| {
-        if !held.context {
-            each(&held.view(), bars);
+    let mut hand_on = |frame: &Frame<'_>, bars: &[Bars]| {
+        if !frame.context {
+            each(frame, bars);
         }
-        spare.push(held.data);
     };
     let info = decode_video(path, opts, |frame| {
         let bars = own_bars(&frame);
-        let held = HeldFrame::copy(&frame, spare.pop().unwrap_or_default());
-        let frame_bytes = held.data.len().max(1);
-        window
-            .get_or_insert_with(|| BarsWindow::new(reach.min(MAX_HELD_BYTES / frame_bytes)))
-            .push(bars, held, &mut |f, b| hand_on(f, b, &mut spare));
+        let window = window.get_or_insert_with(|| {
+            let frame_bytes = match frame.pixels {
+                Pixels::Rgb(p) | Pixels::Luma { data: p, .. } => p.len().max(1),
+            };
+            BarsWindow::new(reach.min(MAX_HELD_BYTES / frame_bytes))
+        });
+        if window.settled(&bars) {
+            // Most frames: nothing to wait for, so nothing is copied.
+            hand_on(&frame, &bars);
+            window.pass(bars);
+        } else {
+            let held = HeldFrame::copy(&frame, spare.pop().unwrap_or_default());
+            window.push(bars, held, &mut |f, b| {
+                hand_on(&f.view(), b);
+                spare.push(f.data);
+            });
+        }
     });
     // Frames still held are handed on even when decoding failed part-way: the caller
     // keeps what came before the damage.
     if let Some(window) = &mut window {
-        window.flush(&mut |f, b| hand_on(f, b, &mut spare));
+        window.flush(&mut |f, b| hand_on(&f.view(), b));
     }
     info
 }
@@ -476,8 +487,8 @@ mod tests {
 
     /// Keyframes of Popeye `pgs_T00`: groups of 9–10 s in the first half, short ones after.
     const POPEYE_KEYS: [f64; 14] = [
-        0.0, 3.083, 13.083, 22.083, 30.75, 35.333, 37.083, 38.375, 39.75, 41.125, 42.417,
-        43.792, 53.792, 55.667,
+        0.0, 3.083, 13.083, 22.083, 30.75, 35.333, 37.083, 38.375, 39.75, 41.125, 42.417, 43.792,
+        53.792, 55.667,
     ];
 
     #[test]
@@ -495,7 +506,9 @@ mod tests {
         let three = ranges(&POPEYE_KEYS, 63.5, 3, 1.6);
         assert_eq!(three[0].start, 0.0);
         assert!(three.windows(2).all(|w| w[0].end == w[1].start));
-        assert!(three.iter().all(|r| r.lead_in <= r.start - 1.6 || r.lead_in == 0.0));
+        assert!(three
+            .iter()
+            .all(|r| r.lead_in <= r.start - 1.6 || r.lead_in == 0.0));
         assert_eq!(three.last().unwrap().end, f64::INFINITY);
     }
 
