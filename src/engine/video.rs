@@ -86,14 +86,13 @@ fn video_options(
         context: None,
     };
     let reach = bars_reach(params, &opts);
-    if let Some(r) = range.filter(|_| reach > 0) {
-        opts.context = Some((r.lead_in, reach));
-    }
+    opts.context = range.map(|r| (r.lead_in, reach));
     opts
 }
 
-/// A time range of a file decoded on its own: frames in `[start, end)`, with decoding
-/// started at the keyframe `lead_in` so that the frames just before `start` are seen.
+/// A time range of a file decoded on its own: frames in `[start, end)`, decoded from the
+/// keyframe `lead_in` before it (see [`ranges`]); the frames before `start`, and the
+/// bars window's reach after `end`, are decoded and segmented as context.
 #[derive(Debug, Clone, Copy)]
 struct Range {
     start: f64,
@@ -149,21 +148,23 @@ fn fingerprint_in_ranges(
     seg_opts: SegmentOptions,
 ) -> Result<(Tracks, VideoInfo), MediaError> {
     let scan = keyframe_times(path)?;
-    // The frames before a range's start that a bars window looks back on are decoded
-    // from an earlier keyframe: one at least the window's span before the start, and a
-    // half more for frames that come faster than the declared rate.
     let step = match (sampling.fps, scan.frame_rate) {
         (Some(fps), _) => 1.0 / fps,
         (None, rate) if rate > 0.0 => 1.0 / rate,
         _ => 1.0 / 12.0,
     };
     let reach = bars_reach(params, &video_options(params, sampling, None));
-    let look_back = if reach > 0 {
-        1.5 * (reach as f64 + 1.0) * step
-    } else {
-        0.0
-    };
-    let bounds = ranges(&scan.keys, scan.end_s, sampling.ranges, look_back);
+    // The first `reach` frames after the lead-in keyframe lack the frames before them
+    // that their bars are judged over (a half more for frames that come faster than the
+    // declared rate); after those, the two ranges' frames are the same, and the join
+    // needs a frame where both start a segment.
+    let settle = 1.5 * (reach as f64 + 1.0) * step;
+    let bounds = ranges(
+        &scan.keys,
+        scan.end_s,
+        sampling.ranges,
+        settle + SYNC_SPAN_S,
+    );
     if bounds.len() < 2 {
         return fingerprint_range(path, params, sampling, None, seg_opts);
     }
@@ -171,19 +172,20 @@ fn fingerprint_in_ranges(
         .par_iter()
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
         .collect();
-    let mut tracks: Tracks = vec![Vec::new(); 1 + params.crop_variants.len()];
+    let mut tracks: Option<Tracks> = None;
     let mut info: Option<VideoInfo> = None;
-    for part in parts {
+    for (part, range) in parts.into_iter().zip(&bounds) {
         let (part_tracks, part_info) = part?;
-        for (segments, segs) in tracks.iter_mut().zip(part_tracks) {
-            for s in segs {
-                match segments.last_mut() {
-                    Some(last) if joins(&last.segment, &s.segment, seg_opts) => {
-                        last.segment.end_s = s.segment.end_s;
-                        last.segment.frames += s.segment.frames;
-                        last.segment.quality = last.segment.quality.max(s.segment.quality);
+        match &mut tracks {
+            None => tracks = Some(part_tracks),
+            Some(tracks) => {
+                let from = range.lead_in + settle;
+                for (joined, next) in tracks.iter_mut().zip(part_tracks) {
+                    if !join_at_common_start(joined, next, from, range.start) {
+                        // No frame in the overlap where both start a segment (one held
+                        // drawing across it): one pass is the only exact answer.
+                        return fingerprint_range(path, params, sampling, None, seg_opts);
                     }
-                    _ => segments.push(s),
                 }
             }
         }
@@ -200,34 +202,45 @@ fn fingerprint_in_ranges(
     if info.frames_decoded == 0 {
         return Err(MediaError::Video("no frame could be decoded".to_string()));
     }
-    Ok((tracks, info))
+    Ok((tracks.unwrap_or_default(), info))
 }
 
-/// Whether the first segment of one range continues the last of the previous one.
-fn joins(
-    a: &crate::fingerprint::Segment,
-    b: &crate::fingerprint::Segment,
-    opts: SegmentOptions,
+/// Seconds of overlap between ranges in which to find a frame where both start a
+/// segment, on top of what the bars window needs.
+const SYNC_SPAN_S: f64 = 2.0;
+
+/// Joins the next range's segments onto `joined`. Segments are chains: a frame joins
+/// its segment when it is within the hold distance of the segment's first frame, so a
+/// chain started partway differs from one pass until both start a segment at the same
+/// frame; from there on they agree. `joined` is exact up to `until` (the next range's
+/// start; its later frames lack the frames after them), `next` from `from` on. The first
+/// segment start the two share in `[from, until]` is where the join is made; false when
+/// there is none.
+fn join_at_common_start(
+    joined: &mut Vec<SegmentWithDct>,
+    next: Vec<SegmentWithDct>,
+    from: f64,
+    until: f64,
 ) -> bool {
-    let (low_a, low_b) = (a.quality < opts.min_quality, b.quality < opts.min_quality);
-    (low_a && low_b) || (!low_a && !low_b && a.pdq.distance(&b.pdq) <= opts.hold_distance)
+    let start = |s: &SegmentWithDct| s.segment.start_s.unwrap_or(f64::NAN);
+    let common = next
+        .iter()
+        .map(start)
+        .find(|t| *t >= from - 1e-9 && *t <= until + 1e-9 && joined.iter().any(|s| start(s) == *t));
+    let Some(t) = common else {
+        return false;
+    };
+    joined.retain(|s| start(s) < t);
+    joined.extend(next.into_iter().filter(|s| start(s) >= t));
+    true
 }
 
-/// Up to `n` ranges of a stream ending at `end` seconds, cut at keyframes, each decoded
-/// from the last keyframe at least `look_back` seconds before its start. Each cut is the
-/// keyframe that best evens out the decoding: the range it closes (from that range's
-/// lead-in) against an even share of what is left (from the next range's lead-in), so a
-/// cut just after a long group of pictures, whose lead-in would cost that whole group,
-/// loses to a nearby one.
-fn ranges(keys: &[f64], end: f64, n: usize, look_back: f64) -> Vec<Range> {
-    let lead_in = |start: f64| {
-        keys.iter()
-            .rev()
-            .copied()
-            .find(|k| *k <= start - look_back)
-            .unwrap_or(0.0)
-            .min(start)
-    };
+/// Up to `n` ranges of a stream ending at `end` seconds. Each range after the first is
+/// decoded from a keyframe and starts `overlap` seconds after it, whatever the keyframe
+/// interval; the previous range ends there. Each keyframe is chosen to even out the
+/// decoding: the range it closes (from that range's lead-in) against an even share of
+/// what is left.
+fn ranges(keys: &[f64], end: f64, n: usize, overlap: f64) -> Vec<Range> {
     let end = keys.last().map_or(end, |last| end.max(*last));
     let mut out = vec![Range {
         start: 0.0,
@@ -237,22 +250,23 @@ fn ranges(keys: &[f64], end: f64, n: usize, look_back: f64) -> Vec<Range> {
     for i in 1..n {
         let open = out.last().copied().unwrap_or(out[0]);
         let left = (n - i) as f64;
-        let cost = |k: f64| (k - open.lead_in).max((end - lead_in(k)) / left);
+        let cost = |k: f64| (k + overlap - open.lead_in).max((end - k) / left);
         let best = keys
             .iter()
             .copied()
-            .filter(|k| *k > open.start)
+            .filter(|k| *k > open.start && k + overlap < end)
             .min_by(|a, b| cost(*a).total_cmp(&cost(*b)));
-        let Some(cut) = best else {
+        let Some(key) = best else {
             break;
         };
+        let start = key + overlap;
         if let Some(last) = out.last_mut() {
-            last.end = cut;
+            last.end = start;
         }
         out.push(Range {
-            start: cut,
+            start,
             end: f64::INFINITY,
-            lead_in: lead_in(cut),
+            lead_in: key,
         });
     }
     out
@@ -279,7 +293,8 @@ pub fn hash_video_frames(
     })
 }
 
-/// Decodes `path`, handing `each` every sampled frame with the bars of each track: the
+/// Decodes `path`, handing `each` every sampled frame (a range's context frames too)
+/// with the bars of each track: the
 /// picture's own first, then each of `params.crop_variants`' centre crops. Bars are
 /// judged over `params.bars_window` frames either side ([`BarsWindow`]), so frames are
 /// copied out of the decoder and held until their window is complete; when no track
@@ -303,19 +318,11 @@ fn decode_with_bars(
         |frame: &Frame<'_>| -> Vec<Bars> { cuts.iter().map(|c| bars_of(frame, *c)).collect() };
     let reach = bars_reach(params, opts);
     if reach == 0 {
-        return decode_video(path, opts, |frame| {
-            if !frame.context {
-                each(&frame, &own_bars(&frame));
-            }
-        });
+        return decode_video(path, opts, |frame| each(&frame, &own_bars(&frame)));
     }
     let mut window: Option<BarsWindow<HeldFrame>> = None;
     let mut spare: Vec<Vec<u8>> = Vec::new();
-    let mut hand_on = |frame: &Frame<'_>, bars: &[Bars]| {
-        if !frame.context {
-            each(frame, bars);
-        }
-    };
+    let mut hand_on = |frame: &Frame<'_>, bars: &[Bars]| each(frame, bars);
     let info = decode_video(path, opts, |frame| {
         let bars = own_bars(&frame);
         let window = window.get_or_insert_with(|| {
@@ -395,7 +402,6 @@ struct HeldFrame {
     duration_s: f64,
     width: usize,
     height: usize,
-    context: bool,
     data: Vec<u8>,
     /// `None` for RGB, else the luma gain.
     luma_gain: Option<f32>,
@@ -415,7 +421,6 @@ impl HeldFrame {
             duration_s: frame.duration_s,
             width: frame.width,
             height: frame.height,
-            context: frame.context,
             data: buffer,
             luma_gain,
         }
@@ -434,7 +439,6 @@ impl HeldFrame {
                     gain,
                 },
             },
-            context: self.context,
         }
     }
 }
@@ -492,24 +496,75 @@ mod tests {
     ];
 
     #[test]
-    fn cuts_balance_the_decoding_with_the_lead_in_counted() {
-        // Without a window the cut nearest the middle wins.
+    fn cuts_balance_the_decoding_with_the_overlap_counted() {
+        // Without overlap, ranges start at the keyframe nearest the middle.
         let plain = ranges(&POPEYE_KEYS, 63.5, 2, 0.0);
         assert_eq!(plain.len(), 2);
         assert_eq!((plain[1].start, plain[1].lead_in), (30.75, 30.75));
         assert_eq!(plain[0].end, 30.75);
-        // With one, a cut at 30.75 would decode from 22.083 (41.4 s for the second range);
-        // 35.333 decodes from 30.75 (32.8 s) against 35.3 s for the first.
-        let windowed = ranges(&POPEYE_KEYS, 63.5, 2, 1.6);
-        assert_eq!((windowed[1].start, windowed[1].lead_in), (35.333, 30.75));
-        // Every range starts where the previous one ends, the first at 0, the last open.
-        let three = ranges(&POPEYE_KEYS, 63.5, 3, 1.6);
+        // With one, the second range is decoded from that keyframe and starts 3.6 s on.
+        let overlapping = ranges(&POPEYE_KEYS, 63.5, 2, 3.6);
+        assert_eq!(overlapping[1].lead_in, 30.75);
+        assert!((overlapping[1].start - 34.35).abs() < 1e-9);
+        assert_eq!(overlapping[0].end, overlapping[1].start);
+        // Every range starts where the previous one ends, the first at 0, the last open,
+        // each decoded from a keyframe `overlap` before its start.
+        let three = ranges(&POPEYE_KEYS, 63.5, 3, 3.6);
+        assert_eq!(three.len(), 3);
         assert_eq!(three[0].start, 0.0);
         assert!(three.windows(2).all(|w| w[0].end == w[1].start));
-        assert!(three
+        assert!(three[1..]
             .iter()
-            .all(|r| r.lead_in <= r.start - 1.6 || r.lead_in == 0.0));
+            .all(|r| POPEYE_KEYS.contains(&r.lead_in) && (r.start - r.lead_in - 3.6).abs() < 1e-9));
         assert_eq!(three.last().unwrap().end, f64::INFINITY);
+    }
+
+    fn seg(start: f64, end: f64, frames: u32) -> SegmentWithDct {
+        let mut luma = vec![0.0f32; 64 * 64];
+        let dct = crate::fingerprint::pdq::pdq_dct_from_luma(&mut luma, 64, 64);
+        SegmentWithDct {
+            segment: Segment {
+                start_s: Some(start),
+                end_s: Some(end),
+                pdq: dct.hash().hash,
+                quality: 100,
+                frames,
+                secondary: 0,
+            },
+            dct,
+        }
+    }
+
+    #[test]
+    fn ranges_join_at_the_first_segment_start_both_share() {
+        let times = |v: &[SegmentWithDct]| -> Vec<(f64, f64)> {
+            v.iter()
+                .map(|s| (s.segment.start_s.unwrap(), s.segment.end_s.unwrap()))
+                .collect()
+        };
+        // One pass: 0–4, 4–6, 6–9, ... The earlier range goes on past its end (8) with
+        // frames it cannot judge; the later one starts its chain at its lead-in (3), partway
+        // through the 0–4 drawing, and first agrees at 6.
+        let mut joined = vec![
+            seg(0.0, 4.0, 4),
+            seg(4.0, 6.0, 2),
+            seg(6.0, 9.0, 3),
+            seg(9.0, 9.5, 1),
+        ];
+        let next = vec![
+            seg(3.0, 5.0, 2),
+            seg(5.0, 6.0, 1),
+            seg(6.0, 9.0, 3),
+            seg(9.0, 12.0, 3),
+        ];
+        assert!(join_at_common_start(&mut joined, next.clone(), 4.5, 8.0));
+        assert_eq!(
+            times(&joined),
+            vec![(0.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0)]
+        );
+        // Nothing shared in the trusted overlap: no join.
+        let mut joined = vec![seg(0.0, 4.0, 4), seg(4.0, 9.5, 5)];
+        assert!(!join_at_common_start(&mut joined, next, 4.5, 8.0));
     }
 
     #[test]

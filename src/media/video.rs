@@ -35,10 +35,11 @@ pub struct VideoOptions {
     /// Decode only frames whose time is in `[start, end)` seconds, seeking to `start`
     /// (which should be a keyframe's time, see [`keyframe_times`]).
     pub range: Option<(f64, f64)>,
-    /// Frames around `range` handed out as context (marked [`Frame::context`]), so that
-    /// whatever is judged over neighbouring frames sees in a range what it sees in one
-    /// pass: decoding starts at this earlier keyframe time instead of the range's start,
-    /// and goes on for `context.1` sampled frames past the range's end.
+    /// Frames around `range` handed out too, so that whatever is judged over neighbouring
+    /// frames, or chained from frame to frame, sees in a range what it sees in one pass:
+    /// decoding starts at this earlier keyframe time instead of the range's start, and
+    /// goes on for `context.1` sampled frames past the range's end. They are not counted
+    /// in [`VideoInfo::frames_decoded`].
     pub context: Option<(f64, usize)>,
 }
 
@@ -62,9 +63,6 @@ pub struct Frame<'a> {
     pub width: usize,
     pub height: usize,
     pub pixels: Pixels<'a>,
-    /// Outside the range asked for: only there to give the frames in it their neighbours
-    /// (see [`VideoOptions::context`]).
-    pub context: bool,
 }
 
 /// Tightly packed rows, `width × height` pixels.
@@ -164,7 +162,6 @@ pub fn decode_video(
         pending_time: None,
         pending_rgb: false,
         pending_gain: 1.0,
-        pending_context: false,
         tail_left: opts.context.map_or(0, |(_, tail)| tail),
         next_sample: 0.0,
         past_end: false,
@@ -316,7 +313,6 @@ struct FrameState {
     pending_time: Option<f64>,
     pending_rgb: bool,
     pending_gain: f32,
-    pending_context: bool,
     /// Context frames still to hand out past the range's end.
     tail_left: usize,
     next_sample: f64,
@@ -395,7 +391,6 @@ impl FrameState {
             self.pending_time = Some(time_s);
             self.pending_rgb = opts.exact;
             self.pending_gain = gain;
-            self.pending_context = context;
         }
         Ok(())
     }
@@ -442,7 +437,6 @@ impl FrameState {
                         gain: self.pending_gain,
                     }
                 },
-                context: self.pending_context,
             });
         }
     }
