@@ -157,15 +157,15 @@ impl StillFingerprint {
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
-        // One luma conversion for the picture and all its crops; the crops are taken
-        // first, because the picture's own hash may filter the buffer in place.
+        // One luma conversion for the picture and all its crops; the crops are copied
+        // out first, because the picture's own hash may filter the buffer in place.
         let mut luma = luma_of(img);
         let crops = params
             .crop_variants
             .iter()
             .map(|&keep| {
                 let bars = borders::centre_bars(w, h, keep, true, |x, y| luma[y * w + x]);
-                pdq_of_region(&mut luma.clone(), w, h, bars)
+                pdq_of_copied_region(&luma, w, h, bars)
             })
             .collect();
         let dct = if params.crop_borders {
@@ -213,6 +213,12 @@ pub fn pdq_of_region(luma: &mut [f32], w: usize, h: usize, bars: borders::Bars) 
     if bars.is_none() {
         return pdq::pdq_dct_from_luma(luma, w, h);
     }
+    pdq_of_copied_region(luma, w, h, bars)
+}
+
+/// PDQ of the part of a `w × h` luma image inside the margins `bars`, copied out, so
+/// that `luma` is left as it is.
+fn pdq_of_copied_region(luma: &[f32], w: usize, h: usize, bars: borders::Bars) -> PdqDct {
     let (cw, ch) = (w - bars.left - bars.right, h - bars.top - bars.bottom);
     let mut inside: Vec<f32> = (bars.top..h - bars.bottom)
         .flat_map(|y| {
