@@ -33,6 +33,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from eval_args import name_path_pairs
+
+PROG = "eval_signature"
+
 NORM = "fps=24,scale=320:240,setsar=1,format=yuv420p"
 MATCH = re.compile(r"matching of video 0 at ([-\d.]+) and 1 at ([-\d.]+), (\d+) frames matching")
 BLACK = re.compile(r"black_start:([-\d.]+) black_end:([-\d.]+)")
@@ -42,7 +46,7 @@ _black_lock = threading.Lock()
 
 
 def log(msg):
-    print(f"eval_signature: {msg}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
 def leading_black(path):
@@ -112,16 +116,6 @@ def job(item):
     return qn, bn, first, trims, wa
 
 
-def pairs(specs):
-    out = []
-    for s in specs:
-        name, sep, path = s.partition("=")
-        if not sep:
-            sys.exit(f"eval_signature: expected NAME=PATH, got {s!r}")
-        out.append((name, path))
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -129,7 +123,8 @@ def main():
     ap.add_argument("--bank", nargs="+", required=True)
     ap.add_argument("--queries", nargs="+", required=True)
     args = ap.parse_args()
-    items = [(q, b) for q in pairs(args.queries) for b in pairs(args.bank)]
+    queries, bank = name_path_pairs(args.queries, PROG), name_path_pairs(args.bank, PROG)
+    items = [(q, b) for q in queries for b in bank]
     t0 = time.perf_counter()
     rows = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

@@ -30,13 +30,17 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from eval_args import name_path_pairs
+
+PROG = "eval_vpdq"
+
 QUALITY_MIN = 50  # frames below this quality are never compared (Meta's default)
 DISTANCE_MAX = 31  # frames within this many bits match (Meta's default)
 DOWNSAMPLE_ABOVE = 1000  # width in pixels above which vPDQ hashes at half size
 
 
 def log(msg):
-    print(f"eval_vpdq: {msg}", file=sys.stderr, flush=True)
+    print(f"{PROG}: {msg}", file=sys.stderr, flush=True)
 
 
 def probe_size(path):
@@ -97,16 +101,6 @@ def matched_share(a, b):
     return 100.0 * hit.sum() / len(a)
 
 
-def pairs(specs):
-    out = []
-    for s in specs:
-        name, sep, path = s.partition("=")
-        if not sep:
-            sys.exit(f"eval_vpdq: expected NAME=PATH, got {s!r}")
-        out.append((name, path))
-    return out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -115,7 +109,7 @@ def main():
     ap.add_argument("--bank", nargs="+", required=True)
     ap.add_argument("--queries", nargs="+", required=True)
     args = ap.parse_args()
-    bank, queries = pairs(args.bank), pairs(args.queries)
+    bank, queries = name_path_pairs(args.bank, PROG), name_path_pairs(args.queries, PROG)
     os.makedirs(args.hashes, exist_ok=True)
 
     jobs = [(n, p, os.path.join(args.hashes, n + ".txt")) for n, p in bank + queries]
