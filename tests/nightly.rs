@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::{expect_code, s, stderr, stdout, TestEnv};
 
@@ -208,49 +208,101 @@ fn kill_schedule() -> impl FnMut() -> u64 {
     }
 }
 
+/// Assets in a bank that a killed run may have left before it was created in full.
+fn banked_assets(db: &Path) -> usize {
+    let opts = celprint::bank::OpenOptions {
+        read_only: true,
+        ..Default::default()
+    };
+    match celprint::bank::Bank::open(db, &opts) {
+        Ok(bank) => bank.assets().unwrap().len(),
+        Err(celprint::bank::BankError::NotFound(_)) => 0,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Kill points are spread over the time the work left should take. That time is
+/// measured, not assumed: the other tests share the cores at first and then finish, so
+/// runs can get much faster after the clean run was timed. A run that finishes before its
+/// kill point is itself the rerun this test is about: the bank it leaves must be the
+/// clean one. The estimate is then taken from that run, and the kills go on against a
+/// new bank.
 #[test]
 fn killed_runs_then_a_rerun_leave_exactly_what_one_clean_run_leaves() {
+    const FILES: u64 = 400;
     let env = TestEnv::new();
-    let root = tree(&env, 160);
+    let root = tree(&env, FILES as u32);
     let clean = env.path("clean-bank");
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     expect_code(&index(&env, &clean, &[], &root), 0);
-    // Kill points are spread over the time a whole run takes on this machine.
-    let whole = started.elapsed().as_millis() as u64;
+    let clean_contents = contents(&clean, &root);
+    let mut whole = started.elapsed().as_millis() as u64;
 
     let killed = env.path("killed-bank");
     let mut next = kill_schedule();
-    let mut kills = 0;
-    for _ in 0..5 {
+    let (mut kills, mut kills_resuming, mut finished) = (0, 0, 0);
+    while kills < 6 {
+        assert!(
+            finished < 12,
+            "{finished} runs finished before their kill point; {kills} kills"
+        );
+        let banked = banked_assets(&killed) as u64;
+        let left = whole * (FILES - banked) / FILES;
+        let kill_at = Duration::from_millis(left / 20 + next() % (left * 9 / 10 + 1));
         let mut child = Command::new(env!("CARGO_BIN_EXE_celprint"))
             .args(["index", "--db", s(&killed), s(&root)])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(
-            whole / 20 + next() % (whole * 3 / 5 + 1),
-        ));
-        if child.try_wait().unwrap().is_none() {
+        let spawned = Instant::now();
+        let exit = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if spawned.elapsed() >= kill_at {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        let Some(status) = exit else {
             // SIGKILL: no handler runs, nothing is flushed by us.
             child.kill().unwrap();
+            child.wait().unwrap();
             kills += 1;
-        }
-        child.wait().unwrap();
+            kills_resuming += usize::from(banked > 0);
+            continue;
+        };
+        let took = spawned.elapsed().as_millis() as u64;
+        assert!(
+            status.success(),
+            "a run that was not killed failed: {status}"
+        );
+        assert_eq!(
+            contents(&killed, &root),
+            clean_contents,
+            "a run after {kills} kills left a different bank"
+        );
+        println!("a run finished in {took} ms, before its kill point ({left} ms estimated)");
+        finished += 1;
+        whole = whole.min(took * FILES / (FILES - banked).max(1));
+        std::fs::remove_dir_all(&killed).unwrap();
     }
-    println!("{kills} of 5 runs were killed before they finished");
-    assert!(
-        kills >= 3,
-        "only {kills} runs were killed: the test proved little"
+    let partial = banked_assets(&killed);
+    println!(
+        "{kills} kills, {kills_resuming} of runs resuming a bank with assets; \
+         the last bank held {partial} of {FILES}; whole run {whole} ms"
     );
-    let partial = contents(&killed, &root).0.len();
-    println!("{partial} of 160 assets were banked by the killed runs; whole run {whole} ms");
+    assert!(
+        kills_resuming > 0,
+        "no kill hit a run that resumed a partly banked tree: the test proved little"
+    );
     let last = index(&env, &killed, &[], &root);
     expect_code(&last, 0);
-    assert_eq!(contents(&killed, &root), contents(&clean, &root));
+    assert_eq!(contents(&killed, &root), clean_contents);
     let again = index(&env, &killed, &[], &root);
     assert!(
-        stdout(&again).contains("160 skipped unread"),
+        stdout(&again).contains(&format!("{FILES} skipped unread")),
         "{}",
         stdout(&again)
     );
@@ -263,7 +315,7 @@ fn interrupt_stops_cleanly_and_says_what_was_not_done() {
     let env = TestEnv::new();
     let root = tree(&env, 400);
     let clean = env.path("clean-bank");
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     expect_code(&index(&env, &clean, &[], &root), 0);
     let whole = started.elapsed().as_millis() as u64;
 

@@ -274,10 +274,15 @@ impl Bank {
     }
 
     fn check_or_init_meta(&mut self, opts: &OpenOptions, existed: bool) -> Result<(), BankError> {
-        let version = self.get(CF_META, KEY_FORMAT)?;
+        // A reader of a bank killed before RocksDB made our families has no meta family.
+        let version = match self.db.cf_handle(CF_META) {
+            Some(_) => self.get(CF_META, KEY_FORMAT)?,
+            None => None,
+        };
         let Some(version) = version else {
             // A bank whose creation was cut short (killed between RocksDB creating its
-            // files and our first write) holds nothing at all: it is simply new.
+            // files and our first write) holds nothing at all: it is simply new, and to a
+            // reader not there yet.
             if existed && !self.holds_nothing() {
                 return Err(self.corrupt("no format version recorded; is this a celprint bank?"));
             }

@@ -65,6 +65,35 @@ fn assets_survive_reopen_and_are_searchable() {
     assert_eq!(bank.stats().unwrap().assets, 1);
 }
 
+/// A run killed while RocksDB was creating the bank leaves its files but not our
+/// column families. A reader (a scan during the nightly's rerun) must see no bank yet,
+/// not a damaged one, and the next writer must simply create it.
+#[test]
+fn a_bank_killed_while_being_created_is_new_not_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        DB::open(&opts, dir.path()).unwrap();
+    }
+    let read = Bank::open(
+        dir.path(),
+        &OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    );
+    assert!(
+        matches!(read, Err(BankError::NotFound(_))),
+        "{:?}",
+        read.err()
+    );
+    let mut bank = create(dir.path());
+    assert_eq!(bank.stats().unwrap().assets, 0);
+    bank.add_asset(asset(1, &[&"ab".repeat(32)])).unwrap();
+    assert_eq!(bank.stats().unwrap().assets, 1);
+}
+
 #[test]
 fn newer_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
