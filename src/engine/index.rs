@@ -324,5 +324,6 @@ fn vpdq_fingerprint(
         partial: None,
         segments,
         crops: Vec::new(),
+        insets: Vec::new(),
     })
 }

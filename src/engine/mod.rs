@@ -18,6 +18,7 @@ pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat};
 pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
+use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
@@ -120,6 +121,9 @@ pub struct FileFingerprint {
     /// The segments of each centre crop the bank parameters ask for (per cent of each
     /// side kept, segments); empty unless `crop_variants` is set.
     pub crops: Vec<(u8, Vec<Segment>)>,
+    /// Picture-in-picture insets found in a video (with `Sampling::find_insets`), each
+    /// with the segments of what it shows; empty for stills.
+    pub insets: Vec<(Rect, Vec<QuerySegment>)>,
 }
 
 impl FileFingerprint {
@@ -190,6 +194,7 @@ pub fn fingerprint_input(
                 partial: v.info.partial,
                 segments: v.segments,
                 crops: v.crops,
+                insets: v.insets,
             })
         }
     }
@@ -235,6 +240,7 @@ pub fn fingerprint_still_bytes(
         partial: None,
         segments: vec![QuerySegment { segment, variants }],
         crops,
+        insets: Vec::new(),
     })
 }
 

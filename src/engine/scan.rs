@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
-use crate::matching::{match_file, MatchOptions};
+use crate::matching::{match_file_and_insets, MatchOptions};
 use crate::media::{self, DecodeLimits};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
 
@@ -69,7 +69,13 @@ pub fn scan_paths(
                 .par_iter()
                 .map(|file| {
                     let result = fingerprint_file(file, &params, opts.limits, sampling).map(|fp| {
-                        let matched = match_file(bank, &file.display, &fp.segments, &opts.matching);
+                        let matched = match_file_and_insets(
+                            bank,
+                            &file.display,
+                            &fp.segments,
+                            &fp.insets,
+                            &opts.matching,
+                        );
                         (fp, matched)
                     });
                     ctx.progress.file_done(&file.display, file.size);

@@ -7,7 +7,8 @@ use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_plane, LumaPlane, Pdq
 use rayon::prelude::*;
 
 use super::bars_window::BarsWindow;
-use crate::fingerprint::borders::{centre_bars, Bars};
+use crate::fingerprint::borders::{bars_within, centre_crop, Bars};
+use crate::fingerprint::inset::{InsetFinder, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
@@ -26,6 +27,10 @@ pub struct Sampling {
     /// parallel; 0 or 1 decodes it in one pass. It does not change which frames are
     /// hashed, only how the work is spread, so that one long file can use every core.
     pub ranges: usize,
+    /// Look for a picture-in-picture inset while decoding ([`InsetFinder`]); where one
+    /// is found, the file is decoded a second time to hash what the inset shows. A
+    /// query's business, never a bank's.
+    pub find_insets: bool,
 }
 
 /// A fingerprinted video: its segments with dihedral variants, and what the decoder saw.
@@ -33,6 +38,8 @@ pub struct VideoFingerprint {
     pub segments: Vec<QuerySegment>,
     /// Segments of the centre crops in `params.crop_variants`, in that order.
     pub crops: Vec<(u8, Vec<Segment>)>,
+    /// Each picture-in-picture inset found, with the segments of what it shows.
+    pub insets: Vec<(Rect, Vec<QuerySegment>)>,
     pub info: VideoInfo,
 }
 
@@ -45,10 +52,17 @@ pub fn fingerprint_video(
         hold_distance: params.hold_distance,
         ..SegmentOptions::default()
     };
-    let (mut tracks, info) = if sampling.ranges > 1 {
+    let (mut tracks, info, finder) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, seg_opts)?
     } else {
         fingerprint_range(path, params, sampling, None, seg_opts)?
+    };
+    let rects = finder.map(|f| f.insets()).unwrap_or_default();
+    let insets = if rects.is_empty() {
+        Vec::new()
+    } else {
+        let size = (info.width as usize, info.height as usize);
+        fingerprint_insets(path, params, sampling, &rects, size, seg_opts)?
     };
     let crops = params
         .crop_variants
@@ -60,16 +74,51 @@ pub fn fingerprint_video(
         .pop()
         .unwrap_or_default()
         .into_iter()
-        .map(|s| QuerySegment {
-            segment: s.segment,
-            variants: s.dct.dihedral_hashes().map(|(t, h)| (t, h.hash)).to_vec(),
-        })
+        .map(query_segment)
         .collect();
     Ok(VideoFingerprint {
         segments,
         crops,
+        insets,
         info,
     })
+}
+
+fn query_segment(s: SegmentWithDct) -> QuerySegment {
+    QuerySegment {
+        segment: s.segment,
+        variants: s.dct.dihedral_hashes().map(|(t, h)| (t, h.hash)).to_vec(),
+    }
+}
+
+/// The second pass over a file in which insets were found: each inset's picture,
+/// hashed and collapsed into segments like a whole frame's. Frames of another size than
+/// `size` (the one the insets were found in) are passed over.
+fn fingerprint_insets(
+    path: &Path,
+    params: &FingerprintParams,
+    sampling: Sampling,
+    rects: &[Rect],
+    size: (usize, usize),
+    seg_opts: SegmentOptions,
+) -> Result<Vec<(Rect, Vec<QuerySegment>)>, MediaError> {
+    let mut segmenters: Vec<Segmenter> = rects.iter().map(|_| Segmenter::new(seg_opts)).collect();
+    let mut luma = Vec::new();
+    let opts = video_options(params, sampling, None);
+    decode_video(path, &opts, |frame| {
+        if (frame.width, frame.height) != size {
+            return;
+        }
+        for (rect, segmenter) in rects.iter().zip(&mut segmenters) {
+            let dct = pdq_in(&frame, inset_bars(&frame, rect), &mut luma);
+            segmenter.push(frame.time_s, frame.duration_s, dct, || 0);
+        }
+    })?;
+    Ok(rects
+        .iter()
+        .zip(segmenters)
+        .map(|(rect, s)| (*rect, s.finish().into_iter().map(query_segment).collect()))
+        .collect())
 }
 
 fn video_options(
@@ -104,13 +153,17 @@ struct Range {
 /// crop in `params.crop_variants`, all from the same decoded frames.
 type Tracks = Vec<Vec<SegmentWithDct>>;
 
+/// What one decoding of a file (or of one range of it) gives: the tracks, what the
+/// decoder saw, and the inset finder's votes when insets are looked for.
+type Decoded = (Tracks, VideoInfo, Option<InsetFinder>);
+
 fn fingerprint_range(
     path: &Path,
     params: &FingerprintParams,
     sampling: Sampling,
     range: Option<Range>,
     seg_opts: SegmentOptions,
-) -> Result<(Tracks, VideoInfo), MediaError> {
+) -> Result<Decoded, MediaError> {
     let mut segmenter = Segmenter::new(seg_opts);
     let mut crop_segmenters: Vec<Segmenter> = params
         .crop_variants
@@ -120,7 +173,13 @@ fn fingerprint_range(
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
     let opts = video_options(params, sampling, range);
+    // Keyframes are seconds apart and few: too few votes to tell an inset.
+    let look_for_insets = sampling.find_insets && !sampling.keyframes_only;
+    let mut finder: Option<InsetFinder> = None;
     let info = decode_with_bars(path, &opts, params, |frame, bars| {
+        if look_for_insets {
+            offer_to(&mut finder, frame);
+        }
         let dct = pdq_in(frame, bars[0], &mut luma);
         // The secondary hash is made once a segment, from its first frame.
         segmenter.push(frame.time_s, frame.duration_s, dct, || {
@@ -135,7 +194,20 @@ fn fingerprint_range(
     })?;
     let mut tracks = vec![segmenter.finish()];
     tracks.extend(crop_segmenters.into_iter().map(Segmenter::finish));
-    Ok((tracks, info))
+    Ok((tracks, info, finder))
+}
+
+/// Gives `frame` to the inset finder, made for the first frame's size.
+fn offer_to(finder: &mut Option<InsetFinder>, frame: &Frame<'_>) {
+    let (w, h) = (frame.width, frame.height);
+    let finder = finder.get_or_insert_with(|| InsetFinder::new(w, h));
+    match frame.pixels {
+        Pixels::Luma { data, .. } => finder.offer(frame.time_s, w, h, |x, y| data[y * w + x]),
+        Pixels::Rgb(rgb) => finder.offer(frame.time_s, w, h, |x, y| {
+            let p = &rgb[(y * w + x) * 3..];
+            ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8
+        }),
+    }
 }
 
 /// One file in `sampling.ranges` time ranges cut at keyframes, decoded in parallel on
@@ -146,7 +218,7 @@ fn fingerprint_in_ranges(
     params: &FingerprintParams,
     sampling: Sampling,
     seg_opts: SegmentOptions,
-) -> Result<(Tracks, VideoInfo), MediaError> {
+) -> Result<Decoded, MediaError> {
     let scan = keyframe_times(path)?;
     let step = match (sampling.fps, scan.frame_rate) {
         (Some(fps), _) => 1.0 / fps,
@@ -168,14 +240,19 @@ fn fingerprint_in_ranges(
     if bounds.len() < 2 {
         return fingerprint_range(path, params, sampling, None, seg_opts);
     }
-    let parts: Vec<Result<(Tracks, VideoInfo), MediaError>> = bounds
+    let parts: Vec<Result<Decoded, MediaError>> = bounds
         .par_iter()
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
         .collect();
     let mut tracks: Option<Tracks> = None;
     let mut info: Option<VideoInfo> = None;
+    let mut finder: Option<InsetFinder> = None;
     for (part, range) in parts.into_iter().zip(&bounds) {
-        let (part_tracks, part_info) = part?;
+        let (part_tracks, part_info, part_finder) = part?;
+        match (&mut finder, part_finder) {
+            (Some(f), Some(p)) => f.merge(&p),
+            (f, p) => *f = f.take().or(p),
+        }
         match &mut tracks {
             None => tracks = Some(part_tracks),
             Some(tracks) => {
@@ -202,7 +279,7 @@ fn fingerprint_in_ranges(
     if info.frames_decoded == 0 {
         return Err(MediaError::Video("no frame could be decoded".to_string()));
     }
-    Ok((tracks.unwrap_or_default(), info))
+    Ok((tracks.unwrap_or_default(), info, finder))
 }
 
 /// Seconds of overlap between ranges in which to find a frame where both start a
@@ -381,15 +458,38 @@ struct Cut {
 /// bars there, inside its crop.
 fn bars_of(frame: &Frame<'_>, cut: Cut) -> Bars {
     let (w, h) = (frame.width, frame.height);
+    let outer = centre_crop(Bars::default(), w, h, cut.keep);
+    let find = match frame.pixels {
+        Pixels::Rgb(_) => cut.keep < 100,
+        Pixels::Luma { .. } => cut.find_bars,
+    };
+    bars_inside(frame, outer, find)
+}
+
+/// The margins that leave an inset's picture: its place in the frame, and any bars
+/// inside it (a letterboxed film shown in an inset), as this frame shows them.
+fn inset_bars(frame: &Frame<'_>, rect: &Rect) -> Bars {
+    let outer = Bars {
+        left: rect.x,
+        top: rect.y,
+        right: frame.width - rect.x - rect.width,
+        bottom: frame.height - rect.y - rect.height,
+    };
+    bars_inside(frame, outer, true)
+}
+
+/// [`bars_within`] the margins `outer` of a decoded frame, in full-range luma.
+fn bars_inside(frame: &Frame<'_>, outer: Bars, find: bool) -> Bars {
+    let (w, h) = (frame.width, frame.height);
     match frame.pixels {
-        Pixels::Rgb(rgb) => centre_bars(w, h, cut.keep, cut.keep < 100, |x, y| {
+        Pixels::Rgb(rgb) => bars_within(w, h, outer, find, |x, y| {
             let p = &rgb[(y * w + x) * 3..];
             0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2])
         }),
         Pixels::Luma { data, gain } => {
             // Limited-range video puts black at 16.
             let black = if gain > 1.0 { 16.0 } else { 0.0 };
-            centre_bars(w, h, cut.keep, cut.find_bars, |x, y| {
+            bars_within(w, h, outer, find, |x, y| {
                 (f32::from(data[y * w + x]) - black) * gain
             })
         }

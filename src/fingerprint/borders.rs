@@ -88,6 +88,19 @@ pub fn centre_bars(
     luma: impl Fn(usize, usize) -> f32,
 ) -> Bars {
     let outer = centre_crop(Bars::default(), width, height, keep);
+    bars_within(width, height, outer, find, luma)
+}
+
+/// The bars inside the part of a `width × height` frame that the margins `outer` leave
+/// (a centre crop, a picture-in-picture inset), found when `find` is set. Returned as
+/// margins of the whole frame.
+pub fn bars_within(
+    width: usize,
+    height: usize,
+    outer: Bars,
+    find: bool,
+    luma: impl Fn(usize, usize) -> f32,
+) -> Bars {
     if !find {
         return outer;
     }

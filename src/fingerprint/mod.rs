@@ -7,6 +7,7 @@
 pub mod borders;
 pub mod hash256;
 pub mod imghash;
+pub mod inset;
 pub mod pdq;
 pub mod segments;
 pub mod vpdq;

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 use crate::bank::{AssetId, AssetRecord, Bank, BankError, Label, SegmentRef};
+use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{Dihedral, Hash256, Segment};
 use crate::media::MediaKind;
 use crate::report::{BankSide, Match, QuerySide};
@@ -105,6 +106,41 @@ struct Hit {
 }
 
 /// Matches one file's segments against the bank.
+/// Matches a file's own segments, then each picture-in-picture inset's. An inset's
+/// match that repeats one of the whole frame's (the same asset over overlapping
+/// delivered time) is dropped: the whole frame said it already.
+pub fn match_file_and_insets(
+    bank: &Bank,
+    query_path: &str,
+    segments: &[QuerySegment],
+    insets: &[(Rect, Vec<QuerySegment>)],
+    opts: &MatchOptions,
+) -> Result<FileMatches, BankError> {
+    let mut found = match_file(bank, query_path, segments, opts)?;
+    let whole_frame = found.matches.len();
+    for (rect, inset_segments) in insets {
+        let inset = match_file(bank, query_path, inset_segments, opts)?;
+        found.ignored_hits += inset.ignored_hits;
+        for mut m in inset.matches {
+            let repeats = found.matches[..whole_frame].iter().any(|f| {
+                f.bank_asset.digest == m.bank_asset.digest && times_overlap(&f.query, &m.query)
+            });
+            if !repeats {
+                m.query_inset = Some(*rect);
+                found.matches.push(m);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn times_overlap(a: &QuerySide, b: &QuerySide) -> bool {
+    match (a.start_s, a.end_s, b.start_s, b.end_s) {
+        (Some(a0), Some(a1), Some(b0), Some(b1)) => a0 < b1 && b0 < a1,
+        _ => true,
+    }
+}
+
 pub fn match_file(
     bank: &Bank,
     query_path: &str,
@@ -232,6 +268,7 @@ pub fn match_file(
                 rate: None,
                 specificity: 1.0,
                 bank_crop: asset.crop_of(best.seg.index),
+                query_inset: None,
             });
         }
     }
@@ -386,6 +423,7 @@ fn align_videos(
                 rate: Some(run.rate),
                 specificity: 1.0,
                 bank_crop: None,
+                query_inset: None,
             });
         }
     }
@@ -482,6 +520,7 @@ fn video_against_still(
             rate: None,
             specificity: 1.0,
             bank_crop: None,
+            query_inset: None,
         };
         out.push((m, index));
         i = j + 1;

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::ScanReport;
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
-const HEADER: [&str; 15] = [
+const HEADER: [&str; 16] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -21,6 +21,7 @@ const HEADER: [&str; 15] = [
     "transform",
     "specificity",
     "bank_crop",
+    "query_inset",
 ];
 
 pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
@@ -44,6 +45,7 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
             m.transform.name(),
             &format!("{:.4}", m.specificity),
             &m.bank_crop.map(|k| k.to_string()).unwrap_or_default(),
+            &m.query_inset.map(|r| r.to_string()).unwrap_or_default(),
         ])?;
     }
     w.flush()?;

@@ -262,6 +262,15 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
             ),
         },
     );
+    if let Some(r) = m.query_inset {
+        row(
+            "Picture-in-picture",
+            format!(
+                "the banked picture is shown in an inset of the delivered frame: {}×{} pixels at ({}, {})",
+                r.width, r.height, r.x, r.y
+            ),
+        );
+    }
     if m.specificity < 1.0 {
         row(
             "Common material",

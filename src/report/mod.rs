@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub use csv_out::write_csv;
 
 use crate::bank::Label;
+use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{Dihedral, FingerprintParams};
 use crate::media::MediaKind;
 
@@ -85,6 +86,11 @@ pub struct Match {
     /// picture.
     #[serde(default)]
     pub bank_crop: Option<u8>,
+    /// When the banked picture was found in a picture-in-picture inset of the delivered
+    /// frame, where that inset is, in the delivered frame's pixels; `None` for the whole
+    /// frame.
+    #[serde(default)]
+    pub query_inset: Option<Rect>,
     /// Hamming distance between the secondary 64-bit hashes, when the transform is the
     /// identity (the secondary hash has no dihedral variants).
     pub secondary_distance: Option<u32>,

@@ -1,0 +1,533 @@
+//! Picture-in-picture: a delivery that shows a film in an inset over other footage.
+//!
+//! An inset's border is an edge that stays where it is while the picture inside it
+//! moves. The footage's own edges move with it, or, where a shot holds still, have
+//! nothing moving inside them. So frames sampled across the whole file vote: an edge
+//! found at the same place in most of them is persistent, persistent lines are paired
+//! into rectangles, and a rectangle whose inside kept changing is an inset. The frame's
+//! own border may stand for one or two sides (an inset flush with a corner). Centred
+//! rectangles are left to the bars finder: that is letterbox, pillarbox or window-box.
+
+use serde::{Deserialize, Serialize};
+
+/// A rectangle of a frame, in pixels of the frame as it is shown (after rotation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: usize,
+    pub y: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// X11 geometry, `WIDTHxHEIGHT+X+Y`, as FFmpeg's and ImageMagick's users write it.
+impl std::fmt::Display for Rect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}+{}+{}", self.width, self.height, self.x, self.y)
+    }
+}
+
+/// Seconds of video between the frames that vote.
+pub const SAMPLE_EVERY_S: f64 = 0.5;
+/// Fewer voting frames than this find nothing: persistence needs time to show.
+const MIN_SAMPLES: u32 = 4;
+/// The share of voting frames an edge must be found in, along a line on average, for
+/// the line to persist.
+const PERSIST_SHARE: f32 = 0.65;
+/// A luma step across three pixels that counts as an edge.
+const EDGE_STEP: i16 = 24;
+/// A luma change between two voting frames that counts as motion.
+const MOTION_STEP: i16 = 12;
+/// The share of an inset's inside that must have moved between voting frames, on
+/// average.
+const MIN_MOTION: f32 = 0.15;
+/// An inset's sides, as shares of the frame's.
+const MIN_SIDE: f32 = 0.2;
+const MAX_SIDE: f32 = 0.9;
+/// Candidate lines kept per direction, longest first, to bound the pairing.
+const MAX_LINES: usize = 48;
+/// At most this many insets are reported per file.
+const MAX_INSETS: usize = 2;
+
+/// Counts edges and motion over the frames offered to it; [`InsetFinder::insets`] then
+/// says where the insets are.
+#[derive(Debug, Clone)]
+pub struct InsetFinder {
+    width: usize,
+    height: usize,
+    /// Rows (for vertical edges) and columns (for horizontal ones) are read every
+    /// `step` pixels; the edges along them at every pixel.
+    step: usize,
+    samples: u32,
+    next_sample_s: f64,
+    /// Per sampled row r and column x: frames with an edge between columns x-1 and x.
+    vertical: Vec<u16>,
+    /// Per sampled column c and row y: frames with an edge between rows y-1 and y.
+    horizontal: Vec<u16>,
+    /// Per grid cell (every `step` pixels both ways): intervals in which it moved.
+    moved: Vec<u16>,
+    previous: Option<Vec<u8>>,
+}
+
+impl InsetFinder {
+    pub fn new(width: usize, height: usize) -> InsetFinder {
+        let step = width.max(height).div_ceil(360).max(1);
+        let (rows, cols) = (height.div_ceil(step), width.div_ceil(step));
+        InsetFinder {
+            width,
+            height,
+            step,
+            samples: 0,
+            next_sample_s: f64::NEG_INFINITY,
+            vertical: vec![0; rows * width],
+            horizontal: vec![0; cols * height],
+            moved: vec![0; rows * cols],
+            previous: None,
+        }
+    }
+
+    /// Offers the frame shown at `time_s`; it votes when it is at least
+    /// [`SAMPLE_EVERY_S`] after the last frame that did. `luma(x, y)` reads it.
+    /// Frames of another size than the first are ignored.
+    pub fn offer(
+        &mut self,
+        time_s: f64,
+        width: usize,
+        height: usize,
+        luma: impl Fn(usize, usize) -> u8,
+    ) {
+        if width != self.width || height != self.height || time_s < self.next_sample_s {
+            return;
+        }
+        self.next_sample_s = time_s + SAMPLE_EVERY_S;
+        self.samples += 1;
+        let (w, h, step) = (self.width, self.height, self.step);
+        let is_edge = |a: u8, b: u8| (i16::from(a) - i16::from(b)).abs() >= EDGE_STEP;
+        // A step compressed video blurs over a pixel or two still spans three.
+        for (r, y) in (0..h).step_by(step).enumerate() {
+            for x in 2..w.saturating_sub(1) {
+                if is_edge(luma(x + 1, y), luma(x - 2, y)) {
+                    self.vertical[r * w + x] += 1;
+                }
+            }
+        }
+        for (c, x) in (0..w).step_by(step).enumerate() {
+            for y in 2..h.saturating_sub(1) {
+                if is_edge(luma(x, y + 1), luma(x, y - 2)) {
+                    self.horizontal[c * h + y] += 1;
+                }
+            }
+        }
+        let cols = w.div_ceil(step);
+        let grid: Vec<u8> = (0..h)
+            .step_by(step)
+            .flat_map(|y| (0..w).step_by(step).map(move |x| (x, y)))
+            .map(|(x, y)| luma(x, y))
+            .collect();
+        if let Some(previous) = &self.previous {
+            for (i, (a, b)) in grid.iter().zip(previous).enumerate() {
+                if (i16::from(*a) - i16::from(*b)).abs() >= MOTION_STEP {
+                    self.moved[i] += 1;
+                }
+            }
+        }
+        debug_assert_eq!(grid.len(), self.moved.len());
+        debug_assert_eq!(cols * h.div_ceil(step), grid.len());
+        self.previous = Some(grid);
+    }
+
+    /// Adds another finder's votes (another time range of the same file).
+    pub fn merge(&mut self, other: &InsetFinder) {
+        if (other.width, other.height) != (self.width, self.height) {
+            return;
+        }
+        self.samples += other.samples;
+        for (a, b) in self.vertical.iter_mut().zip(&other.vertical) {
+            *a += b;
+        }
+        for (a, b) in self.horizontal.iter_mut().zip(&other.horizontal) {
+            *a += b;
+        }
+        for (a, b) in self.moved.iter_mut().zip(&other.moved) {
+            *a += b;
+        }
+    }
+
+    /// The insets found, most evident first, each shrunk by two pixels a side so that
+    /// a drawn border stays out of it.
+    pub fn insets(&self) -> Vec<Rect> {
+        if self.samples < MIN_SAMPLES {
+            return Vec::new();
+        }
+        let (w, h) = (self.width, self.height);
+        let n = self.samples as f32;
+        let rows = h.div_ceil(self.step);
+        let cols = w.div_ceil(self.step);
+        // A vertical line at column x spans sampled rows; a horizontal one at row y
+        // spans sampled columns. Lengths are in pixels.
+        let vertical = lines(w, rows, self.step, h, |x, r| {
+            f32::from(self.vertical[r * w + x]) / n
+        });
+        let horizontal = lines(h, cols, self.step, w, |y, c| {
+            f32::from(self.horizontal[c * h + y]) / n
+        });
+        let mut found: Vec<(usize, Rect)> = Vec::new();
+        let tol_x = (w / 50).max(3) + self.step;
+        let tol_y = (h / 50).max(3) + self.step;
+        let lefts = vertical.iter().copied().chain([Line::border(0, h)]);
+        for left in lefts {
+            let rights = vertical.iter().copied().chain([Line::border(w, h)]);
+            for right in rights {
+                if let Some(rect) = self.rectangle(left, right, &horizontal, tol_x, tol_y) {
+                    found.push(rect);
+                }
+            }
+        }
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        let mut chosen: Vec<Rect> = Vec::new();
+        for (_, rect) in found {
+            if chosen.len() < MAX_INSETS && chosen.iter().all(|c| !overlaps(c, &rect)) {
+                chosen.push(rect);
+            }
+        }
+        chosen
+            .into_iter()
+            .filter(|r| r.width > 8 && r.height > 8)
+            .map(|r| Rect {
+                x: r.x + 2,
+                y: r.y + 2,
+                width: r.width - 4,
+                height: r.height - 4,
+            })
+            .collect()
+    }
+
+    /// The rectangle between two vertical lines, if horizontal lines (or the frame's
+    /// border) close it, its sides are in bounds and its inside moved; with the length
+    /// of drawn edge that supports it.
+    fn rectangle(
+        &self,
+        left: Line,
+        right: Line,
+        horizontal: &[Line],
+        tol_x: usize,
+        tol_y: usize,
+    ) -> Option<(usize, Rect)> {
+        let (w, h) = (self.width, self.height);
+        if right.at <= left.at || (left.border && right.border) {
+            return None;
+        }
+        let width = right.at - left.at;
+        if !in_bounds(width, w) {
+            return None;
+        }
+        // Drawn sides must agree on where the rectangle starts and ends.
+        let (top, bottom) = match (left.border, right.border) {
+            (true, _) => (right.from, right.to),
+            (_, true) => (left.from, left.to),
+            _ => {
+                if left.from.abs_diff(right.from) > tol_y || left.to.abs_diff(right.to) > tol_y {
+                    return None;
+                }
+                ((left.from + right.from) / 2, (left.to + right.to) / 2)
+            }
+        };
+        let closes = |at: usize| {
+            horizontal.iter().find(|line| {
+                line.at.abs_diff(at) <= tol_y
+                    && line.from <= left.at + tol_x
+                    && line.to + tol_x >= right.at
+            })
+        };
+        let top_line = if top <= tol_y {
+            None
+        } else {
+            Some(closes(top)?)
+        };
+        let bottom_line = if bottom + tol_y >= h {
+            None
+        } else {
+            Some(closes(bottom)?)
+        };
+        let top = top_line.map_or(0, |l| l.at);
+        let bottom = bottom_line.map_or(h, |l| l.at);
+        if top_line.is_none() && bottom_line.is_none() {
+            return None;
+        }
+        if bottom <= top || !in_bounds(bottom - top, h) {
+            return None;
+        }
+        let rect = Rect {
+            x: left.at,
+            y: top,
+            width,
+            height: bottom - top,
+        };
+        let centred = left.at.abs_diff(w - right.at) <= tol_x && top.abs_diff(h - bottom) <= tol_y;
+        if centred || self.motion_inside(&rect) < MIN_MOTION {
+            return None;
+        }
+        let support = [
+            Some(left),
+            Some(right),
+            top_line.copied(),
+            bottom_line.copied(),
+        ]
+        .iter()
+        .flatten()
+        .filter(|l| !l.border)
+        .map(|l| l.to - l.from)
+        .sum();
+        Some((support, rect))
+    }
+
+    /// The mean share of voting intervals in which the grid cells inside `rect` moved.
+    fn motion_inside(&self, rect: &Rect) -> f32 {
+        let intervals = self.samples.saturating_sub(1).max(1) as f32;
+        let cols = self.width.div_ceil(self.step);
+        let (c0, c1) = (
+            rect.x.div_ceil(self.step),
+            (rect.x + rect.width) / self.step,
+        );
+        let (r0, r1) = (
+            rect.y.div_ceil(self.step),
+            (rect.y + rect.height) / self.step,
+        );
+        let mut sum = 0.0;
+        let mut cells = 0usize;
+        for r in r0..r1 {
+            for c in c0..c1 {
+                sum += f32::from(self.moved[r * cols + c]) / intervals;
+                cells += 1;
+            }
+        }
+        if cells == 0 {
+            0.0
+        } else {
+            sum / cells as f32
+        }
+    }
+}
+
+/// A persistent line: at a column (vertical) or row (horizontal), spanning `from..to`
+/// pixels the other way. `border` marks the frame's own edge standing in for a side.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    at: usize,
+    from: usize,
+    to: usize,
+    border: bool,
+}
+
+impl Line {
+    fn border(at: usize, length: usize) -> Line {
+        Line {
+            at,
+            from: 0,
+            to: length,
+            border: true,
+        }
+    }
+}
+
+/// The persistent lines across `positions` (columns or rows), each read at `samples`
+/// places `step` pixels apart along a side of `length` pixels; `share(at, s)` is the
+/// share of voting frames with an edge there. A line runs through places where at least
+/// half the frames saw the edge, and may skip a few (where the pictures on both sides
+/// happen to be alike, the edge does not show); it must span at least [`MIN_SIDE`] of
+/// the side, with [`PERSIST_SHARE`] of the frames seeing it on average. Of lines a pixel
+/// or two apart (a blurred or drawn border is found at each), the longest stays.
+fn lines(
+    positions: usize,
+    samples: usize,
+    step: usize,
+    length: usize,
+    share: impl Fn(usize, usize) -> f32,
+) -> Vec<Line> {
+    let min_len = (MIN_SIDE * length as f32) as usize;
+    let max_gap = (samples / 40).max(1);
+    let mut out: Vec<Line> = Vec::new();
+    for at in 0..positions {
+        let mut run: Option<(usize, usize)> = None;
+        for s in 0..=samples {
+            let on = s < samples && share(at, s) >= 0.5;
+            if on {
+                run = Some(run.map_or((s, s), |(first, _)| (first, s)));
+                continue;
+            }
+            let Some((first, last)) = run else {
+                continue;
+            };
+            if s - last <= max_gap && s < samples {
+                continue;
+            }
+            run = None;
+            let (from, to) = (first * step, ((last + 1) * step).min(length));
+            let mean =
+                (first..=last).map(|k| share(at, k)).sum::<f32>() / (last + 1 - first) as f32;
+            if to - from >= min_len && mean >= PERSIST_SHARE {
+                out.push(Line {
+                    at,
+                    from,
+                    to,
+                    border: false,
+                });
+            }
+        }
+    }
+    // Longest first; a line within two pixels of a longer one that overlaps it goes.
+    out.sort_by_key(|l| std::cmp::Reverse(l.to - l.from));
+    let mut kept: Vec<Line> = Vec::new();
+    for line in out {
+        let near = kept
+            .iter()
+            .any(|k| k.at.abs_diff(line.at) <= 2 && line.from < k.to && k.from < line.to);
+        if !near {
+            kept.push(line);
+        }
+        if kept.len() == MAX_LINES {
+            break;
+        }
+    }
+    kept
+}
+
+fn in_bounds(side: usize, frame_side: usize) -> bool {
+    let share = side as f32 / frame_side as f32;
+    (MIN_SIDE..=MAX_SIDE).contains(&share)
+}
+
+fn overlaps(a: &Rect, b: &Rect) -> bool {
+    a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Noise that differs every frame: footage that moves everywhere.
+    fn noise(seed: u32, x: usize, y: usize) -> u8 {
+        let mut v = (x as u32).wrapping_mul(73_856_093)
+            ^ (y as u32).wrapping_mul(19_349_663)
+            ^ seed.wrapping_mul(83_492_791);
+        v ^= v >> 13;
+        v = v.wrapping_mul(0x5bd1_e995);
+        v ^= v >> 15;
+        ((v >> 8) % 4) as u8 * 60
+    }
+
+    /// Blocky footage of 16-pixel cells that changes every frame, its cells shifted
+    /// each frame (as a moving picture's edges are).
+    fn footage(seed: u32, x: usize, y: usize) -> u8 {
+        let (dx, dy) = (seed as usize * 5 % 16, seed as usize * 11 % 16);
+        noise(seed, (x + dx) / 16, (y + dy) / 16)
+    }
+
+    fn find(frames: u32, w: usize, h: usize, luma: impl Fn(u32, usize, usize) -> u8) -> Vec<Rect> {
+        let mut finder = InsetFinder::new(w, h);
+        for f in 0..frames {
+            finder.offer(f as f64 * SAMPLE_EVERY_S, w, h, |x, y| luma(f, x, y));
+        }
+        finder.insets()
+    }
+
+    #[test]
+    fn an_inset_over_other_footage_is_found() {
+        // 320 × 180 frame; inset 160 × 90 at (136, 12): the eval's top-right layout.
+        let inset = Rect {
+            x: 136,
+            y: 12,
+            width: 160,
+            height: 90,
+        };
+        let inside = |x: usize, y: usize| {
+            (inset.x..inset.x + inset.width).contains(&x)
+                && (inset.y..inset.y + inset.height).contains(&y)
+        };
+        let found = find(12, 320, 180, |f, x, y| {
+            if inside(x, y) {
+                footage(f * 7 + 1, x + 5, y + 3)
+            } else {
+                footage(f * 7 + 1000, x, y)
+            }
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        let r = found[0];
+        assert!(
+            r.x.abs_diff(inset.x + 2) <= 2 && r.y.abs_diff(inset.y + 2) <= 2,
+            "{r:?}"
+        );
+        assert!(r.width.abs_diff(inset.width - 4) <= 3, "{r:?}");
+        assert!(r.height.abs_diff(inset.height - 4) <= 3, "{r:?}");
+    }
+
+    #[test]
+    fn an_inset_flush_with_a_corner_is_found() {
+        let found = find(10, 320, 180, |f, x, y| {
+            if x >= 200 && y >= 100 {
+                footage(f * 3 + 1, x, y)
+            } else {
+                footage(f * 3 + 500, x + 8, y)
+            }
+        });
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].x.abs_diff(202) <= 2 && found[0].y.abs_diff(102) <= 2,
+            "{:?}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn plain_footage_boxed_footage_and_still_footage_have_none() {
+        // Moving footage with no inset.
+        assert!(find(12, 320, 180, |f, x, y| footage(f + 1, x, y)).is_empty());
+        // Window-boxed (centred): the bars finder's business.
+        let boxed = find(12, 320, 180, |f, x, y| {
+            if (40..280).contains(&x) && (22..158).contains(&y) {
+                footage(f + 1, x, y)
+            } else {
+                16
+            }
+        });
+        assert!(boxed.is_empty(), "{boxed:?}");
+        // A held picture with a rectangle drawn in it: edges persist, nothing moves.
+        let held = find(12, 320, 180, |_, x, y| {
+            if (136..296).contains(&x) && (12..102).contains(&y) {
+                200
+            } else {
+                footage(9, x, y)
+            }
+        });
+        assert!(held.is_empty(), "{held:?}");
+        // Too few frames to judge persistence.
+        assert!(find(3, 320, 180, |f, x, y| if x > 150 && y < 90 {
+            footage(f, x, y)
+        } else {
+            0
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn votes_from_two_ranges_add_up() {
+        let luma = |f: u32, x: usize, y: usize| {
+            if (136..296).contains(&x) && (12..102).contains(&y) {
+                footage(f * 5 + 2, x, y)
+            } else {
+                footage(f * 5 + 900, x, y)
+            }
+        };
+        let (w, h) = (320, 180);
+        let mut a = InsetFinder::new(w, h);
+        let mut b = InsetFinder::new(w, h);
+        for f in 0..3 {
+            a.offer(f as f64, w, h, |x, y| luma(f, x, y));
+        }
+        for f in 3..6 {
+            b.offer(f as f64, w, h, |x, y| luma(f, x, y));
+        }
+        assert!(a.insets().is_empty() && b.insets().is_empty());
+        a.merge(&b);
+        assert_eq!(a.insets().len(), 1);
+    }
+}
