@@ -1,10 +1,13 @@
 //! PDQ kernels: the hash of a decoded 1080p frame, and the whole file-to-hash path of a
-//! 1080p JPEG (read, decode, hash).
+//! 1080p JPEG (read, decode, hash). Also the picture-in-picture finder's vote on one
+//! frame, against the luma-plane hash every video frame gets (the baseline it is read
+//! against: it votes on two frames a second, the hash runs on every frame).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
 use celprint::engine::{fingerprint_file, Sampling};
+use celprint::fingerprint::inset::{self, InsetFinder};
 use celprint::fingerprint::{pdq, pdq_of_image, FingerprintParams};
 use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind, StillScale};
 
@@ -19,6 +22,30 @@ fn benches(c: &mut Criterion) {
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     c.bench_function("pdq_1080p_rgb_pixels", |b| {
         b.iter(|| pdq::pdq_from_rgb8(black_box(frame.as_raw()), w, h).hash())
+    });
+    let luma: Vec<u8> = frame
+        .pixels()
+        .map(|p| ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8)
+        .collect();
+    c.bench_function("pdq_1080p_luma_plane", |b| {
+        b.iter(|| {
+            pdq::pdq_dct_from_plane(&pdq::LumaPlane {
+                data: black_box(&luma),
+                stride: w,
+                width: w,
+                height: h,
+                gain: 1.0,
+            })
+            .hash()
+        })
+    });
+    c.bench_function("inset_vote_1080p_luma", |b| {
+        let mut finder = InsetFinder::new(w, h);
+        let mut t = 0.0;
+        b.iter(|| {
+            t += inset::SAMPLE_EVERY_S;
+            finder.offer(t, w, h, black_box(&luma), w);
+        })
     });
     c.bench_function("dihedral_8_from_one_dct", |b| {
         let dct = pdq::pdq_from_rgb8(frame.as_raw(), w, h);

@@ -201,12 +201,21 @@ fn fingerprint_range(
 fn offer_to(finder: &mut Option<InsetFinder>, frame: &Frame<'_>) {
     let (w, h) = (frame.width, frame.height);
     let finder = finder.get_or_insert_with(|| InsetFinder::new(w, h));
+    if !finder.wants(frame.time_s) {
+        return;
+    }
     match frame.pixels {
-        Pixels::Luma { data, .. } => finder.offer(frame.time_s, w, h, |x, y| data[y * w + x]),
-        Pixels::Rgb(rgb) => finder.offer(frame.time_s, w, h, |x, y| {
-            let p = &rgb[(y * w + x) * 3..];
-            ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8
-        }),
+        Pixels::Luma { data, .. } => finder.offer(frame.time_s, w, h, data, w),
+        Pixels::Rgb(rgb) => {
+            let luma: Vec<u8> = rgb
+                .chunks_exact(3)
+                .map(|p| {
+                    ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8)
+                        as u8
+                })
+                .collect();
+            finder.offer(frame.time_s, w, h, &luma, w);
+        }
     }
 }
 

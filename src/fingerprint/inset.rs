@@ -34,9 +34,9 @@ const MIN_SAMPLES: u32 = 4;
 /// the line to persist.
 const PERSIST_SHARE: f32 = 0.65;
 /// A luma step across three pixels that counts as an edge.
-const EDGE_STEP: i16 = 24;
+const EDGE_STEP: u8 = 24;
 /// A luma change between two voting frames that counts as motion.
-const MOTION_STEP: i16 = 12;
+const MOTION_STEP: u8 = 12;
 /// The share of an inset's inside that must have moved between voting frames, on
 /// average.
 const MIN_MOTION: f32 = 0.15;
@@ -61,7 +61,7 @@ pub struct InsetFinder {
     next_sample_s: f64,
     /// Per sampled row r and column x: frames with an edge between columns x-1 and x.
     vertical: Vec<u16>,
-    /// Per sampled column c and row y: frames with an edge between rows y-1 and y.
+    /// Per row y and sampled column c: frames with an edge between rows y-1 and y.
     horizontal: Vec<u16>,
     /// Per grid cell (every `step` pixels both ways): intervals in which it moved.
     moved: Vec<u16>,
@@ -79,59 +79,60 @@ impl InsetFinder {
             samples: 0,
             next_sample_s: f64::NEG_INFINITY,
             vertical: vec![0; rows * width],
-            horizontal: vec![0; cols * height],
+            horizontal: vec![0; height * cols],
             moved: vec![0; rows * cols],
             previous: None,
         }
     }
 
-    /// Offers the frame shown at `time_s`; it votes when it is at least
-    /// [`SAMPLE_EVERY_S`] after the last frame that did. `luma(x, y)` reads it.
-    /// Frames of another size than the first are ignored.
-    pub fn offer(
-        &mut self,
-        time_s: f64,
-        width: usize,
-        height: usize,
-        luma: impl Fn(usize, usize) -> u8,
-    ) {
-        if width != self.width || height != self.height || time_s < self.next_sample_s {
+    /// Whether a frame shown at `time_s` would vote.
+    pub fn wants(&self, time_s: f64) -> bool {
+        time_s >= self.next_sample_s
+    }
+
+    /// Offers the frame shown at `time_s`, an 8-bit luma plane with rows `stride`
+    /// bytes apart; it votes when it is at least [`SAMPLE_EVERY_S`] after the last frame
+    /// that did. Frames of another size than the first are ignored.
+    pub fn offer(&mut self, time_s: f64, width: usize, height: usize, plane: &[u8], stride: usize) {
+        let (w, h, step) = (self.width, self.height, self.step);
+        if width != w
+            || height != h
+            || !self.wants(time_s)
+            || h < 4
+            || plane.len() < (h - 1) * stride + w
+        {
             return;
         }
         self.next_sample_s = time_s + SAMPLE_EVERY_S;
         self.samples += 1;
-        let (w, h, step) = (self.width, self.height, self.step);
-        let is_edge = |a: u8, b: u8| (i16::from(a) - i16::from(b)).abs() >= EDGE_STEP;
-        // A step compressed video blurs over a pixel or two still spans three.
+        let row = |y: usize| &plane[y * stride..y * stride + w];
+        let is_edge = |a: u8, b: u8| a.abs_diff(b) >= EDGE_STEP;
+        // A step compressed video blurs over a pixel or two still spans three. Both
+        // passes go row by row, so the plane is read in order.
         for (r, y) in (0..h).step_by(step).enumerate() {
-            for x in 2..w.saturating_sub(1) {
-                if is_edge(luma(x + 1, y), luma(x - 2, y)) {
-                    self.vertical[r * w + x] += 1;
-                }
-            }
-        }
-        for (c, x) in (0..w).step_by(step).enumerate() {
-            for y in 2..h.saturating_sub(1) {
-                if is_edge(luma(x, y + 1), luma(x, y - 2)) {
-                    self.horizontal[c * h + y] += 1;
-                }
+            let line = row(y);
+            let counts = &mut self.vertical[r * w..(r + 1) * w];
+            for x in 2..w - 1 {
+                counts[x] += u16::from(is_edge(line[x + 1], line[x - 2]));
             }
         }
         let cols = w.div_ceil(step);
-        let grid: Vec<u8> = (0..h)
-            .step_by(step)
-            .flat_map(|y| (0..w).step_by(step).map(move |x| (x, y)))
-            .map(|(x, y)| luma(x, y))
-            .collect();
-        if let Some(previous) = &self.previous {
-            for (i, (a, b)) in grid.iter().zip(previous).enumerate() {
-                if (i16::from(*a) - i16::from(*b)).abs() >= MOTION_STEP {
-                    self.moved[i] += 1;
-                }
+        for y in 2..h - 1 {
+            let (below, above) = (row(y + 1), row(y - 2));
+            let counts = &mut self.horizontal[y * cols..(y + 1) * cols];
+            for (c, x) in (0..w).step_by(step).enumerate() {
+                counts[c] += u16::from(is_edge(below[x], above[x]));
             }
         }
-        debug_assert_eq!(grid.len(), self.moved.len());
-        debug_assert_eq!(cols * h.div_ceil(step), grid.len());
+        let grid: Vec<u8> = (0..h)
+            .step_by(step)
+            .flat_map(|y| row(y).iter().step_by(step).copied())
+            .collect();
+        if let Some(previous) = &self.previous {
+            for (moved, (a, b)) in self.moved.iter_mut().zip(grid.iter().zip(previous)) {
+                *moved += u16::from(a.abs_diff(*b) >= MOTION_STEP);
+            }
+        }
         self.previous = Some(grid);
     }
 
@@ -168,7 +169,7 @@ impl InsetFinder {
             f32::from(self.vertical[r * w + x]) / n
         });
         let horizontal = lines(h, cols, self.step, w, |y, c| {
-            f32::from(self.horizontal[c * h + y]) / n
+            f32::from(self.horizontal[y * cols + c]) / n
         });
         let mut found: Vec<(usize, Rect)> = Vec::new();
         let tol_x = (w / 50).max(3) + self.step;
@@ -422,10 +423,23 @@ mod tests {
         noise(seed, (x + dx) / 16, (y + dy) / 16)
     }
 
+    fn plane(w: usize, h: usize, luma: impl Fn(usize, usize) -> u8) -> Vec<u8> {
+        (0..h)
+            .flat_map(|y| (0..w).map(move |x| (x, y)))
+            .map(|(x, y)| luma(x, y))
+            .collect()
+    }
+
     fn find(frames: u32, w: usize, h: usize, luma: impl Fn(u32, usize, usize) -> u8) -> Vec<Rect> {
         let mut finder = InsetFinder::new(w, h);
         for f in 0..frames {
-            finder.offer(f as f64 * SAMPLE_EVERY_S, w, h, |x, y| luma(f, x, y));
+            finder.offer(
+                f as f64 * SAMPLE_EVERY_S,
+                w,
+                h,
+                &plane(w, h, |x, y| luma(f, x, y)),
+                w,
+            );
         }
         finder.insets()
     }
@@ -521,10 +535,10 @@ mod tests {
         let mut a = InsetFinder::new(w, h);
         let mut b = InsetFinder::new(w, h);
         for f in 0..3 {
-            a.offer(f as f64, w, h, |x, y| luma(f, x, y));
+            a.offer(f as f64, w, h, &plane(w, h, |x, y| luma(f, x, y)), w);
         }
         for f in 3..6 {
-            b.offer(f as f64, w, h, |x, y| luma(f, x, y));
+            b.offer(f as f64, w, h, &plane(w, h, |x, y| luma(f, x, y)), w);
         }
         assert!(a.insets().is_empty() && b.insets().is_empty());
         a.merge(&b);
