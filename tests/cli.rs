@@ -96,6 +96,11 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
         pairs,
         vec![
             (
+                "pip_090.mp4".into(),
+                "bbb_02-14s.mp4".into(),
+                "identity".into()
+            ),
+            (
                 "reel_020.mp4".into(),
                 "bbb_02-14s.mp4".into(),
                 "identity".into()
@@ -140,6 +145,21 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     }
     assert_eq!(reel["query"]["frame_rate"], 24.0);
     assert_eq!(reel["bank_asset"]["frame_rate"], 24.0);
+    assert!(reel["query_inset"].is_null());
+    // The inset's 0-5 s are the bank clip's 4-9 s, in the inset 320x180 at (304, 16).
+    let pip = match_of(&report, "pip_090.mp4");
+    for (got, want, within) in [
+        (t(&pip["query"]["start_s"]), 0.0, 0.5),
+        (t(&pip["query"]["end_s"]), 5.0, 0.5),
+        (t(&pip["bank_asset"]["start_s"]), 4.0, 0.5),
+        (t(&pip["bank_asset"]["end_s"]), 9.0, 0.5),
+        (t(&pip["query_inset"]["x"]), 304.0, 4.0),
+        (t(&pip["query_inset"]["y"]), 16.0, 4.0),
+        (t(&pip["query_inset"]["width"]), 320.0, 6.0),
+        (t(&pip["query_inset"]["height"]), 180.0, 6.0),
+    ] {
+        assert!((got - want).abs() <= within, "{pip:#}");
+    }
     // The schema the README documents.
     let m = match_of(&report, "shot_010.jpg");
     assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());
@@ -151,8 +171,8 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     let scanned = report["scanned"].as_array().unwrap();
     assert_eq!(
         scanned.len(),
-        9,
-        "notes.txt is skipped, the 8 images and the reel are scanned"
+        10,
+        "notes.txt is skipped, the 8 images and the two videos are scanned"
     );
     assert!(scanned
         .iter()
@@ -206,10 +226,10 @@ fn csv_rows_follow_the_matches() {
         "{text}"
     );
     assert!(
-        lines[0].ends_with(",transform,specificity,bank_crop"),
+        lines[0].ends_with(",transform,specificity,bank_crop,query_inset"),
         "{text}"
     );
-    assert!(lines[1].ends_with(",flip_h,1.0000,"), "{text}");
+    assert!(lines[1].ends_with(",flip_h,1.0000,,"), "{text}");
     assert!(
         stderr(&o).contains("MATCHES"),
         "summary goes to stderr when the report takes stdout"
@@ -573,9 +593,16 @@ fn html_report_shows_each_match_with_pictures_and_timecodes() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let matches = report["matches"].as_array().unwrap().len();
     assert_eq!(html.matches("<article class=\"match\">").count(), matches);
-    // A still gives one pair of pictures; the reel three (start, middle, end).
+    // A still gives one pair of pictures; each video (the reel, the inset) three pairs
+    // (start, middle, end).
     let pictures = html.matches("src=\"data:image/jpeg;base64,").count();
-    assert_eq!(pictures, 2 * (matches - 1) + 2 * 3, "{html}");
+    assert_eq!(pictures, 2 * (matches - 2) + 2 * 2 * 3, "{html}");
+    assert!(
+        html.contains("shown in an inset of the delivered frame"),
+        "{html}"
+    );
+    // The inset is outlined on each of its delivered pictures, and nowhere else.
+    assert_eq!(html.matches("<div class=\"inset\"").count(), 3, "{html}");
     assert!(!html.contains("no picture"), "every source is at hand");
     // Nothing is fetched from outside the file.
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("src=\"/"));

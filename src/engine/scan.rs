@@ -109,6 +109,7 @@ pub fn scan_paths(
                         digest: Some(media::digest_hex(&fp.digest)),
                         quality,
                         low_quality,
+                        insets: fp.insets.iter().map(|(rect, _)| *rect).collect(),
                     });
                 }
             }
@@ -162,6 +163,7 @@ pub fn scan_paths(
             min_quality: opts.matching.min_quality,
             dihedral: opts.matching.dihedral,
             common_assets: opts.matching.common_assets,
+            insets: opts.sampling.find_insets && !opts.sampling.keyframes_only,
         },
         matches,
         scanned,
@@ -178,6 +180,7 @@ fn error_entry(path: &str, error: String) -> ScannedFile {
         digest: None,
         quality: None,
         low_quality: false,
+        insets: Vec::new(),
     }
 }
 

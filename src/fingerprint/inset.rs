@@ -43,8 +43,12 @@ const MIN_MOTION: f32 = 0.15;
 /// An inset's sides, as shares of the frame's.
 const MIN_SIDE: f32 = 0.2;
 const MAX_SIDE: f32 = 0.9;
+/// The share of each drawn side of an inset that persistent lines must cover, and of
+/// all its drawn sides together.
+const MIN_SIDE_COVER: f32 = 0.4;
+const MIN_COVER: f32 = 0.7;
 /// Candidate lines kept per direction, longest first, to bound the pairing.
-const MAX_LINES: usize = 48;
+const MAX_LINES: usize = 32;
 /// At most this many insets are reported per file.
 const MAX_INSETS: usize = 2;
 
@@ -171,15 +175,36 @@ impl InsetFinder {
         let horizontal = lines(h, cols, self.step, w, |y, c| {
             f32::from(self.horizontal[y * cols + c]) / n
         });
-        let mut found: Vec<(usize, Rect)> = Vec::new();
+        let mut found: Vec<((usize, usize), Rect)> = Vec::new();
         let tol_x = (w / 50).max(3) + self.step;
         let tol_y = (h / 50).max(3) + self.step;
-        let lefts = vertical.iter().copied().chain([Line::border(0, h)]);
-        for left in lefts {
-            let rights = vertical.iter().copied().chain([Line::border(w, h)]);
-            for right in rights {
-                if let Some(rect) = self.rectangle(left, right, &horizontal, tol_x, tol_y) {
-                    found.push(rect);
+        let sides = |lines: &[Line], end: usize, length: usize| -> Vec<Line> {
+            let mut sides = lines.to_vec();
+            sides.extend([Line::border(0, length), Line::border(end, length)]);
+            sides.sort_by_key(|l| l.at);
+            sides
+        };
+        let (columns, rows) = (sides(&vertical, w, h), sides(&horizontal, h, w));
+        for (i, left) in columns.iter().enumerate() {
+            for right in &columns[i + 1..] {
+                if !in_bounds(right.at - left.at, w) {
+                    continue;
+                }
+                for (j, top) in rows.iter().enumerate() {
+                    for bottom in &rows[j + 1..] {
+                        let rect = Rect {
+                            x: left.at,
+                            y: top.at,
+                            width: right.at - left.at,
+                            height: bottom.at - top.at,
+                        };
+                        let sides = [*left, *right, *top, *bottom];
+                        if let Some(support) =
+                            self.support(&rect, sides, &vertical, &horizontal, tol_x, tol_y)
+                        {
+                            found.push((support, rect));
+                        }
+                    }
                 }
             }
         }
@@ -202,83 +227,100 @@ impl InsetFinder {
             .collect()
     }
 
-    /// The rectangle between two vertical lines, if horizontal lines (or the frame's
-    /// border) close it, its sides are in bounds and its inside moved; with the length
-    /// of drawn edge that supports it.
-    fn rectangle(
+    /// How well drawn edges support `rect` as an inset: the share of its drawn sides
+    /// that persistent lines cover, in twentieths, then the pixels covered; `None` if
+    /// it is not one. Its sides lie on persistent lines or on the frame's border; each drawn side
+    /// must be covered by persistent lines for at least [`MIN_SIDE_COVER`] of its
+    /// length and all of them for [`MIN_COVER`] on average (the pictures on both sides
+    /// of an inset can be alike for a stretch, so a side may show only in part). It needs
+    /// a drawn side each way, sides in bounds, not to be centred (bars are another
+    /// finder's), and a moving inside.
+    fn support(
         &self,
-        left: Line,
-        right: Line,
+        rect: &Rect,
+        [left, right, top, bottom]: [Line; 4],
+        vertical: &[Line],
         horizontal: &[Line],
         tol_x: usize,
         tol_y: usize,
-    ) -> Option<(usize, Rect)> {
+    ) -> Option<(usize, usize)> {
         let (w, h) = (self.width, self.height);
-        if right.at <= left.at || (left.border && right.border) {
+        if !in_bounds(rect.height, h)
+            || (left.border && right.border)
+            || (top.border && bottom.border)
+        {
             return None;
         }
-        let width = right.at - left.at;
-        if !in_bounds(width, w) {
+        let centred = rect.x.abs_diff(w - rect.x - rect.width) <= tol_x
+            && rect.y.abs_diff(h - rect.y - rect.height) <= tol_y;
+        if centred {
             return None;
         }
-        // Drawn sides must agree on where the rectangle starts and ends.
-        let (top, bottom) = match (left.border, right.border) {
-            (true, _) => (right.from, right.to),
-            (_, true) => (left.from, left.to),
-            _ => {
-                if left.from.abs_diff(right.from) > tol_y || left.to.abs_diff(right.to) > tol_y {
-                    return None;
-                }
-                ((left.from + right.from) / 2, (left.to + right.to) / 2)
+        let (x0, x1, y0, y1) = (rect.x, rect.x + rect.width, rect.y, rect.y + rect.height);
+        let drawn = [
+            (left, vertical, y0, y1),
+            (right, vertical, y0, y1),
+            (top, horizontal, x0, x1),
+            (bottom, horizontal, x0, x1),
+        ];
+        let (mut covered, mut length) = (0, 0);
+        for (side, lines, from, to) in drawn.into_iter().filter(|d| !d.0.border) {
+            let on_side = cover(lines, side.at, from, to);
+            if (on_side as f32) < MIN_SIDE_COVER * (to - from) as f32 {
+                return None;
             }
-        };
-        let closes = |at: usize| {
-            horizontal.iter().find(|line| {
-                line.at.abs_diff(at) <= tol_y
-                    && line.from <= left.at + tol_x
-                    && line.to + tol_x >= right.at
-            })
-        };
-        let top_line = if top <= tol_y {
-            None
-        } else {
-            Some(closes(top)?)
-        };
-        let bottom_line = if bottom + tol_y >= h {
-            None
-        } else {
-            Some(closes(bottom)?)
-        };
-        let top = top_line.map_or(0, |l| l.at);
-        let bottom = bottom_line.map_or(h, |l| l.at);
-        if top_line.is_none() && bottom_line.is_none() {
+            covered += on_side;
+            length += to - from;
+        }
+        let share = covered as f32 / length as f32;
+        if share < MIN_COVER || self.motion_inside(rect) < MIN_MOTION {
             return None;
         }
-        if bottom <= top || !in_bounds(bottom - top, h) {
+        // A side on the frame's border needs the inset's picture to reach it: the strip
+        // of the inside along it must move too (beside a window-box, it is padding).
+        let strip_w = (rect.width / 10).max(self.step);
+        let strip_h = (rect.height / 10).max(self.step);
+        let strips = [
+            (
+                left.border,
+                Rect {
+                    width: strip_w,
+                    ..*rect
+                },
+            ),
+            (
+                right.border,
+                Rect {
+                    x: x1 - strip_w,
+                    width: strip_w,
+                    ..*rect
+                },
+            ),
+            (
+                top.border,
+                Rect {
+                    height: strip_h,
+                    ..*rect
+                },
+            ),
+            (
+                bottom.border,
+                Rect {
+                    y: y1 - strip_h,
+                    height: strip_h,
+                    ..*rect
+                },
+            ),
+        ];
+        if strips
+            .iter()
+            .any(|(border, strip)| *border && self.motion_inside(strip) < MIN_MOTION)
+        {
             return None;
         }
-        let rect = Rect {
-            x: left.at,
-            y: top,
-            width,
-            height: bottom - top,
-        };
-        let centred = left.at.abs_diff(w - right.at) <= tol_x && top.abs_diff(h - bottom) <= tol_y;
-        if centred || self.motion_inside(&rect) < MIN_MOTION {
-            return None;
-        }
-        let support = [
-            Some(left),
-            Some(right),
-            top_line.copied(),
-            bottom_line.copied(),
-        ]
-        .iter()
-        .flatten()
-        .filter(|l| !l.border)
-        .map(|l| l.to - l.from)
-        .sum();
-        Some((support, rect))
+        // Most fully drawn first, in steps of 5 %; then the most drawn edge, so that an
+        // inset wins over the picture inside its own bars.
+        Some(((share * 20.0).round() as usize, covered))
     }
 
     /// The mean share of voting intervals in which the grid cells inside `rect` moved.
@@ -390,6 +432,26 @@ fn lines(
         }
     }
     kept
+}
+
+/// Pixels of `from..to` covered by the lines within two pixels of `at`.
+fn cover(lines: &[Line], at: usize, from: usize, to: usize) -> usize {
+    let mut spans: Vec<(usize, usize)> = lines
+        .iter()
+        .filter(|l| l.at.abs_diff(at) <= 2)
+        .map(|l| (l.from.max(from), l.to.min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let (mut covered, mut reached) = (0, from);
+    for (a, b) in spans {
+        let a = a.max(reached);
+        if b > a {
+            covered += b - a;
+            reached = b;
+        }
+    }
+    covered
 }
 
 fn in_bounds(side: usize, frame_side: usize) -> bool {

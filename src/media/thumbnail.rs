@@ -22,6 +22,9 @@ pub struct Thumbnail {
     pub jpeg: Vec<u8>,
     pub width: u32,
     pub height: u32,
+    /// The size of the picture it was made from, to place marks given in its pixels.
+    pub source_width: u32,
+    pub source_height: u32,
 }
 
 /// The frame of the video at `path` that is on screen at `time_s`.
@@ -75,5 +78,7 @@ fn encode(img: DynamicImage) -> Result<Thumbnail, MediaError> {
         jpeg,
         width: small.width(),
         height: small.height(),
+        source_width: w,
+        source_height: h,
     })
 }

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 
 use super::{FileStatus, Match, ScanReport, Verdict};
 use crate::bank::Label;
+use crate::fingerprint::inset::Rect;
 use crate::media::thumbnail::Thumbnail;
 
 /// Pictures for a report's matches, in the report's order.
@@ -309,22 +310,55 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
     h.push_str("<table class=\"frames\">\n<tr><th></th><th>Delivered</th><th>Banked</th></tr>\n");
     for moment in &ev.moments {
         let _ = write!(h, "<tr><th>{}</th>", moment.label);
-        picture(h, &moment.query, moment.query_s, m.query.frame_rate);
-        picture(h, &moment.bank, moment.bank_s, m.bank_asset.frame_rate);
+        picture(
+            h,
+            &moment.query,
+            moment.query_s,
+            m.query.frame_rate,
+            m.query_inset,
+        );
+        picture(
+            h,
+            &moment.bank,
+            moment.bank_s,
+            m.bank_asset.frame_rate,
+            None,
+        );
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n</article>\n");
 }
 
-fn picture(h: &mut String, pic: &Result<Thumbnail, String>, time_s: Option<f64>, fps: Option<f64>) {
+/// One picture with its timecode; `mark` outlines a picture-in-picture inset on it.
+fn picture(
+    h: &mut String,
+    pic: &Result<Thumbnail, String>,
+    time_s: Option<f64>,
+    fps: Option<f64>,
+    mark: Option<Rect>,
+) {
     let caption = time_s
         .map(|t| format!("{} · {t:.3} s", timecode(t, fps)))
         .unwrap_or_default();
     match pic {
         Ok(t) => {
+            // Placed in per cent of the picture, so it stays on the inset at any size.
+            let outline = mark
+                .map(|r| {
+                    let (sw, sh) = (f64::from(t.source_width), f64::from(t.source_height));
+                    let pc = |v: usize, of: f64| 100.0 * v as f64 / of;
+                    format!(
+                        "<div class=\"inset\" style=\"left:{:.2}%;top:{:.2}%;width:{:.2}%;height:{:.2}%\"></div>",
+                        pc(r.x, sw),
+                        pc(r.y, sh),
+                        pc(r.width, sw),
+                        pc(r.height, sh)
+                    )
+                })
+                .unwrap_or_default();
             let _ = write!(
                 h,
-                "<td><figure><img src=\"data:image/jpeg;base64,{}\" width=\"{}\" height=\"{}\" alt=\"frame at {}\"><figcaption>{}</figcaption></figure></td>",
+                "<td><figure><div class=\"frame\"><img src=\"data:image/jpeg;base64,{}\" width=\"{}\" height=\"{}\" alt=\"frame at {}\">{outline}</div><figcaption>{}</figcaption></figure></td>",
                 base64(&t.jpeg),
                 t.width,
                 t.height,
@@ -444,6 +478,8 @@ table.frames{border-collapse:collapse}
 .frames td{padding:4px 8px;vertical-align:top}
 figure{margin:0}
 figure img{display:block;max-width:320px;height:auto;border:1px solid #d8dce1;background:#000}
+.frame{position:relative;display:inline-block}
+.inset{position:absolute;box-sizing:border-box;border:2px solid #ff2d95;pointer-events:none}
 figcaption{font:12px ui-monospace,'DejaVu Sans Mono',monospace;color:#1b1f24;margin-top:2px}
 .missing{width:320px;height:120px;display:flex;align-items:center;justify-content:center;text-align:center;background:#eef0f3;color:#57606a;border:1px dashed #aab2bd;font-size:12px;padding:4px;box-sizing:border-box}
 footer{color:#57606a;font-size:12px}

@@ -50,6 +50,9 @@ pub struct ScanSettings {
     /// See [`crate::matching::MatchOptions::common_assets`].
     #[serde(default)]
     pub common_assets: usize,
+    /// Whether delivered videos were searched for picture-in-picture insets.
+    #[serde(default)]
+    pub insets: bool,
 }
 
 /// One piece of delivered material that matches one banked asset.
@@ -148,6 +151,10 @@ pub struct ScannedFile {
     pub quality: Option<u8>,
     /// True when no segment reached the quality threshold, so nothing could be matched.
     pub low_quality: bool,
+    /// The picture-in-picture insets found in a delivered video and matched on their
+    /// own, whether or not they matched anything.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub insets: Vec<Rect>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
