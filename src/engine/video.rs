@@ -52,17 +52,26 @@ pub fn fingerprint_video(
         hold_distance: params.hold_distance,
         ..SegmentOptions::default()
     };
-    let (mut tracks, info, finder) = if sampling.ranges > 1 {
+    let (mut tracks, mut info, finder) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, seg_opts)?
     } else {
         fingerprint_range(path, params, sampling, None, seg_opts)?
     };
-    let rects = finder.map(|f| f.insets()).unwrap_or_default();
+    let (rects, size) = finder.map_or((Vec::new(), (0, 0)), |f| (f.insets(), f.size()));
     let insets = if rects.is_empty() {
         Vec::new()
     } else {
-        let size = (info.width as usize, info.height as usize);
-        fingerprint_insets(path, params, sampling, &rects, size, seg_opts)?
+        // The picture's own segments stand whatever happens to the second pass (a file
+        // damaged past where the first pass stopped, or changed since).
+        fingerprint_insets(path, params, sampling, &rects, size, seg_opts).unwrap_or_else(|e| {
+            let why = format!("the picture-in-picture inset could not be hashed: {e}");
+            info.partial = Some(
+                info.partial
+                    .take()
+                    .map_or(why.clone(), |p| format!("{p}; {why}")),
+            );
+            Vec::new()
+        })
     };
     let crops = params
         .crop_variants

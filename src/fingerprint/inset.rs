@@ -89,6 +89,11 @@ impl InsetFinder {
         }
     }
 
+    /// The size of the frames it votes on (the first frame's), which its insets are in.
+    pub fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
     /// Whether a frame shown at `time_s` would vote.
     pub fn wants(&self, time_s: f64) -> bool {
         time_s >= self.next_sample_s
