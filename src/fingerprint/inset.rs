@@ -62,13 +62,15 @@ pub struct InsetFinder {
     /// `step` pixels; the edges along them at every pixel.
     step: usize,
     samples: u32,
+    /// Pairs of successive votes, over which motion is counted.
+    intervals: u32,
     next_sample_s: f64,
     /// Per sampled row r and column x: frames with an edge between columns x-1 and x.
-    vertical: Vec<u16>,
+    vertical: Vec<u32>,
     /// Per row y and sampled column c: frames with an edge between rows y-1 and y.
-    horizontal: Vec<u16>,
+    horizontal: Vec<u32>,
     /// Per grid cell (every `step` pixels both ways): intervals in which it moved.
-    moved: Vec<u16>,
+    moved: Vec<u32>,
     previous: Option<Vec<u8>>,
 }
 
@@ -81,6 +83,7 @@ impl InsetFinder {
             height,
             step,
             samples: 0,
+            intervals: 0,
             next_sample_s: f64::NEG_INFINITY,
             vertical: vec![0; rows * width],
             horizontal: vec![0; height * cols],
@@ -107,6 +110,7 @@ impl InsetFinder {
         if width != w
             || height != h
             || !self.wants(time_s)
+            || w < 4
             || h < 4
             || plane.len() < (h - 1) * stride + w
         {
@@ -122,7 +126,7 @@ impl InsetFinder {
             let line = row(y);
             let counts = &mut self.vertical[r * w..(r + 1) * w];
             for x in 2..w - 1 {
-                counts[x] += u16::from(is_edge(line[x + 1], line[x - 2]));
+                counts[x] += u32::from(is_edge(line[x + 1], line[x - 2]));
             }
         }
         let cols = w.div_ceil(step);
@@ -130,7 +134,7 @@ impl InsetFinder {
             let (below, above) = (row(y + 1), row(y - 2));
             let counts = &mut self.horizontal[y * cols..(y + 1) * cols];
             for (c, x) in (0..w).step_by(step).enumerate() {
-                counts[c] += u16::from(is_edge(below[x], above[x]));
+                counts[c] += u32::from(is_edge(below[x], above[x]));
             }
         }
         let grid: Vec<u8> = (0..h)
@@ -138,8 +142,9 @@ impl InsetFinder {
             .flat_map(|y| row(y).iter().step_by(step).copied())
             .collect();
         if let Some(previous) = &self.previous {
+            self.intervals += 1;
             for (moved, (a, b)) in self.moved.iter_mut().zip(grid.iter().zip(previous)) {
-                *moved += u16::from(a.abs_diff(*b) >= MOTION_STEP);
+                *moved += u32::from(a.abs_diff(*b) >= MOTION_STEP);
             }
         }
         self.previous = Some(grid);
@@ -151,6 +156,7 @@ impl InsetFinder {
             return;
         }
         self.samples += other.samples;
+        self.intervals += other.intervals;
         for (a, b) in self.vertical.iter_mut().zip(&other.vertical) {
             *a += b;
         }
@@ -175,28 +181,27 @@ impl InsetFinder {
         // A vertical line at column x spans sampled rows; a horizontal one at row y
         // spans sampled columns. Lengths are in pixels.
         let vertical = lines(w, rows, self.step, h, |x, r| {
-            f32::from(self.vertical[r * w + x]) / n
+            self.vertical[r * w + x] as f32 / n
         });
         let horizontal = lines(h, cols, self.step, w, |y, c| {
-            f32::from(self.horizontal[y * cols + c]) / n
+            self.horizontal[y * cols + c] as f32 / n
         });
+        let motion = Motion::new(self);
         let mut found: Vec<((usize, usize), Rect)> = Vec::new();
-        let tol_x = (w / 50).max(3) + self.step;
-        let tol_y = (h / 50).max(3) + self.step;
         let sides = |lines: &[Line], end: usize, length: usize| -> Vec<Line> {
             let mut sides = lines.to_vec();
             sides.extend([Line::border(0, length), Line::border(end, length)]);
             sides.sort_by_key(|l| l.at);
             sides
         };
-        let (columns, rows) = (sides(&vertical, w, h), sides(&horizontal, h, w));
-        for (i, left) in columns.iter().enumerate() {
-            for right in &columns[i + 1..] {
+        let (column_sides, row_sides) = (sides(&vertical, w, h), sides(&horizontal, h, w));
+        for (i, left) in column_sides.iter().enumerate() {
+            for right in &column_sides[i + 1..] {
                 if !in_bounds(right.at - left.at, w) {
                     continue;
                 }
-                for (j, top) in rows.iter().enumerate() {
-                    for bottom in &rows[j + 1..] {
+                for (j, top) in row_sides.iter().enumerate() {
+                    for bottom in &row_sides[j + 1..] {
                         let rect = Rect {
                             x: left.at,
                             y: top.at,
@@ -204,9 +209,8 @@ impl InsetFinder {
                             height: bottom.at - top.at,
                         };
                         let sides = [*left, *right, *top, *bottom];
-                        if let Some(support) =
-                            self.support(&rect, sides, &vertical, &horizontal, tol_x, tol_y)
-                        {
+                        let lines = (&vertical[..], &horizontal[..]);
+                        if let Some(support) = self.support(&rect, sides, lines, &motion) {
                             found.push((support, rect));
                         }
                     }
@@ -233,23 +237,23 @@ impl InsetFinder {
     }
 
     /// How well drawn edges support `rect` as an inset: the share of its drawn sides
-    /// that persistent lines cover, in twentieths, then the pixels covered; `None` if
-    /// it is not one. Its sides lie on persistent lines or on the frame's border; each drawn side
-    /// must be covered by persistent lines for at least [`MIN_SIDE_COVER`] of its
-    /// length and all of them for [`MIN_COVER`] on average (the pictures on both sides
-    /// of an inset can be alike for a stretch, so a side may show only in part). It needs
-    /// a drawn side each way, sides in bounds, not to be centred (bars are another
-    /// finder's), and a moving inside.
+    /// that the persistent `(vertical, horizontal)` lines cover, in twentieths, then the
+    /// pixels covered; `None` if it is not one. Its sides lie on persistent lines or on
+    /// the frame's border. Each drawn side must be covered for at least
+    /// [`MIN_SIDE_COVER`] of its length, and all of them for [`MIN_COVER`] (the pictures
+    /// on both sides of an inset can be alike for a stretch, so a side may show only in
+    /// part). It needs a drawn side each way, sides in bounds, not to be centred (bars
+    /// are another finder's), and a moving inside.
     fn support(
         &self,
         rect: &Rect,
         [left, right, top, bottom]: [Line; 4],
-        vertical: &[Line],
-        horizontal: &[Line],
-        tol_x: usize,
-        tol_y: usize,
+        (vertical, horizontal): (&[Line], &[Line]),
+        motion: &Motion,
     ) -> Option<(usize, usize)> {
         let (w, h) = (self.width, self.height);
+        let tol_x = (w / 50).max(3) + self.step;
+        let tol_y = (h / 50).max(3) + self.step;
         if !in_bounds(rect.height, h)
             || (left.border && right.border)
             || (top.border && bottom.border)
@@ -278,7 +282,7 @@ impl InsetFinder {
             length += to - from;
         }
         let share = covered as f32 / length as f32;
-        if share < MIN_COVER || self.motion_inside(rect) < MIN_MOTION {
+        if share < MIN_COVER || motion.inside(rect) < MIN_MOTION {
             return None;
         }
         // A side on the frame's border needs the inset's picture to reach it: the strip
@@ -319,7 +323,7 @@ impl InsetFinder {
         ];
         if strips
             .iter()
-            .any(|(border, strip)| *border && self.motion_inside(strip) < MIN_MOTION)
+            .any(|(border, strip)| *border && motion.inside(strip) < MIN_MOTION)
         {
             return None;
         }
@@ -327,11 +331,40 @@ impl InsetFinder {
         // inset wins over the picture inside its own bars.
         Some(((share * 20.0).round() as usize, covered))
     }
+}
 
-    /// The mean share of voting intervals in which the grid cells inside `rect` moved.
-    fn motion_inside(&self, rect: &Rect) -> f32 {
-        let intervals = self.samples.saturating_sub(1).max(1) as f32;
-        let cols = self.width.div_ceil(self.step);
+/// How much the picture moved, as a summed-area table over the finder's grid, so that
+/// the motion inside any rectangle costs four lookups however many are tried.
+struct Motion {
+    /// `(rows + 1) × (cols + 1)`: moves counted above and left of each grid corner.
+    sums: Vec<u64>,
+    cols: usize,
+    step: usize,
+    intervals: f32,
+}
+
+impl Motion {
+    fn new(finder: &InsetFinder) -> Motion {
+        let step = finder.step;
+        let (rows, cols) = (finder.height.div_ceil(step), finder.width.div_ceil(step));
+        let mut sums = vec![0u64; (rows + 1) * (cols + 1)];
+        for r in 0..rows {
+            let mut across = 0u64;
+            for c in 0..cols {
+                across += u64::from(finder.moved[r * cols + c]);
+                sums[(r + 1) * (cols + 1) + c + 1] = sums[r * (cols + 1) + c + 1] + across;
+            }
+        }
+        Motion {
+            sums,
+            cols,
+            step,
+            intervals: finder.intervals.max(1) as f32,
+        }
+    }
+
+    /// The mean share of intervals in which the grid cells inside `rect` moved.
+    fn inside(&self, rect: &Rect) -> f32 {
         let (c0, c1) = (
             rect.x.div_ceil(self.step),
             (rect.x + rect.width) / self.step,
@@ -340,19 +373,13 @@ impl InsetFinder {
             rect.y.div_ceil(self.step),
             (rect.y + rect.height) / self.step,
         );
-        let mut sum = 0.0;
-        let mut cells = 0usize;
-        for r in r0..r1 {
-            for c in c0..c1 {
-                sum += f32::from(self.moved[r * cols + c]) / intervals;
-                cells += 1;
-            }
+        if c1 <= c0 || r1 <= r0 {
+            return 0.0;
         }
-        if cells == 0 {
-            0.0
-        } else {
-            sum / cells as f32
-        }
+        let at = |r: usize, c: usize| self.sums[r * (self.cols + 1) + c];
+        let moved = at(r1, c1) + at(r0, c0) - at(r0, c1) - at(r1, c0);
+        let cells = ((c1 - c0) * (r1 - r0)) as f32;
+        moved as f32 / self.intervals / cells
     }
 }
 
