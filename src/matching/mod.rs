@@ -105,7 +105,6 @@ struct Hit {
     transform: Dihedral,
 }
 
-/// Matches one file's segments against the bank.
 /// Matches a file's own segments, then each picture-in-picture inset's. An inset's
 /// match that repeats one of the whole frame's (the same asset over overlapping
 /// delivered time) is dropped: the whole frame said it already.
@@ -141,6 +140,7 @@ fn times_overlap(a: &QuerySide, b: &QuerySide) -> bool {
     }
 }
 
+/// Matches one file's segments against the bank.
 pub fn match_file(
     bank: &Bank,
     query_path: &str,
