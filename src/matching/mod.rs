@@ -532,3 +532,101 @@ fn video_against_still(
 pub fn score_for_distance(distance: u32) -> f64 {
     (1.0 - distance as f64 / 128.0).max(0.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::{NewAsset, OpenOptions};
+
+    fn hash(seed: u8) -> Hash256 {
+        // Bytes far apart for different seeds: each a different picture.
+        let hex: String = (0..32u8)
+            .map(|i| {
+                format!(
+                    "{:02x}",
+                    i.wrapping_mul(37).wrapping_add(seed.wrapping_mul(101))
+                )
+            })
+            .collect();
+        hex.parse().unwrap()
+    }
+
+    fn still(h: Hash256) -> Segment {
+        Segment {
+            start_s: None,
+            end_s: None,
+            pdq: h,
+            quality: 90,
+            frames: 1,
+            secondary: 0,
+        }
+    }
+
+    fn bank_of(dir: &std::path::Path, hashes: &[Hash256]) -> Bank {
+        let mut bank = Bank::open(
+            dir,
+            &OpenOptions {
+                create: true,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        for (i, h) in hashes.iter().enumerate() {
+            bank.add_asset(NewAsset {
+                digest: [i as u8 + 1; 32],
+                kind: MediaKind::Still,
+                label: Label::Leaked,
+                source: None,
+                note: None,
+                path: format!("banked-{i}.png"),
+                bytes: 1,
+                width: 64,
+                height: 64,
+                frame_rate: None,
+                segments: vec![still(*h)],
+                crops: Vec::new(),
+                seen: None,
+            })
+            .unwrap();
+        }
+        bank
+    }
+
+    fn query(h: Hash256) -> Vec<QuerySegment> {
+        vec![QuerySegment {
+            segment: still(h),
+            variants: vec![(Dihedral::Identity, h)],
+        }]
+    }
+
+    /// An inset's match is reported with its place, unless the whole frame already
+    /// matched the same asset at the same time.
+    #[test]
+    fn inset_matches_carry_their_place_and_do_not_repeat_the_whole_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (hash(1), hash(2));
+        assert!(a.distance(&b) > 64);
+        let bank = bank_of(dir.path(), &[a, b]);
+        let rect = Rect {
+            x: 10,
+            y: 20,
+            width: 30,
+            height: 40,
+        };
+        let opts = MatchOptions::default();
+        let both = [(rect, query(a)), (rect, query(b))];
+        let found = match_file_and_insets(&bank, "q.png", &query(a), &both, &opts).unwrap();
+        let places: Vec<(String, Option<Rect>)> = found
+            .matches
+            .iter()
+            .map(|m| (m.bank_asset.path.clone(), m.query_inset))
+            .collect();
+        assert_eq!(
+            places,
+            vec![
+                ("banked-0.png".to_string(), None),
+                ("banked-1.png".to_string(), Some(rect)),
+            ]
+        );
+    }
+}
