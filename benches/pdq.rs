@@ -23,10 +23,7 @@ fn benches(c: &mut Criterion) {
     c.bench_function("pdq_1080p_rgb_pixels", |b| {
         b.iter(|| pdq::pdq_from_rgb8(black_box(frame.as_raw()), w, h).hash())
     });
-    let luma: Vec<u8> = frame
-        .pixels()
-        .map(|p| ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8)
-        .collect();
+    let luma = inset::luma_plane_of_rgb(frame.as_raw());
     c.bench_function("pdq_1080p_luma_plane", |b| {
         b.iter(|| {
             pdq::pdq_dct_from_plane(&pdq::LumaPlane {

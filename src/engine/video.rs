@@ -8,15 +8,15 @@ use rayon::prelude::*;
 
 use super::bars_window::BarsWindow;
 use crate::fingerprint::borders::{bars_within, centre_crop, Bars};
-use crate::fingerprint::inset::{InsetFinder, Rect};
+use crate::fingerprint::inset::{luma_plane_of_rgb, InsetFinder, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
 use crate::media::video::{decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions};
 use crate::media::MediaError;
 
-/// Which frames of a video to hash. These choose frames; they do not change what a
-/// frame's hash is, so they are not bank parameters.
+/// Which frames of a video to hash, and whether to look for an inset in them. None of
+/// these changes what a frame's hash is, so they are not bank parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Sampling {
     /// Hash this many frames a second; `None` hashes every frame.
@@ -215,16 +215,7 @@ fn offer_to(finder: &mut Option<InsetFinder>, frame: &Frame<'_>) {
     }
     match frame.pixels {
         Pixels::Luma { data, .. } => finder.offer(frame.time_s, w, h, data, w),
-        Pixels::Rgb(rgb) => {
-            let luma: Vec<u8> = rgb
-                .chunks_exact(3)
-                .map(|p| {
-                    ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8)
-                        as u8
-                })
-                .collect();
-            finder.offer(frame.time_s, w, h, &luma, w);
-        }
+        Pixels::Rgb(rgb) => finder.offer(frame.time_s, w, h, &luma_plane_of_rgb(rgb), w),
     }
 }
 

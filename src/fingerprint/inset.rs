@@ -26,6 +26,14 @@ impl std::fmt::Display for Rect {
     }
 }
 
+/// The 8-bit luma plane the finder votes on, from packed RGB (an exact-mode frame).
+/// Integer weights: edges and motion need no more precision than that.
+pub fn luma_plane_of_rgb(rgb: &[u8]) -> Vec<u8> {
+    rgb.chunks_exact(3)
+        .map(|p| ((77 * u32::from(p[0]) + 150 * u32::from(p[1]) + 29 * u32::from(p[2])) >> 8) as u8)
+        .collect()
+}
+
 /// Seconds of video between the frames that vote.
 pub const SAMPLE_EVERY_S: f64 = 0.5;
 /// Fewer voting frames than this find nothing: persistence needs time to show.
