@@ -41,9 +41,15 @@ fn index(env: &TestEnv, files: &[&str]) {
 }
 
 fn scan(env: &TestEnv, files: &[&str]) -> (i32, Value) {
+    scan_with(env, &[], files)
+}
+
+/// `scan` with `extra` options before the files.
+fn scan_with(env: &TestEnv, extra: &[&str], files: &[&str]) -> (i32, Value) {
     let json = env.path("r.json");
     let db = env.db();
     let mut args = vec!["scan", "--db", s(&db), "--json", s(&json)];
+    args.extend_from_slice(extra);
     args.extend_from_slice(files);
     let o = env.run(&args);
     let report = serde_json::from_str(&std::fs::read_to_string(&json).expect("report")).unwrap();
@@ -379,6 +385,60 @@ fn letterboxed_and_pillarboxed_copies_match_with_their_times() {
     }
 }
 
+/// Truth: built here. 8 s of Popeye, then the banked Big Buck Bunny's 14–18 s
+/// letterboxed into 4:3, then 8 s more of Popeye. Sampled at 2 or 4 frames a second, the
+/// excerpt is 8 or 16 frames: the bars window must keep its length in seconds, or those
+/// frames are outvoted by their full-frame neighbours, hashed with their bars, and the
+/// delivery is called clean (it was, before the window was scaled to the sampling).
+#[test]
+fn letterboxed_excerpt_is_found_when_sampling_a_few_frames_a_second() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = index_bbb(&env, &shared);
+    let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
+    let spliced = env.path("spliced.mp4");
+    ffmpeg(&[
+        "-ss",
+        "2",
+        "-t",
+        "8",
+        "-i",
+        &popeye,
+        "-ss",
+        "14",
+        "-t",
+        "4",
+        "-i",
+        &bbb,
+        "-ss",
+        "20",
+        "-t",
+        "8",
+        "-i",
+        &popeye,
+        "-filter_complex",
+        "[0:v]fps=24,scale=640:480,setsar=1[a];\
+         [1:v]fps=24,scale=640:360,pad=640:480:0:60:black,setsar=1[b];\
+         [2:v]fps=24,scale=640:480,setsar=1[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]",
+        "-map",
+        "[v]",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "23",
+        s(&spliced),
+    ]);
+    for fps in ["2", "4"] {
+        let (code, report) = scan_with(&env, &["--fps", fps], &[s(&spliced)]);
+        assert_eq!(code, 1, "--fps {fps}: {report:#}");
+        let found = runs(&report);
+        assert_eq!(found.len(), 1, "--fps {fps}: {found:#?}");
+        assert_ranges(&found[0], (8.0, 12.0), (14.0, 18.0));
+    }
+}
+
 /// `mediabunny_rotate-buck-bunny.mp4` is the film's opening fade from black: its best
 /// frame has PDQ quality 48, under Meta's threshold of 50, like the banked file's first
 /// 1.8 s. Nothing in it can be evidence either way, so the scan says it is too low in
@@ -703,17 +763,24 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
     };
     use celprint::engine::{fingerprint_video, Sampling};
     use celprint::fingerprint::FingerprintParams;
+    // Sintel again at 2 frames a second: the window and the ranges' overlap are then
+    // counted in sampled frames.
     let cases = [
-        ("popeye/showorder_pgs_Title_T00-1.mkv", Vec::new(), 500),
-        ("sintel/mangomm_sintel_848x480_26s.mp4", vec![90, 80], 400),
+        ("popeye/showorder_pgs_Title_T00-1.mkv", Vec::new(), None, 500),
+        ("sintel/mangomm_sintel_848x480_26s.mp4", vec![90, 80], None, 400),
+        ("sintel/mangomm_sintel_848x480_26s.mp4", vec![90, 80], Some(2.0), 35),
     ];
-    for (name, crop_variants, least) in cases {
+    for (name, crop_variants, fps, least) in cases {
+        let sampling = Sampling {
+            fps,
+            ..Sampling::default()
+        };
         let file = PathBuf::from(media(&shared, name));
         let params = FingerprintParams {
             crop_variants,
             ..FingerprintParams::default()
         };
-        let one = fingerprint_video(&file, &params, Sampling::default()).unwrap();
+        let one = fingerprint_video(&file, &params, sampling).unwrap();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
@@ -725,7 +792,7 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
                     &params,
                     Sampling {
                         ranges: 3,
-                        ..Sampling::default()
+                        ..sampling
                     },
                 )
             })
@@ -1177,17 +1244,8 @@ fn a_banked_film_in_a_picture_in_picture_inset_is_found_with_its_place() {
             s(out),
         ]);
     }
-    let db = env.db();
-    expect_code(&env.run(&["index", "--db", s(&db), &bbb]), 0);
-    let scan = |extra: &[&str]| {
-        let json = env.path("r.json");
-        let mut args = vec!["scan", "--db", s(&db), "--json", s(&json)];
-        args.extend_from_slice(extra);
-        args.extend([s(&inset), s(&inset_other)]);
-        let o = env.run(&args);
-        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        (o.status.code().unwrap(), report)
-    };
+    index(&env, &[&bbb]);
+    let scan = |extra: &[&str]| scan_with(&env, extra, &[s(&inset), s(&inset_other)]);
     let (code, report) = scan(&[]);
     assert_eq!(code, 1);
     let found = runs(&report);

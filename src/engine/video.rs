@@ -12,11 +12,15 @@ use crate::fingerprint::inset::{luma_plane_of_rgb, InsetFinder, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
-use crate::media::video::{decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions};
+use crate::media::video::{
+    declared_frame_rate, decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions,
+};
 use crate::media::MediaError;
 
-/// Which frames of a video to hash, and whether to look for an inset in them. None of
-/// these changes what a frame's hash is, so they are not bank parameters.
+/// Which frames of a video to hash, and whether to look for an inset in them. They are
+/// not bank parameters: a frame hashes the same whichever are set, save where its bars
+/// are judged over fewer neighbours (the window keeps its length in seconds when `fps`
+/// samples fewer frames; keyframes are judged alone).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Sampling {
     /// Hash this many frames a second; `None` hashes every frame.
@@ -52,10 +56,11 @@ pub fn fingerprint_video(
         hold_distance: params.hold_distance,
         ..SegmentOptions::default()
     };
+    let reach = bars_reach(path, params, sampling)?;
     let (mut tracks, mut info, finder) = if sampling.ranges > 1 {
-        fingerprint_in_ranges(path, params, sampling, seg_opts)?
+        fingerprint_in_ranges(path, params, sampling, reach, seg_opts)?
     } else {
-        fingerprint_range(path, params, sampling, None, seg_opts)?
+        fingerprint_range(path, params, sampling, None, reach, seg_opts)?
     };
     let (rects, size) = finder.map_or((Vec::new(), (0, 0)), |f| (f.insets(), f.size()));
     let insets = if rects.is_empty() {
@@ -113,7 +118,8 @@ fn fingerprint_insets(
 ) -> Result<Vec<(Rect, Vec<QuerySegment>)>, MediaError> {
     let mut segmenters: Vec<Segmenter> = rects.iter().map(|_| Segmenter::new(seg_opts)).collect();
     let mut luma = Vec::new();
-    let opts = video_options(params, sampling, None);
+    // No bars are judged around an inset's own, so no window.
+    let opts = video_options(params, sampling, None, 0);
     decode_video(path, &opts, |frame| {
         if (frame.width, frame.height) != size {
             return;
@@ -130,22 +136,22 @@ fn fingerprint_insets(
         .collect())
 }
 
+/// Decoder options for one pass; `reach` is the bars window's ([`bars_reach`]), which a
+/// range decodes past its end.
 fn video_options(
     params: &FingerprintParams,
     sampling: Sampling,
     range: Option<Range>,
+    reach: usize,
 ) -> VideoOptions {
-    let mut opts = VideoOptions {
+    VideoOptions {
         exact: params.video_luma == VideoLuma::Rgb601,
         fps: sampling.fps,
         keyframes_only: sampling.keyframes_only,
         decoder_threads: 1,
         range: range.map(|r| (r.start, r.end)),
-        context: None,
-    };
-    let reach = bars_reach(params, &opts);
-    opts.context = range.map(|r| (r.lead_in, reach));
-    opts
+        context: range.map(|r| (r.lead_in, reach)),
+    }
 }
 
 /// A time range of a file decoded on its own: frames in `[start, end)`, decoded from the
@@ -171,6 +177,7 @@ fn fingerprint_range(
     params: &FingerprintParams,
     sampling: Sampling,
     range: Option<Range>,
+    reach: usize,
     seg_opts: SegmentOptions,
 ) -> Result<Decoded, MediaError> {
     let mut segmenter = Segmenter::new(seg_opts);
@@ -181,11 +188,11 @@ fn fingerprint_range(
         .collect();
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
-    let opts = video_options(params, sampling, range);
+    let opts = video_options(params, sampling, range, reach);
     // Keyframes are seconds apart and few: too few votes to tell an inset.
     let look_for_insets = sampling.find_insets && !sampling.keyframes_only;
     let mut finder: Option<InsetFinder> = None;
-    let info = decode_with_bars(path, &opts, params, |frame, bars| {
+    let info = decode_with_bars(path, &opts, params, reach, |frame, bars| {
         if look_for_insets {
             offer_to(&mut finder, frame);
         }
@@ -226,6 +233,7 @@ fn fingerprint_in_ranges(
     path: &Path,
     params: &FingerprintParams,
     sampling: Sampling,
+    reach: usize,
     seg_opts: SegmentOptions,
 ) -> Result<Decoded, MediaError> {
     let scan = keyframe_times(path)?;
@@ -234,7 +242,6 @@ fn fingerprint_in_ranges(
         (None, rate) if rate > 0.0 => 1.0 / rate,
         _ => 1.0 / 12.0,
     };
-    let reach = bars_reach(params, &video_options(params, sampling, None));
     // The first `reach` frames after the lead-in keyframe lack the frames before them
     // that their bars are judged over (a half more for frames that come faster than the
     // declared rate); after those, the two ranges' frames are the same, and the join
@@ -247,11 +254,11 @@ fn fingerprint_in_ranges(
         settle + SYNC_SPAN_S,
     );
     if bounds.len() < 2 {
-        return fingerprint_range(path, params, sampling, None, seg_opts);
+        return fingerprint_range(path, params, sampling, None, reach, seg_opts);
     }
     let parts: Vec<Result<Decoded, MediaError>> = bounds
         .par_iter()
-        .map(|r| fingerprint_range(path, params, sampling, Some(*r), seg_opts))
+        .map(|r| fingerprint_range(path, params, sampling, Some(*r), reach, seg_opts))
         .collect();
     let mut tracks: Option<Tracks> = None;
     let mut info: Option<VideoInfo> = None;
@@ -270,7 +277,7 @@ fn fingerprint_in_ranges(
                     if !join_at_common_start(joined, next, from, range.start) {
                         // No frame in the overlap where both start a segment (one held
                         // drawing across it): one pass is the only exact answer.
-                        return fingerprint_range(path, params, sampling, None, seg_opts);
+                        return fingerprint_range(path, params, sampling, None, reach, seg_opts);
                     }
                 }
             }
@@ -366,13 +373,14 @@ pub fn hash_video_frames(
     sampling: Sampling,
     mut sink: impl FnMut(u64, f64, crate::fingerprint::PdqHash),
 ) -> Result<VideoInfo, MediaError> {
-    let opts = video_options(params, sampling, None);
-    let mut luma = Vec::new();
-    let mut index = 0u64;
     let mut params = params.clone();
     // Only the picture's own track: crop variants are a bank's, not a frame list's.
     params.crop_variants.clear();
-    decode_with_bars(path, &opts, &params, |frame, bars| {
+    let reach = bars_reach(path, &params, sampling)?;
+    let opts = video_options(&params, sampling, None, reach);
+    let mut luma = Vec::new();
+    let mut index = 0u64;
+    decode_with_bars(path, &opts, &params, reach, |frame, bars| {
         let hash = pdq_in(frame, bars[0], &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
@@ -382,13 +390,14 @@ pub fn hash_video_frames(
 /// Decodes `path`, handing `each` every sampled frame (a range's context frames too)
 /// with the bars of each track: the
 /// picture's own first, then each of `params.crop_variants`' centre crops. Bars are
-/// judged over `params.bars_window` frames either side ([`BarsWindow`]), so frames are
+/// judged over `reach` sampled frames either side ([`BarsWindow`]), so frames are
 /// copied out of the decoder and held until their window is complete; when no track
 /// looks for bars, or the window is 0, frames go straight through.
 fn decode_with_bars(
     path: &Path,
     opts: &VideoOptions,
     params: &FingerprintParams,
+    reach: usize,
     mut each: impl FnMut(&Frame<'_>, &[Bars]),
 ) -> Result<VideoInfo, MediaError> {
     let cuts: Vec<Cut> = std::iter::once(Cut {
@@ -402,7 +411,6 @@ fn decode_with_bars(
     .collect();
     let own_bars =
         |frame: &Frame<'_>| -> Vec<Bars> { cuts.iter().map(|c| bars_of(frame, *c)).collect() };
-    let reach = bars_reach(params, opts);
     if reach == 0 {
         return decode_video(path, opts, |frame| each(&frame, &own_bars(&frame)));
     }
@@ -442,16 +450,31 @@ fn decode_with_bars(
 /// decoding a file on every core stays within memory.
 const MAX_HELD_BYTES: usize = 64 << 20;
 
-/// How many frames either side of each frame its bars are judged over: none when no
-/// track looks for bars, and none for keyframes alone (seconds apart, they are not
-/// neighbours).
-fn bars_reach(params: &FingerprintParams, opts: &VideoOptions) -> usize {
+/// How many sampled frames either side of each frame its bars are judged over: none
+/// when no track looks for bars, and none for keyframes alone (seconds apart, they are
+/// not neighbours). `bars_window` counts the stream's own frames, so when `--fps`
+/// samples fewer the window keeps its length in seconds: counted in sampled frames, 24
+/// at 2 a second would reach 12 s, and a 4 s letterboxed excerpt spliced into
+/// full-frame footage would be outvoted by its neighbours and hashed with its bars.
+fn bars_reach(
+    path: &Path,
+    params: &FingerprintParams,
+    sampling: Sampling,
+) -> Result<usize, MediaError> {
     let looks = params.crop_borders || !params.crop_variants.is_empty();
-    if looks && !opts.keyframes_only {
-        usize::from(params.bars_window)
-    } else {
-        0
+    if !looks || sampling.keyframes_only {
+        return Ok(0);
     }
+    let window = usize::from(params.bars_window);
+    let Some(fps) = sampling.fps else {
+        return Ok(window);
+    };
+    let rate = declared_frame_rate(path)?;
+    Ok(if rate > fps {
+        (window as f64 * fps / rate).ceil() as usize
+    } else {
+        window
+    })
 }
 
 /// What one track hashes of a frame: the centre `keep` per cent of each side (100: all

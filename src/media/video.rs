@@ -113,14 +113,7 @@ pub fn decode_video(
         .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
     let index = stream.index();
     let time_base = f64::from(stream.time_base());
-    let frame_rate = {
-        let r = stream.avg_frame_rate();
-        if r.denominator() != 0 && r.numerator() > 0 {
-            f64::from(r)
-        } else {
-            0.0
-        }
-    };
+    let frame_rate = average_rate(&stream);
     let rotation = display_rotation(&stream);
     let declared_s = (input.duration() > 0)
         .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
@@ -236,12 +229,7 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
         .best(ffmpeg::media::Type::Video)
         .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
     let index = stream.index();
-    let rate = stream.avg_frame_rate();
-    let frame_rate = if rate.denominator() != 0 && rate.numerator() > 0 {
-        f64::from(rate)
-    } else {
-        0.0
-    };
+    let frame_rate = average_rate(&stream);
     let declared_s = (input.duration() > 0)
         .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
     let time_bases: Vec<f64> = input.streams().map(|s| f64::from(s.time_base())).collect();
@@ -267,6 +255,28 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
         frame_rate,
         truncated,
     })
+}
+
+/// The average frame rate the container declares for the best video stream of `path`;
+/// 0 when it declares none. Reads the header only.
+pub fn declared_frame_rate(path: &Path) -> Result<f64, MediaError> {
+    init()?;
+    let input =
+        ffmpeg::format::input(path).map_err(|e| MediaError::Video(format!("cannot open: {e}")))?;
+    let stream = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or_else(|| MediaError::Video("no video stream".to_string()))?;
+    Ok(average_rate(&stream))
+}
+
+fn average_rate(stream: &ffmpeg::format::stream::Stream<'_>) -> f64 {
+    let rate = stream.avg_frame_rate();
+    if rate.denominator() != 0 && rate.numerator() > 0 {
+        f64::from(rate)
+    } else {
+        0.0
+    }
 }
 
 /// What [`keyframe_times`] found.
