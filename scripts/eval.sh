@@ -75,8 +75,8 @@
 #   CELPRINT_EVAL_DIR work folder (default /var/tmp/celprint-eval)
 #   EVAL_JOBS         parallel jobs for ffmpeg, vPDQ and signature (default: nproc)
 #   EVAL_KEEP_RAW=1   keep the raw 320x240 copies made for the signature filter (~1 GB)
-#   CELPRINT_INDEX_ARGS extra options for `celprint index`, e.g. "--crop-variants 90,80,70"
-#                     (the README's second celprint column)
+#   CELPRINT_INDEX_ARGS extra options for `celprint index`, e.g. "--no-crop-variants" (a
+#                     bank without the default centre crops: the README's plain-bank table)
 #
 # Needs (Debian 12): ffmpeg with libass and the signature filter (Debian's has both),
 # fonts-dejavu-core, python3; to create the venv also python3-venv, and to build vpdq from

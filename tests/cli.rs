@@ -316,6 +316,24 @@ fn bank_built_with_other_parameters_is_refused() {
         &demo("bank"),
     ]);
     expect_code(&o, 0);
+    // A new bank keeps crops unless told otherwise, so asking for none is other
+    // parameters; a bank made without them is reindexed without them when nothing is asked.
+    let (db, bank) = (env.db(), demo("bank"));
+    let o = env.run(&["index", "--db", s(&db), "--no-crop-variants", &bank]);
+    expect_code(&o, 2);
+    let plain = env.path("plain");
+    let plain_index = |extra: &[&str]| {
+        let mut args = vec!["index", "--db", s(&plain)];
+        args.extend_from_slice(extra);
+        args.push(&bank);
+        env.run(&args)
+    };
+    expect_code(&plain_index(&["--no-crop-variants"]), 0);
+    expect_code(&plain_index(&[]), 0);
+    expect_code(&plain_index(&["--crop-variants", "90,80,70"]), 2);
+    let o = env.run(&["info", "--db", s(&plain), "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["params"].get("crop_variants").is_none(), "{v:#}");
 }
 
 #[test]
@@ -337,6 +355,7 @@ fn info_shows_counts_and_parameters() {
     assert_eq!(v["stats"]["assets_by_label"]["leaked"], 9);
     assert_eq!(v["params"]["secondary"], "phash");
     assert_eq!(v["params"]["bars_window"], 24);
+    assert_eq!(v["params"]["crop_variants"], serde_json::json!([90, 80, 70]));
     assert!(v["stats"]["disk_bytes"].as_u64().unwrap() > 0);
     let o = env.run(&["info", "--db", s(&env.db())]);
     expect_code(&o, 0);
@@ -652,18 +671,12 @@ fn html_report_says_why_a_picture_is_missing_and_the_scan_still_succeeds() {
     );
 }
 
+/// A new bank keeps centre crops unless told otherwise.
 #[test]
-fn still_cropped_into_the_safe_area_matches_a_bank_with_crop_variants() {
+fn still_cropped_into_the_safe_area_matches_a_new_bank() {
     let env = TestEnv::new();
     let banked = demo("bank/sintel_t16s.jpg");
-    let o = env.run(&[
-        "index",
-        "--db",
-        s(&env.db()),
-        "--crop-variants",
-        "90,80,70",
-        &banked,
-    ]);
+    let o = env.run(&["index", "--db", s(&env.db()), &banked]);
     expect_code(&o, 0);
     // 10 % cut from every edge, scaled back to the original size.
     let img = image::open(&banked).unwrap();

@@ -99,8 +99,9 @@ pub struct OpenOptions {
     pub create: bool,
     /// Open without taking the write lock; another process may be indexing.
     pub read_only: bool,
-    /// Parameters the caller requires. A new bank is created with them (or the defaults);
-    /// an existing bank built with others is refused.
+    /// Parameters the caller requires. A new bank is created with them (or the defaults
+    /// with crop variants, [`FingerprintParams::banked`]); an existing bank built with
+    /// others is refused.
     pub params: Option<FingerprintParams>,
 }
 
@@ -309,7 +310,10 @@ impl Bank {
             if opts.read_only {
                 return Err(BankError::NotFound(self.path.clone()));
             }
-            let params = opts.params.clone().unwrap_or_default();
+            let params = opts
+                .params
+                .clone()
+                .unwrap_or_else(|| FingerprintParams::default().banked());
             let meta = self.cf(CF_META)?;
             let mut batch = WriteBatch::default();
             batch.put_cf(meta, KEY_FORMAT, FORMAT_VERSION.to_le_bytes());

@@ -151,12 +151,17 @@ pub struct IndexArgs {
     /// behaviour), instead of a reduced size. Fixed when the bank is created.
     #[arg(long)]
     pub exact: bool,
-    /// Also bank centre crops of every picture, keeping these per cents of each side
-    /// (e.g. 90,80,70), so that deliveries cropped into the safe area are found. Fixed
-    /// when the bank is created; they cost about 2x the bank on disk for three crops.
+    /// Centre crops of every picture to bank beside it, keeping these per cents of each
+    /// side, so that deliveries cropped into the safe area are found. A new bank keeps
+    /// 90,80,70 unless told otherwise. Fixed when the bank is created; three crops cost
+    /// about 2x the bank on disk.
     #[arg(long, value_name = "PERCENTS", value_delimiter = ',',
           value_parser = clap::value_parser!(u8).range(50..=99))]
     pub crop_variants: Vec<u8>,
+    /// Bank no centre crops: a bank half the size, in which deliveries cropped into
+    /// the safe area are not found. Fixed when the bank is created.
+    #[arg(long, conflicts_with = "crop_variants")]
+    pub no_crop_variants: bool,
     /// What the paths hold.
     #[arg(long, value_enum, default_value = "media")]
     pub format: IndexFormat,
@@ -175,15 +180,27 @@ pub struct IndexArgs {
 
 impl IndexArgs {
     /// The parameters asked for, if any were: a new bank is created with them, and an
-    /// existing bank built with others is refused.
+    /// existing bank built with others is refused. Crops not asked about are the new
+    /// bank default's.
     pub fn params(&self) -> Option<FingerprintParams> {
-        if self.secondary.is_none() && !self.exact && self.crop_variants.is_empty() {
+        if self.secondary.is_none()
+            && !self.exact
+            && self.crop_variants.is_empty()
+            && !self.no_crop_variants
+        {
             return None;
         }
-        let base = params_for(self.exact);
+        let base = params_for(self.exact).banked();
+        let crop_variants = if self.no_crop_variants {
+            Vec::new()
+        } else if self.crop_variants.is_empty() {
+            base.crop_variants.clone()
+        } else {
+            self.crop_variants.clone()
+        };
         Some(FingerprintParams {
             secondary: self.secondary.map(Into::into).unwrap_or(base.secondary),
-            crop_variants: self.crop_variants.clone(),
+            crop_variants,
             ..base
         })
     }
@@ -406,8 +423,10 @@ pub struct CompareArgs {
 }
 
 impl CompareArgs {
+    /// The throwaway bank's: like a new bank's, with crop variants, so that a delivery
+    /// cropped into the safe area is aligned with its reference.
     pub fn params(&self) -> FingerprintParams {
-        params_for(self.exact)
+        params_for(self.exact).banked()
     }
 
     pub fn options(&self) -> ScanOptions {

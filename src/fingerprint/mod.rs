@@ -89,7 +89,21 @@ pub const DEFAULT_JPEG_MIN_SIDE: u32 = 512;
 /// See [`FingerprintParams::bars_window`].
 pub const DEFAULT_BARS_WINDOW: u8 = 24;
 
+/// The centre crops a new bank keeps unless told otherwise: 5, 10 and 15 % cut from
+/// every edge, the range of the safe-area crops studios make.
+pub const DEFAULT_CROP_VARIANTS: [u8; 3] = [90, 80, 70];
+
 impl FingerprintParams {
+    /// These parameters as a new bank takes them: with [`DEFAULT_CROP_VARIANTS`].
+    /// `Default` has no crops because only a bank makes them: queries and `hash` do not,
+    /// and banks made before crops existed have none.
+    pub fn banked(self) -> Self {
+        FingerprintParams {
+            crop_variants: DEFAULT_CROP_VARIANTS.to_vec(),
+            ..self
+        }
+    }
+
     /// Parameters that hash every pixel, as Meta's references do.
     pub fn exact() -> Self {
         FingerprintParams {
