@@ -355,7 +355,10 @@ fn info_shows_counts_and_parameters() {
     assert_eq!(v["stats"]["assets_by_label"]["leaked"], 9);
     assert_eq!(v["params"]["secondary"], "phash");
     assert_eq!(v["params"]["bars_window"], 24);
-    assert_eq!(v["params"]["crop_variants"], serde_json::json!([90, 80, 70]));
+    assert_eq!(
+        v["params"]["crop_variants"],
+        serde_json::json!([90, 80, 70])
+    );
     assert!(v["stats"]["disk_bytes"].as_u64().unwrap() > 0);
     let o = env.run(&["info", "--db", s(&env.db())]);
     expect_code(&o, 0);

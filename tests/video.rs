@@ -766,9 +766,24 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
     // Sintel again at 2 frames a second: the window and the ranges' overlap are then
     // counted in sampled frames.
     let cases = [
-        ("popeye/showorder_pgs_Title_T00-1.mkv", Vec::new(), None, 500),
-        ("sintel/mangomm_sintel_848x480_26s.mp4", vec![90, 80], None, 400),
-        ("sintel/mangomm_sintel_848x480_26s.mp4", vec![90, 80], Some(2.0), 35),
+        (
+            "popeye/showorder_pgs_Title_T00-1.mkv",
+            Vec::new(),
+            None,
+            500,
+        ),
+        (
+            "sintel/mangomm_sintel_848x480_26s.mp4",
+            vec![90, 80],
+            None,
+            400,
+        ),
+        (
+            "sintel/mangomm_sintel_848x480_26s.mp4",
+            vec![90, 80],
+            Some(2.0),
+            35,
+        ),
     ];
     for (name, crop_variants, fps, least) in cases {
         let sampling = Sampling {
