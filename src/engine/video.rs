@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::bars_window::BarsWindow;
 use crate::fingerprint::borders::{bars_within, centre_crop, Bars};
-use crate::fingerprint::inset::{luma_plane_of_rgb, InsetFinder, Rect};
+use crate::fingerprint::inset::{luma_plane_of_rgb, InsetSearch, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
@@ -62,7 +62,10 @@ pub fn fingerprint_video(
     } else {
         fingerprint_range(path, params, sampling, None, reach, seg_opts)?
     };
-    let (rects, size) = finder.map_or((Vec::new(), (0, 0)), |f| (f.insets(), f.size()));
+    let (rects, size) = finder.map_or((Vec::new(), (0, 0)), |f| {
+        let size = f.size();
+        (f.insets(), size)
+    });
     let insets = if rects.is_empty() {
         Vec::new()
     } else {
@@ -170,7 +173,7 @@ type Tracks = Vec<Vec<SegmentWithDct>>;
 
 /// What one decoding of a file (or of one range of it) gives: the tracks, what the
 /// decoder saw, and the inset finder's votes when insets are looked for.
-type Decoded = (Tracks, VideoInfo, Option<InsetFinder>);
+type Decoded = (Tracks, VideoInfo, Option<InsetSearch>);
 
 fn fingerprint_range(
     path: &Path,
@@ -191,10 +194,12 @@ fn fingerprint_range(
     let opts = video_options(params, sampling, range, reach);
     // Keyframes are seconds apart and few: too few votes to tell an inset.
     let look_for_insets = sampling.find_insets && !sampling.keyframes_only;
-    let mut finder: Option<InsetFinder> = None;
+    let mut finder: Option<InsetSearch> = None;
+    // A range's own frames vote, not its context: each frame of the file votes once.
+    let (from, to) = range.map_or((f64::NEG_INFINITY, f64::INFINITY), |r| (r.start, r.end));
     let info = decode_with_bars(path, &opts, params, reach, |frame, bars| {
         if look_for_insets {
-            offer_to(&mut finder, frame);
+            offer_to(&mut finder, frame, from, to);
         }
         let dct = pdq_in(frame, bars[0], &mut luma);
         // The secondary hash is made once a segment, from its first frame.
@@ -213,10 +218,11 @@ fn fingerprint_range(
     Ok((tracks, info, finder))
 }
 
-/// Gives `frame` to the inset finder, made for the first frame's size.
-fn offer_to(finder: &mut Option<InsetFinder>, frame: &Frame<'_>) {
+/// Gives `frame` to the inset search, made for the first frame's size and the frames
+/// shown in `[from, to)`.
+fn offer_to(finder: &mut Option<InsetSearch>, frame: &Frame<'_>, from: f64, to: f64) {
     let (w, h) = (frame.width, frame.height);
-    let finder = finder.get_or_insert_with(|| InsetFinder::new(w, h));
+    let finder = finder.get_or_insert_with(|| InsetSearch::new(w, h, from, to));
     if !finder.wants(frame.time_s) {
         return;
     }
@@ -262,11 +268,11 @@ fn fingerprint_in_ranges(
         .collect();
     let mut tracks: Option<Tracks> = None;
     let mut info: Option<VideoInfo> = None;
-    let mut finder: Option<InsetFinder> = None;
+    let mut finder: Option<InsetSearch> = None;
     for (part, range) in parts.into_iter().zip(&bounds) {
         let (part_tracks, part_info, part_finder) = part?;
         match (&mut finder, part_finder) {
-            (Some(f), Some(p)) => f.merge(&p),
+            (Some(f), Some(p)) => f.merge(p),
             (f, p) => *f = f.take().or(p),
         }
         match &mut tracks {
