@@ -98,11 +98,13 @@ pub struct InsetFinder {
     intervals: u32,
     next_sample_s: f64,
     /// Per sampled row r and column x: frames with an edge between columns x-1 and x.
-    vertical: Vec<u32>,
+    /// Counts are 16-bit (a window holds 20 votes; they saturate after 9 hours of
+    /// votes), so that the windows a file cut into ranges keeps stay small.
+    vertical: Vec<u16>,
     /// Per row y and sampled column c: frames with an edge between rows y-1 and y.
-    horizontal: Vec<u32>,
+    horizontal: Vec<u16>,
     /// Per grid cell (every `step` pixels both ways): intervals in which it moved.
-    moved: Vec<u32>,
+    moved: Vec<u16>,
     previous: Option<Vec<u8>>,
 }
 
@@ -191,15 +193,15 @@ impl InsetFinder {
         self.next_sample_s = ((time_s / SAMPLE_EVERY_S).floor() + 1.0) * SAMPLE_EVERY_S;
         self.samples += 1;
         for (count, edge) in self.vertical.iter_mut().zip(&vote.vertical) {
-            *count += u32::from(*edge);
+            *count = count.saturating_add(u16::from(*edge));
         }
         for (count, edge) in self.horizontal.iter_mut().zip(&vote.horizontal) {
-            *count += u32::from(*edge);
+            *count = count.saturating_add(u16::from(*edge));
         }
         if let Some(previous) = &self.previous {
             self.intervals += 1;
             for (moved, (a, b)) in self.moved.iter_mut().zip(vote.grid.iter().zip(previous)) {
-                *moved += u32::from(a.abs_diff(*b) >= MOTION_STEP);
+                *moved = moved.saturating_add(u16::from(a.abs_diff(*b) >= MOTION_STEP));
             }
         }
         self.previous = Some(vote.grid.clone());
@@ -213,13 +215,13 @@ impl InsetFinder {
         self.samples += other.samples;
         self.intervals += other.intervals;
         for (a, b) in self.vertical.iter_mut().zip(&other.vertical) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
         for (a, b) in self.horizontal.iter_mut().zip(&other.horizontal) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
         for (a, b) in self.moved.iter_mut().zip(&other.moved) {
-            *a += b;
+            *a = a.saturating_add(*b);
         }
     }
 
