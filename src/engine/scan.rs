@@ -163,7 +163,7 @@ pub fn scan_paths(
             min_quality: opts.matching.min_quality,
             dihedral: opts.matching.dihedral,
             common_assets: opts.matching.common_assets,
-            insets: opts.sampling.find_insets && !opts.sampling.keyframes_only,
+            insets: opts.sampling.looks_for_insets(),
         },
         matches,
         scanned,

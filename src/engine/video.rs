@@ -31,10 +31,18 @@ pub struct Sampling {
     /// parallel; 0 or 1 decodes it in one pass. It does not change which frames are
     /// hashed, only how the work is spread, so that one long file can use every core.
     pub ranges: usize,
-    /// Look for a picture-in-picture inset while decoding ([`InsetFinder`]); where one
+    /// Look for a picture-in-picture inset while decoding ([`InsetSearch`]); where one
     /// is found, the file is decoded a second time to hash what the inset shows. A
     /// query's business, never a bank's.
     pub find_insets: bool,
+}
+
+impl Sampling {
+    /// Whether insets are looked for: asked for, and not from keyframes alone (seconds
+    /// apart and few, too few votes to tell an inset).
+    pub fn looks_for_insets(&self) -> bool {
+        self.find_insets && !self.keyframes_only
+    }
 }
 
 /// A fingerprinted video: its segments with dihedral variants, and what the decoder saw.
@@ -192,8 +200,7 @@ fn fingerprint_range(
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
     let opts = video_options(params, sampling, range, reach);
-    // Keyframes are seconds apart and few: too few votes to tell an inset.
-    let look_for_insets = sampling.find_insets && !sampling.keyframes_only;
+    let look_for_insets = sampling.looks_for_insets();
     let mut finder: Option<InsetSearch> = None;
     // A range's own frames vote, not its context: each frame of the file votes once.
     let (from, to) = range.map_or((f64::NEG_INFINITY, f64::INFINITY), |r| (r.start, r.end));
