@@ -7,7 +7,8 @@
 #   frames/min lines of `celprint hash --format vpdq FILE` (one per decoded frame) per minute
 #   segs/min   lines of `celprint hash FILE` (one per segment) per minute
 #   frames/seg frames / segments
-#   gap share  share of segments with quality < 50 (gap segments)
+#   under 50   share of segments with quality < 50 (faint and gap segments; see
+#              README "Segments")
 # and a total row (sums of durations, frames and segments; rates over the total).
 # Videos are files with a common video extension (mp4 m4v mov mkv webm avi mpg
 # mpeg ts m2ts wmv flv ogv 3gp); stills such as posters are skipped.
@@ -60,7 +61,7 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 CEL=("$CELPRINT" hash --jobs "$JOBS" ${HASH_FLAGS[@]+"${HASH_FLAGS[@]}"})
 
-echo "| video | duration s | frames | frames/min | segments | segments/min | frames/segment | gap share (q < $GAP_QUALITY) |"
+echo "| video | duration s | frames | frames/min | segments | segments/min | frames/segment | segments under quality $GAP_QUALITY |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 # row NAME DURATION FRAMES SEGMENTS GAPS
 row() {

@@ -393,24 +393,37 @@ fn letterboxed_excerpt_is_found_when_sampling_a_few_frames_a_second() {
     }
 }
 
-/// `mediabunny_rotate-buck-bunny.mp4` is the film's opening fade from black: its best
-/// frame has PDQ quality 48, under Meta's threshold of 50, like the banked file's first
-/// 1.8 s. Nothing in it can be evidence either way, so the scan says it is too low in
-/// quality to check instead of calling it clean or a match.
+/// `mediabunny_rotate-buck-bunny.mp4` is the film's first 1.9 s (LICENSES.md), stored
+/// with a 90° flag: the opening fade from black, whose best frame has PDQ quality 48,
+/// under Meta's threshold of 50, like the banked file's first 1.8 s. Its faint frames
+/// (quality 5–48) still carry the picture, and aligned in time with the banked film's
+/// they match it, turned a quarter. With faint evidence turned off nothing in it can be
+/// evidence, and the scan says so instead of calling it clean.
 #[test]
-fn rotated_fade_in_is_reported_as_too_low_in_quality() {
+fn rotated_fade_in_matches_the_upright_film_on_its_faint_frames() {
     let Some(shared) = common::shared() else {
         return;
     };
     let env = TestEnv::new();
     index_bbb(&env, &shared);
-    let (_, report) = scan(
-        &env,
-        &[&media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4")],
-    );
+    let clip = media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4");
+    let (code, report) = scan(&env, &[&clip]);
+    assert_eq!(code, 1, "{report:#}");
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_ranges(&found[0], (0.0, 1.875), (0.0, 1.875));
+    let m = &report["matches"][0];
+    assert_eq!(m["transform"], "rot90", "{m:#}");
+    assert_eq!(report["scanned"][0]["quality"], 48, "{report:#}");
+    assert_eq!(report["scanned"][0]["low_quality"], false, "{report:#}");
+    assert_eq!(report["settings"]["faint_quality"], 5, "{report:#}");
+
+    let (code, report) = scan_with(&env, &["--faint-quality", "50"], &[&clip]);
+    assert_eq!(code, 0, "{report:#}");
+    assert!(report["matches"].as_array().unwrap().is_empty());
     assert_eq!(report["summary"]["low_quality_files"], 1, "{report:#}");
     assert_eq!(report["scanned"][0]["low_quality"], true, "{report:#}");
-    assert!(report["matches"].as_array().unwrap().is_empty());
+    assert!(report["settings"]["faint_quality"].is_null(), "{report:#}");
 }
 
 /// vPDQ conformance: with --exact, at least 95 % of each video's frames land within 10

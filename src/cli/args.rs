@@ -265,9 +265,17 @@ pub struct MatchArgs {
     /// Largest PDQ Hamming distance, in bits out of 256, that counts as a match.
     #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u32).range(0..=128))]
     pub max_distance: u32,
-    /// Ignore frames whose PDQ quality (0-100) is below this, on both sides.
+    /// Ignore frames whose PDQ quality (0-100) is below this, on both sides, except
+    /// faint frames between two videos (see --faint-quality).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub min_quality: u8,
+    /// Video frames from this quality up to --min-quality (the middle of a fade, a dim
+    /// shot) count as evidence only where a delivered video aligns in time with a banked
+    /// one; never against a still. Set it to --min-quality or more to turn them off.
+    /// Banks made before faint frames existed hold none (`info`: no faint_quality).
+    #[arg(long, default_value_t = celprint::fingerprint::pdq::DEFAULT_FAINT_QUALITY,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub faint_quality: u8,
     /// Do not search the rotations and flips of each delivered frame.
     #[arg(long)]
     pub no_dihedral: bool,
@@ -292,6 +300,7 @@ impl MatchArgs {
         MatchOptions {
             max_distance: self.max_distance,
             min_quality: self.min_quality,
+            faint_quality: self.faint_quality,
             dihedral: !self.no_dihedral,
             extend_distance: self.extend_distance,
             min_duration_s: self.min_duration,

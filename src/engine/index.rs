@@ -6,7 +6,6 @@ use rayon::prelude::*;
 
 use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
 use crate::bank::{Bank, BankError, FileStamp, Label, NewAsset};
-use crate::fingerprint::segments::SegmentOptions;
 use crate::fingerprint::{vpdq, FingerprintParams};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
@@ -303,10 +302,7 @@ fn vpdq_fingerprint(
 ) -> Result<FileFingerprint, MediaError> {
     let text = std::fs::read_to_string(&file.path).map_err(MediaError::Io)?;
     let frames = vpdq::parse(&text)?;
-    let opts = SegmentOptions {
-        hold_distance: params.hold_distance,
-        ..SegmentOptions::default()
-    };
+    let opts = params.segment_options();
     let segments = vpdq::segments(&frames, opts)
         .into_iter()
         .map(|segment| QuerySegment {

@@ -8,7 +8,7 @@ use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::{match_file_and_insets, MatchOptions};
-use crate::media::{self, DecodeLimits};
+use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,6 +49,7 @@ pub fn scan_paths(
         crop_variants: Vec::new(),
         ..bank.params().clone()
     };
+    let matching = opts.matching.for_bank(&params);
 
     let not_done = in_batches(&found, &opts.archives, |work| {
         let batch = match work {
@@ -74,7 +75,7 @@ pub fn scan_paths(
                             &file.display,
                             &fp.segments,
                             &fp.insets,
-                            &opts.matching,
+                            &matching,
                         );
                         (fp, matched)
                     });
@@ -89,7 +90,13 @@ pub fn scan_paths(
                 Ok((fp, matched)) => {
                     let found = matched?;
                     let quality = fp.best_quality();
-                    let low_quality = quality.is_none_or(|q| q < opts.matching.min_quality);
+                    // A video's faint frames are evidence against banked videos, so
+                    // only a video with none is beyond matching.
+                    let floor = match fp.kind {
+                        MediaKind::Video => matching.evidence_quality(),
+                        _ => matching.min_quality,
+                    };
+                    let low_quality = quality.is_none_or(|q| q < floor);
                     summary.low_quality_files += low_quality as usize;
                     summary.ignored_hits += found.ignored_hits;
                     summary.matched_files += !found.matches.is_empty() as usize;
@@ -159,10 +166,12 @@ pub fn scan_paths(
             generation: stats.generation,
         },
         settings: ScanSettings {
-            max_distance: opts.matching.max_distance,
-            min_quality: opts.matching.min_quality,
-            dihedral: opts.matching.dihedral,
-            common_assets: opts.matching.common_assets,
+            max_distance: matching.max_distance,
+            min_quality: matching.min_quality,
+            faint_quality: (matching.faint_quality < matching.min_quality)
+                .then_some(matching.faint_quality),
+            dihedral: matching.dihedral,
+            common_assets: matching.common_assets,
             insets: opts.sampling.looks_for_insets(),
         },
         matches,

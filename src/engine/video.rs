@@ -60,10 +60,7 @@ pub fn fingerprint_video(
     params: &FingerprintParams,
     sampling: Sampling,
 ) -> Result<VideoFingerprint, MediaError> {
-    let seg_opts = SegmentOptions {
-        hold_distance: params.hold_distance,
-        ..SegmentOptions::default()
-    };
+    let seg_opts = params.segment_options();
     let reach = bars_reach(path, params, sampling)?;
     let (mut tracks, mut info, finder) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, reach, seg_opts)?

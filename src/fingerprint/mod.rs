@@ -52,6 +52,11 @@ pub struct FingerprintParams {
     /// `engine::video`); 0 judges every frame alone, as banks made before it did.
     #[serde(default)]
     pub bars_window: u8,
+    /// Video frames from this quality up to the usable threshold are segmented with
+    /// their own hashes as faint segments ([`segments`]); `None` makes every frame under
+    /// the threshold a gap, as banks made before faint segments did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faint_quality: Option<u8>,
 }
 
 impl Default for FingerprintParams {
@@ -65,6 +70,7 @@ impl Default for FingerprintParams {
             crop_borders: true,
             crop_variants: Vec::new(),
             bars_window: DEFAULT_BARS_WINDOW,
+            faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
         }
     }
 }
@@ -111,6 +117,15 @@ impl FingerprintParams {
             video_luma: VideoLuma::Rgb601,
             crop_borders: false,
             ..FingerprintParams::default()
+        }
+    }
+
+    /// How video frames are grouped into segments under these parameters.
+    pub fn segment_options(&self) -> segments::SegmentOptions {
+        segments::SegmentOptions {
+            hold_distance: self.hold_distance,
+            faint_quality: self.faint_quality,
+            ..segments::SegmentOptions::default()
         }
     }
 

@@ -24,6 +24,13 @@ const DCT_SIDE: usize = 16;
 /// fades. Such hashes collide with each other far more than chance.
 pub const DEFAULT_MIN_QUALITY: u8 = 50;
 
+/// Quality from which a video frame under [`DEFAULT_MIN_QUALITY`] is still hashed into
+/// a faint segment, evidence only where two videos align in time: the middle of a fade
+/// keeps its picture's hash (PDQ compares coefficients with their median, so dimming a
+/// picture moves its hash little). Under this lie flat frames (black, one colour), whose
+/// hashes are codec noise that unrelated sources share.
+pub const DEFAULT_FAINT_QUALITY: u8 = 5;
+
 /// A PDQ hash with its quality (0–100).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PdqHash {

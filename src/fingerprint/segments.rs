@@ -5,7 +5,10 @@
 //! `hold_distance` bits of the segment's first frame become one segment: the first
 //! frame's hash, the best quality seen, a start and an end time, and a frame count.
 //! Frames below the quality threshold collapse into their own segments, which are kept
-//! as timed gaps but never used as match evidence.
+//! as timed gaps but never used as match evidence. Where a faint floor is set, frames
+//! between it and the threshold (the middle of a fade, a dim shot) are not gaps: they
+//! chain into *faint* segments with their own hashes, which matching may use only where
+//! time alignment between two videos vouches for them.
 
 use super::{Hash256, PdqDct, Segment};
 
@@ -16,8 +19,12 @@ pub struct SegmentOptions {
     /// same held drawing. Default 16: codec noise on a held frame moves PDQ by a few
     /// bits, a new drawing by tens.
     pub hold_distance: u32,
-    /// Frames below this quality form gap segments. Default 50.
+    /// Frames below this quality are not usable segments. Default 50.
     pub min_quality: u8,
+    /// Frames from this quality up to `min_quality` form faint segments, chained like
+    /// usable ones; below it, gap segments. `None` (the default, and banks made before
+    /// faint segments existed): every frame below `min_quality` is a gap.
+    pub faint_quality: Option<u8>,
 }
 
 impl Default for SegmentOptions {
@@ -25,8 +32,35 @@ impl Default for SegmentOptions {
         SegmentOptions {
             hold_distance: 16,
             min_quality: super::pdq::DEFAULT_MIN_QUALITY,
+            faint_quality: None,
         }
     }
+}
+
+/// What a frame can be evidence of, by its quality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Usable,
+    Faint,
+    Gap,
+}
+
+impl SegmentOptions {
+    fn class(&self, quality: u8) -> Class {
+        if quality >= self.min_quality {
+            Class::Usable
+        } else if self.faint_quality.is_some_and(|f| quality >= f) {
+            Class::Faint
+        } else {
+            Class::Gap
+        }
+    }
+}
+
+/// Whether a frame of `class` joins the open segment of `open` class: gaps join gaps;
+/// usable and faint frames join a segment of their own class within the hold distance.
+fn joins(class: Class, open: Class, distance: impl FnOnce() -> u32, hold: u32) -> bool {
+    class == open && (class == Class::Gap || distance() <= hold)
 }
 
 /// A segment and the DCT of its first frame, from which the query side derives the
@@ -42,7 +76,7 @@ pub struct SegmentWithDct {
 pub struct Segmenter {
     opts: SegmentOptions,
     done: Vec<SegmentWithDct>,
-    open_low: bool,
+    open: Class,
     frames: u64,
 }
 
@@ -51,7 +85,7 @@ impl Segmenter {
         Segmenter {
             opts,
             done: Vec::new(),
-            open_low: false,
+            open: Class::Gap,
             frames: 0,
         }
     }
@@ -67,22 +101,18 @@ impl Segmenter {
     ) {
         self.frames += 1;
         let pdq = dct.hash();
-        let low = pdq.quality < self.opts.min_quality;
+        let class = self.opts.class(pdq.quality);
         let end = time_s + duration_s;
         if let Some(last) = self.done.last_mut() {
-            let same = if low {
-                self.open_low
-            } else {
-                !self.open_low && last.segment.pdq.distance(&pdq.hash) <= self.opts.hold_distance
-            };
-            if same {
+            let distance = || last.segment.pdq.distance(&pdq.hash);
+            if joins(class, self.open, distance, self.opts.hold_distance) {
                 last.segment.end_s = Some(end.max(last.segment.end_s.unwrap_or(end)));
                 last.segment.frames += 1;
                 last.segment.quality = last.segment.quality.max(pdq.quality);
                 return;
             }
         }
-        self.open_low = low;
+        self.open = class;
         self.done.push(SegmentWithDct {
             segment: Segment {
                 start_s: Some(time_s),
@@ -108,24 +138,19 @@ impl Segmenter {
 /// Segments from a list of already-hashed frames (a vPDQ hash list, say), without DCTs.
 pub fn collapse_hashes(frames: &[(f64, f64, Hash256, u8)], opts: SegmentOptions) -> Vec<Segment> {
     let mut out: Vec<Segment> = Vec::new();
-    let mut open_low = false;
+    let mut open = Class::Gap;
     for &(time_s, duration_s, hash, quality) in frames {
-        let low = quality < opts.min_quality;
+        let class = opts.class(quality);
         let end = time_s + duration_s;
         if let Some(last) = out.last_mut() {
-            let same = if low {
-                open_low
-            } else {
-                !open_low && last.pdq.distance(&hash) <= opts.hold_distance
-            };
-            if same {
+            if joins(class, open, || last.pdq.distance(&hash), opts.hold_distance) {
                 last.end_s = Some(end);
                 last.frames += 1;
                 last.quality = last.quality.max(quality);
                 continue;
             }
         }
-        open_low = low;
+        open = class;
         out.push(Segment {
             start_s: Some(time_s),
             end_s: Some(end),
@@ -166,6 +191,50 @@ mod tests {
         assert_eq!(segs[0].segment.frames, 3);
         assert!((segs[0].segment.end_s.unwrap() - 3.0 / 24.0).abs() < 1e-9);
         assert_eq!(segs[1].segment.start_s, Some(3.0 / 24.0));
+    }
+
+    /// A picture dimmed toward black until its quality is `(5, 50)`: the middle of a
+    /// fade.
+    fn faint(seed: usize) -> PdqDct {
+        for k in 1..100 {
+            let mut img: Vec<f32> = (0..64 * 64)
+                .map(|i| ((i * (seed * 7 + 3) + seed * 11) % 253) as f32 * k as f32 / 1000.0)
+                .collect();
+            let d = pdq_dct_from_luma(&mut img, 64, 64);
+            if (5..50).contains(&d.hash().quality) {
+                return d;
+            }
+        }
+        panic!("no dimming of picture {seed} is faint");
+    }
+
+    #[test]
+    fn faint_frames_keep_their_own_hashes_and_darker_ones_are_gaps() {
+        let opts = SegmentOptions {
+            faint_quality: Some(5),
+            ..SegmentOptions::default()
+        };
+        let flat = || pdq_dct_from_luma(&mut vec![10.0f32; 64 * 64], 64, 64);
+        let frames = [faint(1), faint(1), dct(1), flat(), faint(2)];
+        let mut s = Segmenter::new(opts);
+        for (i, d) in frames.iter().enumerate() {
+            s.push(i as f64, 1.0, d.clone(), || 0);
+        }
+        let segs: Vec<Segment> = s.finish().into_iter().map(|s| s.segment).collect();
+        let shape: Vec<(u32, bool)> = segs.iter().map(|s| (s.frames, s.quality >= 50)).collect();
+        assert_eq!(shape, [(2, false), (1, true), (1, false), (1, false)]);
+        // Dimmed, the picture keeps its hash; the frames of another picture do not join.
+        assert!(segs[0].pdq.distance(&segs[1].pdq) <= 8);
+        assert_eq!(segs[2].quality, 0);
+        assert!(segs[3].pdq.distance(&segs[0].pdq) > 64);
+
+        // Without a faint threshold (banks made before it) they are all gaps.
+        let mut s = Segmenter::new(SegmentOptions::default());
+        for (i, d) in frames.iter().enumerate() {
+            s.push(i as f64, 1.0, d.clone(), || 0);
+        }
+        let frames: Vec<u32> = s.finish().iter().map(|s| s.segment.frames).collect();
+        assert_eq!(frames, [2, 1, 2]);
     }
 
     #[test]

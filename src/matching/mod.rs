@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::bank::{AssetId, AssetRecord, Bank, BankError, Label, SegmentRef};
 use crate::fingerprint::inset::Rect;
-use crate::fingerprint::{Dihedral, Hash256, Segment};
+use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
 use crate::report::{BankSide, Match, QuerySide};
 
@@ -35,8 +35,15 @@ pub struct MatchOptions {
     /// recommended threshold for PDQ.
     pub max_distance: u32,
     /// Segments below this PDQ quality (0–100) are never used as evidence, on either
-    /// side. Default 50, as Meta recommends.
+    /// side, except faint ones between two videos. Default 50, as Meta recommends.
     pub min_quality: u8,
+    /// Faint segments, from this quality up to `min_quality`, are evidence only where a
+    /// delivered video meets a banked one: their seeds vote and they extend runs like any
+    /// other, because what rules out chance there is the time line, not one frame. A
+    /// still never matches through one. Default 5; `min_quality` or more turns them
+    /// off. Banks made before faint segments keep their frames under `min_quality` as
+    /// gaps, so there is nothing faint in them to find.
+    pub faint_quality: u8,
     /// Also search the seven rotations and flips of each query segment.
     pub dihedral: bool,
     /// Largest distance (bits) for a segment that lies on an aligned time line. Default 56.
@@ -56,11 +63,38 @@ pub struct MatchOptions {
     pub common_assets: usize,
 }
 
+impl MatchOptions {
+    /// These options as a bank can honour them. Under the least quality its segments
+    /// were cut at (its faint threshold, or the usable one for banks made before faint
+    /// segments), frames were pooled into gap segments that carry the first frame's
+    /// hash (often black) and the best frame's quality, so no threshold may go under it.
+    pub fn for_bank(self, params: &FingerprintParams) -> MatchOptions {
+        let held = params
+            .faint_quality
+            .unwrap_or(crate::fingerprint::pdq::DEFAULT_MIN_QUALITY);
+        MatchOptions {
+            min_quality: self.min_quality.max(held),
+            faint_quality: self.faint_quality.max(held),
+            ..self
+        }
+    }
+
+    /// The least quality a segment needs to be evidence of any kind.
+    pub fn evidence_quality(&self) -> u8 {
+        self.faint_quality.min(self.min_quality)
+    }
+
+    fn is_faint(&self, quality: u8) -> bool {
+        quality < self.min_quality
+    }
+}
+
 impl Default for MatchOptions {
     fn default() -> Self {
         MatchOptions {
             max_distance: 31,
             min_quality: crate::fingerprint::pdq::DEFAULT_MIN_QUALITY,
+            faint_quality: crate::fingerprint::pdq::DEFAULT_FAINT_QUALITY,
             dihedral: true,
             extend_distance: 56,
             min_duration_s: 1.0,
@@ -103,6 +137,8 @@ struct Hit {
     seg: SegmentRef,
     distance: u32,
     transform: Dihedral,
+    /// The delivered or the banked segment is faint: evidence only on a time line.
+    faint: bool,
 }
 
 /// Matches a file's own segments, then each picture-in-picture inset's. An inset's
@@ -194,6 +230,7 @@ pub fn match_file(
             end_s,
             frame_rate: asset.frame_rate,
         };
+        let firm: Vec<&Hit> = hits.iter().copied().filter(|h| !h.faint).collect();
         if query_is_video && asset.kind == MediaKind::Video {
             let bank_segments = bank.segments(id)?;
             // The picture and each of its banked centre crops are aligned on their own
@@ -230,7 +267,7 @@ pub fn match_file(
             out.matches.extend(keep_best_per_stretch(runs));
         } else if query_is_video {
             out.matches.extend(
-                video_against_still(query_path, segments, hits, opts, &side)
+                video_against_still(query_path, segments, &firm, opts, &side)
                     .into_iter()
                     .map(|(mut m, index)| {
                         m.bank_crop = asset.crop_of(index);
@@ -239,7 +276,7 @@ pub fn match_file(
             );
         } else {
             // A still: its best evidence in this asset.
-            let Some(best) = hits
+            let Some(best) = firm
                 .iter()
                 .min_by_key(|h| (h.distance, h.transform != Dihedral::Identity))
             else {
@@ -329,19 +366,26 @@ fn specificity(m: &Match, segments: &[QuerySegment], weights: &HashMap<usize, f6
     }
 }
 
-/// Strict-radius hits for every usable query segment and its variants, searched in
-/// parallel on the caller's pool (a long delivery has thousands of segments, eight
-/// queries each).
+/// Strict-radius hits for every query segment that can be evidence and its variants,
+/// searched in parallel on the caller's pool (a long delivery has thousands of segments,
+/// eight queries each). Faint segments are searched only for a video, whose hits can
+/// be checked against a time line.
 fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
+    let is_video = segments.iter().any(|q| q.segment.start_s.is_some());
+    let floor = if is_video {
+        opts.evidence_quality()
+    } else {
+        opts.min_quality
+    };
     segments
         .par_iter()
         .enumerate()
-        .filter(|(_, q)| q.segment.quality >= opts.min_quality)
-        .flat_map_iter(|(qi, q)| seed_one(bank, qi, q, opts))
+        .filter(|(_, q)| q.segment.quality >= floor)
+        .flat_map_iter(|(qi, q)| seed_one(bank, qi, q, floor, opts))
         .collect()
 }
 
-fn seed_one(bank: &Bank, qi: usize, q: &QuerySegment, opts: &MatchOptions) -> Vec<Hit> {
+fn seed_one(bank: &Bank, qi: usize, q: &QuerySegment, floor: u8, opts: &MatchOptions) -> Vec<Hit> {
     let variants: Vec<(Dihedral, Hash256)> = q
         .variants
         .iter()
@@ -351,12 +395,13 @@ fn seed_one(bank: &Bank, qi: usize, q: &QuerySegment, opts: &MatchOptions) -> Ve
     let hashes: Vec<Hash256> = variants.iter().map(|(_, h)| *h).collect();
     bank.search(&hashes, opts.max_distance)
         .into_iter()
-        .filter(|hit| hit.quality >= opts.min_quality)
+        .filter(|hit| hit.quality >= floor)
         .map(|hit| Hit {
             q: qi,
             seg: hit.segment,
             distance: hit.distance,
             transform: variants[hit.query].0,
+            faint: opts.is_faint(q.segment.quality) || opts.is_faint(hit.quality),
         })
         .collect()
 }
@@ -597,6 +642,67 @@ mod tests {
             segment: still(h),
             variants: vec![(Dihedral::Identity, h)],
         }]
+    }
+
+    fn with_quality(mut q: Vec<QuerySegment>, quality: u8) -> Vec<QuerySegment> {
+        for s in &mut q {
+            s.segment.quality = quality;
+        }
+        q
+    }
+
+    /// Three seconds of video showing one picture.
+    fn held(h: Hash256, quality: u8) -> Vec<QuerySegment> {
+        (0..3)
+            .map(|i| QuerySegment {
+                segment: Segment {
+                    start_s: Some(i as f64),
+                    end_s: Some(i as f64 + 1.0),
+                    quality,
+                    ..still(h)
+                },
+                variants: vec![(Dihedral::Identity, h)],
+            })
+            .collect()
+    }
+
+    /// Faint evidence needs a time line: a faint still, or faint video frames against a
+    /// banked still, never match, where the same at full quality does.
+    #[test]
+    fn faint_segments_never_match_a_still() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = hash(1);
+        let bank = bank_of(dir.path(), &[a]);
+        let opts = MatchOptions::default();
+        let found = |q: &[QuerySegment]| match_file(&bank, "q", q, &opts).unwrap().matches.len();
+        assert_eq!(found(&query(a)), 1);
+        assert_eq!(found(&with_quality(query(a), 30)), 0);
+        assert_eq!(found(&held(a, 90)), 1);
+        assert_eq!(found(&held(a, 30)), 0);
+    }
+
+    /// No threshold goes under the quality a bank cut its segments at: under it, frames
+    /// were pooled into gaps that carry the first frame's hash.
+    #[test]
+    fn thresholds_never_go_under_what_the_bank_segmented_at() {
+        let before_faint = FingerprintParams {
+            faint_quality: None,
+            ..FingerprintParams::default()
+        };
+        let o = MatchOptions {
+            min_quality: 30,
+            ..MatchOptions::default()
+        }
+        .for_bank(&before_faint);
+        assert_eq!((o.min_quality, o.evidence_quality()), (50, 50));
+        let o = MatchOptions::default().for_bank(&FingerprintParams::default());
+        assert_eq!((o.min_quality, o.evidence_quality()), (50, 5));
+        let o = MatchOptions {
+            faint_quality: 2,
+            ..MatchOptions::default()
+        }
+        .for_bank(&FingerprintParams::default());
+        assert_eq!(o.evidence_quality(), 5);
     }
 
     /// An inset's match is reported with its place, unless the whole frame already

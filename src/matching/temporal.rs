@@ -280,13 +280,13 @@ fn extend(
             finish(current.take(), opts, &mut runs);
             continue;
         }
-        let evidence = if s.quality < opts.min_quality {
+        let evidence = if s.quality < opts.evidence_quality() {
             None
         } else if let Some(d) = seeded.get(&qi) {
             Some((*d, true))
         } else {
             let t = rate * mid(s) + offset;
-            nearest_distance(bank, t, &hash_of(q), opts.min_quality)
+            nearest_distance(bank, t, &hash_of(q), opts.evidence_quality())
                 .filter(|d| *d <= opts.extend_distance)
                 .map(|d| (d, false))
         };
@@ -379,7 +379,8 @@ fn widen_over_gaps(
     }
 }
 
-/// The smallest distance from `hash` to a usable banked segment around time `t`.
+/// The smallest distance from `hash` to a banked segment of at least `min_quality` around
+/// time `t`.
 fn nearest_distance(bank: &[Segment], t: f64, hash: &Hash256, min_quality: u8) -> Option<u32> {
     let first = bank.partition_point(|b| b.end_s.unwrap_or(0.0) < t - ALIGN_TOLERANCE_S);
     bank[first..]

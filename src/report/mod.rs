@@ -46,6 +46,10 @@ pub struct BankInfo {
 pub struct ScanSettings {
     pub max_distance: u32,
     pub min_quality: u8,
+    /// See [`crate::matching::MatchOptions::faint_quality`]; `None` in reports written
+    /// before faint evidence existed, which had none.
+    #[serde(default)]
+    pub faint_quality: Option<u8>,
     pub dihedral: bool,
     /// See [`crate::matching::MatchOptions::common_assets`].
     #[serde(default)]
@@ -149,7 +153,8 @@ pub struct ScannedFile {
     pub digest: Option<String>,
     /// Best PDQ quality among the file's segments.
     pub quality: Option<u8>,
-    /// True when no segment reached the quality threshold, so nothing could be matched.
+    /// True when nothing in the file could be evidence: no segment of a still reached
+    /// the quality threshold, or none of a video reached the faint threshold.
     pub low_quality: bool,
     /// The picture-in-picture insets found in a delivered video and matched on their
     /// own, whether or not they matched anything.
