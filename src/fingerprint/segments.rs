@@ -193,8 +193,7 @@ mod tests {
         assert_eq!(segs[1].segment.start_s, Some(3.0 / 24.0));
     }
 
-    /// A picture dimmed toward black until its quality is `(5, 50)`: the middle of a
-    /// fade.
+    /// A picture dimmed toward black until its quality is 5–49: the middle of a fade.
     fn faint(seed: usize) -> PdqDct {
         for k in 1..100 {
             let mut img: Vec<f32> = (0..64 * 64)

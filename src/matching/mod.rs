@@ -1,8 +1,9 @@
 //! Matching: which banked assets a delivered file matches, and where in time.
 //!
-//! Each usable query segment (quality at or above the threshold) is searched with all
-//! eight of its rotations and flips, at the strict radius. What happens to those seeds
-//! depends on what meets what:
+//! Each usable query segment (quality at or above the threshold; for a video, faint
+//! ones too) is searched with all eight of its rotations and flips, at the strict
+//! radius. What happens to those seeds depends on what meets what (a seed with a faint
+//! segment on either side counts only in the last case, along a time line):
 //! - a still against a still, or against a frame of a banked video: the closest banked
 //!   segment is the evidence, and a banked video's time is reported;
 //! - a video against a banked still: the delivered segments showing the still are merged
