@@ -397,8 +397,9 @@ fn letterboxed_excerpt_is_found_when_sampling_a_few_frames_a_second() {
 /// with a 90° flag: the opening fade from black, whose best frame has PDQ quality 48,
 /// under Meta's threshold of 50, like the banked file's first 1.8 s. Its faint frames
 /// (quality 5–48) still carry the picture, and aligned in time with the banked film's
-/// they match it, turned a quarter. With faint evidence turned off nothing in it can be
-/// evidence, and the scan says so instead of calling it clean.
+/// they match it, turned a quarter, and the HTML report shows its dim frames brightened.
+/// With faint evidence turned off nothing in it can be evidence, and the scan says so
+/// instead of calling it clean.
 #[test]
 fn rotated_fade_in_matches_the_upright_film_on_its_faint_frames() {
     let Some(shared) = common::shared() else {
@@ -407,8 +408,12 @@ fn rotated_fade_in_matches_the_upright_film_on_its_faint_frames() {
     let env = TestEnv::new();
     index_bbb(&env, &shared);
     let clip = media(&shared, "bbb/mediabunny_rotate-buck-bunny.mp4");
-    let (code, report) = scan(&env, &[&clip]);
+    let html = env.path("r.html");
+    let (code, report) = scan_with(&env, &["--html", s(&html)], &[&clip]);
     assert_eq!(code, 1, "{report:#}");
+    // The reviewer sees the fade's frames brightened, and is told so.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("dim: levels ×"), "no brightened picture");
     let found = runs(&report);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_ranges(&found[0], (0.0, 1.875), (0.0, 1.875));

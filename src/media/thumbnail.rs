@@ -25,7 +25,17 @@ pub struct Thumbnail {
     /// The size of the picture it was made from, to place marks given in its pixels.
     pub source_width: u32,
     pub source_height: u32,
+    /// The gain applied to a dim picture's levels so that a person can see it (the
+    /// middle of a fade, a dark shot, which can be evidence as faint frames); `None`
+    /// when the picture is shown as it is. The report must say so beside it.
+    pub brightened: Option<f32>,
 }
+
+/// A picture whose brightest 1 % of pixels stays under this luma is too dim to judge by
+/// eye, and its levels are stretched.
+const DIM_LUMA: u8 = 96;
+/// The most a dim picture's levels are stretched: a black frame stays black.
+const MAX_GAIN: f32 = 16.0;
 
 /// The frame of the video at `path` that is on screen at `time_s`.
 pub fn video_thumbnail(path: &Path, time_s: f64) -> Result<Thumbnail, MediaError> {
@@ -67,9 +77,10 @@ pub fn still_thumbnail(bytes: &[u8], limits: DecodeLimits) -> Result<Thumbnail, 
 fn encode(img: DynamicImage) -> Result<Thumbnail, MediaError> {
     let (w, h) = (img.width().max(1), img.height().max(1));
     let height = ((u64::from(THUMBNAIL_WIDTH) * u64::from(h)) / u64::from(w)).clamp(1, 4096) as u32;
-    let small = img
+    let mut small = img
         .resize_exact(THUMBNAIL_WIDTH, height, FilterType::Triangle)
         .to_rgb8();
+    let brightened = brighten_if_dim(&mut small);
     let mut jpeg = Vec::new();
     JpegEncoder::new_with_quality(Cursor::new(&mut jpeg), 80)
         .encode_image(&small)
@@ -80,5 +91,67 @@ fn encode(img: DynamicImage) -> Result<Thumbnail, MediaError> {
         height: small.height(),
         source_width: w,
         source_height: h,
+        brightened,
     })
+}
+
+/// Stretches a dim picture's levels (every channel by one gain, so colours keep their
+/// hue) until its brightest 1 % reaches white, at most [`MAX_GAIN`] times; returns the
+/// gain, or `None` when the picture is bright enough as it is.
+fn brighten_if_dim(img: &mut RgbImage) -> Option<f32> {
+    let mut histogram = [0usize; 256];
+    for p in img.pixels() {
+        let [r, g, b] = p.0;
+        let luma = (299 * u32::from(r) + 587 * u32::from(g) + 114 * u32::from(b)) / 1000;
+        histogram[luma as usize] += 1;
+    }
+    let total: usize = histogram.iter().sum();
+    let mut seen = 0;
+    let p99 = (0..256)
+        .find(|&v| {
+            seen += histogram[v];
+            seen * 100 >= total * 99
+        })
+        .unwrap_or(255) as u8;
+    if p99 >= DIM_LUMA {
+        return None;
+    }
+    let gain = (255.0 / f32::from(p99.max(1))).min(MAX_GAIN);
+    for p in img.pixels_mut() {
+        for c in &mut p.0 {
+            *c = (f32::from(*c) * gain).round().min(255.0) as u8;
+        }
+    }
+    Some(gain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picture(level: u8) -> RgbImage {
+        RgbImage::from_fn(64, 48, |x, y| {
+            let v = ((x + y) % 8 * u32::from(level) / 7) as u8;
+            image::Rgb([v, v / 2, v])
+        })
+    }
+
+    #[test]
+    fn dim_pictures_are_brightened_and_say_by_how_much() {
+        let mut dim = picture(40);
+        let gain = brighten_if_dim(&mut dim).expect("a dim picture is brightened");
+        assert!(gain > 5.0 && gain <= MAX_GAIN, "{gain}");
+        let brightest = dim.pixels().map(|p| p.0[0]).max().unwrap();
+        assert!(brightest > 200, "{brightest}");
+
+        let mut bright = picture(255);
+        let before = bright.clone();
+        assert_eq!(brighten_if_dim(&mut bright), None);
+        assert_eq!(bright, before);
+
+        // Black stays black: the gain is bounded.
+        let mut black = RgbImage::new(8, 8);
+        assert_eq!(brighten_if_dim(&mut black), Some(MAX_GAIN));
+        assert!(black.pixels().all(|p| p.0 == [0, 0, 0]));
+    }
 }

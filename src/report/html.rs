@@ -342,6 +342,10 @@ fn picture(
         .unwrap_or_default();
     match pic {
         Ok(t) => {
+            let caption = match t.brightened {
+                Some(gain) => format!("{caption} · dim: levels ×{gain:.1} for viewing"),
+                None => caption,
+            };
             // Placed in per cent of the picture, so it stays on the inset at any size.
             let outline = mark
                 .map(|r| {
