@@ -226,10 +226,10 @@ fn csv_rows_follow_the_matches() {
         "{text}"
     );
     assert!(
-        lines[0].ends_with(",transform,specificity,bank_crop,query_inset"),
+        lines[0].ends_with(",transform,specificity,bank_crop,query_inset,faint_only"),
         "{text}"
     );
-    assert!(lines[1].ends_with(",flip_h,1.0000,,"), "{text}");
+    assert!(lines[1].ends_with(",flip_h,1.0000,,,false"), "{text}");
     assert!(
         stderr(&o).contains("MATCHES"),
         "summary goes to stderr when the report takes stdout"

@@ -110,6 +110,7 @@ fn big_buck_bunny_copies_match_with_their_times_and_other_parts_do_not() {
         "{smelter:?}"
     );
     let m = &report["matches"][0];
+    assert_eq!(m["faint_only"], false, "{m:#}");
     assert!(m["matched_duration_s"].as_f64().unwrap() > 5.0);
     assert!(m["segments"].as_u64().unwrap() > 10);
     assert!(m["median_distance"].as_u64().unwrap() <= 56);
@@ -419,6 +420,7 @@ fn rotated_fade_in_matches_the_upright_film_on_its_faint_frames() {
     assert_ranges(&found[0], (0.0, 1.875), (0.0, 1.875));
     let m = &report["matches"][0];
     assert_eq!(m["transform"], "rot90", "{m:#}");
+    assert_eq!(m["faint_only"], true, "{m:#}");
     assert_eq!(report["scanned"][0]["quality"], 48, "{report:#}");
     assert_eq!(report["scanned"][0]["low_quality"], false, "{report:#}");
     assert_eq!(report["settings"]["faint_quality"], 5, "{report:#}");

@@ -88,7 +88,7 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
     for m in &r.matches {
         writeln!(
             out,
-            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}{}",
+            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}{}{}",
             m.query.path,
             span(m.query.start_s, m.query.end_s),
             m.bank_asset.path,
@@ -103,6 +103,11 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
             m.query_inset
                 .map(|r| format!(" (in the inset {r} of the delivered frame)"))
                 .unwrap_or_default(),
+            if m.faint_only {
+                " (faint frames only)"
+            } else {
+                ""
+            },
         )?;
     }
     for s in r.scanned.iter().filter(|s| s.error.is_some()) {

@@ -307,6 +307,7 @@ pub fn match_file(
                 specificity: 1.0,
                 bank_crop: asset.crop_of(best.seg.index),
                 query_inset: None,
+                faint_only: false,
             });
         }
     }
@@ -426,6 +427,7 @@ fn align_videos(
                 q: h.q,
                 b: h.seg.index as usize,
                 distance: h.distance,
+                firm: !h.faint,
             });
     }
     let usable: Vec<QuerySegment> = query
@@ -470,6 +472,7 @@ fn align_videos(
                 specificity: 1.0,
                 bank_crop: None,
                 query_inset: None,
+                faint_only: run.firm_segments == 0,
             });
         }
     }
@@ -567,6 +570,7 @@ fn video_against_still(
             specificity: 1.0,
             bank_crop: None,
             query_inset: None,
+            faint_only: false,
         };
         out.push((m, index));
         i = j + 1;

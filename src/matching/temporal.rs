@@ -20,6 +20,8 @@ pub struct Seed {
     pub q: usize,
     pub b: usize,
     pub distance: u32,
+    /// Neither segment is faint.
+    pub firm: bool,
 }
 
 /// One aligned run.
@@ -35,6 +37,9 @@ pub struct Run {
     pub segments: u32,
     pub median_distance: u32,
     pub seeds: u32,
+    /// Aligned segments where neither side is faint; 0 when the run rests on faint
+    /// frames alone.
+    pub firm_segments: u32,
 }
 
 const OFFSET_BIN_S: f64 = 0.5;
@@ -265,10 +270,12 @@ fn extend(
     opts: &MatchOptions,
     taken: &[(f64, f64)],
 ) -> Vec<Run> {
-    let mut seeded: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    let mut seeded: std::collections::HashMap<usize, (u32, bool)> =
+        std::collections::HashMap::new();
     for s in inliers {
-        let d = seeded.entry(s.q).or_insert(s.distance);
+        let (d, firm) = seeded.entry(s.q).or_insert((s.distance, s.firm));
         *d = (*d).min(s.distance);
+        *firm |= s.firm;
     }
     let mut runs = Vec::new();
     let mut current: Option<(Run, Vec<u32>)> = None;
@@ -282,15 +289,18 @@ fn extend(
         }
         let evidence = if s.quality < opts.evidence_quality() {
             None
-        } else if let Some(d) = seeded.get(&qi) {
-            Some((*d, true))
+        } else if let Some((d, firm)) = seeded.get(&qi) {
+            Some((*d, true, *firm))
         } else {
             let t = rate * mid(s) + offset;
             nearest_distance(bank, t, &hash_of(q), opts.evidence_quality())
-                .filter(|d| *d <= opts.extend_distance)
-                .map(|d| (d, false))
+                .filter(|(d, _)| *d <= opts.extend_distance)
+                .map(|(d, bank_quality)| {
+                    let firm = s.quality >= opts.min_quality && bank_quality >= opts.min_quality;
+                    (d, false, firm)
+                })
         };
-        let Some((distance, is_seed)) = evidence else {
+        let Some((distance, is_seed, firm)) = evidence else {
             continue;
         };
         if let Some((run, _)) = &current {
@@ -310,6 +320,7 @@ fn extend(
                     segments: 0,
                     median_distance: 0,
                     seeds: 0,
+                    firm_segments: 0,
                 },
                 Vec::new(),
             )
@@ -318,6 +329,7 @@ fn extend(
         run.matched_s += end - start;
         run.segments += 1;
         run.seeds += is_seed as u32;
+        run.firm_segments += firm as u32;
         distances.push(distance);
     }
     finish(current, opts, &mut runs);
@@ -380,15 +392,20 @@ fn widen_over_gaps(
 }
 
 /// The smallest distance from `hash` to a banked segment of at least `min_quality` around
-/// time `t`.
-fn nearest_distance(bank: &[Segment], t: f64, hash: &Hash256, min_quality: u8) -> Option<u32> {
+/// time `t`, with that segment's quality.
+fn nearest_distance(
+    bank: &[Segment],
+    t: f64,
+    hash: &Hash256,
+    min_quality: u8,
+) -> Option<(u32, u8)> {
     let first = bank.partition_point(|b| b.end_s.unwrap_or(0.0) < t - ALIGN_TOLERANCE_S);
     bank[first..]
         .iter()
         .take_while(|b| b.start_s.unwrap_or(0.0) <= t + ALIGN_TOLERANCE_S)
         .filter(|b| b.quality >= min_quality)
-        .map(|b| b.pdq.distance(hash))
-        .min()
+        .map(|b| (b.pdq.distance(hash), b.quality))
+        .min_by_key(|(d, q)| (*d, std::cmp::Reverse(*q)))
 }
 
 fn median_f64(values: impl Iterator<Item = f64>) -> Option<f64> {

@@ -5,7 +5,7 @@ use std::io::Write;
 use super::ScanReport;
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
-const HEADER: [&str; 16] = [
+const HEADER: [&str; 17] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -22,6 +22,7 @@ const HEADER: [&str; 16] = [
     "specificity",
     "bank_crop",
     "query_inset",
+    "faint_only",
 ];
 
 pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
@@ -46,6 +47,7 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
             &format!("{:.4}", m.specificity),
             &m.bank_crop.map(|k| k.to_string()).unwrap_or_default(),
             &m.query_inset.map(|r| r.to_string()).unwrap_or_default(),
+            if m.faint_only { "true" } else { "false" },
         ])?;
     }
     w.flush()?;

@@ -284,7 +284,15 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
     if let Some(d) = m.matched_duration_s {
         row(
             "Evidence",
-            format!("{} segments covering {d:.2} s", m.segments),
+            format!(
+                "{} segments covering {d:.2} s{}",
+                m.segments,
+                if m.faint_only {
+                    ", all faint (under the quality threshold: a fade or a dim shot, vouched for by the time line alone)"
+                } else {
+                    ""
+                }
+            ),
         );
     }
     if let Some(rate) = m.rate {

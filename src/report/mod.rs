@@ -98,6 +98,11 @@ pub struct Match {
     /// frame.
     #[serde(default)]
     pub query_inset: Option<Rect>,
+    /// True when every aligned segment of a video run is faint on one side or the other
+    /// (under `min_quality`: the middle of a fade, a dim shot), so that only the time
+    /// line vouches for it; a reviewer should look at the pictures. False for stills.
+    #[serde(default)]
+    pub faint_only: bool,
     /// Hamming distance between the secondary 64-bit hashes, when the transform is the
     /// identity (the secondary hash has no dihedral variants).
     pub secondary_distance: Option<u32>,
