@@ -171,27 +171,36 @@ pub fn align(
     runs
 }
 
-/// The (rate, offset) line with the most distinct seeding query segments.
+/// The (rate, offset) line with the most distinct seeding query segments. Each seed
+/// votes for its offset bin and both neighbours, so a tight cluster ties three bins: the
+/// tie goes to the bin holding most of the cluster itself, then to the rate nearest 1
+/// and the lowest offset, so that the same input always gives the same line.
 fn vote(
     query: &[QuerySegment],
     bank: &[Segment],
     seeds: &[Seed],
     max_dev: f64,
 ) -> Option<(f64, f64)> {
-    let mut best: Option<(usize, f64, f64)> = None;
+    type Voters = std::collections::HashSet<usize>;
+    let mut best: Option<((usize, usize), f64, f64)> = None;
     for rate in rates(max_dev) {
-        let mut bins: std::collections::HashMap<i64, std::collections::HashSet<usize>> =
-            Default::default();
+        // Per bin: the seeds within one bin of it, and those in it.
+        let mut bins: std::collections::BTreeMap<i64, (Voters, Voters)> = Default::default();
         for s in seeds {
             let offset = mid(&bank[s.b]) - rate * mid(&query[s.q].segment);
             let bin = (offset / OFFSET_BIN_S).round() as i64;
             for b in bin - 1..=bin + 1 {
-                bins.entry(b).or_default().insert(s.q);
+                let (near, inside) = bins.entry(b).or_default();
+                near.insert(s.q);
+                if b == bin {
+                    inside.insert(s.q);
+                }
             }
         }
-        for (bin, qs) in bins {
-            if best.is_none_or(|(n, _, _)| qs.len() > n) {
-                best = Some((qs.len(), rate, bin as f64 * OFFSET_BIN_S));
+        for (bin, (near, inside)) in bins {
+            let support = (near.len(), inside.len());
+            if best.is_none_or(|(n, _, _)| support > n) {
+                best = Some((support, rate, bin as f64 * OFFSET_BIN_S));
             }
         }
     }
@@ -415,4 +424,45 @@ fn median_f64(values: impl Iterator<Item = f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     Some(v[v.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fingerprint::Dihedral;
+
+    fn segment(start_s: f64) -> Segment {
+        Segment {
+            start_s: Some(start_s),
+            end_s: Some(start_s + 0.5),
+            pdq: Hash256::default(),
+            quality: 90,
+            frames: 12,
+            secondary: 0,
+        }
+    }
+
+    /// Seeds 2 s apart in time vote for the offset bin of 2 s and both its neighbours:
+    /// the line must be the middle one, every time (a hash map's order once chose).
+    #[test]
+    fn a_tight_cluster_of_seeds_votes_for_its_own_bin() {
+        let query: Vec<QuerySegment> = (0..6)
+            .map(|i| QuerySegment {
+                segment: segment(f64::from(i)),
+                variants: vec![(Dihedral::Identity, Hash256::default())],
+            })
+            .collect();
+        let bank: Vec<Segment> = (0..10).map(|i| segment(f64::from(i))).collect();
+        let seeds: Vec<Seed> = (0..6)
+            .map(|i| Seed {
+                q: i,
+                b: i + 2,
+                distance: 4,
+                firm: true,
+            })
+            .collect();
+        for _ in 0..20 {
+            assert_eq!(vote(&query, &bank, &seeds, 0.10), Some((1.0, 2.0)));
+        }
+    }
 }
