@@ -443,7 +443,9 @@ fn align_videos(
         .collect();
     let mut out = Vec::new();
     let mut transforms: Vec<Dihedral> = by_transform.keys().copied().collect();
-    transforms.sort_by_key(|t| *t != Dihedral::Identity);
+    // In a fixed order, identity first: runs of equal score in two orientations are
+    // then kept the same way every time.
+    transforms.sort_by_key(|t| Dihedral::ALL.iter().position(|a| a == t));
     for t in transforms {
         let seeds = by_transform.remove(&t).unwrap_or_default();
         for run in temporal::align(&usable, |q| q.hash_for(t), bank_segments, seeds, opts) {
