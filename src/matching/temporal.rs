@@ -171,10 +171,11 @@ pub fn align(
     runs
 }
 
-/// The (rate, offset) line with the most distinct seeding query segments. Each seed
-/// votes for its offset bin and both neighbours, so a tight cluster ties three bins: the
-/// tie goes to the bin holding most of the cluster itself, then to the rate nearest 1
-/// and the lowest offset, so that the same input always gives the same line.
+/// The (rate, offset) line with the most distinct seeding query segments; on a tie, the
+/// rate nearest 1 (real time). Each seed votes for its offset bin and both neighbours,
+/// so a tight cluster ties three bins of one rate: that tie goes to the bin holding most
+/// of the cluster itself, then to the lowest offset, so that the same input always gives
+/// the same line.
 fn vote(
     query: &[QuerySegment],
     bank: &[Segment],
@@ -182,7 +183,7 @@ fn vote(
     max_dev: f64,
 ) -> Option<(f64, f64)> {
     type Voters = std::collections::HashSet<usize>;
-    let mut best: Option<((usize, usize), f64, f64)> = None;
+    let mut best: Option<(usize, f64, f64)> = None;
     for rate in rates(max_dev) {
         // Per bin: the seeds within one bin of it, and those in it.
         let mut bins: std::collections::BTreeMap<i64, (Voters, Voters)> = Default::default();
@@ -197,10 +198,16 @@ fn vote(
                 }
             }
         }
+        let mut here: Option<((usize, usize), i64)> = None;
         for (bin, (near, inside)) in bins {
             let support = (near.len(), inside.len());
-            if best.is_none_or(|(n, _, _)| support > n) {
-                best = Some((support, rate, bin as f64 * OFFSET_BIN_S));
+            if here.is_none_or(|(n, _)| support > n) {
+                here = Some((support, bin));
+            }
+        }
+        if let Some(((near, _), bin)) = here {
+            if best.is_none_or(|(n, _, _)| near > n) {
+                best = Some((near, rate, bin as f64 * OFFSET_BIN_S));
             }
         }
     }
