@@ -15,16 +15,7 @@
 # and reported as the crop it matched, with bank times within 0.5 s), false runs, bank
 # bytes and index entries, and the index and scan wall times (fastest of three
 # alternating runs), with B's costs as ratios against A's in the same run.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
-bin="${CELPRINT_BIN:-$CARGO_TARGET_DIR/release/celprint}"
-[ -x "$bin" ] || cargo build --release --locked
-shared="${CELPRINT_SHARED:-../shared}"
-v="$shared/media/video"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-ff() { ffmpeg -nostdin -v error -y "$@"; }
+source "$(dirname "$0")/measure-env.sh"
 enc=(-an -c:v libx264 -crf 20 -preset veryfast -pix_fmt yuv420p)
 
 mkdir -p "$work/src" "$work/q" "$work/neg"
