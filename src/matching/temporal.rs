@@ -449,8 +449,9 @@ mod tests {
         }
     }
 
-    /// Seeds 2 s apart in time vote for the offset bin of 2 s and both its neighbours:
-    /// the line must be the middle one, every time (a hash map's order once chose).
+    /// Seeds whose banked segment lies 2 s after the delivered one vote for the offset
+    /// bin of 2 s and both its neighbours, at every rate near 1: the line must be real
+    /// time through the middle bin, every time (a hash map's order once chose the bin).
     #[test]
     fn a_tight_cluster_of_seeds_votes_for_its_own_bin() {
         let query: Vec<QuerySegment> = (0..6)
