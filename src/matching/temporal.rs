@@ -473,4 +473,31 @@ mod tests {
             assert_eq!(vote(&query, &bank, &seeds, 0.10), Some((1.0, 2.0)));
         }
     }
+
+    /// Real time wins a tie on the seed count even when its seeds straddle two offset
+    /// bins and a slightly slower rate would gather them into one.
+    #[test]
+    fn real_time_wins_over_a_rate_that_merely_gathers_the_seeds_into_one_bin() {
+        let query: Vec<QuerySegment> = (0..6)
+            .map(|i| QuerySegment {
+                segment: segment(f64::from(i)),
+                variants: vec![(Dihedral::Identity, Hash256::default())],
+            })
+            .collect();
+        // Offsets 2.3 s for the first three, 2.2 s for the last: bins 2.5 and 2.0 at
+        // rate 1, one bin at rates a little under 1 (0.98 won when ties went that way).
+        let bank: Vec<Segment> = (0..6)
+            .map(|i| segment(f64::from(i) + if i < 3 { 2.3 } else { 2.2 }))
+            .collect();
+        let seeds: Vec<Seed> = (0..6)
+            .map(|i| Seed {
+                q: i,
+                b: i,
+                distance: 4,
+                firm: true,
+            })
+            .collect();
+        let (rate, _) = vote(&query, &bank, &seeds, 0.10).unwrap();
+        assert_eq!(rate, 1.0);
+    }
 }
