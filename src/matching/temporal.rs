@@ -449,26 +449,36 @@ mod tests {
         }
     }
 
+    /// Six delivered segments, a second apart from 0 s.
+    fn six_delivered() -> Vec<QuerySegment> {
+        (0..6)
+            .map(|i| QuerySegment {
+                segment: segment(f64::from(i)),
+                variants: vec![(Dihedral::Identity, Hash256::default())],
+            })
+            .collect()
+    }
+
+    /// A seed from delivered segment `i` to banked segment `i + shift`, for each of six.
+    fn six_seeds(shift: usize) -> Vec<Seed> {
+        (0..6)
+            .map(|i| Seed {
+                q: i,
+                b: i + shift,
+                distance: 4,
+                firm: true,
+            })
+            .collect()
+    }
+
     /// Seeds whose banked segment lies 2 s after the delivered one vote for the offset
     /// bin of 2 s and both its neighbours, at every rate near 1: the line must be real
     /// time through the middle bin, every time (a hash map's order once chose the bin).
     #[test]
     fn a_tight_cluster_of_seeds_votes_for_its_own_bin() {
-        let query: Vec<QuerySegment> = (0..6)
-            .map(|i| QuerySegment {
-                segment: segment(f64::from(i)),
-                variants: vec![(Dihedral::Identity, Hash256::default())],
-            })
-            .collect();
+        let query = six_delivered();
         let bank: Vec<Segment> = (0..10).map(|i| segment(f64::from(i))).collect();
-        let seeds: Vec<Seed> = (0..6)
-            .map(|i| Seed {
-                q: i,
-                b: i + 2,
-                distance: 4,
-                firm: true,
-            })
-            .collect();
+        let seeds = six_seeds(2);
         for _ in 0..20 {
             assert_eq!(vote(&query, &bank, &seeds, 0.10), Some((1.0, 2.0)));
         }
@@ -478,26 +488,13 @@ mod tests {
     /// bins and a slightly slower rate would gather them into one.
     #[test]
     fn real_time_wins_over_a_rate_that_merely_gathers_the_seeds_into_one_bin() {
-        let query: Vec<QuerySegment> = (0..6)
-            .map(|i| QuerySegment {
-                segment: segment(f64::from(i)),
-                variants: vec![(Dihedral::Identity, Hash256::default())],
-            })
-            .collect();
+        let query = six_delivered();
         // Offsets 2.3 s for the first three, 2.2 s for the last: bins 2.5 and 2.0 at
         // rate 1, one bin at rates a little under 1 (0.98 won when ties went that way).
         let bank: Vec<Segment> = (0..6)
             .map(|i| segment(f64::from(i) + if i < 3 { 2.3 } else { 2.2 }))
             .collect();
-        let seeds: Vec<Seed> = (0..6)
-            .map(|i| Seed {
-                q: i,
-                b: i,
-                distance: 4,
-                firm: true,
-            })
-            .collect();
-        let (rate, _) = vote(&query, &bank, &seeds, 0.10).unwrap();
+        let (rate, _) = vote(&query, &bank, &six_seeds(0), 0.10).unwrap();
         assert_eq!(rate, 1.0);
     }
 }
