@@ -135,7 +135,10 @@ pub fn align(
             .iter()
             .map(|r: &Run| (r.query_start_s, r.query_end_s))
             .collect();
-        let found = extend(query, &hash_of, bank, &inliers, rate, offset, opts, &taken);
+        let extent = (bank_start, bank_end);
+        let found = extend(
+            query, &hash_of, bank, extent, &inliers, rate, offset, opts, &taken,
+        );
         for mut run in found {
             widen_over_gaps(
                 &mut run,
@@ -280,6 +283,7 @@ fn extend(
     query: &[QuerySegment],
     hash_of: &impl Fn(&QuerySegment) -> Hash256,
     bank: &[Segment],
+    (bank_start, bank_end): (f64, f64),
     inliers: &[Seed],
     rate: f64,
     offset: f64,
@@ -309,6 +313,13 @@ fn extend(
             Some((*d, true, *firm))
         } else {
             let t = rate * mid(s) + offset;
+            // A delivered segment the line puts before the asset's start or past its
+            // end is no copy of it, however close the banked segment within the time
+            // tolerance happens to be: without this a short banked clip was reported
+            // as the source of more delivered time than it holds.
+            if t < bank_start || t > bank_end {
+                continue;
+            }
             nearest_distance(bank, t, &hash_of(q), opts.evidence_quality())
                 .filter(|(d, _)| *d <= opts.extend_distance)
                 .map(|(d, bank_quality)| {
@@ -496,5 +507,41 @@ mod tests {
             .collect();
         let (rate, _) = vote(&query, &bank, &six_seeds(0), 0.10).unwrap();
         assert_eq!(rate, 1.0);
+    }
+
+    /// A delivery that goes on past the end of a short banked clip, with the same
+    /// picture throughout (as a held drawing would): the delivered segments after the
+    /// clip's end lie within the time tolerance of its last banked segment, but the run
+    /// must stop where the clip does, on both sides of the match.
+    #[test]
+    fn a_run_never_claims_delivered_time_past_the_end_of_a_short_banked_clip() {
+        let query: Vec<QuerySegment> = (0..8)
+            .map(|i| QuerySegment {
+                segment: segment(0.5 * f64::from(i)),
+                variants: vec![(Dihedral::Identity, Hash256::default())],
+            })
+            .collect();
+        // The banked clip: 0-2 s.
+        let bank: Vec<Segment> = (0..4).map(|i| segment(0.5 * f64::from(i))).collect();
+        let seeds = (0..4)
+            .map(|i| Seed {
+                q: i,
+                b: i,
+                distance: 0,
+                firm: true,
+            })
+            .collect();
+        let runs = align(
+            &query,
+            |q| q.segment.pdq,
+            &bank,
+            seeds,
+            &MatchOptions::default(),
+        );
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let run = &runs[0];
+        assert_eq!((run.query_start_s, run.query_end_s), (0.0, 2.0), "{run:?}");
+        assert_eq!((run.bank_start_s, run.bank_end_s), (0.0, 2.0), "{run:?}");
+        assert!(run.matched_s <= 2.0, "{run:?}");
     }
 }
