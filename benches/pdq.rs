@@ -18,6 +18,8 @@ fn frame_1080p() -> image::RgbImage {
 }
 
 fn benches(c: &mut Criterion) {
+    // As the binary does: without it every iteration pays for fresh pages (src/heap.rs).
+    celprint::heap::reuse_freed_blocks();
     let frame = frame_1080p();
     let (w, h) = (frame.width() as usize, frame.height() as usize);
     c.bench_function("pdq_1080p_rgb_pixels", |b| {

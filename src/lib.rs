@@ -8,6 +8,7 @@
 pub mod bank;
 pub mod engine;
 pub mod fingerprint;
+pub mod heap;
 pub mod matching;
 pub mod media;
 pub mod report;

@@ -42,6 +42,7 @@ fn stop_on_signals() {
 }
 
 pub fn main() -> ExitCode {
+    celprint::heap::reuse_freed_blocks();
     let cli = Cli::parse();
     log::init(cli.log_format);
     stop_on_signals();
