@@ -364,7 +364,8 @@ fn info_shows_counts_and_parameters() {
     expect_code(&o, 0);
     assert!(stdout(&o).contains("leaked"));
     assert!(
-        stdout(&o).contains("judged over 24 frames either side"),
+        stdout(&o)
+            .contains("each with a solidly dark line (in video judged over 24 frames either side)"),
         "{}",
         stdout(&o)
     );

@@ -565,6 +565,41 @@ fn still_query_matches_a_frame_of_a_banked_video_and_reports_its_time() {
     );
 }
 
+/// A dark shot whose own left and right edges are over nine tenths black from top to
+/// bottom (Sintel trailer, 5 s in): such edges sit near the bar rule's three-quarter mark,
+/// so a grade moved them across it and the banked still (cropped as pillarbox) and its
+/// brightened copy (hashed whole) lay 100 bits apart. Padding has solidly dark lines and
+/// these edges have none, so neither is cropped now. Truth: the delivered still is the
+/// banked one through ffmpeg's `eq` filter.
+#[test]
+fn brightened_copy_of_a_dark_still_matches() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let video = media(&shared, "sintel/teeks99_sintel_clip-408p-mpeg4-mp3.mp4");
+    let banked = env.path("dark.png");
+    ffmpeg(&["-ss", "5.0", "-i", &video, "-frames:v", "1", s(&banked)]);
+    index(&env, &[s(&banked)]);
+    for (name, grade) in [
+        ("gamma.png", "eq=gamma=1.2"),
+        ("bright.png", "eq=brightness=0.06"),
+    ] {
+        let delivered = env.path(name);
+        ffmpeg(&["-i", s(&banked), "-vf", grade, s(&delivered)]);
+        let (code, report) = scan(&env, &[s(&delivered)]);
+        assert_eq!(code, 1, "{grade}: {report:#}");
+        let m = &report["matches"][0];
+        assert!(
+            m["bank_asset"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("dark.png"),
+            "{grade}: {m:#}"
+        );
+    }
+}
+
 /// Truth: a still banked, and a video that shows it from 2 s to 5 s (built here).
 #[test]
 fn banked_still_is_found_inside_a_delivered_video() {

@@ -220,7 +220,7 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 let dct = if args.exact {
                     pdq_of_image(&img)
                 } else {
-                    pdq_inside_bars(&img)
+                    pdq_inside_bars(&img, params.bar_rule())
                 };
                 let h = dct.hash();
                 format!("{},{},{}\n", h.hash, h.quality, file.display)
@@ -256,10 +256,15 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
     writeln!(out, "pdq:             {}", bank.params().pdq)?;
     writeln!(out, "secondary hash:  {}", bank.params().secondary.name())?;
     let params = bank.params();
+    let rule = if params.bars_need_solid_line {
+        "each with a solidly dark line"
+    } else {
+        "mostly dark lines"
+    };
     let bars = match (params.crop_borders, params.bars_window) {
         (false, _) => "kept (every pixel hashed)".to_string(),
-        (true, 0) => "cropped (in video judged frame by frame)".to_string(),
-        (true, n) => format!("cropped (in video judged over {n} frames either side)"),
+        (true, 0) => format!("cropped, {rule} (in video judged frame by frame)"),
+        (true, n) => format!("cropped, {rule} (in video judged over {n} frames either side)"),
     };
     writeln!(out, "letterbox bars:  {bars}")?;
     if !bank.params().crop_variants.is_empty() {

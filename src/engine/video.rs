@@ -7,7 +7,7 @@ use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_plane, LumaPlane, Pdq
 use rayon::prelude::*;
 
 use super::bars_window::BarsWindow;
-use crate::fingerprint::borders::{bars_within, centre_crop, Bars};
+use crate::fingerprint::borders::{bars_within, centre_crop, BarRule, Bars};
 use crate::fingerprint::inset::{luma_plane_of_rgb, InsetSearch, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
@@ -128,12 +128,13 @@ fn fingerprint_insets(
     let mut luma = Vec::new();
     // No bars are judged around an inset's own, so no window.
     let opts = video_options(params, sampling, None, 0);
+    let rule = params.bar_rule();
     decode_video(path, &opts, |frame| {
         if (frame.width, frame.height) != size {
             return;
         }
         for (rect, segmenter) in rects.iter().zip(&mut segmenters) {
-            let dct = pdq_in(&frame, inset_bars(&frame, rect), &mut luma);
+            let dct = pdq_in(&frame, inset_bars(&frame, rect, rule), &mut luma);
             segmenter.push(frame.time_s, frame.duration_s, dct, || 0);
         }
     })?;
@@ -419,8 +420,10 @@ fn decode_with_bars(
         find_bars: true,
     }))
     .collect();
-    let own_bars =
-        |frame: &Frame<'_>| -> Vec<Bars> { cuts.iter().map(|c| bars_of(frame, *c)).collect() };
+    let rule = params.bar_rule();
+    let own_bars = |frame: &Frame<'_>| -> Vec<Bars> {
+        cuts.iter().map(|c| bars_of(frame, *c, rule)).collect()
+    };
     if reach == 0 {
         return decode_video(path, opts, |frame| each(&frame, &own_bars(&frame)));
     }
@@ -497,31 +500,32 @@ struct Cut {
 
 /// The margins a track cuts off a frame, as this frame alone shows them. Exact frames
 /// (RGB) keep every pixel, bars included, as vPDQ does; only a crop variant looks for
-/// bars there, inside its crop.
-fn bars_of(frame: &Frame<'_>, cut: Cut) -> Bars {
+/// bars there, inside its crop. Bars are found under `rule`.
+fn bars_of(frame: &Frame<'_>, cut: Cut, rule: BarRule) -> Bars {
     let (w, h) = (frame.width, frame.height);
     let outer = centre_crop(Bars::default(), w, h, cut.keep);
     let find = match frame.pixels {
         Pixels::Rgb(_) => cut.keep < 100,
         Pixels::Luma { .. } => cut.find_bars,
     };
-    bars_inside(frame, outer, find)
+    bars_inside(frame, outer, find.then_some(rule))
 }
 
 /// The margins that leave an inset's picture: its place in the frame, and any bars
-/// inside it (a letterboxed film shown in an inset), as this frame shows them.
-fn inset_bars(frame: &Frame<'_>, rect: &Rect) -> Bars {
+/// inside it (a letterboxed film shown in an inset), as this frame shows them under
+/// `rule`.
+fn inset_bars(frame: &Frame<'_>, rect: &Rect, rule: BarRule) -> Bars {
     let outer = Bars {
         left: rect.x,
         top: rect.y,
         right: frame.width - rect.x - rect.width,
         bottom: frame.height - rect.y - rect.height,
     };
-    bars_inside(frame, outer, true)
+    bars_inside(frame, outer, Some(rule))
 }
 
 /// [`bars_within`] the margins `outer` of a decoded frame, in full-range luma.
-fn bars_inside(frame: &Frame<'_>, outer: Bars, find: bool) -> Bars {
+fn bars_inside(frame: &Frame<'_>, outer: Bars, find: Option<BarRule>) -> Bars {
     let (w, h) = (frame.width, frame.height);
     match frame.pixels {
         Pixels::Rgb(rgb) => bars_within(w, h, outer, find, |x, y| {

@@ -20,6 +20,21 @@ const BLACK_LIMIT: f32 = 24.0;
 /// it is still a bar. A caption or a logo covers well under a quarter of a line.
 const BORDER_SHARE: f32 = 0.75;
 
+/// Which runs of dark lines at opposite edges count as bars. A bank records its rule
+/// (`FingerprintParams::bars_need_solid_line`) and scans against it use the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarRule {
+    /// Runs of border lines that pair up, as banks made before `SolidLine` judged.
+    Dark,
+    /// As `Dark`, and each of the two bars holds at least one solidly dark line.
+    /// Padding is black across its whole length on most of its lines (a caption or a
+    /// logo burned into it leaves the lines beside it solid), while a dark shot's own
+    /// edges have lit pixels on every line. Those edges sit near the three-quarter
+    /// mark, where a grade moves them across it: a dark still whose edges were cropped
+    /// as bars in the bank was hashed whole in its brightened copy, 100 bits away.
+    SolidLine,
+}
+
 /// The picture inside the bars: how many rows and columns to drop on each side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bars {
@@ -39,15 +54,21 @@ impl Bars {
 /// nothing burned into it, where a dark picture still has a few lit pixels.
 const SOLID_SHARE: f32 = 0.97;
 
-/// Finds the bars of a `width × height` picture; `luma(x, y)` gives full-range luma.
-pub fn find_bars(width: usize, height: usize, luma: impl Fn(usize, usize) -> f32) -> Bars {
+/// Finds the bars of a `width × height` picture under `rule`; `luma(x, y)` gives
+/// full-range luma.
+pub fn find_bars(
+    width: usize,
+    height: usize,
+    rule: BarRule,
+    luma: impl Fn(usize, usize) -> f32,
+) -> Bars {
     let row_share =
         |y: usize| (0..width).filter(|&x| luma(x, y) <= BLACK_LIMIT).count() as f32 / width as f32;
     let col_share = |x: usize| {
         (0..height).filter(|&y| luma(x, y) <= BLACK_LIMIT).count() as f32 / height as f32
     };
-    let (top, bottom) = side_pair(height, &row_share);
-    let (left, right) = side_pair(width, &col_share);
+    let (top, bottom) = side_pair(height, rule, &row_share);
+    let (left, right) = side_pair(width, rule, &col_share);
     Bars {
         top,
         bottom,
@@ -60,31 +81,37 @@ pub fn find_bars(width: usize, height: usize, luma: impl Fn(usize, usize) -> f32
 /// share. Dark picture next to a bar lengthens that end's run of border lines, and a
 /// dark building at one edge of a window-boxed picture makes the two runs unequal; the
 /// padding itself is still solidly dark, so when the runs do not pair, the solidly dark
-/// runs are tried.
-fn side_pair(len: usize, share: &dyn Fn(usize) -> f32) -> (usize, usize) {
+/// runs are tried. Under [`BarRule::SolidLine`] the border runs pair only when each
+/// holds a solid line.
+fn side_pair(len: usize, rule: BarRule, share: &dyn Fn(usize) -> f32) -> (usize, usize) {
     let runs = |rev: bool| {
         let shares: Vec<f32> = (0..len)
             .map(|i| share(if rev { len - 1 - i } else { i }))
             .take_while(|s| *s >= BORDER_SHARE)
             .collect();
         let solid = shares.iter().take_while(|s| **s >= SOLID_SHARE).count();
-        (shares.len(), solid)
+        let holds_solid = shares.iter().any(|s| *s >= SOLID_SHARE);
+        (shares.len(), solid, holds_solid)
     };
-    let ((a, solid_a), (b, solid_b)) = (runs(false), runs(true));
-    paired(a, b, len)
+    let ((a, solid_a, holds_a), (b, solid_b, holds_b)) = (runs(false), runs(true));
+    let may_pair = rule == BarRule::Dark || (holds_a && holds_b);
+    may_pair
+        .then(|| paired(a, b, len))
+        .flatten()
         .or_else(|| paired(solid_a, solid_b, len))
         .unwrap_or((0, 0))
 }
 
 /// The bars of the centre `keep` per cent of each side of a `width × height` frame
-/// (100: the whole frame), found inside that centre when `find` is set: a safe-area
+/// (100: the whole frame), found inside that centre under the rule `find` when there is
+/// one: a safe-area
 /// crop variant is cut from the whole frame, bars and all, as a studio crops a delivery,
 /// and is then treated like any frame. Returned as margins of the whole frame.
 pub fn centre_bars(
     width: usize,
     height: usize,
     keep: u8,
-    find: bool,
+    find: Option<BarRule>,
     luma: impl Fn(usize, usize) -> f32,
 ) -> Bars {
     let outer = centre_crop(Bars::default(), width, height, keep);
@@ -92,23 +119,23 @@ pub fn centre_bars(
 }
 
 /// The bars inside the part of a `width × height` frame that the margins `outer` leave
-/// (a centre crop, a picture-in-picture inset), found when `find` is set. Returned as
-/// margins of the whole frame.
+/// (a centre crop, a picture-in-picture inset), found under the rule `find` when there
+/// is one. Returned as margins of the whole frame.
 pub fn bars_within(
     width: usize,
     height: usize,
     outer: Bars,
-    find: bool,
+    find: Option<BarRule>,
     luma: impl Fn(usize, usize) -> f32,
 ) -> Bars {
-    if !find {
+    let Some(rule) = find else {
         return outer;
-    }
+    };
     let (w, h) = (
         width - outer.left - outer.right,
         height - outer.top - outer.bottom,
     );
-    let inner = find_bars(w, h, |x, y| luma(x + outer.left, y + outer.top));
+    let inner = find_bars(w, h, rule, |x, y| luma(x + outer.left, y + outer.top));
     Bars {
         top: outer.top + inner.top,
         bottom: outer.bottom + inner.bottom,
@@ -147,6 +174,8 @@ fn paired(a: usize, b: usize, len: usize) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
+    const SOLID: BarRule = BarRule::SolidLine;
+
     fn picture(w: usize, h: usize, bars: Bars) -> impl Fn(usize, usize) -> f32 {
         move |x, y| {
             let inside =
@@ -181,7 +210,7 @@ mod tests {
                 right: 50,
             },
         ] {
-            assert_eq!(find_bars(640, 480, picture(640, 480, bars)), bars);
+            assert_eq!(find_bars(640, 480, SOLID, picture(640, 480, bars)), bars);
         }
     }
 
@@ -207,7 +236,7 @@ mod tests {
                 boxed(x, y)
             }
         };
-        assert_eq!(find_bars(w, h, captioned), bars);
+        assert_eq!(find_bars(w, h, SOLID, captioned), bars);
     }
 
     #[test]
@@ -241,7 +270,7 @@ mod tests {
         // Cutting 10 % from every edge of the frame eats 48 of the 60 rows of each bar;
         // the 12 left are still bars.
         assert_eq!(
-            centre_bars(640, 480, 80, true, picture(640, 480, bars)),
+            centre_bars(640, 480, 80, Some(SOLID), picture(640, 480, bars)),
             Bars {
                 top: 60,
                 bottom: 60,
@@ -250,7 +279,7 @@ mod tests {
             }
         );
         assert_eq!(
-            centre_bars(640, 480, 100, true, picture(640, 480, bars)),
+            centre_bars(640, 480, 100, Some(SOLID), picture(640, 480, bars)),
             bars
         );
     }
@@ -276,25 +305,76 @@ mod tests {
                 boxed(x, y)
             }
         };
-        assert_eq!(find_bars(w, h, building), bars);
+        assert_eq!(find_bars(w, h, SOLID, building), bars);
     }
 
     #[test]
     fn dark_frames_and_one_sided_darkness_are_left_whole() {
-        assert!(find_bars(640, 480, |_, _| 5.0).is_none());
+        assert!(find_bars(640, 480, SOLID, |_, _| 5.0).is_none());
         let one_sided = Bars {
             top: 100,
             bottom: 0,
             left: 0,
             right: 0,
         };
-        assert!(find_bars(640, 480, picture(640, 480, one_sided)).is_none());
+        assert!(find_bars(640, 480, SOLID, picture(640, 480, one_sided)).is_none());
         let thin = Bars {
             top: 3,
             bottom: 3,
             left: 0,
             right: 0,
         };
-        assert!(find_bars(640, 480, picture(640, 480, thin)).is_none());
+        assert!(find_bars(640, 480, SOLID, picture(640, 480, thin)).is_none());
+    }
+
+    /// A `w × h` dark shot whose `edge` columns at each side are 95 % dark from top to
+    /// bottom (every twentieth pixel lit), bright inside.
+    fn dark_edged(w: usize, edge: usize) -> impl Fn(usize, usize) -> f32 {
+        move |x, y| {
+            if !(edge..w - edge).contains(&x) && y % 20 != 0 {
+                10.0
+            } else {
+                60.0 + ((x * 7 + y * 3) % 150) as f32
+            }
+        }
+    }
+
+    /// The bench-stills frame that showed it: a dark Sintel shot whose left and right
+    /// edges are 93–96 % dark from top to bottom. Read as pillarbox under the old rule;
+    /// under the solid-line rule it is hashed whole, as its brightened copies are.
+    #[test]
+    fn a_dark_shot_s_own_edges_are_not_bars_unless_a_line_is_solid() {
+        let (w, h) = (640, 360);
+        let pillars = Bars {
+            top: 0,
+            bottom: 0,
+            left: 40,
+            right: 40,
+        };
+        assert_eq!(find_bars(w, h, BarRule::Dark, dark_edged(w, 40)), pillars);
+        assert!(find_bars(w, h, SOLID, dark_edged(w, 40)).is_none());
+    }
+
+    /// Real padding around the same shot is still found, and its run goes on through
+    /// the shot's dark edges, as it did under the old rule.
+    #[test]
+    fn padding_around_a_dark_shot_is_still_found() {
+        let (w, h, pad) = (680, 360, 20);
+        let shot = dark_edged(w - 2 * pad, 40);
+        let padded = |x: usize, y: usize| {
+            if (pad..w - pad).contains(&x) {
+                shot(x - pad, y)
+            } else {
+                8.0
+            }
+        };
+        let bars = Bars {
+            top: 0,
+            bottom: 0,
+            left: 60,
+            right: 60,
+        };
+        assert_eq!(find_bars(w, h, SOLID, padded), bars);
+        assert_eq!(find_bars(w, h, BarRule::Dark, padded), bars);
     }
 }

@@ -41,6 +41,10 @@ pub struct FingerprintParams {
     /// pixel), and off for banks made before it existed.
     #[serde(default)]
     pub crop_borders: bool,
+    /// Bars must each hold a solidly dark line ([`borders::BarRule::SolidLine`]). On by
+    /// default; off for banks made before it, which keep the rule they hashed with.
+    #[serde(default)]
+    pub bars_need_solid_line: bool,
     /// Extra centre crops banked beside each picture, as the per cent of each side kept
     /// (e.g. 90, 80, 70): a delivery cropped into the safe area matches one of them. Only
     /// the bank side makes them; empty by default (and for banks made before them).
@@ -68,6 +72,7 @@ impl Default for FingerprintParams {
             video_luma: VideoLuma::Plane,
             hold_distance: segments::SegmentOptions::default().hold_distance,
             crop_borders: true,
+            bars_need_solid_line: true,
             crop_variants: Vec::new(),
             bars_window: DEFAULT_BARS_WINDOW,
             faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
@@ -117,6 +122,15 @@ impl FingerprintParams {
             video_luma: VideoLuma::Rgb601,
             crop_borders: false,
             ..FingerprintParams::default()
+        }
+    }
+
+    /// The rule bars are found by under these parameters.
+    pub fn bar_rule(&self) -> borders::BarRule {
+        if self.bars_need_solid_line {
+            borders::BarRule::SolidLine
+        } else {
+            borders::BarRule::Dark
         }
     }
 
@@ -190,16 +204,17 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
         // One luma conversion for the picture and all its crops; the crops are copied
         // out first, because the picture's own hash may filter the buffer in place.
         let mut luma = luma_of(img);
+        let rule = params.bar_rule();
         let crops = params
             .crop_variants
             .iter()
             .map(|&keep| {
-                let bars = borders::centre_bars(w, h, keep, true, |x, y| luma[y * w + x]);
+                let bars = borders::centre_bars(w, h, keep, Some(rule), |x, y| luma[y * w + x]);
                 pdq_of_copied_region(&luma, w, h, bars)
             })
             .collect();
         let dct = if params.crop_borders {
-            let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+            let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
             pdq_of_region(&mut luma, w, h, bars)
         } else {
             pdq_of_image(img)
@@ -217,11 +232,12 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
     }
 }
 
-/// PDQ of the picture inside any bars ([`borders`]); the whole image when it has none.
-pub fn pdq_inside_bars(img: &DynamicImage) -> PdqDct {
+/// PDQ of the picture inside any bars found under `rule` ([`borders`]); the whole image
+/// when it has none.
+pub fn pdq_inside_bars(img: &DynamicImage, rule: borders::BarRule) -> PdqDct {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut luma = luma_of(img);
-    let bars = borders::find_bars(w, h, |x, y| luma[y * w + x]);
+    let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
     pdq_of_region(&mut luma, w, h, bars)
 }
 
@@ -291,6 +307,7 @@ mod tests {
             "jpeg_min_side":512,"video_luma":"plane","hold_distance":16}"#;
         let params: FingerprintParams = serde_json::from_str(stored).unwrap();
         assert!(!params.crop_borders);
+        assert!(!params.bars_need_solid_line);
         assert!(params.crop_variants.is_empty());
         assert_eq!(params.bars_window, 0);
         let now = FingerprintParams::default();
