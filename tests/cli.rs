@@ -364,8 +364,9 @@ fn info_shows_counts_and_parameters() {
     expect_code(&o, 0);
     assert!(stdout(&o).contains("leaked"));
     assert!(
-        stdout(&o)
-            .contains("each with a solidly dark line (in video judged over 24 frames either side)"),
+        stdout(&o).contains(
+            "cropped, when they look like padding (in video judged over 24 frames either side)"
+        ),
         "{}",
         stdout(&o)
     );

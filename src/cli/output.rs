@@ -11,6 +11,7 @@ use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
 use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
+use celprint::fingerprint::borders::BarRule;
 use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
 use celprint::report::html::Evidence;
@@ -220,7 +221,7 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 let dct = if args.exact {
                     pdq_of_image(&img)
                 } else {
-                    pdq_inside_bars(&img, params.bar_rule())
+                    pdq_inside_bars(&img, params.bar_rule)
                 };
                 let h = dct.hash();
                 format!("{},{},{}\n", h.hash, h.quality, file.display)
@@ -256,10 +257,9 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
     writeln!(out, "pdq:             {}", bank.params().pdq)?;
     writeln!(out, "secondary hash:  {}", bank.params().secondary.name())?;
     let params = bank.params();
-    let rule = if params.bars_need_solid_line {
-        "each with a solidly dark line"
-    } else {
-        "mostly dark lines"
+    let rule = match params.bar_rule {
+        BarRule::Padding => "when they look like padding",
+        BarRule::Dark => "when their lines are mostly dark",
     };
     let bars = match (params.crop_borders, params.bars_window) {
         (false, _) => "kept (every pixel hashed)".to_string(),

@@ -128,7 +128,7 @@ fn fingerprint_insets(
     let mut luma = Vec::new();
     // No bars are judged around an inset's own, so no window.
     let opts = video_options(params, sampling, None, 0);
-    let rule = params.bar_rule();
+    let rule = params.bar_rule;
     decode_video(path, &opts, |frame| {
         if (frame.width, frame.height) != size {
             return;
@@ -420,7 +420,7 @@ fn decode_with_bars(
         find_bars: true,
     }))
     .collect();
-    let rule = params.bar_rule();
+    let rule = params.bar_rule;
     let own_bars = |frame: &Frame<'_>| -> Vec<Bars> {
         cuts.iter().map(|c| bars_of(frame, *c, rule)).collect()
     };

@@ -12,6 +12,8 @@
 //! runs the same rule, a picture whose own top and bottom rows are black is cropped the
 //! same way in the bank and in the delivery.
 
+use serde::{Deserialize, Serialize};
+
 /// Pixels within this of black (0–255, full range) are dark.
 const BLACK_LIMIT: f32 = 24.0;
 
@@ -21,18 +23,23 @@ const BLACK_LIMIT: f32 = 24.0;
 const BORDER_SHARE: f32 = 0.75;
 
 /// Which runs of dark lines at opposite edges count as bars. A bank records its rule
-/// (`FingerprintParams::bars_need_solid_line`) and scans against it use the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (`FingerprintParams::bar_rule`) and scans against it use the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BarRule {
-    /// Runs of border lines that pair up, as banks made before `SolidLine` judged.
+    /// Runs of border lines that pair up: what banks made before `Padding` judged by.
+    #[default]
     Dark,
-    /// As `Dark`, and each of the two bars holds at least one solidly dark line.
-    /// Padding is black across its whole length on most of its lines (a caption or a
-    /// logo burned into it leaves the lines beside it solid), while a dark shot's own
-    /// edges have lit pixels on every line. Those edges sit near the three-quarter
-    /// mark, where a grade moves them across it: a dark still whose edges were cropped
-    /// as bars in the bank was hashed whole in its brightened copy, 100 bits away.
-    SolidLine,
+    /// Bars must look like padding. Each bar of a pair holds at least one solidly dark
+    /// line: padding is black across its whole length on most of its lines (a small
+    /// caption or logo burned into it leaves the lines beside it solid), while a dark
+    /// shot's own edges have lit pixels on every line. Those edges sit near the
+    /// three-quarter mark, where a grade moves them across it: a dark still whose edges
+    /// were cropped as bars in the bank was hashed whole in its brightened copy, 100 bits
+    /// away. And a bar with a caption or timecode so wide that its lines are no longer
+    /// border lines is still found when the opposite bar is clean: see
+    /// [`captioned_pair`].
+    Padding,
 }
 
 /// The picture inside the bars: how many rows and columns to drop on each side.
@@ -81,8 +88,8 @@ pub fn find_bars(
 /// share. Dark picture next to a bar lengthens that end's run of border lines, and a
 /// dark building at one edge of a window-boxed picture makes the two runs unequal; the
 /// padding itself is still solidly dark, so when the runs do not pair, the solidly dark
-/// runs are tried. Under [`BarRule::SolidLine`] the border runs pair only when each
-/// holds a solid line.
+/// runs are tried. Under [`BarRule::Padding`] the border runs pair only when each holds
+/// a solid line, and a bar with a wide caption is looked for last.
 fn side_pair(len: usize, rule: BarRule, share: &dyn Fn(usize) -> f32) -> (usize, usize) {
     let runs = |rev: bool| {
         let shares: Vec<f32> = (0..len)
@@ -94,12 +101,57 @@ fn side_pair(len: usize, rule: BarRule, share: &dyn Fn(usize) -> f32) -> (usize,
         (shares.len(), solid, holds_solid)
     };
     let ((a, solid_a, holds_a), (b, solid_b, holds_b)) = (runs(false), runs(true));
-    let may_pair = rule == BarRule::Dark || (holds_a && holds_b);
-    may_pair
+    let padding = rule == BarRule::Padding;
+    (!padding || (holds_a && holds_b))
         .then(|| paired(a, b, len))
         .flatten()
         .or_else(|| paired(solid_a, solid_b, len))
+        .or_else(|| {
+            // Only a clean bar gives the size: solid up to the picture (but for the line
+            // or two of ringing where padding meets picture), with no dark picture beside
+            // it lengthening its run.
+            let clean = |run: usize, solid: usize| if run - solid <= 2 { solid } else { 0 };
+            padding
+                .then(|| captioned_pair(len, share, clean(a, solid_a), clean(b, solid_b)))
+                .flatten()
+        })
         .unwrap_or((0, 0))
+}
+
+/// One bar clean and solid, the opposite one with a caption, a timecode or a watermark
+/// burned across most of it (a screener's bottom bar): that bar's lines are not border
+/// lines, so its run stops at the caption. Padding centres the picture, so the clean
+/// bar (`clean_a` or `clean_b` lines; 0 where that end has none) gives the size, and the
+/// other is taken at that size, give or take the tolerance
+/// of [`paired`], when it looks like padding around a caption: its outermost line is
+/// solidly dark, its innermost line is dark and the line past it is not, and lines in
+/// between are not dark (the caption; without one, it is a plain run of border lines,
+/// which did not pair, and a dark shot's edge is no caption).
+fn captioned_pair(
+    len: usize,
+    share: &dyn Fn(usize) -> f32,
+    clean_a: usize,
+    clean_b: usize,
+) -> Option<(usize, usize)> {
+    let tolerance = (len / 50).max(2);
+    // The size of the bar at the end `rev` (from the end backwards), near `size`.
+    let captioned = |size: usize, rev: bool| -> Option<usize> {
+        let line = |i: usize| share(if rev { len - 1 - i } else { i });
+        if line(0) < SOLID_SHARE {
+            return None;
+        }
+        let mut sizes: Vec<usize> = (size.saturating_sub(tolerance).max(1)..=size + tolerance)
+            .filter(|&n| n < len)
+            .collect();
+        sizes.sort_by_key(|&n| n.abs_diff(size));
+        sizes.into_iter().find(|&n| {
+            line(n - 1) >= BORDER_SHARE
+                && line(n) < BORDER_SHARE
+                && (1..n.saturating_sub(1)).any(|i| line(i) < BORDER_SHARE)
+        })
+    };
+    let from_a = captioned(clean_a, true).and_then(|b| paired(clean_a, b, len));
+    from_a.or_else(|| captioned(clean_b, false).and_then(|a| paired(a, clean_b, len)))
 }
 
 /// The bars of the centre `keep` per cent of each side of a `width × height` frame
@@ -174,7 +226,7 @@ fn paired(a: usize, b: usize, len: usize) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    const SOLID: BarRule = BarRule::SolidLine;
+    const SOLID: BarRule = BarRule::Padding;
 
     fn picture(w: usize, h: usize, bars: Bars) -> impl Fn(usize, usize) -> f32 {
         move |x, y| {
@@ -376,5 +428,53 @@ mod tests {
         };
         assert_eq!(find_bars(w, h, SOLID, padded), bars);
         assert_eq!(find_bars(w, h, BarRule::Dark, padded), bars);
+    }
+
+    /// A screener's bottom bar: a timecode in white across 77 % of the width and most of
+    /// the bar's height, so that its rows are no longer border rows; the top bar is clean.
+    /// The dark rows above and below the caption frame it as padding.
+    #[test]
+    fn a_bar_with_a_caption_across_it_is_still_a_bar() {
+        let bars = Bars {
+            top: 58,
+            bottom: 58,
+            left: 0,
+            right: 0,
+        };
+        let (w, h) = (848, 480);
+        let boxed = picture(w, h, bars);
+        let screener = |x: usize, y: usize| {
+            let caption = (h - 50..h - 10).contains(&y) && (98..750).contains(&x);
+            if caption {
+                235.0
+            } else {
+                boxed(x, y)
+            }
+        };
+        assert_eq!(find_bars(w, h, SOLID, screener), bars);
+        assert!(find_bars(w, h, BarRule::Dark, screener).is_none());
+        // Upside down: the caption in the top bar.
+        let flipped = |x: usize, y: usize| screener(x, h - 1 - y);
+        assert_eq!(find_bars(w, h, SOLID, flipped), bars);
+    }
+
+    /// A dark shot is no clean bar to size a captioned one by: a black left third whose
+    /// run goes on into dark picture, and at the right a black edge, lit picture and a
+    /// dark strip where the left's black would end (a graded Sintel trailer frame came
+    /// out cropped as pillarbox, its original not).
+    #[test]
+    fn a_dark_shot_is_not_a_clean_bar_beside_a_caption() {
+        let (w, h) = (848, 480);
+        let shot = |x: usize, y: usize| {
+            let from_right = w - 1 - x;
+            let lit = 60.0 + ((x * 7 + y * 3) % 150) as f32;
+            let dim = if y % 20 == 0 { lit } else { 10.0 };
+            match (x, from_right) {
+                (0..100, _) | (_, 0..20) => 0.0,
+                (100..110, _) | (_, 60..100) => dim,
+                _ => lit,
+            }
+        };
+        assert!(find_bars(w, h, SOLID, shot).is_none());
     }
 }

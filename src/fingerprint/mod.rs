@@ -41,10 +41,10 @@ pub struct FingerprintParams {
     /// pixel), and off for banks made before it existed.
     #[serde(default)]
     pub crop_borders: bool,
-    /// Bars must each hold a solidly dark line ([`borders::BarRule::SolidLine`]). On by
-    /// default; off for banks made before it, which keep the rule they hashed with.
+    /// How bars are told from picture ([`borders::BarRule`]): `Padding` by default;
+    /// banks made before it read as `Dark`, and keep the rule they hashed with.
     #[serde(default)]
-    pub bars_need_solid_line: bool,
+    pub bar_rule: borders::BarRule,
     /// Extra centre crops banked beside each picture, as the per cent of each side kept
     /// (e.g. 90, 80, 70): a delivery cropped into the safe area matches one of them. Only
     /// the bank side makes them; empty by default (and for banks made before them).
@@ -72,7 +72,7 @@ impl Default for FingerprintParams {
             video_luma: VideoLuma::Plane,
             hold_distance: segments::SegmentOptions::default().hold_distance,
             crop_borders: true,
-            bars_need_solid_line: true,
+            bar_rule: borders::BarRule::Padding,
             crop_variants: Vec::new(),
             bars_window: DEFAULT_BARS_WINDOW,
             faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
@@ -122,15 +122,6 @@ impl FingerprintParams {
             video_luma: VideoLuma::Rgb601,
             crop_borders: false,
             ..FingerprintParams::default()
-        }
-    }
-
-    /// The rule bars are found by under these parameters.
-    pub fn bar_rule(&self) -> borders::BarRule {
-        if self.bars_need_solid_line {
-            borders::BarRule::SolidLine
-        } else {
-            borders::BarRule::Dark
         }
     }
 
@@ -204,7 +195,7 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
         // One luma conversion for the picture and all its crops; the crops are copied
         // out first, because the picture's own hash may filter the buffer in place.
         let mut luma = luma_of(img);
-        let rule = params.bar_rule();
+        let rule = params.bar_rule;
         let crops = params
             .crop_variants
             .iter()
@@ -307,7 +298,7 @@ mod tests {
             "jpeg_min_side":512,"video_luma":"plane","hold_distance":16}"#;
         let params: FingerprintParams = serde_json::from_str(stored).unwrap();
         assert!(!params.crop_borders);
-        assert!(!params.bars_need_solid_line);
+        assert_eq!(params.bar_rule, borders::BarRule::Dark);
         assert!(params.crop_variants.is_empty());
         assert_eq!(params.bars_window, 0);
         let now = FingerprintParams::default();
