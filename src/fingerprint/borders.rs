@@ -121,12 +121,12 @@ fn side_pair(len: usize, rule: BarRule, share: &dyn Fn(usize) -> f32) -> (usize,
 /// One bar clean and solid, the opposite one with a caption, a timecode or a watermark
 /// burned across most of it (a screener's bottom bar): that bar's lines are not border
 /// lines, so its run stops at the caption. Padding centres the picture, so the clean
-/// bar (`clean_a` or `clean_b` lines; 0 where that end has none) gives the size, and the
-/// other is taken at that size, give or take the tolerance
-/// of [`paired`], when it looks like padding around a caption: its outermost line is
-/// solidly dark, its innermost line is dark and the line past it is not, and lines in
-/// between are not dark (the caption; without one, it is a plain run of border lines,
-/// which did not pair, and a dark shot's edge is no caption).
+/// bar (`clean_a` or `clean_b` lines; 0 where that end has none) gives the size, and
+/// the other is taken at that size, give or take the tolerance of [`paired`], when it
+/// looks like padding around a caption: its outermost line is solidly dark, its
+/// innermost line is dark and the line past it is not, and lines in between are not
+/// dark (the caption; without one, it is a plain run of border lines, which did not
+/// pair).
 fn captioned_pair(
     len: usize,
     share: &dyn Fn(usize) -> f32,
@@ -134,20 +134,20 @@ fn captioned_pair(
     clean_b: usize,
 ) -> Option<(usize, usize)> {
     let tolerance = (len / 50).max(2);
-    // The size of the bar at the end `rev` (from the end backwards), near `size`.
+    // The size of the bar at the end `rev` (counted from that end), near `size`.
     let captioned = |size: usize, rev: bool| -> Option<usize> {
         let line = |i: usize| share(if rev { len - 1 - i } else { i });
-        if line(0) < SOLID_SHARE {
+        if size == 0 || line(0) < SOLID_SHARE {
             return None;
         }
-        let mut sizes: Vec<usize> = (size.saturating_sub(tolerance).max(1)..=size + tolerance)
-            .filter(|&n| n < len)
-            .collect();
+        let reach = (size + tolerance).min(len - 1);
+        let lines: Vec<f32> = (0..=reach).map(line).collect();
+        let mut sizes: Vec<usize> = (size.saturating_sub(tolerance).max(2)..=reach).collect();
         sizes.sort_by_key(|&n| n.abs_diff(size));
         sizes.into_iter().find(|&n| {
-            line(n - 1) >= BORDER_SHARE
-                && line(n) < BORDER_SHARE
-                && (1..n.saturating_sub(1)).any(|i| line(i) < BORDER_SHARE)
+            lines[n - 1] >= BORDER_SHARE
+                && lines[n] < BORDER_SHARE
+                && lines[1..n - 1].iter().any(|s| *s < BORDER_SHARE)
         })
     };
     let from_a = captioned(clean_a, true).and_then(|b| paired(clean_a, b, len));
@@ -266,15 +266,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn captions_and_logos_burned_into_the_bars_do_not_hide_them() {
+    /// Sintel's 848 × 480 frame: 2.35:1 letterboxed into 16:9, bars of 58 rows.
+    fn sintel_letterbox() -> (usize, usize, Bars) {
         let bars = Bars {
             top: 58,
             bottom: 58,
             left: 0,
             right: 0,
         };
-        let (w, h) = (848, 480);
+        (848, 480, bars)
+    }
+
+    #[test]
+    fn captions_and_logos_burned_into_the_bars_do_not_hide_them() {
+        let (w, h, bars) = sintel_letterbox();
         let boxed = picture(w, h, bars);
         // A caption across 40 % of the bottom bar's width, in strokes, and a logo in the
         // top bar's corner 19 % of the width wide.
@@ -435,13 +440,7 @@ mod tests {
     /// The dark rows above and below the caption frame it as padding.
     #[test]
     fn a_bar_with_a_caption_across_it_is_still_a_bar() {
-        let bars = Bars {
-            top: 58,
-            bottom: 58,
-            left: 0,
-            right: 0,
-        };
-        let (w, h) = (848, 480);
+        let (w, h, bars) = sintel_letterbox();
         let boxed = picture(w, h, bars);
         let screener = |x: usize, y: usize| {
             let caption = (h - 50..h - 10).contains(&y) && (98..750).contains(&x);
