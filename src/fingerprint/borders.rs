@@ -140,14 +140,15 @@ fn captioned_pair(
         if size == 0 || line(0) < SOLID_SHARE {
             return None;
         }
-        let reach = (size + tolerance).min(len - 1);
-        let lines: Vec<f32> = (0..=reach).map(line).collect();
-        let mut sizes: Vec<usize> = (size.saturating_sub(tolerance).max(2)..=reach).collect();
+        let mut sizes: Vec<usize> =
+            (size.saturating_sub(tolerance).max(2)..=(size + tolerance).min(len - 1)).collect();
         sizes.sort_by_key(|&n| n.abs_diff(size));
+        // Lines are measured as needed, the interior last: this runs on every frame
+        // with a solid edge whose bars did not pair, dark shots included.
         sizes.into_iter().find(|&n| {
-            lines[n - 1] >= BORDER_SHARE
-                && lines[n] < BORDER_SHARE
-                && lines[1..n - 1].iter().any(|s| *s < BORDER_SHARE)
+            line(n - 1) >= BORDER_SHARE
+                && line(n) < BORDER_SHARE
+                && (1..n - 1).any(|i| line(i) < BORDER_SHARE)
         })
     };
     let from_a = captioned(clean_a, true).and_then(|b| paired(clean_a, b, len));
