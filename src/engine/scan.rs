@@ -92,10 +92,7 @@ pub fn scan_paths(
                     let quality = fp.best_quality();
                     // A video's faint frames are evidence against banked videos, so
                     // only a video with none is beyond matching.
-                    let floor = match fp.kind {
-                        MediaKind::Video => matching.evidence_quality(),
-                        _ => matching.min_quality,
-                    };
+                    let floor = matching.floor_for(fp.kind == MediaKind::Video);
                     let low_quality = quality.is_none_or(|q| q < floor);
                     summary.low_quality_files += low_quality as usize;
                     summary.ignored_hits += found.ignored_hits;

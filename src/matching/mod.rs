@@ -85,7 +85,18 @@ impl MatchOptions {
         self.faint_quality.min(self.min_quality)
     }
 
-    fn is_faint(&self, quality: u8) -> bool {
+    /// The least quality a delivered segment needs to be evidence: a video's faint
+    /// segments can be, along a time line; a still has none.
+    pub fn floor_for(&self, video: bool) -> u8 {
+        if video {
+            self.evidence_quality()
+        } else {
+            self.min_quality
+        }
+    }
+
+    /// Under the usable threshold: evidence, if at all, only along a time line.
+    pub(crate) fn is_faint(&self, quality: u8) -> bool {
         quality < self.min_quality
     }
 }
@@ -373,12 +384,7 @@ fn specificity(m: &Match, segments: &[QuerySegment], weights: &HashMap<usize, f6
 /// eight queries each). Faint segments are searched only for a video, whose hits can
 /// be checked against a time line.
 fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
-    let is_video = segments.iter().any(|q| q.segment.start_s.is_some());
-    let floor = if is_video {
-        opts.evidence_quality()
-    } else {
-        opts.min_quality
-    };
+    let floor = opts.floor_for(segments.iter().any(|q| q.segment.start_s.is_some()));
     segments
         .par_iter()
         .enumerate()
@@ -704,6 +710,7 @@ mod tests {
         assert_eq!((o.min_quality, o.evidence_quality()), (50, 50));
         let o = MatchOptions::default().for_bank(&FingerprintParams::default());
         assert_eq!((o.min_quality, o.evidence_quality()), (50, 5));
+        assert_eq!((o.floor_for(true), o.floor_for(false)), (5, 50));
         let o = MatchOptions {
             faint_quality: 2,
             ..MatchOptions::default()

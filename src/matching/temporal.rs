@@ -135,9 +135,16 @@ pub fn align(
             .iter()
             .map(|r: &Run| (r.query_start_s, r.query_end_s))
             .collect();
-        let extent = (bank_start, bank_end);
         let found = extend(
-            query, &hash_of, bank, extent, &inliers, rate, offset, opts, &taken,
+            query,
+            &hash_of,
+            bank,
+            (bank_start, bank_end),
+            &inliers,
+            rate,
+            offset,
+            opts,
+            &taken,
         );
         for mut run in found {
             widen_over_gaps(
@@ -323,7 +330,7 @@ fn extend(
             nearest_distance(bank, t, &hash_of(q), opts.evidence_quality())
                 .filter(|(d, _)| *d <= opts.extend_distance)
                 .map(|(d, bank_quality)| {
-                    let firm = s.quality >= opts.min_quality && bank_quality >= opts.min_quality;
+                    let firm = !opts.is_faint(s.quality) && !opts.is_faint(bank_quality);
                     (d, false, firm)
                 })
         };
