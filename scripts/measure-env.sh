@@ -1,7 +1,7 @@
-# Sourced by the measurement scripts (eval-bank.sh, measure-crop.sh, measure-faint.sh):
-# strict mode, the repository root as the working directory, $bin (built if missing),
-# $v (the shared video folder), $work (a temporary folder removed on exit) and ff
-# (ffmpeg, quiet, overwriting).
+# Sourced by the measurement scripts (eval-bank.sh, measure-crop.sh, measure-faint.sh,
+# measure-stills.sh): strict mode, the repository root as the working directory, $bin
+# (built if missing), $v (the shared video folder), $work (a temporary folder removed on
+# exit) and ff (ffmpeg, quiet, overwriting).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
