@@ -866,6 +866,9 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
             v.segments.iter().map(|q| q.segment).collect::<Vec<_>>()
         };
         assert!(one.segments.len() > least, "{name}: {}", one.segments.len());
+        assert_eq!(one.ranges, 1);
+        // Not a fall-back to one pass: the joins held.
+        assert!(three.ranges > 3, "{name}: {} ranges", three.ranges);
         same(name, &segs(&one), &segs(&three));
         assert_eq!(one.crops.len(), three.crops.len());
         for ((keep, a), (_, b)) in one.crops.iter().zip(&three.crops) {

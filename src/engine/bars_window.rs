@@ -46,6 +46,11 @@ impl<T> BarsWindow<T> {
         self.past.len() == self.reach && self.past.iter().all(|p| p.as_slice() == bars)
     }
 
+    /// The oldest frame held, if any.
+    pub fn oldest(&self) -> Option<&T> {
+        self.ahead.front().map(|(_, item)| item)
+    }
+
     /// Records a frame handed on at once (see [`BarsWindow::settled`]).
     pub fn pass(&mut self, bars: Vec<Bars>) {
         debug_assert!(self.settled(&bars));
@@ -54,7 +59,7 @@ impl<T> BarsWindow<T> {
 
     /// Adds the next frame, with its own bars, and hands on every frame whose window is
     /// now complete.
-    pub fn push(&mut self, bars: Vec<Bars>, item: T, out: &mut impl FnMut(T, &[Bars])) {
+    pub fn push(&mut self, bars: Vec<Bars>, item: T, out: &mut impl FnMut(T, &[Bars], &[Bars])) {
         self.ahead.push_back((bars, item));
         // The oldest frame goes once the frames after it are seen, or sooner when the
         // frames before it already decide.
@@ -67,27 +72,25 @@ impl<T> BarsWindow<T> {
     }
 
     /// Hands on every frame held, at the end of the stream.
-    pub fn flush(&mut self, out: &mut impl FnMut(T, &[Bars])) {
+    pub fn flush(&mut self, out: &mut impl FnMut(T, &[Bars], &[Bars])) {
         while !self.ahead.is_empty() {
             self.release(out);
         }
         self.past.clear();
     }
 
-    fn release(&mut self, out: &mut impl FnMut(T, &[Bars])) {
+    /// Hands on the oldest frame held with its own bars and its window's.
+    fn release(&mut self, out: &mut impl FnMut(T, &[Bars], &[Bars])) {
         let Some((own, item)) = self.ahead.pop_front() else {
             return;
         };
-        let window: Vec<&Vec<Bars>> = self
+        let window = self
             .past
             .iter()
             .chain(std::iter::once(&own))
-            .chain(self.ahead.iter().take(self.reach).map(|(b, _)| b))
-            .collect();
-        let bars: Vec<Bars> = (0..own.len())
-            .map(|track| median(window.iter().map(|frame| frame[track])))
-            .collect();
-        out(item, &bars);
+            .chain(self.ahead.iter().take(self.reach).map(|(b, _)| b));
+        let bars = window_bars(window);
+        out(item, &own, &bars);
         self.remember(own);
     }
 
@@ -99,6 +102,14 @@ impl<T> BarsWindow<T> {
             self.past.push_back(own);
         }
     }
+}
+
+/// The bars of each track over a window of frames (each frame's own bars, one a track).
+pub fn window_bars<'a>(window: impl Iterator<Item = &'a Vec<Bars>> + Clone) -> Vec<Bars> {
+    let tracks = window.clone().next().map_or(0, Vec::len);
+    (0..tracks)
+        .map(|track| median(window.clone().map(|frame| frame[track])))
+        .collect()
 }
 
 /// Each side's lower median: of two middle values the smaller bar, which keeps more
@@ -135,7 +146,7 @@ mod tests {
     fn tops(reach: usize, frames: &[usize]) -> Vec<usize> {
         let mut window = BarsWindow::new(reach);
         let mut got = Vec::new();
-        let mut out = |i: usize, b: &[Bars]| got.push((i, b[0].top));
+        let mut out = |i: usize, _: &[Bars], b: &[Bars]| got.push((i, b[0].top));
         for (i, &rows) in frames.iter().enumerate() {
             window.push(letterbox(rows), i, &mut out);
         }
@@ -188,10 +199,12 @@ mod tests {
                 window.pass(own);
                 passed += 1;
             } else {
-                window.push(own, i, &mut |i, b: &[Bars]| got.push((i, b[0].top)));
+                window.push(own, i, &mut |i, _: &[Bars], b: &[Bars]| {
+                    got.push((i, b[0].top))
+                });
             }
         }
-        window.flush(&mut |i, b: &[Bars]| got.push((i, b[0].top)));
+        window.flush(&mut |i, _: &[Bars], b: &[Bars]| got.push((i, b[0].top)));
         // Frames 70–199 share their bars: all but their first few pass at once.
         assert!(
             passed >= 100,
@@ -227,7 +240,7 @@ mod tests {
                 },
             ]
         };
-        let mut out = |_: (), b: &[Bars]| got.push((b[0].top, b[1].left));
+        let mut out = |_: (), _: &[Bars], b: &[Bars]| got.push((b[0].top, b[1].left));
         window.push(frame(10, 0), (), &mut out);
         window.push(frame(10, 7), (), &mut out);
         window.push(frame(0, 7), (), &mut out);

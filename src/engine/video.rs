@@ -1,19 +1,22 @@
 //! Fingerprinting a video: decode, hash each sampled frame, collapse held frames.
 
+use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use crate::fingerprint::imghash::imghash64;
 use crate::fingerprint::pdq::{luma_from_rgb8, pdq_dct_from_plane, LumaPlane, PdqDct};
 use rayon::prelude::*;
 
-use super::bars_window::BarsWindow;
+use super::bars_window::{window_bars, BarsWindow};
 use crate::fingerprint::borders::{bars_within, centre_crop, BarRule, Bars};
 use crate::fingerprint::inset::{luma_plane_of_rgb, InsetSearch, Rect};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
 use crate::media::video::{
-    declared_frame_rate, decode_video, keyframe_times, Frame, Pixels, VideoInfo, VideoOptions,
+    declared_frame_rate, decode_video, keyframe_times, Frame, Keyframe, Pixels, VideoInfo,
+    VideoOptions,
 };
 use crate::media::MediaError;
 
@@ -53,6 +56,8 @@ pub struct VideoFingerprint {
     /// Each picture-in-picture inset found, with the segments of what it shows.
     pub insets: Vec<(Rect, Vec<QuerySegment>)>,
     pub info: VideoInfo,
+    /// How many time ranges the file was decoded in, in parallel; 1 for one pass.
+    pub ranges: usize,
 }
 
 pub fn fingerprint_video(
@@ -62,10 +67,11 @@ pub fn fingerprint_video(
 ) -> Result<VideoFingerprint, MediaError> {
     let seg_opts = params.segment_options();
     let reach = bars_reach(path, params, sampling)?;
-    let (mut tracks, mut info, finder) = if sampling.ranges > 1 {
+    let ((mut tracks, mut info, finder), ranges) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, reach, seg_opts)?
     } else {
-        fingerprint_range(path, params, sampling, None, reach, seg_opts)?
+        let piece = fingerprint_range(path, params, sampling, None, reach, seg_opts)?;
+        (piece.decoded, 1)
     };
     let (rects, size) = finder.map_or((Vec::new(), (0, 0)), |f| {
         let size = f.size();
@@ -103,6 +109,7 @@ pub fn fingerprint_video(
         crops,
         insets,
         info,
+        ranges,
     })
 }
 
@@ -126,17 +133,16 @@ fn fingerprint_insets(
 ) -> Result<Vec<(Rect, Vec<QuerySegment>)>, MediaError> {
     let mut segmenters: Vec<Segmenter> = rects.iter().map(|_| Segmenter::new(seg_opts)).collect();
     let mut luma = Vec::new();
-    // No bars are judged around an inset's own, so no window.
     let opts = video_options(params, sampling, None, 0);
     let rule = params.bar_rule;
     decode_video(path, &opts, |frame| {
-        if (frame.width, frame.height) != size {
-            return;
+        if (frame.width, frame.height) == size {
+            for (rect, segmenter) in rects.iter().zip(&mut segmenters) {
+                let dct = pdq_in(&frame, inset_bars(&frame, rect, rule), &mut luma);
+                segmenter.push(frame.time_s, frame.duration_s, dct, || 0);
+            }
         }
-        for (rect, segmenter) in rects.iter().zip(&mut segmenters) {
-            let dct = pdq_in(&frame, inset_bars(&frame, rect, rule), &mut luma);
-            segmenter.push(frame.time_s, frame.duration_s, dct, || 0);
-        }
+        ControlFlow::Continue(())
     })?;
     Ok(rects
         .iter()
@@ -145,13 +151,13 @@ fn fingerprint_insets(
         .collect())
 }
 
-/// Decoder options for one pass; `reach` is the bars window's ([`bars_reach`]), which a
-/// range decodes past its end.
+/// Decoder options for one pass over the file, or over one range of it and up to
+/// `past_end` sampled frames after it.
 fn video_options(
     params: &FingerprintParams,
     sampling: Sampling,
     range: Option<Range>,
-    reach: usize,
+    past_end: usize,
 ) -> VideoOptions {
     VideoOptions {
         exact: params.video_luma == VideoLuma::Rgb601,
@@ -159,18 +165,19 @@ fn video_options(
         keyframes_only: sampling.keyframes_only,
         decoder_threads: 1,
         range: range.map(|r| (r.start, r.end)),
-        context: range.map(|r| (r.lead_in, reach)),
+        previous_frame_s: range.and_then(|r| r.previous_frame_s),
+        past_end,
     }
 }
 
-/// A time range of a file decoded on its own: frames in `[start, end)`, decoded from the
-/// keyframe `lead_in` before it (see [`ranges`]); the frames before `start`, and the
-/// bars window's reach after `end`, are decoded and segmented as context.
+/// A time range of a file decoded on its own: the frames in `[start, end)`, decoded
+/// from the keyframe at `start`.
 #[derive(Debug, Clone, Copy)]
 struct Range {
     start: f64,
     end: f64,
-    lead_in: f64,
+    /// The time of the frame shown before the keyframe ([`Keyframe::previous_s`]).
+    previous_frame_s: Option<f64>,
 }
 
 /// Segments of one range: the picture's own track first, then one track per centre
@@ -181,6 +188,51 @@ type Tracks = Vec<Vec<SegmentWithDct>>;
 /// decoder saw, and the inset finder's votes when insets are looked for.
 type Decoded = (Tracks, VideoInfo, Option<InsetSearch>);
 
+/// A range decoded on its own ([`fingerprint_range`]), with what joining it to the
+/// ranges before needs. Its segments are the one pass's from a point that only the
+/// join can tell, because two things reach across a cut: bars are judged over the
+/// frames either side of each frame, and a segment's frames are chained to its first
+/// frame, which may lie before the cut.
+struct Piece {
+    decoded: Decoded,
+    /// Frames handed on (sampled frames).
+    frames: usize,
+    /// How many frames either side bars were judged over.
+    reach: usize,
+    /// The first frames: the span where bars may have been judged without the frames
+    /// before the cut, and where the chains before it are carried on.
+    head: Vec<HeadFrame>,
+    /// The bars of the last `2 × reach + 1` frames (all of them when fewer).
+    tail: VecDeque<EdgeBars>,
+}
+
+/// A frame's own bars and the bars it was hashed inside, one of each a track.
+#[derive(Debug, Clone, PartialEq)]
+struct EdgeBars {
+    own: Vec<Bars>,
+    used: Vec<Bars>,
+}
+
+/// A frame near the start of a range, kept whole for the join.
+struct HeadFrame {
+    time_s: f64,
+    duration_s: f64,
+    bars: EdgeBars,
+    /// One a track.
+    dcts: Vec<PdqDct>,
+    secondary: u64,
+}
+
+/// Frames are kept at the start of each range for the join to carry the segment chains
+/// of the range before through, until the two chains start a segment at the same
+/// frame: the first `SYNC_SPAN_S` seconds, and on until each track's own chain has
+/// opened `SYNC_SEGMENTS` segments (a drawing held across the cut ends the same way
+/// for both), but never past `MAX_HEAD_S`. Where the chains have not met within them,
+/// the file is decoded again in one pass.
+const SYNC_SPAN_S: f64 = 2.0;
+const SYNC_SEGMENTS: usize = 6;
+const MAX_HEAD_S: f64 = 30.0;
+
 fn fingerprint_range(
     path: &Path,
     params: &FingerprintParams,
@@ -188,39 +240,205 @@ fn fingerprint_range(
     range: Option<Range>,
     reach: usize,
     seg_opts: SegmentOptions,
-) -> Result<Decoded, MediaError> {
-    let mut segmenter = Segmenter::new(seg_opts);
-    let mut crop_segmenters: Vec<Segmenter> = params
-        .crop_variants
-        .iter()
-        .map(|_| Segmenter::new(seg_opts))
+) -> Result<Piece, MediaError> {
+    let mut segmenters: Vec<Segmenter> = std::iter::once(())
+        .chain(params.crop_variants.iter().map(|_| ()))
+        .map(|()| Segmenter::new(seg_opts))
         .collect();
     let mut luma = Vec::new();
     let secondary_algo = params.secondary;
+    let secondary = |frame: &Frame<'_>| {
+        secondary_of(frame)
+            .map(|img| imghash64(&img, secondary_algo))
+            .unwrap_or(0)
+    };
     let opts = video_options(params, sampling, range, reach);
     let look_for_insets = sampling.looks_for_insets();
     let mut finder: Option<InsetSearch> = None;
-    // A range's own frames vote, not its context: each frame of the file votes once.
     let (from, to) = range.map_or((f64::NEG_INFINITY, f64::INFINITY), |r| (r.start, r.end));
-    let info = decode_with_bars(path, &opts, params, reach, |frame, bars| {
+    let mut frames = 0;
+    let mut held_reach = None;
+    let mut head = Vec::new();
+    let mut tail = VecDeque::new();
+    let info = decode_with_bars(path, &opts, params, reach, |frame, own, bars| {
         if look_for_insets {
             offer_to(&mut finder, frame, from, to);
         }
-        let dct = pdq_in(frame, bars[0], &mut luma);
-        // The secondary hash is made once a segment, from its first frame.
-        segmenter.push(frame.time_s, frame.duration_s, dct, || {
-            secondary_of(frame)
-                .map(|img| imghash64(&img, secondary_algo))
-                .unwrap_or(0)
-        });
-        for (bars, seg) in bars[1..].iter().zip(&mut crop_segmenters) {
-            let dct = pdq_in(frame, *bars, &mut luma);
-            seg.push(frame.time_s, frame.duration_s, dct, || 0);
+        let dcts: Vec<PdqDct> = bars.iter().map(|b| pdq_in(frame, *b, &mut luma)).collect();
+        let edge = 2 * *held_reach.get_or_insert_with(|| window_reach(reach, frame)) + 1;
+        let opened = segmenters.iter().map(Segmenter::count).min().unwrap_or(0);
+        let young = frames < edge || frame.time_s < from + SYNC_SPAN_S || opened < SYNC_SEGMENTS;
+        let keep = range.is_some() && head.len() == frames && young;
+        let keep = keep && frame.time_s < from + MAX_HEAD_S;
+        frames += 1;
+        // The secondary hash is made once a segment, from its first frame, and for each
+        // frame kept for the join, which may start a segment there.
+        let mut first = keep.then(|| secondary(frame));
+        if keep {
+            head.push(HeadFrame {
+                time_s: frame.time_s,
+                duration_s: frame.duration_s,
+                bars: EdgeBars {
+                    own: own.to_vec(),
+                    used: bars.to_vec(),
+                },
+                dcts: dcts.clone(),
+                secondary: first.unwrap_or(0),
+            });
+        }
+        if range.is_some() {
+            tail.push_back(EdgeBars {
+                own: own.to_vec(),
+                used: bars.to_vec(),
+            });
+            if tail.len() > edge {
+                tail.pop_front();
+            }
+        }
+        for (track, (dct, seg)) in dcts.into_iter().zip(&mut segmenters).enumerate() {
+            seg.push(frame.time_s, frame.duration_s, dct, || match track {
+                0 => first.take().unwrap_or_else(|| secondary(frame)),
+                _ => 0,
+            });
         }
     })?;
-    let mut tracks = vec![segmenter.finish()];
-    tracks.extend(crop_segmenters.into_iter().map(Segmenter::finish));
-    Ok((tracks, info, finder))
+    let tracks = segmenters.into_iter().map(Segmenter::finish).collect();
+    Ok(Piece {
+        decoded: (tracks, info, finder),
+        frames,
+        reach: held_reach.unwrap_or(reach),
+        head,
+        tail,
+    })
+}
+
+impl Piece {
+    /// Joins `next`, the range that follows, onto this one, carrying each track's chain
+    /// through `next`'s first frames until it starts a segment at a frame where
+    /// `next`'s own chain does, at `trusted_from` or later (the frames before it were
+    /// hashed again, [`rehash_head`]); from there on the two chains are the same. False
+    /// when they do not meet within the frames kept.
+    fn join(&mut self, next: Piece, trusted_from: usize, opts: SegmentOptions) -> bool {
+        let whole = next.head.len() == next.frames;
+        if next.reach != self.reach {
+            return false;
+        }
+        let (tracks, info, finder) = next.decoded;
+        for (track, (joined, mut local)) in self.decoded.0.iter_mut().zip(tracks).enumerate() {
+            let mut chain = Segmenter::resume(opts, std::mem::take(joined));
+            let start = |s: &SegmentWithDct| s.segment.start_s.unwrap_or(f64::NAN);
+            let mut met = None;
+            for (i, frame) in next.head.iter().enumerate() {
+                let secondary = if track == 0 { frame.secondary } else { 0 };
+                let dct = frame.dcts[track].clone();
+                let opened = chain.push(frame.time_s, frame.duration_s, dct, || secondary);
+                if opened && i >= trusted_from {
+                    met = local.iter().position(|s| start(s) == frame.time_s);
+                    if met.is_some() {
+                        break;
+                    }
+                }
+            }
+            let mut done = chain.finish();
+            match met {
+                Some(i) => {
+                    done.pop();
+                    done.extend(local.drain(i..));
+                }
+                // Every frame of `next` went through the chain.
+                None if whole => {}
+                None => return false,
+            }
+            *joined = done;
+        }
+        let (_, joined_info, joined_finder) = &mut self.decoded;
+        match (joined_finder, finder) {
+            (Some(f), Some(p)) => f.merge(p),
+            (f, p) => *f = f.take().or(p),
+        }
+        joined_info.frames_decoded += info.frames_decoded;
+        joined_info.partial = joined_info.partial.take().or(info.partial);
+        self.frames += next.frames;
+        self.tail.extend(next.tail);
+        while self.tail.len() > 2 * self.reach + 1 {
+            self.tail.pop_front();
+        }
+        true
+    }
+}
+
+/// The first frames of `next` that were hashed inside other bars than their whole
+/// window, across the cut, gives them: their place in `next.head`, and those bars.
+/// `before` holds the bars of the last `2 × reach + 1` frames before the cut (all of
+/// them when fewer); `last`: nothing follows `next`, so a window that runs past its end
+/// is cut short in one pass too. `None` when that cannot be told: a frame before the
+/// cut is wrong (its range decoded the frames after its end to judge it), or the windows
+/// reach past what is known of `next`.
+fn head_fixes(
+    before: &VecDeque<EdgeBars>,
+    next: &Piece,
+    last: bool,
+) -> Option<Vec<(usize, Vec<Bars>)>> {
+    let reach = next.reach;
+    let after = &next.head;
+    let whole = after.len() == next.frames;
+    if after.len() < 2 * reach && !(whole && last) {
+        return None;
+    }
+    let seq: Vec<&EdgeBars> = before.iter().chain(after.iter().map(|h| &h.bars)).collect();
+    let cut = before.len();
+    let mut fixes = Vec::new();
+    for i in cut.saturating_sub(reach)..(cut + reach).min(seq.len()) {
+        let window = &seq[i.saturating_sub(reach)..(i + reach + 1).min(seq.len())];
+        let bars = window_bars(window.iter().map(|e| &e.own));
+        if bars != seq[i].used {
+            if i < cut {
+                return None;
+            }
+            fixes.push((i - cut, bars));
+        }
+    }
+    Some(fixes)
+}
+
+/// Hashes the frames at `fixes` of a range's head again, inside the bars given there:
+/// decodes the range from its keyframe as far as the last of them.
+fn rehash_head(
+    path: &Path,
+    params: &FingerprintParams,
+    sampling: Sampling,
+    range: Range,
+    head: &mut [HeadFrame],
+    fixes: &[(usize, Vec<Bars>)],
+) -> Result<(), MediaError> {
+    let Some(&(last, _)) = fixes.last() else {
+        return Ok(());
+    };
+    let opts = video_options(params, sampling, Some(range), 0);
+    let mut luma = Vec::new();
+    let mut index = 0;
+    let mut todo = fixes.iter().peekable();
+    decode_video(path, &opts, |frame| {
+        if let Some((i, bars)) = todo.next_if(|(i, _)| *i == index) {
+            if let Some(kept) = head.get_mut(*i).filter(|h| h.time_s == frame.time_s) {
+                kept.dcts = bars.iter().map(|b| pdq_in(&frame, *b, &mut luma)).collect();
+                kept.bars.used.clone_from(bars);
+            }
+        }
+        index += 1;
+        if index > last {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })?;
+    if fixes.iter().all(|(i, bars)| head[*i].bars.used == *bars) {
+        Ok(())
+    } else {
+        Err(MediaError::Video(
+            "a range decoded again gave other frames".to_string(),
+        ))
+    }
 }
 
 /// Gives `frame` to the inset search, made for the first frame's size and the frames
@@ -237,140 +455,117 @@ fn offer_to(finder: &mut Option<InsetSearch>, frame: &Frame<'_>, from: f64, to: 
     }
 }
 
-/// One file in `sampling.ranges` time ranges cut at keyframes, decoded in parallel on
-/// the caller's pool, then joined: a held drawing that straddles a cut is merged back
-/// into one segment.
+/// One file cut at keyframes into ranges, about [`RANGES_PER_THREAD`] for each of
+/// `sampling.ranges` threads, decoded in parallel on the caller's pool with no frame
+/// decoded twice, then joined ([`Piece::join`]). Where a join cannot tell the one
+/// pass's segments, the file is decoded in one pass instead. Also says how many ranges
+/// the result came from (1 for one pass).
 fn fingerprint_in_ranges(
     path: &Path,
     params: &FingerprintParams,
     sampling: Sampling,
     reach: usize,
     seg_opts: SegmentOptions,
-) -> Result<Decoded, MediaError> {
+) -> Result<(Decoded, usize), MediaError> {
+    let one_pass =
+        || fingerprint_range(path, params, sampling, None, reach, seg_opts).map(|p| (p.decoded, 1));
     let scan = keyframe_times(path)?;
     let step = match (sampling.fps, scan.frame_rate) {
         (Some(fps), _) => 1.0 / fps,
         (None, rate) if rate > 0.0 => 1.0 / rate,
         _ => 1.0 / 12.0,
     };
-    // The first `reach` frames after the lead-in keyframe lack the frames before them
-    // that their bars are judged over (a half more for frames that come faster than the
-    // declared rate); after those, the two ranges' frames are the same, and the join
-    // needs a frame where both start a segment.
-    let settle = 1.5 * (reach as f64 + 1.0) * step;
+    // Long enough that no window reaches across a whole range (a half more for frames
+    // that come faster than the declared rate).
+    let shortest = MIN_RANGE_S.max(1.5 * (2 * reach + 1) as f64 * step);
     let bounds = ranges(
         &scan.keys,
         scan.end_s,
-        sampling.ranges,
-        settle + SYNC_SPAN_S,
+        sampling.ranges * RANGES_PER_THREAD,
+        shortest,
     );
     if bounds.len() < 2 {
-        return fingerprint_range(path, params, sampling, None, reach, seg_opts);
+        return one_pass();
     }
-    let parts: Vec<Result<Decoded, MediaError>> = bounds
+    // One range a task, so that an idle thread takes the next range whatever its length.
+    let parts: Vec<Result<Piece, MediaError>> = bounds
         .par_iter()
+        .with_max_len(1)
         .map(|r| fingerprint_range(path, params, sampling, Some(*r), reach, seg_opts))
         .collect();
-    let mut tracks: Option<Tracks> = None;
-    let mut info: Option<VideoInfo> = None;
-    let mut finder: Option<InsetSearch> = None;
-    for (part, range) in parts.into_iter().zip(&bounds) {
-        let (part_tracks, part_info, part_finder) = part?;
-        match (&mut finder, part_finder) {
-            (Some(f), Some(p)) => f.merge(p),
-            (f, p) => *f = f.take().or(p),
+    let count = parts.len();
+    let mut joined: Option<Piece> = None;
+    for (i, (part, range)) in parts.into_iter().zip(&bounds).enumerate() {
+        let mut part = part?;
+        let Some(j) = &mut joined else {
+            joined = Some(part);
+            continue;
+        };
+        // Frames just after the cut were judged without the frames before it: where
+        // that changed their bars, they are hashed again (a few frames decoded twice).
+        let Some(fixes) = head_fixes(&j.tail, &part, i + 1 == count) else {
+            return one_pass();
+        };
+        if rehash_head(path, params, sampling, *range, &mut part.head, &fixes).is_err() {
+            return one_pass();
         }
-        match &mut tracks {
-            None => tracks = Some(part_tracks),
-            Some(tracks) => {
-                let from = range.lead_in + settle;
-                for (joined, next) in tracks.iter_mut().zip(part_tracks) {
-                    if !join_at_common_start(joined, next, from, range.start) {
-                        // No frame in the overlap where both start a segment (one held
-                        // drawing across it): one pass is the only exact answer.
-                        return fingerprint_range(path, params, sampling, None, reach, seg_opts);
-                    }
-                }
-            }
-        }
-        match &mut info {
-            None => info = Some(part_info),
-            Some(i) => {
-                i.frames_decoded += part_info.frames_decoded;
-                i.partial = i.partial.take().or(part_info.partial);
-            }
+        let trusted_from = fixes.last().map_or(0, |(k, _)| k + 1);
+        if !j.join(part, trusted_from, seg_opts) {
+            return one_pass();
         }
     }
-    let mut info = info.unwrap_or_default();
+    let Some(Piece {
+        decoded: (tracks, mut info, finder),
+        ..
+    }) = joined
+    else {
+        return one_pass();
+    };
     info.partial = info.partial.or(scan.truncated);
     if info.frames_decoded == 0 {
         return Err(MediaError::Video("no frame could be decoded".to_string()));
     }
-    Ok((tracks.unwrap_or_default(), info, finder))
+    Ok(((tracks, info, finder), count))
 }
 
-/// Seconds of overlap between ranges in which to find a frame where both start a
-/// segment, on top of what the bars window needs.
-const SYNC_SPAN_S: f64 = 2.0;
+/// Ranges a thread: more ranges than threads even out ranges of unequal cost (the
+/// keyframes fall where they fall), and no frame is decoded twice for it.
+const RANGES_PER_THREAD: usize = 3;
 
-/// Joins the next range's segments onto `joined`. Segments are chains: a frame joins
-/// its segment when it is within the hold distance of the segment's first frame, so a
-/// chain started partway differs from one pass until both start a segment at the same
-/// frame; from there on they agree. `joined` is exact up to `until` (the next range's
-/// start; its later frames lack the frames after them), `next` from `from` on. The first
-/// segment start the two share in `[from, until]` is where the join is made; false when
-/// there is none.
-fn join_at_common_start(
-    joined: &mut Vec<SegmentWithDct>,
-    next: Vec<SegmentWithDct>,
-    from: f64,
-    until: f64,
-) -> bool {
-    let start = |s: &SegmentWithDct| s.segment.start_s.unwrap_or(f64::NAN);
-    let common = next
-        .iter()
-        .map(start)
-        .find(|t| *t >= from - 1e-9 && *t <= until + 1e-9 && joined.iter().any(|s| start(s) == *t));
-    let Some(t) = common else {
-        return false;
-    };
-    joined.retain(|s| start(s) < t);
-    joined.extend(next.into_iter().filter(|s| start(s) >= t));
-    true
-}
+/// No range is shorter than this: each opens the file and its decoder anew.
+const MIN_RANGE_S: f64 = 2.0;
 
-/// Up to `n` ranges of a stream ending at `end` seconds. Each range after the first is
-/// decoded from a keyframe and starts `overlap` seconds after it, whatever the keyframe
-/// interval; the previous range ends there. Each keyframe is chosen to even out the
-/// decoding: the range it closes (from that range's lead-in) against an even share of
-/// what is left.
-fn ranges(keys: &[f64], end: f64, n: usize, overlap: f64) -> Vec<Range> {
-    let end = keys.last().map_or(end, |last| end.max(*last));
+/// Up to `n` ranges of a stream ending at `end` seconds, cut at the keyframe nearest
+/// each even share of it, none shorter than `shortest` seconds. The first range starts
+/// before any frame, the last has no end.
+fn ranges(keys: &[Keyframe], end: f64, n: usize, shortest: f64) -> Vec<Range> {
+    let end = keys.last().map_or(end, |last| end.max(last.time_s));
     let mut out = vec![Range {
-        start: 0.0,
+        start: f64::NEG_INFINITY,
         end: f64::INFINITY,
-        lead_in: 0.0,
+        previous_frame_s: None,
     }];
     for i in 1..n {
-        let open = out.last().copied().unwrap_or(out[0]);
-        let left = (n - i) as f64;
-        let cost = |k: f64| (k + overlap - open.lead_in).max((end - k) / left);
+        let target = end * i as f64 / n as f64;
+        let open = out.last().map_or(0.0, |r| r.start.max(0.0));
         let best = keys
             .iter()
-            .copied()
-            .filter(|k| *k > open.start && k + overlap < end)
-            .min_by(|a, b| cost(*a).total_cmp(&cost(*b)));
+            .filter(|k| k.time_s >= open + shortest && k.time_s + shortest <= end)
+            .min_by(|a, b| {
+                (a.time_s - target)
+                    .abs()
+                    .total_cmp(&(b.time_s - target).abs())
+            });
         let Some(key) = best else {
-            break;
+            continue;
         };
-        let start = key + overlap;
         if let Some(last) = out.last_mut() {
-            last.end = start;
+            last.end = key.time_s;
         }
         out.push(Range {
-            start,
+            start: key.time_s,
             end: f64::INFINITY,
-            lead_in: key,
+            previous_frame_s: key.previous_s,
         });
     }
     out
@@ -388,19 +583,19 @@ pub fn hash_video_frames(
     // Only the picture's own track: crop variants are a bank's, not a frame list's.
     params.crop_variants.clear();
     let reach = bars_reach(path, &params, sampling)?;
-    let opts = video_options(&params, sampling, None, reach);
+    let opts = video_options(&params, sampling, None, 0);
     let mut luma = Vec::new();
     let mut index = 0u64;
-    decode_with_bars(path, &opts, &params, reach, |frame, bars| {
+    decode_with_bars(path, &opts, &params, reach, |frame, _, bars| {
         let hash = pdq_in(frame, bars[0], &mut luma).hash();
         sink(index, frame.time_s, hash);
         index += 1;
     })
 }
 
-/// Decodes `path`, handing `each` every sampled frame (a range's context frames too)
-/// with the bars of each track: the
-/// picture's own first, then each of `params.crop_variants`' centre crops. Bars are
+/// Decodes `path`, handing `each` every sampled frame with its own bars and its window's
+/// bars, one of each a track: the picture's own first, then each of
+/// `params.crop_variants`' centre crops. Bars are
 /// judged over `reach` sampled frames either side ([`BarsWindow`]), so frames are
 /// copied out of the decoder and held until their window is complete; when no track
 /// looks for bars, or the window is 0, frames go straight through.
@@ -409,7 +604,7 @@ fn decode_with_bars(
     opts: &VideoOptions,
     params: &FingerprintParams,
     reach: usize,
-    mut each: impl FnMut(&Frame<'_>, &[Bars]),
+    mut each: impl FnMut(&Frame<'_>, &[Bars], &[Bars]),
 ) -> Result<VideoInfo, MediaError> {
     let cuts: Vec<Cut> = std::iter::once(Cut {
         keep: 100,
@@ -424,38 +619,59 @@ fn decode_with_bars(
     let own_bars = |frame: &Frame<'_>| -> Vec<Bars> {
         cuts.iter().map(|c| bars_of(frame, *c, rule)).collect()
     };
+    let end = opts.range.map_or(f64::INFINITY, |(_, end)| end);
+    // Frames past a range's end are decoded only for the bars of the frames before it.
+    let mut hand_on = |frame: &Frame<'_>, own: &[Bars], bars: &[Bars]| {
+        if frame.time_s < end {
+            each(frame, own, bars);
+        }
+    };
     if reach == 0 {
-        return decode_video(path, opts, |frame| each(&frame, &own_bars(&frame)));
+        return decode_video(path, opts, |frame| {
+            let bars = own_bars(&frame);
+            hand_on(&frame, &bars, &bars);
+            ControlFlow::Continue(())
+        });
     }
     let mut window: Option<BarsWindow<HeldFrame>> = None;
     let mut spare: Vec<Vec<u8>> = Vec::new();
-    let mut hand_on = |frame: &Frame<'_>, bars: &[Bars]| each(frame, bars);
     let info = decode_video(path, opts, |frame| {
         let bars = own_bars(&frame);
-        let window = window.get_or_insert_with(|| {
-            let frame_bytes = match frame.pixels {
-                Pixels::Rgb(p) | Pixels::Luma { data: p, .. } => p.len().max(1),
-            };
-            BarsWindow::new(reach.min(MAX_HELD_BYTES / frame_bytes))
-        });
+        let window = window.get_or_insert_with(|| BarsWindow::new(window_reach(reach, &frame)));
         if window.settled(&bars) {
             // Most frames: nothing to wait for, so nothing is copied.
-            hand_on(&frame, &bars);
+            hand_on(&frame, &bars, &bars);
             window.pass(bars);
         } else {
             let held = HeldFrame::copy(&frame, spare.pop().unwrap_or_default());
-            window.push(bars, held, &mut |f, b| {
-                hand_on(&f.view(), b);
+            window.push(bars, held, &mut |f, own, b| {
+                hand_on(&f.view(), own, b);
                 spare.push(f.data);
             });
+        }
+        // Past a range's end, decoding goes on only while frames of the range wait for
+        // the frames after them; in footage whose bars hold still, not at all.
+        let waiting = window.oldest().is_some_and(|f| f.time_s < end);
+        if frame.time_s >= end && !waiting {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
     });
     // Frames still held are handed on even when decoding failed part-way: the caller
     // keeps what came before the damage.
     if let Some(window) = &mut window {
-        window.flush(&mut |f, b| hand_on(&f.view(), b));
+        window.flush(&mut |f, own, b| hand_on(&f.view(), own, b));
     }
     info
+}
+
+/// The window's reach for frames like `frame`: `reach`, shortened for large frames.
+fn window_reach(reach: usize, frame: &Frame<'_>) -> usize {
+    let frame_bytes = match frame.pixels {
+        Pixels::Rgb(p) | Pixels::Luma { data: p, .. } => p.len().max(1),
+    };
+    reach.min(MAX_HELD_BYTES / frame_bytes)
 }
 
 /// At most this many bytes of frames are held for a bars window: the window is
@@ -641,81 +857,157 @@ mod tests {
         53.792, 55.667,
     ];
 
-    #[test]
-    fn cuts_balance_the_decoding_with_the_overlap_counted() {
-        // Without overlap, ranges start at the keyframe nearest the middle.
-        let plain = ranges(&POPEYE_KEYS, 63.5, 2, 0.0);
-        assert_eq!(plain.len(), 2);
-        assert_eq!((plain[1].start, plain[1].lead_in), (30.75, 30.75));
-        assert_eq!(plain[0].end, 30.75);
-        // With one, the second range is decoded from that keyframe and starts 3.6 s on.
-        let overlapping = ranges(&POPEYE_KEYS, 63.5, 2, 3.6);
-        assert_eq!(overlapping[1].lead_in, 30.75);
-        assert!((overlapping[1].start - 34.35).abs() < 1e-9);
-        assert_eq!(overlapping[0].end, overlapping[1].start);
-        // Every range starts where the previous one ends, the first at 0, the last open,
-        // each decoded from a keyframe `overlap` before its start.
-        let three = ranges(&POPEYE_KEYS, 63.5, 3, 3.6);
-        assert_eq!(three.len(), 3);
-        assert_eq!(three[0].start, 0.0);
-        assert!(three.windows(2).all(|w| w[0].end == w[1].start));
-        assert!(three[1..]
+    fn popeye_keys() -> Vec<Keyframe> {
+        POPEYE_KEYS
             .iter()
-            .all(|r| POPEYE_KEYS.contains(&r.lead_in) && (r.start - r.lead_in - 3.6).abs() < 1e-9));
-        assert_eq!(three.last().unwrap().end, f64::INFINITY);
-    }
-
-    fn seg(start: f64, end: f64, frames: u32) -> SegmentWithDct {
-        let mut luma = vec![0.0f32; 64 * 64];
-        let dct = crate::fingerprint::pdq::pdq_dct_from_luma(&mut luma, 64, 64);
-        SegmentWithDct {
-            segment: Segment {
-                start_s: Some(start),
-                end_s: Some(end),
-                pdq: dct.hash().hash,
-                quality: 100,
-                frames,
-                secondary: 0,
-            },
-            dct,
-        }
+            .map(|&time_s| Keyframe {
+                time_s,
+                previous_s: Some(time_s - 0.04),
+            })
+            .collect()
     }
 
     #[test]
-    fn ranges_join_at_the_first_segment_start_both_share() {
-        let times = |v: &[SegmentWithDct]| -> Vec<(f64, f64)> {
-            v.iter()
-                .map(|s| (s.segment.start_s.unwrap(), s.segment.end_s.unwrap()))
-                .collect()
-        };
-        // One pass: 0–4, 4–6, 6–9, ... The earlier range goes on past its end (8) with
-        // frames it cannot judge; the later one starts its chain at its lead-in (3), partway
-        // through the 0–4 drawing, and first agrees at 6.
-        let mut joined = vec![
-            seg(0.0, 4.0, 4),
-            seg(4.0, 6.0, 2),
-            seg(6.0, 9.0, 3),
-            seg(9.0, 9.5, 1),
-        ];
-        let next = vec![
-            seg(3.0, 5.0, 2),
-            seg(5.0, 6.0, 1),
-            seg(6.0, 9.0, 3),
-            seg(9.0, 12.0, 3),
-        ];
-        assert!(join_at_common_start(&mut joined, next.clone(), 4.5, 8.0));
+    fn cuts_fall_on_the_keyframes_nearest_even_shares() {
+        let starts = |r: &[Range]| r.iter().map(|r| r.start).collect::<Vec<_>>();
+        let two = ranges(&popeye_keys(), 63.5, 2, 2.0);
+        assert_eq!(starts(&two), [f64::NEG_INFINITY, 30.75]);
+        assert_eq!(two[0].end, 30.75);
+        assert_eq!(two[1].end, f64::INFINITY);
+        assert_eq!(two[1].previous_frame_s, Some(30.75 - 0.04));
+        let six = ranges(&popeye_keys(), 63.5, 6, 2.0);
         assert_eq!(
-            times(&joined),
-            vec![(0.0, 4.0), (4.0, 6.0), (6.0, 9.0), (9.0, 12.0)]
+            starts(&six),
+            [f64::NEG_INFINITY, 13.083, 22.083, 30.75, 42.417, 53.792]
         );
-        // Nothing shared in the trusted overlap: no join.
-        let mut joined = vec![seg(0.0, 4.0, 4), seg(4.0, 9.5, 5)];
-        assert!(!join_at_common_start(&mut joined, next, 4.5, 8.0));
+        assert!(six.windows(2).all(|w| w[0].end == w[1].start));
+        // No range shorter than asked: shares that have no keyframe far enough from the
+        // last cut and from the end are dropped.
+        let long = ranges(&popeye_keys(), 63.5, 6, 10.0);
+        assert_eq!(starts(&long), [f64::NEG_INFINITY, 13.083, 30.75, 41.125]);
     }
 
     #[test]
     fn no_keyframe_after_the_start_means_one_range() {
-        assert_eq!(ranges(&[0.0], 10.0, 4, 1.0).len(), 1);
+        let key = |time_s| Keyframe {
+            time_s,
+            previous_s: None,
+        };
+        assert_eq!(ranges(&[key(0.0)], 10.0, 4, 1.0).len(), 1);
         assert_eq!(ranges(&[], 10.0, 4, 1.0).len(), 1);
+    }
+
+    /// A picture of its own for each `seed`: far from every other seed's in PDQ.
+    fn drawing(seed: usize) -> PdqDct {
+        let mut luma: Vec<f32> = (0..64 * 64)
+            .map(|i| ((i * (seed * 7 + 3) + seed * 11) % 253) as f32)
+            .collect();
+        crate::fingerprint::pdq::pdq_dct_from_luma(&mut luma, 64, 64)
+    }
+
+    /// Segments of one-second frames showing `drawings`, the first at `from` seconds.
+    fn chain(from: usize, drawings: &[usize]) -> Vec<SegmentWithDct> {
+        let mut s = Segmenter::new(SegmentOptions::default());
+        for (i, d) in drawings.iter().enumerate() {
+            s.push((from + i) as f64, 1.0, drawing(*d), || *d as u64);
+        }
+        s.finish()
+    }
+
+    /// A range of one-second frames showing `drawings` from `from` seconds, keeping its
+    /// first `head` frames for the join; no bars.
+    fn piece(from: usize, drawings: &[usize], head: usize) -> Piece {
+        let bars = EdgeBars {
+            own: vec![Bars::default()],
+            used: vec![Bars::default()],
+        };
+        Piece {
+            decoded: (vec![chain(from, drawings)], VideoInfo::default(), None),
+            frames: drawings.len(),
+            reach: 0,
+            head: drawings
+                .iter()
+                .take(head)
+                .enumerate()
+                .map(|(i, d)| HeadFrame {
+                    time_s: (from + i) as f64,
+                    duration_s: 1.0,
+                    bars: bars.clone(),
+                    dcts: vec![drawing(*d)],
+                    secondary: *d as u64,
+                })
+                .collect(),
+            tail: std::iter::repeat_n(bars, 1).collect(),
+        }
+    }
+
+    fn spans(v: &[SegmentWithDct]) -> Vec<(f64, f64, u32, u64)> {
+        v.iter()
+            .map(|s| {
+                let s = s.segment;
+                (s.start_s.unwrap(), s.end_s.unwrap(), s.frames, s.secondary)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_drawing_held_across_a_cut_is_one_segment() {
+        // Drawing 2 is held from 3 s to 7 s, across the cut at 5 s. The later range's
+        // own chain starts a segment at 5; the join carries the earlier chain through
+        // its first frames until both start one at the same frame (7).
+        let drawings = [1, 1, 1, 2, 2, 2, 2, 3, 3, 4];
+        let one_pass = chain(0, &drawings);
+        let mut joined = piece(0, &drawings[..5], 5);
+        assert!(joined.join(piece(5, &drawings[5..], 3), 0, SegmentOptions::default()));
+        assert_eq!(spans(&joined.decoded.0[0]), spans(&one_pass));
+        assert_eq!(joined.frames, 10);
+        // When the kept frames end before the chains meet, there is no join.
+        let mut joined = piece(0, &drawings[..5], 5);
+        assert!(!joined.join(piece(5, &drawings[5..], 2), 0, SegmentOptions::default()));
+        // Unless they are all the range has: then the chain went through all of it.
+        let mut joined = piece(0, &drawings[..5], 5);
+        assert!(joined.join(piece(5, &drawings[5..7], 2), 0, SegmentOptions::default()));
+        assert_eq!(
+            spans(&joined.decoded.0[0]),
+            spans(&chain(0, &drawings[..7]))
+        );
+    }
+
+    #[test]
+    fn bars_judged_without_the_frames_across_a_cut_are_caught() {
+        let top = |rows| {
+            vec![Bars {
+                top: rows,
+                ..Bars::default()
+            }]
+        };
+        let edge = |own, used| EdgeBars {
+            own: top(own),
+            used: top(used),
+        };
+        let before: VecDeque<EdgeBars> = (0..3).map(|_| edge(10, 10)).collect();
+        let next = |first: (usize, usize)| {
+            let mut p = piece(3, &[1, 1, 1], 3);
+            p.reach = 1;
+            for (i, h) in p.head.iter_mut().enumerate() {
+                h.bars = if i == 0 {
+                    edge(first.0, first.1)
+                } else {
+                    edge(10, 10)
+                };
+            }
+            p
+        };
+        // The first frame after the cut reads no bars, and its range alone (itself and
+        // the frame after) gave it none; across the cut its window is 10, 0, 10.
+        let fixes = head_fixes(&before, &next((0, 0)), false).unwrap();
+        assert_eq!(fixes, vec![(0, top(10))]);
+        // Hashed inside the bars its whole window gives: nothing to hash again.
+        assert_eq!(head_fixes(&before, &next((0, 10)), false), Some(Vec::new()));
+        // A frame before the cut is never hashed again: its range judged it with the
+        // frames after its end.
+        let mut wrong = before.clone();
+        wrong[2].used = top(0);
+        assert_eq!(head_fixes(&wrong, &next((0, 10)), false), None);
     }
 }

@@ -90,7 +90,22 @@ impl Segmenter {
         }
     }
 
-    /// Adds one frame. `secondary` is called only when the frame opens a new segment,
+    /// Carries on the chain of `done` (segments of the frames before, in order) as if its
+    /// frames had been pushed here.
+    pub fn resume(opts: SegmentOptions, done: Vec<SegmentWithDct>) -> Segmenter {
+        // A segment's frames are all of one class, so its best quality tells the class.
+        let open = done
+            .last()
+            .map_or(Class::Gap, |s| opts.class(s.segment.quality));
+        Segmenter {
+            opts,
+            done,
+            open,
+            frames: 0,
+        }
+    }
+
+    /// Adds one frame; true when it opens a new segment. `secondary` is called only then,
     /// so the secondary hash is computed once per held drawing, not once per frame.
     pub fn push(
         &mut self,
@@ -98,7 +113,7 @@ impl Segmenter {
         duration_s: f64,
         dct: PdqDct,
         secondary: impl FnOnce() -> u64,
-    ) {
+    ) -> bool {
         self.frames += 1;
         let pdq = dct.hash();
         let class = self.opts.class(pdq.quality);
@@ -109,7 +124,7 @@ impl Segmenter {
                 last.segment.end_s = Some(end.max(last.segment.end_s.unwrap_or(end)));
                 last.segment.frames += 1;
                 last.segment.quality = last.segment.quality.max(pdq.quality);
-                return;
+                return false;
             }
         }
         self.open = class;
@@ -124,10 +139,16 @@ impl Segmenter {
             },
             dct,
         });
+        true
     }
 
     pub fn frames(&self) -> u64 {
         self.frames
+    }
+
+    /// Segments opened so far.
+    pub fn count(&self) -> usize {
+        self.done.len()
     }
 
     pub fn finish(self) -> Vec<SegmentWithDct> {

@@ -4,6 +4,7 @@
 //! kept), not the way it is hashed: they are evidence for a person, not for the matcher.
 
 use std::io::Cursor;
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use image::codecs::jpeg::JpegEncoder;
@@ -49,7 +50,7 @@ pub fn video_thumbnail(path: &Path, time_s: f64) -> Result<Thumbnail, MediaError
     let mut best: Option<(f64, RgbImage)> = None;
     decode_video(path, &opts, |frame| {
         let Pixels::Rgb(data) = frame.pixels else {
-            return;
+            return ControlFlow::Continue(());
         };
         let on_screen = frame.time_s <= time_s + 1e-6;
         let better = match &best {
@@ -63,6 +64,7 @@ pub fn video_thumbnail(path: &Path, time_s: f64) -> Result<Thumbnail, MediaError
                 best = Some((frame.time_s, img));
             }
         }
+        ControlFlow::Continue(())
     })?;
     let (_, img) =
         best.ok_or_else(|| MediaError::Video(format!("no frame decoded near {time_s:.2} s")))?;

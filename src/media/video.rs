@@ -9,6 +9,7 @@
 //! timed correctly. The display matrix (a phone's rotation flag) is applied, so a
 //! rotated file hashes as it is shown.
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Once;
 
@@ -35,12 +36,16 @@ pub struct VideoOptions {
     /// Decode only frames whose time is in `[start, end)` seconds, seeking to `start`
     /// (which should be a keyframe's time, see [`keyframe_times`]).
     pub range: Option<(f64, f64)>,
-    /// Frames around `range` handed out too, so that whatever is judged over neighbouring
-    /// frames, or chained from frame to frame, sees in a range what it sees in one pass:
-    /// decoding starts at this earlier keyframe time instead of the range's start, and
-    /// goes on for `context.1` sampled frames past the range's end. They are not counted
-    /// in [`VideoInfo::frames_decoded`].
-    pub context: Option<(f64, usize)>,
+    /// The time of the last frame before `range` starts ([`Keyframe::previous_s`]), so
+    /// that `fps` picks in a range the frames one pass picks: the first frame of each
+    /// tick, which a range's first frame is only when the frame before it is in an
+    /// earlier tick.
+    pub previous_frame_s: Option<f64>,
+    /// Sampled frames past `range`'s end handed out too (the sink tells them by their
+    /// time), for what is judged over the frames after each frame; the sink can stop
+    /// sooner ([`ControlFlow::Break`]). They are not counted in
+    /// [`VideoInfo::frames_decoded`].
+    pub past_end: usize,
 }
 
 impl Default for VideoOptions {
@@ -51,7 +56,8 @@ impl Default for VideoOptions {
             keyframes_only: false,
             decoder_threads: 1,
             range: None,
-            context: None,
+            previous_frame_s: None,
+            past_end: 0,
         }
     }
 }
@@ -98,11 +104,12 @@ fn init() -> Result<(), MediaError> {
     result
 }
 
-/// Decodes the best video stream of `path`, calling `sink` with each sampled frame.
+/// Decodes the best video stream of `path`, calling `sink` with each sampled frame
+/// until it breaks.
 pub fn decode_video(
     path: &Path,
     opts: &VideoOptions,
-    mut sink: impl FnMut(Frame<'_>),
+    mut sink: impl FnMut(Frame<'_>) -> ControlFlow<()>,
 ) -> Result<VideoInfo, MediaError> {
     init()?;
     let ff = |what: &str, e: ffmpeg::Error| MediaError::Video(format!("{what}: {e}"));
@@ -155,26 +162,25 @@ pub fn decode_video(
         pending_time: None,
         pending_rgb: false,
         pending_gain: 1.0,
-        tail_left: opts.context.map_or(0, |(_, tail)| tail),
         next_sample: 0.0,
-        past_end: false,
+        past_end_left: opts.past_end,
+        stopped: false,
         time_base,
         nominal_duration,
         rotation,
     };
 
-    let seek_to = opts.range.map(|(start, _)| {
-        opts.context
-            .map_or(start, |(lead_in, _)| lead_in.min(start))
-    });
-    if let Some(start) = seek_to.filter(|start| *start > 0.0) {
+    if let Some((start, _)) = opts.range.filter(|(start, _)| *start > 0.0) {
         let ts = (start * f64::from(ffmpeg::ffi::AV_TIME_BASE)) as i64;
         input.seek(ts, ..ts).map_err(|e| ff("seek", e))?;
-        state.next_sample = start;
+        state.next_sample = match (opts.fps, opts.previous_frame_s) {
+            (Some(fps), Some(previous)) => next_tick(previous, fps),
+            _ => start,
+        };
     }
     let mut failed: Option<String> = None;
     for (s, packet) in input.packets() {
-        if state.past_end {
+        if state.stopped {
             break;
         }
         if let (Some(pts), Some(tb)) = (packet.pts(), stream_time_bases.get(s.index())) {
@@ -233,7 +239,8 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
     let declared_s = (input.duration() > 0)
         .then(|| input.duration() as f64 / f64::from(ffmpeg::ffi::AV_TIME_BASE));
     let time_bases: Vec<f64> = input.streams().map(|s| f64::from(s.time_base())).collect();
-    let mut keys = Vec::new();
+    let mut key_times = Vec::new();
+    let mut times = Vec::new();
     let mut reach = 0f64;
     for (s, packet) in input.packets() {
         let (Some(pts), Some(tb)) = (packet.pts(), time_bases.get(s.index())) else {
@@ -241,11 +248,25 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
         };
         let t = pts as f64 * tb;
         reach = reach.max(t + packet.duration().max(0) as f64 * tb);
-        if s.index() == index && packet.is_key() {
-            keys.push(t);
+        if s.index() == index {
+            times.push(t);
+            if packet.is_key() {
+                key_times.push(t);
+            }
         }
     }
-    keys.sort_by(|a, b| a.total_cmp(b));
+    times.sort_by(|a, b| a.total_cmp(b));
+    key_times.sort_by(|a, b| a.total_cmp(b));
+    let keys = key_times
+        .into_iter()
+        .map(|time_s| {
+            let before = times.partition_point(|t| *t < time_s);
+            Keyframe {
+                time_s,
+                previous_s: before.checked_sub(1).map(|i| times[i]),
+            }
+        })
+        .collect();
     let truncated = declared_s.filter(|d| reach + 1.0 < *d).map(|d| {
         format!("the file ends at {reach:.2} s of the {d:.2} s its container declares (truncated?)")
     });
@@ -281,14 +302,22 @@ fn average_rate(stream: &ffmpeg::format::stream::Stream<'_>) -> f64 {
 
 /// What [`keyframe_times`] found.
 pub struct KeyframeScan {
-    /// Keyframe presentation times, in order.
-    pub keys: Vec<f64>,
+    /// The keyframes, in presentation order.
+    pub keys: Vec<Keyframe>,
     /// Where the last packet of any stream ends, in seconds.
     pub end_s: f64,
     /// The average frame rate the container declares; 0 when unknown.
     pub frame_rate: f64,
     /// Set when the packets stop short of the duration the container declares.
     pub truncated: Option<String>,
+}
+
+/// A keyframe: where a range of the stream can start decoding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Keyframe {
+    pub time_s: f64,
+    /// The presentation time of the frame shown just before it; `None` for the first.
+    pub previous_s: Option<f64>,
 }
 
 /// The rotation, in degrees clockwise, that makes a frame display upright.
@@ -323,11 +352,11 @@ struct FrameState {
     pending_time: Option<f64>,
     pending_rgb: bool,
     pending_gain: f32,
-    /// Context frames still to hand out past the range's end.
-    tail_left: usize,
     next_sample: f64,
-    /// Set once a frame at or past the range's end came out.
-    past_end: bool,
+    /// Frames still to hand out past the range's end.
+    past_end_left: usize,
+    /// Set once no more frames are wanted: past the range's end, or the sink said so.
+    stopped: bool,
     time_base: f64,
     nominal_duration: f64,
     rotation: i32,
@@ -339,38 +368,37 @@ impl FrameState {
         decoder: &mut ffmpeg::decoder::Video,
         opts: &VideoOptions,
         info: &mut VideoInfo,
-        sink: &mut impl FnMut(Frame<'_>),
+        sink: &mut impl FnMut(Frame<'_>) -> ControlFlow<()>,
     ) -> Result<(), MediaError> {
-        while !self.past_end && decoder.receive_frame(&mut self.decoded).is_ok() {
+        while !self.stopped && decoder.receive_frame(&mut self.decoded).is_ok() {
             let Some(ts) = self.decoded.timestamp() else {
                 continue;
             };
             let time_s = ts as f64 * self.time_base;
-            let mut context = false;
-            if let Some((start, end)) = opts.range {
-                if time_s >= end && self.tail_left == 0 {
-                    // This frame belongs to the next range; it only ends the last one here.
-                    self.emit_pending(Some(time_s), sink);
-                    self.past_end = true;
-                    return Ok(());
-                }
-                context = time_s >= end || time_s + 1e-9 < start;
-                if context && opts.context.is_none() {
-                    continue;
-                }
+            if opts.range.is_some_and(|(start, _)| time_s + 1e-9 < start) {
+                continue;
             }
-            if !context {
+            let beyond = opts.range.is_some_and(|(_, end)| time_s >= end);
+            if !beyond {
                 // Counted here, within the range, so that ranges add up to the whole.
                 info.frames_decoded += 1;
             }
-            if let Some(fps) = opts.fps {
-                if time_s + 1e-9 < self.next_sample {
-                    continue;
-                }
-                self.next_sample = (time_s * fps).floor() / fps + 1.0 / fps;
+            if opts.fps.is_some() && time_s + 1e-9 < self.next_sample {
+                // Not sampled. Past the range's end, one pass would not sample it either:
+                // the last frame's duration runs on to the next frame that is sampled.
+                continue;
             }
-            if opts.range.is_some_and(|(_, end)| time_s >= end) {
-                self.tail_left -= 1;
+            if beyond {
+                if self.past_end_left == 0 {
+                    // This frame belongs to the next range; it only ends this one here.
+                    self.emit_pending(Some(time_s), sink);
+                    self.stopped = true;
+                    return Ok(());
+                }
+                self.past_end_left -= 1;
+            }
+            if let Some(fps) = opts.fps {
+                self.next_sample = next_tick(time_s, fps);
             }
             let (w, h) = (self.decoded.width(), self.decoded.height());
             if w == 0 || h == 0 {
@@ -427,14 +455,24 @@ impl FrameState {
 
     /// Hands the held-back frame to `sink`, lasting until `next_s` (the next frame's
     /// time) or, at the end of the stream, for the nominal frame duration.
-    fn emit_pending(&mut self, next_s: Option<f64>, sink: &mut impl FnMut(Frame<'_>)) {
-        if let Some(t) = self.pending_time.take() {
+    fn emit_pending(
+        &mut self,
+        next_s: Option<f64>,
+        sink: &mut impl FnMut(Frame<'_>) -> ControlFlow<()>,
+    ) {
+        let Some(t) = self.pending_time.take() else {
+            return;
+        };
+        if self.stopped {
+            return;
+        }
+        {
             let duration = next_s
                 .map(|n| n - t)
                 .filter(|d| *d > 0.0)
                 .unwrap_or(self.nominal_duration);
             let (width, height) = self.pending_size;
-            sink(Frame {
+            let flow = sink(Frame {
                 time_s: t,
                 duration_s: duration,
                 width,
@@ -448,8 +486,15 @@ impl FrameState {
                     }
                 },
             });
+            self.stopped = flow.is_break();
         }
     }
+}
+
+/// The first tick of `fps` after the one `time_s` falls in: `fps` samples the first
+/// frame of each tick.
+fn next_tick(time_s: f64, fps: f64) -> f64 {
+    (time_s * fps).floor() / fps + 1.0 / fps
 }
 
 /// Whether plane 0 of `frame` is its 8-bit luma, and if so whether it is limited-range
