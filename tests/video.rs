@@ -803,9 +803,11 @@ fn compare_aligns_two_files_without_a_bank() {
 }
 
 /// Cutting one file at keyframes and decoding the ranges in parallel must give exactly
-/// the segments of one pass: nothing lost or doubled at the cuts. Letterboxed Sintel,
-/// with crop variants, checks that the bars window sees across the cuts: its bars are
-/// judged over neighbouring frames, which a range must decode from before its start.
+/// the segments of one pass: nothing lost or doubled at the cuts, and the joins must
+/// hold (no fall-back to one pass). Letterboxed Sintel, with crop variants, checks that
+/// bars are judged across the cuts: its letterbox edge flickers between two rows, so at
+/// some cuts the first frames of a range get other bars from the frames before the cut
+/// and are hashed again.
 #[test]
 fn parallel_ranges_give_the_same_segments_as_one_pass() {
     let Some(shared) = common::shared() else {
@@ -818,7 +820,7 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
     let cases = [
         (
             "popeye/showorder_pgs_Title_T00-1.mkv",
-            Vec::new(),
+            vec![90, 80, 70],
             None,
             500,
         ),

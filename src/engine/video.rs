@@ -30,9 +30,10 @@ pub struct Sampling {
     pub fps: Option<f64>,
     /// Decode keyframes only.
     pub keyframes_only: bool,
-    /// Cut one file into this many time ranges at keyframes and decode them in
-    /// parallel; 0 or 1 decodes it in one pass. It does not change which frames are
-    /// hashed, only how the work is spread, so that one long file can use every core.
+    /// Decode one file on this many threads, cut at keyframes into time ranges (about
+    /// [`RANGES_PER_THREAD`] each) decoded in parallel; 0 or 1 decodes it in one pass.
+    /// It does not change which frames are hashed, nor how, only how the work is spread,
+    /// so that one long file can use every core.
     pub ranges: usize,
     /// Look for a picture-in-picture inset while decoding ([`InsetSearch`]); where one
     /// is found, the file is decoded a second time to hash what the inset shows. A
@@ -231,7 +232,7 @@ struct HeadFrame {
 /// the file is decoded again in one pass.
 const SYNC_SPAN_S: f64 = 2.0;
 const SYNC_SEGMENTS: usize = 6;
-const MAX_HEAD_S: f64 = 30.0;
+const MAX_HEAD_S: f64 = 10.0;
 
 fn fingerprint_range(
     path: &Path,
