@@ -1348,3 +1348,38 @@ fn an_inset_shown_for_part_of_a_delivery_is_found_with_its_times() {
         "{place:#}"
     );
 }
+
+/// Truth: built here. The letterboxed Sintel trailer clip with the banked Big Buck Bunny
+/// (from its 5 s) in an inset at 8–18 s only, the inset's top edge inside the top bar.
+/// The bars' edges run across the frame and, with the inset's own sides, drew larger
+/// rectangles that won over the inset, and the delivery was reported clean. A side that
+/// runs on past its corners is the picture's, not an inset's.
+#[test]
+fn an_inset_over_letterboxed_footage_is_found_not_the_bars_around_it() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = index_bbb(&env, &shared);
+    let sintel = media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4");
+    let delivered = env.path("boxed-part.mp4");
+    compose(
+        &[(&sintel, "0", "24"), (&bbb, "5", "24")],
+        &pip_layout("enable='between(t,8,18)'"),
+        "20",
+        &delivered,
+    );
+    let (code, report) = scan(&env, &[s(&delivered)]);
+    assert_eq!(code, 1, "{report:#}");
+    let insets = report["scanned"][0]["insets"].as_array().unwrap();
+    assert_eq!(insets.len(), 1, "{insets:#?}");
+    let found = runs(&report);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_ranges(&found[0], (8.0, 18.0), (13.0, 23.0));
+    let place = &report["matches"][0]["query_inset"];
+    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= 3;
+    assert!(
+        near("x", 404) && near("y", 26) && near("width", 424) && near("height", 236),
+        "{place:#}"
+    );
+}

@@ -283,6 +283,9 @@ impl InsetFinder {
         ];
         let (mut covered, mut length) = (0, 0);
         for (side, lines, from, to) in drawn.into_iter().filter(|d| !d.0.border) {
+            if runs_on(lines, side.at, from, to) {
+                return None;
+            }
             let on_side = cover(lines, side.at, from, to);
             if (on_side as f32) < MIN_SIDE_COVER * (to - from) as f32 {
                 return None;
@@ -475,6 +478,17 @@ fn lines(
     kept
 }
 
+/// Whether a line within two pixels of `at` that meets `from..to` runs on well past
+/// either end: then it is a line of the picture behind (a letterbox bar's edge across
+/// the frame), not an inset's side, which ends at its corners.
+fn runs_on(lines: &[Line], at: usize, from: usize, to: usize) -> bool {
+    let past = (to - from) / 10;
+    lines
+        .iter()
+        .filter(|l| l.at.abs_diff(at) <= 2 && l.from < to && from < l.to)
+        .any(|l| l.from + past < from || l.to > to + past)
+}
+
 /// Pixels of `from..to` covered by the lines within two pixels of `at`.
 fn cover(lines: &[Line], at: usize, from: usize, to: usize) -> usize {
     let mut spans: Vec<(usize, usize)> = lines
@@ -618,5 +632,23 @@ mod tests {
         assert!(a.insets().is_empty() && b.insets().is_empty());
         a.merge(&b);
         assert_eq!(a.insets().len(), 1);
+    }
+
+    #[test]
+    fn a_side_on_a_line_that_runs_past_its_corners_is_the_pictures() {
+        let line = |from, to| Line {
+            at: 120,
+            from,
+            to,
+            border: false,
+        };
+        // A letterbox bar's edge across the frame, where a side from 150 to 300 would be.
+        assert!(runs_on(&[line(0, 320)], 121, 150, 300));
+        assert!(runs_on(&[line(150, 320)], 121, 150, 300));
+        // The inset's own side, also when its corners blur a few pixels further.
+        assert!(!runs_on(&[line(150, 300)], 121, 150, 300));
+        assert!(!runs_on(&[line(146, 304)], 121, 150, 300));
+        // A line elsewhere says nothing about this side.
+        assert!(!runs_on(&[line(0, 140)], 121, 150, 300));
     }
 }
