@@ -934,6 +934,21 @@ fn a_dark_shot_is_not_mistaken_for_pillarbox_bars() {
     assert!(far.is_empty(), "frames cut as if boxed: {far:?}");
 }
 
+/// What is hashed of [`pip_layout`]'s inset (428 × 240 at (402, 24)): two pixels in
+/// from its border, as (x, y, width, height).
+const INSET_INSIDE: (i64, i64, i64, i64) = (404, 26, 424, 236);
+
+/// The first match was found in an inset within `tolerance` pixels of `(x, y, width,
+/// height)`.
+fn assert_inset_at(report: &Value, (x, y, width, height): (i64, i64, i64, i64), tolerance: i64) {
+    let place = &report["matches"][0]["query_inset"];
+    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= tolerance;
+    assert!(
+        near("x", x) && near("y", y) && near("width", width) && near("height", height),
+        "{place:#}"
+    );
+}
+
 /// Two inputs (path, start, seconds) cut together at 320×180, 24 fps.
 fn cut_together(parts: &[(&str, &str, &str)], out: &Path) {
     let mut filter = String::new();
@@ -1306,12 +1321,7 @@ fn a_banked_film_in_a_picture_in_picture_inset_is_found_with_its_place() {
     assert_eq!(found.len(), 1, "only the banked film's inset: {found:#?}");
     assert_eq!(found[0].0, "pip.mp4");
     assert_ranges(&found[0], (0.0, 8.0), (5.0, 13.0));
-    let place = &report["matches"][0]["query_inset"];
-    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= 4;
-    assert!(
-        near("x", 402) && near("y", 24) && near("width", 428) && near("height", 240),
-        "{place:#}"
-    );
+    assert_inset_at(&report, (402, 24, 428, 240), 4);
     let (code, report) = scan(&["--no-insets"]);
     assert_eq!(code, 0, "{:#}", report["matches"]);
 }
@@ -1340,13 +1350,7 @@ fn an_inset_shown_for_part_of_a_delivery_is_found_with_its_times() {
     let found = runs(&report);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_ranges(&found[0], (10.0, 22.0), (10.0, 22.0));
-    // The inset is 428 × 240 at (402, 24); what is hashed is two pixels in from its border.
-    let place = &report["matches"][0]["query_inset"];
-    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= 3;
-    assert!(
-        near("x", 404) && near("y", 26) && near("width", 424) && near("height", 236),
-        "{place:#}"
-    );
+    assert_inset_at(&report, INSET_INSIDE, 3);
 }
 
 /// Truth: built here. The letterboxed Sintel trailer clip with the banked Big Buck Bunny
@@ -1376,10 +1380,5 @@ fn an_inset_over_letterboxed_footage_is_found_not_the_bars_around_it() {
     let found = runs(&report);
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_ranges(&found[0], (8.0, 18.0), (13.0, 23.0));
-    let place = &report["matches"][0]["query_inset"];
-    let near = |key: &str, want: i64| (place[key].as_i64().unwrap() - want).abs() <= 3;
-    assert!(
-        near("x", 404) && near("y", 26) && near("width", 424) && near("height", 236),
-        "{place:#}"
-    );
+    assert_inset_at(&report, INSET_INSIDE, 3);
 }
