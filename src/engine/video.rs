@@ -321,9 +321,6 @@ impl Piece {
     /// when they do not meet within the frames kept.
     fn join(&mut self, next: Piece, trusted_from: usize, opts: SegmentOptions) -> bool {
         let whole = next.head.len() == next.frames;
-        if next.reach != self.reach {
-            return false;
-        }
         let (tracks, info, finder) = next.decoded;
         for (track, (joined, mut local)) in self.decoded.0.iter_mut().zip(tracks).enumerate() {
             let mut chain = Segmenter::resume(opts, std::mem::take(joined));
@@ -502,6 +499,10 @@ fn fingerprint_in_ranges(
             joined = Some(part);
             continue;
         };
+        if part.reach != j.reach {
+            // Frames of another size from here on: bars judged over another window.
+            return one_pass();
+        }
         // Frames just after the cut were judged without the frames before it: where
         // that changed their bars, they are hashed again (a few frames decoded twice).
         let Some(fixes) = head_fixes(&j.tail, &part, i + 1 == count) else {
