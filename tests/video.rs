@@ -734,6 +734,24 @@ fn damaged_videos_give_per_file_errors_or_partial_results() {
         common::stderr(&o)
     );
     assert!(stdout(&o).contains("1 new assets"), "{}", stdout(&o));
+
+    // Hashing it prints the segments (or, as vPDQ lists, the frames) that decoded, says
+    // the file was not whole, and exits 2.
+    for format in ["csv", "vpdq"] {
+        let o = env.run(&[
+            "hash",
+            "--format",
+            format,
+            s(&env.path("bad/truncated.mkv")),
+        ]);
+        expect_code(&o, 2);
+        assert!(
+            common::stderr(&o).contains("hashed in part"),
+            "{format}: {}",
+            common::stderr(&o)
+        );
+        assert!(stdout(&o).lines().count() > 500, "{format}: {}", stdout(&o));
+    }
 }
 
 /// The vPDQ round trip: a hash list written by `hash --format vpdq` is banked without

@@ -39,12 +39,13 @@ pub fn file_error(path: &str, error: &dyn Display) {
     }
 }
 
-/// A video banked from the part that decoded.
-pub fn file_partial(path: &str, why: &str) {
+/// A video banked or hashed from the part that decoded: `done` says which ("banked in
+/// part", "hashed in part").
+pub fn file_partial(path: &str, done: &str, why: &str) {
     if json() {
-        tracing::warn!(path, reason = why, "banked in part");
+        tracing::warn!(path, reason = why, "{done}");
     } else {
-        eprintln!("celprint: {path}: banked in part: {why}");
+        eprintln!("celprint: {path}: {done}: {why}");
     }
 }
 

@@ -95,7 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 log::file_error(path, e);
             }
             for (path, why) in &summary.partial {
-                log::file_partial(path, why);
+                log::file_partial(path, "banked in part", why);
             }
             if summary.cancelled {
                 log::interrupted(summary.not_done);

@@ -160,7 +160,7 @@ fn span(start: Option<f64>, end: Option<f64>) -> String {
 /// per video frame in vPDQ format), in input order.
 pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     let found = media::discover(&args.paths);
-    let outputs: Vec<Result<String, (String, MediaError)>> = ctx.pool.install(|| {
+    let outputs: Vec<Result<Hashed, (String, MediaError)>> = ctx.pool.install(|| {
         found
             .files
             .par_iter()
@@ -177,7 +177,14 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     }
     for text in outputs {
         match text {
-            Ok(t) => out.write_all(t.as_bytes())?,
+            Ok(hashed) => {
+                out.write_all(hashed.text.as_bytes())?;
+                if let Some(why) = &hashed.partial {
+                    // What decoded is printed; the run still says the file was not whole.
+                    failed = true;
+                    super::log::file_partial(&hashed.path, "hashed in part", why);
+                }
+            }
             Err((path, e)) => {
                 failed = true;
                 super::log::file_error(&path, &e);
@@ -188,15 +195,27 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
 }
 
-fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<String, MediaError> {
+/// One file's lines for `hash`, and why the file was only partly decoded, if it was.
+struct Hashed {
+    path: String,
+    text: String,
+    partial: Option<String>,
+}
+
+fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Hashed, MediaError> {
+    let hashed = |text, partial| Hashed {
+        path: file.display.clone(),
+        text,
+        partial,
+    };
     let params = args.params();
     let mut text = String::new();
     if file.kind == MediaKind::Video {
         if args.format == HashFormat::Vpdq {
-            hash_video_frames(&file.path, &params, sampling, |i, t, h| {
+            let info = hash_video_frames(&file.path, &params, sampling, |i, t, h| {
                 text.push_str(&format!("{i},{},{},{t:.3}\n", h.quality, h.hash));
             })?;
-            return Ok(text);
+            return Ok(hashed(text, info.partial));
         }
         let fp = fingerprint_file(file, &params, args.limits(), sampling)?;
         for q in &fp.segments {
@@ -210,11 +229,11 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 s.end_s.unwrap_or(0.0)
             ));
         }
-        return Ok(text);
+        return Ok(hashed(text, fp.partial));
     }
     let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
     let img = media::decode_still(&bytes, args.limits(), args.scale())?;
-    media::catch_decoder_panic(|| {
+    let text = media::catch_decoder_panic(|| {
         Ok(match args.algo {
             HashAlgo::Pdq => {
                 // As banked: inside any bars in the default mode, every pixel with --exact.
@@ -236,7 +255,8 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Str
                 format!("{:016x},,{}\n", imghash64(&img, algo), file.display)
             }
         })
-    })
+    })?;
+    Ok(hashed(text, None))
 }
 
 pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
