@@ -246,6 +246,7 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
                 height: 1080,
                 frame_rate: Some(24.0),
                 crops: Vec::new(),
+                features: Vec::new(),
                 segments,
                 seen: None,
             })

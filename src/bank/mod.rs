@@ -31,7 +31,9 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 pub use paths::{FileStamp, PathRecord};
 pub use records::{AssetId, AssetRecord, Label, SegmentRef};
 
+use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
+use crate::matching::local::FeatureIndex;
 use crate::media::MediaKind;
 use crate::search::{HammingIndex, Hit, Layout, MultiIndex};
 
@@ -45,8 +47,16 @@ const CF_SEARCH: &str = "search";
 const CF_DIGESTS: &str = "digests";
 const CF_INDEX: &str = "index";
 const CF_PATHS: &str = "paths";
-const ALL_CFS: [&str; 7] = [
-    CF_META, CF_ASSETS, CF_FRAMES, CF_SEARCH, CF_DIGESTS, CF_INDEX, CF_PATHS,
+const CF_FEATURES: &str = "features";
+const ALL_CFS: [&str; 8] = [
+    CF_META,
+    CF_ASSETS,
+    CF_FRAMES,
+    CF_SEARCH,
+    CF_DIGESTS,
+    CF_INDEX,
+    CF_PATHS,
+    CF_FEATURES,
 ];
 
 const KEY_FORMAT: &[u8] = b"format_version";
@@ -123,6 +133,8 @@ pub struct NewAsset {
     /// Segments of centre crops of the same picture (per cent of each side kept), stored
     /// after `segments` and searched like them; see [`AssetRecord::crop_of`].
     pub crops: Vec<(u8, Vec<Segment>)>,
+    /// Keypoints of sampled frames, for banks with `local_features`; empty otherwise.
+    pub features: Vec<FeatureSample>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
     /// can skip it; `None` for assets that do not come from a file walk.
     pub seen: Option<FileStamp>,
@@ -474,6 +486,13 @@ impl Bank {
             id.key(),
             records::encode_search_entries(&all),
         );
+        if !new.features.is_empty() {
+            batch.put_cf(
+                self.cf(CF_FEATURES)?,
+                id.key(),
+                records::encode_features(&new.features),
+            );
+        }
         if let Some(stamp) = new.seen {
             self.put_path(
                 &mut batch,
@@ -497,6 +516,26 @@ impl Bank {
             );
         }
         Ok(id)
+    }
+
+    /// Every banked asset's keypoint samples, searchable ([`FeatureIndex`]), with the
+    /// asset's number as owner; empty for a bank without `local_features`, and for a
+    /// bank opened read-only from before they existed.
+    pub fn feature_index(&self) -> Result<FeatureIndex, BankError> {
+        let mut index = FeatureIndex::new();
+        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
+            return Ok(index);
+        };
+        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| self.rocks(e))?;
+            let id = AssetId::from_key(&key)
+                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
+            let samples = records::decode_features(&value)
+                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
+            index.add(id.0, &samples);
+        }
+        index.build();
+        Ok(index)
     }
 
     /// One segment of a banked asset.
@@ -528,6 +567,7 @@ impl Bank {
         batch.delete_cf(self.cf(CF_DIGESTS)?, digest);
         batch.delete_cf(self.cf(CF_FRAMES)?, id.key());
         batch.delete_cf(self.cf(CF_SEARCH)?, id.key());
+        batch.delete_cf(self.cf(CF_FEATURES)?, id.key());
         batch.put_cf(
             self.cf(CF_META)?,
             KEY_GENERATION,

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::fingerprint::inset::Rect;
+use crate::fingerprint::keypoints::{FeatureSample, Keypoint};
 use crate::fingerprint::{Hash256, Segment};
 use crate::media::MediaKind;
 
@@ -227,6 +229,80 @@ pub fn decode_search_entries(b: &[u8]) -> Option<impl Iterator<Item = (Hash256, 
     }))
 }
 
+/// Keypoint places are kept in 1/32 of a base pixel.
+const PLACE_UNITS: f32 = 32.0;
+const KEYPOINT_BYTES: usize = 2 + 2 + 1 + 32;
+const SAMPLE_HEAD_BYTES: usize = 8 + 4 * 4 + 2;
+
+/// An asset's keypoint samples: per sample its time (f64), picture (x, y, width,
+/// height, u32 each) and keypoint count (u16), then per keypoint x and y in 1/32 base
+/// pixel (u16), level (u8) and descriptor (32 bytes); little-endian.
+pub fn encode_features(samples: &[FeatureSample]) -> Vec<u8> {
+    let n: usize = samples.iter().map(|s| s.keypoints.len()).sum();
+    let mut out = Vec::with_capacity(samples.len() * SAMPLE_HEAD_BYTES + n * KEYPOINT_BYTES);
+    for s in samples {
+        out.extend_from_slice(&s.time_s.to_le_bytes());
+        for v in [s.picture.x, s.picture.y, s.picture.width, s.picture.height] {
+            out.extend_from_slice(&(v as u32).to_le_bytes());
+        }
+        let count = s.keypoints.len().min(usize::from(u16::MAX));
+        out.extend_from_slice(&(count as u16).to_le_bytes());
+        for k in &s.keypoints[..count] {
+            for v in [k.x, k.y] {
+                let units = (v * PLACE_UNITS).round().clamp(0.0, f32::from(u16::MAX));
+                out.extend_from_slice(&(units as u16).to_le_bytes());
+            }
+            out.push(k.level);
+            for w in k.descriptor {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// `None` unless `b` is a whole number of samples.
+pub fn decode_features(mut b: &[u8]) -> Option<Vec<FeatureSample>> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let head = b.get(..SAMPLE_HEAD_BYTES)?;
+        let u32_at = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().unwrap()) as usize;
+        let time_s = f64::from_le_bytes(head[..8].try_into().ok()?);
+        let picture = Rect {
+            x: u32_at(8),
+            y: u32_at(12),
+            width: u32_at(16),
+            height: u32_at(20),
+        };
+        let count = usize::from(u16::from_le_bytes(head[24..26].try_into().ok()?));
+        let body = b.get(SAMPLE_HEAD_BYTES..SAMPLE_HEAD_BYTES + count * KEYPOINT_BYTES)?;
+        let keypoints = body
+            .chunks_exact(KEYPOINT_BYTES)
+            .map(|k| {
+                let place =
+                    |i: usize| f32::from(u16::from_le_bytes([k[i], k[i + 1]])) / PLACE_UNITS;
+                let mut descriptor = [0u64; 4];
+                for (j, w) in descriptor.iter_mut().enumerate() {
+                    *w = u64::from_le_bytes(k[5 + 8 * j..13 + 8 * j].try_into().unwrap());
+                }
+                Keypoint {
+                    x: place(0),
+                    y: place(2),
+                    level: k[4],
+                    descriptor,
+                }
+            })
+            .collect();
+        out.push(FeatureSample {
+            time_s,
+            picture,
+            keypoints,
+        });
+        b = &b[SAMPLE_HEAD_BYTES + count * KEYPOINT_BYTES..];
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +353,31 @@ mod tests {
         };
         assert!(a.key() < b.key());
         assert_eq!(SegmentRef::from_key(&a.key()), Some(a));
+    }
+
+    #[test]
+    fn feature_samples_round_trip_and_reject_torn_values() {
+        let sample = |t: f64, n: usize| FeatureSample {
+            time_s: t,
+            picture: Rect {
+                x: 0,
+                y: 60,
+                width: 854,
+                height: 360,
+            },
+            keypoints: (0..n)
+                .map(|i| Keypoint {
+                    x: 17.25 + i as f32,
+                    y: 301.5,
+                    level: (i % 4) as u8,
+                    descriptor: [i as u64, u64::MAX, 1 << 63, 0x0123_4567_89ab_cdef],
+                })
+                .collect(),
+        };
+        let samples = vec![sample(0.0, 3), sample(0.5, 0), sample(1.04, 2)];
+        let bytes = encode_features(&samples);
+        assert_eq!(decode_features(&bytes), Some(samples));
+        assert_eq!(decode_features(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(decode_features(&[]), Some(Vec::new()));
     }
 }

@@ -16,6 +16,7 @@ fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
         height: 64,
         frame_rate: None,
         crops: Vec::new(),
+        features: Vec::new(),
         segments: hashes
             .iter()
             .map(|h| Segment {

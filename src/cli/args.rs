@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use celprint::bank::Label;
 use celprint::engine::{IndexOptions, InputFormat, Sampling, ScanOptions};
+use celprint::fingerprint::keypoints::QUERY_STEP_S;
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
 use celprint::media::DecodeLimits;
@@ -86,6 +87,7 @@ impl SamplingArgs {
             keyframes_only: self.keyframes,
             ranges: 0,
             find_insets: false,
+            feature_step_s: None,
         }
     }
 }
@@ -162,6 +164,11 @@ pub struct IndexArgs {
     /// the safe area are not found. Fixed when the bank is created.
     #[arg(long, conflicts_with = "crop_variants")]
     pub no_crop_variants: bool,
+    /// Bank no keypoints of video frames: a bank about half the size (see the README),
+    /// in which reframed copies and insets the inset finder misses are not found. Fixed
+    /// when the bank is created.
+    #[arg(long)]
+    pub no_local_features: bool,
     /// What the paths hold.
     #[arg(long, value_enum, default_value = "media")]
     pub format: IndexFormat,
@@ -187,6 +194,7 @@ impl IndexArgs {
             && !self.exact
             && self.crop_variants.is_empty()
             && !self.no_crop_variants
+            && !self.no_local_features
         {
             return None;
         }
@@ -198,9 +206,14 @@ impl IndexArgs {
         } else {
             self.crop_variants.clone()
         };
+        let local_features = base
+            .local_features
+            .clone()
+            .filter(|_| !self.no_local_features);
         Some(FingerprintParams {
             secondary: self.secondary.map(Into::into).unwrap_or(base.secondary),
             crop_variants,
+            local_features,
             ..base
         })
     }
@@ -252,6 +265,10 @@ pub struct ScanArgs {
     /// little; a video in which an inset is found is decoded a second time to hash it.
     #[arg(long)]
     pub no_insets: bool,
+    /// Do not search delivered videos by keypoints (reframed copies and insets), for a
+    /// faster scan.
+    #[arg(long)]
+    pub no_local_features: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Files and directories to scan.
@@ -318,6 +335,7 @@ impl ScanArgs {
             limits: self.limits.limits(),
             sampling: Sampling {
                 find_insets: !self.no_insets,
+                feature_step_s: (!self.no_local_features).then_some(QUERY_STEP_S),
                 ..self.sampling.sampling()
             },
             archives: Default::default(),
@@ -423,6 +441,9 @@ pub struct CompareArgs {
     /// Do not look for a picture-in-picture inset in the delivered video.
     #[arg(long)]
     pub no_insets: bool,
+    /// Do not search the delivered video by keypoints (reframed copies and insets).
+    #[arg(long)]
+    pub no_local_features: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// The delivered file.
@@ -444,6 +465,7 @@ impl CompareArgs {
             limits: self.limits.limits(),
             sampling: Sampling {
                 find_insets: !self.no_insets,
+                feature_step_s: (!self.no_local_features).then_some(QUERY_STEP_S),
                 ..self.sampling.sampling()
             },
             archives: Default::default(),

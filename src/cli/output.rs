@@ -12,6 +12,7 @@ use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
 use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
 use celprint::fingerprint::borders::BarRule;
+use celprint::fingerprint::keypoints::BANK_STEP_S;
 use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
 use celprint::report::html::Evidence;
@@ -300,6 +301,11 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
             keeps.join(", ")
         )?;
     }
+    let keypoints = match &bank.params().local_features {
+        Some(variant) => format!("video frames every {BANK_STEP_S} s ({variant})"),
+        None => "none (reframed copies and insets found only by the inset finder)".to_string(),
+    };
+    writeln!(out, "keypoints:       {keypoints}")?;
     writeln!(out, "assets:          {}", stats.assets)?;
     for (label, n) in &stats.assets_by_label {
         writeln!(out, "  {:<13}  {n}", label.name())?;

@@ -6,6 +6,7 @@ use rayon::prelude::*;
 
 use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
 use crate::bank::{Bank, BankError, FileStamp, Label, NewAsset};
+use crate::fingerprint::keypoints::BANK_STEP_S;
 use crate::fingerprint::{vpdq, FingerprintParams};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
@@ -142,7 +143,11 @@ pub fn index_paths(
         summary.files += batch.len();
         walked.extend(batch.iter().map(|f| f.display.clone()));
         let shared: &Bank = bank;
-        let sampling = ctx.sampling_for(opts.sampling, batch.len());
+        // A bank's keypoints are sampled on its own step, whatever the caller asked.
+        let sampling = Sampling {
+            feature_step_s: shared.params().local_features.as_ref().map(|_| BANK_STEP_S),
+            ..ctx.sampling_for(opts.sampling, batch.len())
+        };
         let outcomes: Vec<(&InputFile, Outcome)> = ctx.pool.install(|| {
             batch
                 .par_iter()
@@ -221,6 +226,7 @@ pub fn index_paths(
                         frame_rate: fp.frame_rate,
                         segments,
                         crops: fp.crops,
+                        features: fp.features,
                         seen: Some(stamp),
                     })?;
                     summary.added += 1;
@@ -321,5 +327,6 @@ fn vpdq_fingerprint(
         segments,
         crops: Vec::new(),
         insets: Vec::new(),
+        features: Vec::new(),
     })
 }

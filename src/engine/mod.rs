@@ -19,6 +19,7 @@ pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
 use crate::fingerprint::inset::Rect;
+use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
@@ -124,6 +125,9 @@ pub struct FileFingerprint {
     /// Picture-in-picture insets found in a video (with `Sampling::find_insets`), each
     /// with the segments of what it shows; empty for stills.
     pub insets: Vec<(Rect, Vec<QuerySegment>)>,
+    /// Keypoints of a video's frames sampled every `Sampling::feature_step_s`; empty
+    /// for stills and when not asked for.
+    pub features: Vec<FeatureSample>,
 }
 
 impl FileFingerprint {
@@ -195,6 +199,7 @@ pub fn fingerprint_input(
                 segments: v.segments,
                 crops: v.crops,
                 insets: v.insets,
+                features: v.features,
             })
         }
     }
@@ -241,6 +246,7 @@ pub fn fingerprint_still_bytes(
         segments: vec![QuerySegment { segment, variants }],
         crops,
         insets: Vec::new(),
+        features: Vec::new(),
     })
 }
 

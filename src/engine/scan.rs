@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
+use crate::matching::local::{match_by_keypoints, FeatureIndex};
 use crate::matching::{match_file_and_insets, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
@@ -50,6 +51,18 @@ pub fn scan_paths(
         ..bank.params().clone()
     };
     let matching = opts.matching.for_bank(&params);
+    // Keypoints are looked for in deliveries only when the bank has some to meet them.
+    let features = match (opts.sampling.feature_step_s, &params.local_features) {
+        (Some(_), Some(_)) => bank.feature_index()?,
+        _ => FeatureIndex::new(),
+    };
+    let base_sampling = super::Sampling {
+        feature_step_s: opts
+            .sampling
+            .feature_step_s
+            .filter(|_| !features.is_empty()),
+        ..opts.sampling
+    };
 
     let not_done = in_batches(&found, &opts.archives, |work| {
         let batch = match work {
@@ -64,7 +77,7 @@ pub fn scan_paths(
             summary.cancelled = true;
             return Ok(false);
         }
-        let sampling = ctx.sampling_for(opts.sampling, batch.len());
+        let sampling = ctx.sampling_for(base_sampling, batch.len());
         let results = ctx.pool.install(|| {
             batch
                 .par_iter()
@@ -76,7 +89,17 @@ pub fn scan_paths(
                             &fp.segments,
                             &fp.insets,
                             &matching,
-                        );
+                        )
+                        .and_then(|mut found| {
+                            match_by_keypoints(
+                                bank,
+                                &features,
+                                &file.display,
+                                &fp.features,
+                                &mut found,
+                            )?;
+                            Ok(found)
+                        });
                         (fp, matched)
                     });
                     ctx.progress.file_done(&file.display, file.size);
@@ -170,6 +193,11 @@ pub fn scan_paths(
             dihedral: matching.dihedral,
             common_assets: matching.common_assets,
             insets: opts.sampling.looks_for_insets(),
+            local_features: if base_sampling.feature_step_s.is_some() {
+                features.len()
+            } else {
+                0
+            },
         },
         matches,
         scanned,

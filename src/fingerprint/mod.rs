@@ -8,6 +8,7 @@ pub mod borders;
 pub mod hash256;
 pub mod imghash;
 pub mod inset;
+pub mod keypoints;
 pub mod pdq;
 pub mod segments;
 pub mod vpdq;
@@ -61,6 +62,13 @@ pub struct FingerprintParams {
     /// the threshold a gap, as banks made before faint segments did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faint_quality: Option<u8>,
+    /// Keypoints of video frames sampled every [`keypoints::BANK_STEP_S`], stored so
+    /// that a delivery showing banked footage moved or resized inside its frame (an
+    /// off-centre reframe, a picture-in-picture inset) is found ([`keypoints`]); the
+    /// value names the keypoint variant ([`LOCAL_FEATURES_VARIANT`]). Only a bank makes
+    /// them; `None` for banks made without (`--no-local-features`) or before them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_features: Option<String>,
 }
 
 impl Default for FingerprintParams {
@@ -76,6 +84,7 @@ impl Default for FingerprintParams {
             crop_variants: Vec::new(),
             bars_window: DEFAULT_BARS_WINDOW,
             faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
+            local_features: None,
         }
     }
 }
@@ -111,6 +120,7 @@ impl FingerprintParams {
     pub fn banked(self) -> Self {
         FingerprintParams {
             crop_variants: DEFAULT_CROP_VARIANTS.to_vec(),
+            local_features: Some(LOCAL_FEATURES_VARIANT.to_string()),
             ..self
         }
     }
@@ -145,6 +155,11 @@ impl FingerprintParams {
 /// Names the PDQ computation: luma 0.299/0.587/0.114, Jarosz 2 passes, 64×64, DCT16,
 /// lower median. Changing any of those must change this string.
 pub const PDQ_VARIANT: &str = "pdq-256/luma601/jarosz2/dct16/median";
+
+/// Names the keypoints a bank keeps: FAST-9 corners ranked by Harris, upright 256-bit
+/// BRIEF from a fixed seed, at four levels from a 76,800-pixel base, every 0.5 s.
+/// Changing any of those must change this string.
+pub const LOCAL_FEATURES_VARIANT: &str = "fast9-harris/brief256-upright/base76800/4x0.8/0.5s";
 
 /// A run of consecutive near-identical frames, or one still.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

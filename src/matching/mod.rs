@@ -18,6 +18,7 @@
 //! something copied from one of them. Each match's score is scaled by its
 //! `specificity`, the mean weight of the seeding segments inside it, by duration.
 
+pub mod local;
 pub mod temporal;
 
 use rayon::prelude::*;
@@ -318,6 +319,7 @@ pub fn match_file(
                 specificity: 1.0,
                 bank_crop: asset.crop_of(best.seg.index),
                 query_inset: None,
+                local: None,
                 faint_only: false,
             });
         }
@@ -480,6 +482,7 @@ fn align_videos(
                 specificity: 1.0,
                 bank_crop: None,
                 query_inset: None,
+                local: None,
                 faint_only: run.firm_segments == 0,
             });
         }
@@ -578,6 +581,7 @@ fn video_against_still(
             specificity: 1.0,
             bank_crop: None,
             query_inset: None,
+            local: None,
             faint_only: false,
         };
         out.push((m, index));
@@ -643,6 +647,7 @@ mod tests {
                 frame_rate: None,
                 segments: vec![still(*h)],
                 crops: Vec::new(),
+                features: Vec::new(),
                 seen: None,
             })
             .unwrap();

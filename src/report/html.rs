@@ -272,6 +272,16 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
             ),
         );
     }
+    if let Some(l) = &m.local {
+        let [left, top, right, bottom] = l.bank_area.map(|f| (f * 100.0).round());
+        row(
+            "Keypoints",
+            format!(
+                "matched by keypoints, not by the whole-frame hash: {} corners agree in each of {} delivered samples (median), the banked picture's content shown {:.2}× across and {:.2}× down; the delivered picture shows {left}–{right} % across and {top}–{bottom} % down of the banked one",
+                l.keypoints, l.samples, l.scale_x, l.scale_y
+            ),
+        );
+    }
     if m.specificity < 1.0 {
         row(
             "Common material",

@@ -57,6 +57,10 @@ pub struct ScanSettings {
     /// Whether delivered videos were searched for picture-in-picture insets.
     #[serde(default)]
     pub insets: bool,
+    /// How many banked keypoints delivered videos were searched by (0: not searched,
+    /// because the bank has none or the scan was told not to).
+    #[serde(default)]
+    pub local_features: usize,
 }
 
 /// One piece of delivered material that matches one banked asset.
@@ -98,6 +102,12 @@ pub struct Match {
     /// frame.
     #[serde(default)]
     pub query_inset: Option<Rect>,
+    /// Set when the match was made by keypoints ([`LocalEvidence`]), not by the PDQ
+    /// hash: the banked picture moved or resized inside the delivered frame. `distance`
+    /// and `median_distance` are then the keypoints' median descriptor distance (of 256
+    /// bits), and `transform` is the identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<LocalEvidence>,
     /// True when every aligned segment of a video run is faint on one side or the other
     /// (under `min_quality`: the middle of a fade, a dim shot), so that only the time
     /// line vouches for it; a reviewer should look at the pictures. False for stills.
@@ -106,6 +116,25 @@ pub struct Match {
     /// Hamming distance between the secondary 64-bit hashes, when the transform is the
     /// identity (the secondary hash has no dihedral variants).
     pub secondary_distance: Option<u32>,
+}
+
+/// How a match by keypoints was made: what agreed, and where the two pictures lie on
+/// each other.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalEvidence {
+    /// Keypoints that agree on one mapping of the banked picture onto the delivered
+    /// one: the median over the run's delivered samples.
+    pub keypoints: usize,
+    /// Delivered samples (four a second) that are evidence.
+    pub samples: usize,
+    /// How much wider and taller the banked picture's content shows in the delivered
+    /// picture, both pictures taken at the same area: over 1 for a crop blown up to
+    /// fill the frame, under 1 for a shrunk inset.
+    pub scale_x: f64,
+    pub scale_y: f64,
+    /// The part of the banked picture the delivered one shows, as fractions of its
+    /// width and height: left, top, right, bottom.
+    pub bank_area: [f64; 4],
 }
 
 fn one() -> f64 {

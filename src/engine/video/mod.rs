@@ -12,6 +12,7 @@ use self::ranges::{fingerprint_in_ranges, Edges, Range};
 use super::bars_window::BarsWindow;
 use crate::fingerprint::borders::{bars_within, centre_crop, BarRule, Bars};
 use crate::fingerprint::inset::{luma_plane_of_rgb, InsetSearch, Rect};
+use crate::fingerprint::keypoints::{keypoints, starts_step, FeatureSample};
 use crate::fingerprint::segments::{SegmentOptions, SegmentWithDct, Segmenter};
 use crate::fingerprint::{pdq_of_region, FingerprintParams, Segment, VideoLuma};
 use crate::matching::QuerySegment;
@@ -39,6 +40,10 @@ pub struct Sampling {
     /// is found, the file is decoded a second time to hash what the inset shows. A
     /// query's business, never a bank's.
     pub find_insets: bool,
+    /// Find keypoints ([`keypoints`](crate::fingerprint::keypoints)) in the first frame
+    /// of every step of this many seconds: a bank's samples
+    /// ([`BANK_STEP_S`](crate::fingerprint::keypoints::BANK_STEP_S)) or a scan's.
+    pub feature_step_s: Option<f64>,
 }
 
 impl Sampling {
@@ -56,6 +61,8 @@ pub struct VideoFingerprint {
     pub crops: Vec<(u8, Vec<Segment>)>,
     /// Each picture-in-picture inset found, with the segments of what it shows.
     pub insets: Vec<(Rect, Vec<QuerySegment>)>,
+    /// Keypoints of the frames `Sampling::feature_step_s` samples, in time order.
+    pub features: Vec<FeatureSample>,
     pub info: VideoInfo,
     /// How many time ranges the file was decoded in, in parallel; 1 for one pass.
     pub ranges: usize,
@@ -68,7 +75,7 @@ pub fn fingerprint_video(
 ) -> Result<VideoFingerprint, MediaError> {
     let seg_opts = params.segment_options();
     let reach = bars_reach(path, params, sampling)?;
-    let ((mut tracks, mut info, finder), ranges) = if sampling.ranges > 1 {
+    let ((mut tracks, mut info, finder, features), ranges) = if sampling.ranges > 1 {
         fingerprint_in_ranges(path, params, sampling, reach, seg_opts)?
     } else {
         (
@@ -111,6 +118,7 @@ pub fn fingerprint_video(
         segments,
         crops,
         insets,
+        features,
         info,
         ranges,
     })
@@ -178,8 +186,9 @@ fn video_options(
 type Tracks = Vec<Vec<SegmentWithDct>>;
 
 /// What one decoding of a file (or of one range of it) gives: the tracks, what the
-/// decoder saw, and the inset finder's votes when insets are looked for.
-type Decoded = (Tracks, VideoInfo, Option<InsetSearch>);
+/// decoder saw, the inset finder's votes when insets are looked for, and the keypoint
+/// samples when they are asked for.
+type Decoded = (Tracks, VideoInfo, Option<InsetSearch>, Vec<FeatureSample>);
 
 /// Decodes the file, or one range of it, into segments. A range also records what its
 /// join to the ranges before needs ([`Edges`]).
@@ -207,9 +216,20 @@ fn fingerprint_range(
     let mut finder: Option<InsetSearch> = None;
     let (from, to) = range.map_or((f64::NEG_INFINITY, f64::INFINITY), |r| (r.start, r.end));
     let mut edges: Option<Edges> = None;
+    let mut features = Vec::new();
+    let mut previous_s = range.and_then(|r| r.previous_frame_s);
     let info = decode_with_bars(path, &opts, params, reach, |frame, own, bars| {
         if look_for_insets {
             offer_to(&mut finder, frame, from, to);
+        }
+        if let Some(step) = sampling.feature_step_s {
+            if starts_step(previous_s, frame.time_s, step) {
+                // The frame's own bars, not its window's: they are the same whether the
+                // file is decoded in one pass or in ranges, and keypoints do not mind
+                // a flicker of the bars.
+                features.push(feature_sample(frame, own[0]));
+            }
+            previous_s = Some(frame.time_s);
         }
         let dcts: Vec<PdqDct> = bars.iter().map(|b| pdq_in(frame, *b, &mut luma)).collect();
         let edges = range
@@ -233,7 +253,42 @@ fn fingerprint_range(
         }
     })?;
     let tracks = segmenters.into_iter().map(Segmenter::finish).collect();
-    Ok(((tracks, info, finder), edges))
+    Ok(((tracks, info, finder, features), edges))
+}
+
+/// The keypoints of a decoded frame's picture inside `bars`.
+fn feature_sample(frame: &Frame<'_>, bars: Bars) -> FeatureSample {
+    let (w, h) = (frame.width, frame.height);
+    let picture = Rect {
+        x: bars.left,
+        y: bars.top,
+        width: w - bars.left - bars.right,
+        height: h - bars.top - bars.bottom,
+    };
+    let keypoints = match frame.pixels {
+        Pixels::Luma { data, gain } => keypoints(&LumaPlane {
+            data: &data[bars.top * w + bars.left..],
+            stride: w,
+            width: picture.width,
+            height: picture.height,
+            gain,
+        }),
+        Pixels::Rgb(rgb) => {
+            let luma = luma_plane_of_rgb(rgb);
+            keypoints(&LumaPlane {
+                data: &luma[bars.top * w + bars.left..],
+                stride: w,
+                width: picture.width,
+                height: picture.height,
+                gain: 1.0,
+            })
+        }
+    };
+    FeatureSample {
+        time_s: frame.time_s,
+        picture,
+        keypoints,
+    }
 }
 
 /// Gives `frame` to the inset search, made for the first frame's size and the frames

@@ -146,7 +146,7 @@ impl Piece {
     /// when they do not meet within the frames kept.
     fn join(&mut self, next: Piece, trusted_from: usize, opts: SegmentOptions) -> bool {
         let whole = next.edges.head.len() == next.edges.frames;
-        let (tracks, info, finder) = next.decoded;
+        let (tracks, info, finder, features) = next.decoded;
         for (track, (joined, mut local)) in self.decoded.0.iter_mut().zip(tracks).enumerate() {
             let mut chain = Segmenter::resume(opts, std::mem::take(joined));
             let start = |s: &SegmentWithDct| s.segment.start_s.unwrap_or(f64::NAN);
@@ -174,7 +174,8 @@ impl Piece {
             }
             *joined = done;
         }
-        let (_, joined_info, joined_finder) = &mut self.decoded;
+        let (_, joined_info, joined_finder, joined_features) = &mut self.decoded;
+        joined_features.extend(features);
         match (joined_finder, finder) {
             (Some(f), Some(p)) => f.merge(p),
             (f, p) => *f = f.take().or(p),
@@ -334,7 +335,7 @@ pub(super) fn fingerprint_in_ranges(
         }
     }
     let Some(Piece {
-        decoded: (tracks, mut info, finder),
+        decoded: (tracks, mut info, finder, features),
         ..
     }) = joined
     else {
@@ -344,7 +345,7 @@ pub(super) fn fingerprint_in_ranges(
     if info.frames_decoded == 0 {
         return Err(MediaError::Video("no frame could be decoded".to_string()));
     }
-    Ok(((tracks, info, finder), count))
+    Ok(((tracks, info, finder, features), count))
 }
 
 /// Ranges a thread: more ranges than threads even out ranges of unequal cost (the
@@ -484,7 +485,12 @@ mod tests {
             tail: std::iter::repeat_n(bars, 1).collect(),
         };
         Piece {
-            decoded: (vec![chain(from, drawings)], VideoInfo::default(), None),
+            decoded: (
+                vec![chain(from, drawings)],
+                VideoInfo::default(),
+                None,
+                Vec::new(),
+            ),
             edges,
         }
     }
