@@ -1,14 +1,15 @@
 //! PDQ kernels: the hash of a decoded 1080p frame, and the whole file-to-hash path of a
 //! 1080p JPEG (read, decode, hash). Also the picture-in-picture finder's vote on one
 //! frame, against the luma-plane hash every video frame gets (the baseline it is read
-//! against: it votes on two frames a second, the hash runs on every frame).
+//! against: it votes on two frames a second, the hash runs on every frame), and the
+//! keypoints of one frame, read against the same baseline.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
 use celprint::engine::{fingerprint_file, Sampling};
 use celprint::fingerprint::inset::{self, InsetSearch};
-use celprint::fingerprint::{pdq, pdq_of_image, FingerprintParams};
+use celprint::fingerprint::{keypoints, pdq, pdq_of_image, FingerprintParams};
 use celprint::media::{decode_still, DecodeLimits, InputFile, MediaKind, StillScale};
 
 fn frame_1080p() -> image::RgbImage {
@@ -46,6 +47,18 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             t += inset::SAMPLE_EVERY_S;
             search.offer(t, w, h, black_box(&luma), w);
+        })
+    });
+    // Keypoints of one frame, as a scan finds them four times a second (a bank twice).
+    c.bench_function("keypoints_1080p_luma", |b| {
+        b.iter(|| {
+            keypoints::keypoints(&pdq::LumaPlane {
+                data: black_box(&luma),
+                stride: w,
+                width: w,
+                height: h,
+                gain: 1.0,
+            })
         })
     });
     c.bench_function("dihedral_8_from_one_dct", |b| {

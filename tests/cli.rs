@@ -106,6 +106,11 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
                 "identity".into()
             ),
             (
+                "reframe_100.mp4".into(),
+                "bbb_02-14s.mp4".into(),
+                "identity".into()
+            ),
+            (
                 "shot_010.jpg".into(),
                 "bbb_02-14s.mp4".into(),
                 "identity".into()
@@ -160,6 +165,23 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     ] {
         assert!((got - want).abs() <= within, "{pip:#}");
     }
+    assert!(pip["local"].is_null(), "found by the inset finder");
+    // The reframe's 0-4 s are the bank clip's 4-8 s, found by keypoints, showing the
+    // banked picture's 20-95 % across and 5-80 % down.
+    let reframe = match_of(&report, "reframe_100.mp4");
+    for (got, want, within) in [
+        (t(&reframe["query"]["start_s"]), 0.0, 0.5),
+        (t(&reframe["query"]["end_s"]), 4.0, 0.5),
+        (t(&reframe["bank_asset"]["start_s"]), 4.0, 0.5),
+        (t(&reframe["bank_asset"]["end_s"]), 8.0, 0.5),
+    ] {
+        assert!((got - want).abs() <= within, "{reframe:#}");
+    }
+    let area = reframe["local"]["bank_area"].as_array().expect("keypoints");
+    for (got, want) in area.iter().zip([0.20, 0.05, 0.95, 0.80]) {
+        assert!((t(got) - want).abs() <= 0.03, "{reframe:#}");
+    }
+    assert!(reframe["query_inset"].is_null(), "{reframe:#}");
     // The schema the README documents.
     let m = match_of(&report, "shot_010.jpg");
     assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());
@@ -171,8 +193,8 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     let scanned = report["scanned"].as_array().unwrap();
     assert_eq!(
         scanned.len(),
-        10,
-        "notes.txt is skipped, the 8 images and the two videos are scanned"
+        11,
+        "notes.txt is skipped, the 8 images and the three videos are scanned"
     );
     assert!(scanned
         .iter()
@@ -226,10 +248,11 @@ fn csv_rows_follow_the_matches() {
         "{text}"
     );
     assert!(
-        lines[0].ends_with(",transform,specificity,bank_crop,query_inset,faint_only"),
+        lines[0]
+            .ends_with(",transform,specificity,bank_crop,query_inset,faint_only,local_keypoints"),
         "{text}"
     );
-    assert!(lines[1].ends_with(",flip_h,1.0000,,,false"), "{text}");
+    assert!(lines[1].ends_with(",flip_h,1.0000,,,false,"), "{text}");
     assert!(
         stderr(&o).contains("MATCHES"),
         "summary goes to stderr when the report takes stdout"
@@ -617,12 +640,16 @@ fn html_report_shows_each_match_with_pictures_and_timecodes() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let matches = report["matches"].as_array().unwrap().len();
     assert_eq!(html.matches("<article class=\"match\">").count(), matches);
-    // A still gives one pair of pictures; each video (the reel, the inset) three pairs
-    // (start, middle, end).
+    // A still gives one pair of pictures; each video (the reel, the inset, the reframe)
+    // three pairs (start, middle, end).
     let pictures = html.matches("src=\"data:image/jpeg;base64,").count();
-    assert_eq!(pictures, 2 * (matches - 2) + 2 * 2 * 3, "{html}");
+    assert_eq!(pictures, 2 * (matches - 3) + 3 * 2 * 3, "{html}");
     assert!(
         html.contains("shown in an inset of the delivered frame"),
+        "{html}"
+    );
+    assert!(
+        html.contains("matched by keypoints, not by the whole-frame hash"),
         "{html}"
     );
     // The inset is outlined on each of its delivered pictures, and nowhere else.

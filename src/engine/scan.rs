@@ -51,9 +51,12 @@ pub fn scan_paths(
         ..bank.params().clone()
     };
     let matching = opts.matching.for_bank(&params);
-    // Keypoints are looked for in deliveries only when the bank has some to meet them.
+    // Keypoints are looked for in delivered videos only when the bank has some to meet
+    // them; they are held in memory, so they are loaded only when there may be a video.
+    let may_hold_video =
+        !found.archives.is_empty() || found.files.iter().any(|f| f.kind == MediaKind::Video);
     let features = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) => bank.feature_index()?,
+        (Some(_), Some(_)) if may_hold_video => bank.feature_index()?,
         _ => FeatureIndex::new(),
     };
     let base_sampling = super::Sampling {

@@ -257,27 +257,41 @@ fn nine_in_a_row(mask: u32) -> bool {
 }
 
 /// The picture's best corners, at most `budget`, spread over a grid: FAST corners,
-/// local maxima of the Harris response among them.
+/// local maxima of the Harris response (over 7 × 7 pixels) among them.
 fn corners(img: &Image, budget: usize) -> Vec<(usize, usize)> {
     let (w, h) = (img.w, img.h);
     let mut score = vec![0f32; w * h];
     let mut found = Vec::new();
+    let structure = Structure::of(img);
+    let px = &img.px;
+    let (from, to) = (MARGIN, w - MARGIN);
+    let n = to - from;
+    let (mut brighter, mut darker) = (vec![0u16; n], vec![0u16; n]);
     for y in MARGIN..h - MARGIN {
-        for x in MARGIN..w - MARGIN {
-            let c = img.at(x, y);
-            let (mut brighter, mut darker) = (0u32, 0u32);
-            for (i, (dx, dy)) in CIRCLE.iter().enumerate() {
-                let v = img.at((x as i32 + dx) as usize, (y as i32 + dy) as usize);
-                if v > c + FAST_THRESHOLD {
-                    brighter |= 1 << i;
-                } else if v < c - FAST_THRESHOLD {
-                    darker |= 1 << i;
-                }
-            }
-            if brighter.count_ones() >= 9 && nine_in_a_row(brighter)
-                || darker.count_ones() >= 9 && nine_in_a_row(darker)
+        let centre = &px[y * w + from..y * w + to];
+        brighter.fill(0);
+        darker.fill(0);
+        // One pass per circle pixel over the whole row: plain loops the compiler
+        // vectorises, where a test per pixel branches 16 times.
+        for (i, (dx, dy)) in CIRCLE.iter().enumerate() {
+            let start = ((y as i32 + dy) as usize) * w + (from as i32 + dx) as usize;
+            let ring = &px[start..start + n];
+            for (((b, d), &c), &v) in brighter
+                .iter_mut()
+                .zip(darker.iter_mut())
+                .zip(centre)
+                .zip(ring)
             {
-                let s = harris(img, x, y);
+                *b |= u16::from(v > c + FAST_THRESHOLD) << i;
+                *d |= u16::from(v < c - FAST_THRESHOLD) << i;
+            }
+        }
+        for (k, (&b, &d)) in brighter.iter().zip(&darker).enumerate() {
+            if (b.count_ones() >= 9 && nine_in_a_row(u32::from(b)))
+                || (d.count_ones() >= 9 && nine_in_a_row(u32::from(d)))
+            {
+                let x = from + k;
+                let s = structure.harris(x, y);
                 if s > 0.0 {
                     score[y * w + x] = s;
                     found.push((x, y));
@@ -316,20 +330,56 @@ fn corners(img: &Image, budget: usize) -> Vec<(usize, usize)> {
     kept
 }
 
-/// The Harris corner response at `(x, y)`, from central-difference gradients over a
-/// 7 × 7 window.
-fn harris(img: &Image, x: usize, y: usize) -> f32 {
-    let (mut xx, mut yy, mut xy) = (0f32, 0f32, 0f32);
-    for v in y - 3..=y + 3 {
-        for u in x - 3..=x + 3 {
-            let gx = img.at(u + 1, v) - img.at(u - 1, v);
-            let gy = img.at(u, v + 1) - img.at(u, v - 1);
-            xx += gx * gx;
-            yy += gy * gy;
-            xy += gx * gy;
+/// Summed products of the picture's gradients (central differences), from which the
+/// Harris response at any pixel is three box sums: computed once a level, as FAST finds
+/// thousands of candidates in a busy frame.
+struct Structure {
+    w: usize,
+    xx: Vec<f64>,
+    yy: Vec<f64>,
+    xy: Vec<f64>,
+}
+
+impl Structure {
+    fn of(img: &Image) -> Structure {
+        let (w, h) = (img.w, img.h);
+        let stride = w + 1;
+        let mut xx = vec![0f64; stride * (h + 1)];
+        let mut yy = xx.clone();
+        let mut xy = xx.clone();
+        for y in 0..h {
+            let (mut rxx, mut ryy, mut rxy) = (0f64, 0f64, 0f64);
+            for x in 0..w {
+                if x > 0 && y > 0 && x + 1 < w && y + 1 < h {
+                    let gx = f64::from(img.at(x + 1, y) - img.at(x - 1, y));
+                    let gy = f64::from(img.at(x, y + 1) - img.at(x, y - 1));
+                    rxx += gx * gx;
+                    ryy += gy * gy;
+                    rxy += gx * gy;
+                }
+                let (above, here) = (y * stride + x + 1, (y + 1) * stride + x + 1);
+                xx[here] = xx[above] + rxx;
+                yy[here] = yy[above] + ryy;
+                xy[here] = xy[above] + rxy;
+            }
+        }
+        Structure {
+            w: stride,
+            xx,
+            yy,
+            xy,
         }
     }
-    xx * yy - xy * xy - 0.04 * (xx + yy) * (xx + yy)
+
+    /// The Harris response at `(x, y)` over a 7 × 7 window.
+    fn harris(&self, x: usize, y: usize) -> f32 {
+        let (x0, y0, x1, y1) = (x - 3, y - 3, x + 4, y + 4);
+        let sum = |t: &[f64]| {
+            t[y1 * self.w + x1] - t[y0 * self.w + x1] - t[y1 * self.w + x0] + t[y0 * self.w + x0]
+        };
+        let (xx, yy, xy) = (sum(&self.xx), sum(&self.yy), sum(&self.xy));
+        (xx * yy - xy * xy - 0.04 * (xx + yy) * (xx + yy)) as f32
+    }
 }
 
 /// Summed-area table: any box's sum in four reads.

@@ -12,7 +12,10 @@
 //!    ([`fit`]). Scenes of one show share drawings, colours and backgrounds, so close
 //!    descriptors alone are weak evidence; one geometry across dozens of corners is not.
 //! 3. **Time.** Samples that agree are chained along the time line ([`runs`]): one
-//!    offset between delivered and banked time, one geometry, for seconds on end.
+//!    offset between delivered and banked time, one geometry, for seconds on end. The
+//!    geometry also fixes the offset: in a pan or a slow shot, banked samples seconds
+//!    apart share corners, but the picture sits in the same place only at the right
+//!    offset.
 
 use std::collections::HashMap;
 
@@ -30,12 +33,16 @@ const MAX_DESCRIPTOR_DISTANCE: u32 = 56;
 /// How many 16-bit slices of the descriptor are tables: two corners 40 bits apart
 /// share one of 8 slices with probability 0.42, unrelated ones each slice 1 in 65,536.
 const TABLES: usize = 8;
+/// A bucket holding more keypoints than this, or than 16 times the mean of a uniform
+/// spread (a 4096th of all), is passed over.
+const CROWDED_BUCKET: usize = 256;
 /// A banked sample needs this many descriptor matches before its geometry is tried.
 const MIN_MATCHES: usize = 8;
 /// ... and this many of them agreeing on one mapping to count as a hit.
 pub const MIN_INLIERS: usize = 10;
-/// Consensus draws per banked sample.
+/// Consensus draws per banked sample, at most and at least.
 const DRAWS: usize = 96;
+const MIN_DRAWS: usize = 12;
 
 /// A mapping of banked base pixels onto delivered base pixels:
 /// `x' = sx·x + tx`, `y' = sy·y + ty`.
@@ -154,17 +161,19 @@ impl FeatureIndex {
         }
         // (sample, query keypoint, banked keypoint, distance)
         let mut pairs: Vec<(u32, u32, u32, u32)> = Vec::new();
-        let mut seen: Vec<u32> = Vec::new();
+        // A slice value shared by many keypoints (flat patches make some far commoner
+        // than others) says little and costs much: such buckets are passed over.
+        let crowded = (self.keypoints.len() >> 12).max(CROWDED_BUCKET);
         for (qi, q) in query.keypoints.iter().enumerate() {
-            seen.clear();
             for t in 0..TABLES {
                 let s = usize::from(slice(q, t));
                 let (a, b) = (self.starts[t][s] as usize, self.starts[t][s + 1] as usize);
+                if b - a > crowded {
+                    continue;
+                }
+                // A keypoint found through several tables is paired more than once;
+                // the pairs are deduplicated below.
                 for &bi in &self.order[t][a..b] {
-                    if seen.contains(&bi) {
-                        continue;
-                    }
-                    seen.push(bi);
                     let d = q.distance(&self.keypoints[bi as usize]);
                     if d <= MAX_DESCRIPTOR_DISTANCE {
                         pairs.push((self.sample_of[bi as usize], qi as u32, bi, d));
@@ -182,10 +191,8 @@ impl FeatureIndex {
             }
             let matches: Vec<Pair> = group
                 .iter()
-                .map(|&(_, qi, bi, d)| Pair {
-                    q: query.keypoints[qi as usize],
-                    b: self.keypoints[bi as usize],
-                    distance: d,
+                .map(|&(_, qi, bi, d)| {
+                    Pair::new(query.keypoints[qi as usize], self.keypoints[bi as usize], d)
                 })
                 .collect();
             if let Some((mapping, inliers, distance)) = fit(&matches) {
@@ -215,6 +222,21 @@ struct Pair {
     q: Keypoint,
     b: Keypoint,
     distance: u32,
+    /// The delivered corner's patch size, and over the banked one's.
+    q_size: f32,
+    size_ratio: f32,
+}
+
+impl Pair {
+    fn new(q: Keypoint, b: Keypoint, distance: u32) -> Pair {
+        Pair {
+            q,
+            b,
+            distance,
+            q_size: q.size(),
+            size_ratio: q.size() / b.size(),
+        }
+    }
 }
 
 /// The mapping most pairs agree on, with how many agree and their median descriptor
@@ -235,7 +257,12 @@ fn fit(pairs: &[Pair]) -> Option<(Mapping, usize, u32)> {
         state ^= state << 17;
         (state % n as u64) as usize
     };
-    for _ in 0..DRAWS {
+    // Draws stop once a draw of two agreeing pairs would have come up with 99 %
+    // probability, given the share that agrees with the best so far.
+    let mut needed = DRAWS;
+    let mut drawn = 0;
+    while drawn < needed {
+        drawn += 1;
         let (i, j) = (draw(), draw());
         let Some(m) = mapping_of(&pairs[i], &pairs[j]) else {
             continue;
@@ -243,6 +270,12 @@ fn fit(pairs: &[Pair]) -> Option<(Mapping, usize, u32)> {
         let count = pairs.iter().filter(|p| agrees(&m, p)).count();
         if best.is_none_or(|(_, c)| count > c) {
             best = Some((m, count));
+            let share = count as f64 / n as f64;
+            let miss = 1.0 - share * share;
+            if miss <= 0.0 {
+                break;
+            }
+            needed = ((0.01f64.ln() / miss.ln()).ceil() as usize).clamp(MIN_DRAWS, DRAWS);
         }
     }
     let (m, _) = best?;
@@ -284,12 +317,12 @@ fn plausible(m: &Mapping) -> bool {
 
 fn agrees(m: &Mapping, p: &Pair) -> bool {
     let (x, y) = m.apply(p.b.x, p.b.y);
-    let tolerance = 2.5 * p.q.size();
+    let tolerance = 2.5 * p.q_size;
     let (dx, dy) = (x - p.q.x, y - p.q.y);
     // The patch sizes: a corner seen at a level whose scale is far from the mapping's
-    // is a different corner.
-    let ratio = p.q.size() / p.b.size() / m.scale();
-    dx * dx + dy * dy <= tolerance * tolerance && (0.62..=1.6).contains(&ratio)
+    // is a different corner (the scale's square against the sizes', to spare a root).
+    let ratio = p.size_ratio * p.size_ratio / (m.sx * m.sy);
+    dx * dx + dy * dy <= tolerance * tolerance && (0.62 * 0.62..=1.6 * 1.6).contains(&ratio)
 }
 
 /// Least-squares scale and shift per axis over `pairs`.
@@ -340,8 +373,6 @@ pub struct LocalRun {
 /// What makes a chain of hits a run.
 #[derive(Debug, Clone, Copy)]
 pub struct RunRules {
-    /// Banked time minus delivered time may wander this far from the run's.
-    pub offset_tolerance_s: f64,
     /// Longest stretch of delivered time without a hit inside a run.
     pub max_gap_s: f64,
     /// Fewest delivered samples in a run.
@@ -355,7 +386,6 @@ pub struct RunRules {
 impl Default for RunRules {
     fn default() -> Self {
         RunRules {
-            offset_tolerance_s: 0.4,
             max_gap_s: 1.5,
             min_samples: 5,
             min_span_s: 1.5,
@@ -392,110 +422,114 @@ pub fn runs(hits: &[(f64, SampleHit)], rules: RunRules) -> Vec<LocalRun> {
     out
 }
 
-/// The offset in time, within `tolerance` of `centre`, along which the hits between
-/// delivered times `from` and `to` hold the most agreeing keypoints: for each offset on
-/// a 0.05 s grid, each delivered sample counts the inliers of its hit on the banked
-/// sample nearest to its time plus the offset. A delivered sample's single best hit is
-/// a poor guide in a slow shot, where banked samples a second apart look alike; the
-/// line through all of them is not. Ties give the middle of the best offsets.
-fn diagonal(hits: &[(f64, SampleHit)], from: f64, to: f64, centre: f64, rules: RunRules) -> f64 {
-    let inside: Vec<&(f64, SampleHit)> = hits.iter().filter(|h| h.0 >= from && h.0 <= to).collect();
-    let steps = (rules.offset_tolerance_s / 0.05).round() as i32;
-    let mut best = (0usize, Vec::new());
-    for k in -steps..=steps {
-        let d = centre + f64::from(k) * 0.05;
-        let mut total = 0;
-        for group in inside.chunk_by(|a, b| a.0 == b.0) {
-            let nearest = group
-                .iter()
-                .filter(|h| (h.1.bank_time_s - h.0 - d).abs() <= rules.bank_step_s / 2.0)
-                .min_by(|a, b| {
-                    let da = (a.1.bank_time_s - a.0 - d).abs();
-                    da.total_cmp(&(b.1.bank_time_s - b.0 - d).abs())
-                });
-            total += nearest.map_or(0, |h| h.1.inliers);
-        }
-        if total > best.0 {
-            best = (total, vec![d]);
-        } else if total == best.0 {
-            best.1.push(d);
-        }
-    }
-    if best.1.is_empty() {
-        centre
-    } else {
-        best.1.iter().sum::<f64>() / best.1.len() as f64
-    }
-}
-
-fn best_run(hits: &[(f64, SampleHit)], rules: RunRules) -> Option<LocalRun> {
-    let offset = |(t, h): &(f64, SampleHit)| h.bank_time_s - t;
-    // The offset most delivered samples have a hit near (ties: the earlier offset).
-    let mut best: Option<(usize, f64)> = None;
-    for candidate in hits.iter().map(offset) {
-        let mut times: Vec<f64> = hits
+/// The hits along one offset: per delivered sample, its hit on the banked sample
+/// nearest to its time plus `offset` (within half a banked step), and, of those, the
+/// ones whose mapping agrees with their median (scales within a tenth, shifts within
+/// 12 base pixels, about 3 % of the picture's width), with that median.
+fn along(
+    hits: &[(f64, SampleHit)],
+    offset: f64,
+    rules: RunRules,
+) -> (Vec<(f64, SampleHit)>, Option<Mapping>) {
+    let mut nearest: Vec<(f64, SampleHit)> = Vec::new();
+    for group in hits.chunk_by(|a, b| a.0 == b.0) {
+        let miss = |h: &&(f64, SampleHit)| (h.1.bank_time_s - h.0 - offset).abs();
+        if let Some(h) = group
             .iter()
-            .filter(|h| (offset(h) - candidate).abs() <= rules.offset_tolerance_s)
-            .map(|h| h.0)
-            .collect();
-        times.dedup();
-        let better = match best {
-            None => true,
-            Some((n, o)) => times.len() > n || (times.len() == n && candidate < o),
-        };
-        if better {
-            best = Some((times.len(), candidate));
+            .filter(|h| miss(h) <= rules.bank_step_s / 2.0)
+            .min_by(|a, b| miss(a).total_cmp(&miss(b)))
+        {
+            nearest.push(*h);
         }
     }
-    let (_, centre) = best?;
-    // Per delivered sample, its best hit near that offset.
-    let mut near: Vec<(f64, SampleHit)> = Vec::new();
-    for h in hits
-        .iter()
-        .filter(|h| (offset(h) - centre).abs() <= rules.offset_tolerance_s)
-    {
-        match near.last_mut() {
-            Some(last) if last.0 == h.0 => {
-                if h.1.inliers > last.1.inliers {
-                    *last = *h;
-                }
-            }
-            _ => near.push(*h),
-        }
+    if nearest.is_empty() {
+        return (nearest, None);
     }
-    let median_of = |v: &mut Vec<f32>| {
+    let median_of = |get: &dyn Fn(&Mapping) -> f32| {
+        let mut v: Vec<f32> = nearest.iter().map(|h| get(&h.1.mapping)).collect();
         v.sort_by(f32::total_cmp);
         v[v.len() / 2]
     };
-    let mut sx: Vec<f32> = near.iter().map(|h| h.1.mapping.sx).collect();
-    let mut sy: Vec<f32> = near.iter().map(|h| h.1.mapping.sy).collect();
-    let mut tx: Vec<f32> = near.iter().map(|h| h.1.mapping.tx).collect();
-    let mut ty: Vec<f32> = near.iter().map(|h| h.1.mapping.ty).collect();
     let median = Mapping {
-        sx: median_of(&mut sx),
-        sy: median_of(&mut sy),
-        tx: median_of(&mut tx),
-        ty: median_of(&mut ty),
+        sx: median_of(&|m| m.sx),
+        sy: median_of(&|m| m.sy),
+        tx: median_of(&|m| m.tx),
+        ty: median_of(&|m| m.ty),
     };
-    // One geometry: scales within a tenth, shifts within 12 base pixels (about 3 % of
-    // the picture's width).
-    let same = |m: &Mapping| {
+    nearest.retain(|h| {
+        let m = h.1.mapping;
         (m.sx / median.sx - 1.0).abs() <= 0.1
             && (m.sy / median.sy - 1.0).abs() <= 0.1
             && (m.tx - median.tx).abs() <= 12.0
             && (m.ty - median.ty).abs() <= 12.0
+    });
+    (nearest, Some(median))
+}
+
+/// How well an offset explains the hits: the agreeing keypoints along it.
+fn support(hits: &[(f64, SampleHit)], offset: f64, rules: RunRules) -> usize {
+    along(hits, offset, rules)
+        .0
+        .iter()
+        .map(|h| h.1.inliers)
+        .sum()
+}
+
+/// The run the hits of one banked asset support best.
+///
+/// The offset between delivered and banked time is the one whose hits hold the most
+/// keypoints that agree on one geometry ([`along`]). A delivered sample's own best hit
+/// is a poor guide: in a slow shot or a pan, banked samples seconds apart look alike,
+/// but only at the right offset does the picture sit in the same place sample after
+/// sample. Candidates are the offsets with the most hits near them, then
+/// refined on a 0.05 s grid (ties give the middle of the best). The run is the longest
+/// chain of agreeing samples without a gap over `max_gap_s`.
+fn best_run(hits: &[(f64, SampleHit)], rules: RunRules) -> Option<LocalRun> {
+    let offset = |(t, h): &(f64, SampleHit)| h.bank_time_s - t;
+    let grid = |d: f64| (d / 0.05).round() as i64;
+    // Candidates: the offsets (on the grid) with the most hits near them.
+    let mut sorted: Vec<f64> = hits.iter().map(offset).collect();
+    sorted.sort_by(f64::total_cmp);
+    let mut offsets: Vec<i64> = sorted.iter().map(|&d| grid(d)).collect();
+    offsets.dedup();
+    let half = rules.bank_step_s / 2.0;
+    let near = |d: f64| {
+        sorted.partition_point(|&o| o <= d + half) - sorted.partition_point(|&o| o < d - half)
     };
-    near.retain(|h| same(&h.1.mapping));
-    // The longest chain without a gap over max_gap_s.
-    let mut chains: Vec<&[(f64, SampleHit)]> =
-        near.chunk_by(|a, b| b.0 - a.0 <= rules.max_gap_s).collect();
-    chains.sort_by_key(|c| std::cmp::Reverse(c.len()));
-    let chain = chains.first()?;
+    let mut counted: Vec<(usize, i64)> = offsets
+        .iter()
+        .map(|&k| (near(k as f64 * 0.05), k))
+        .collect();
+    counted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut best: Option<(usize, i64)> = None;
+    for &(_, k) in counted.iter().take(CANDIDATE_OFFSETS) {
+        let score = support(hits, k as f64 * 0.05, rules);
+        if best.is_none_or(|(s, b)| score > s || (score == s && k < b)) {
+            best = Some((score, k));
+        }
+    }
+    let (_, centre) = best?;
+    // Refined: the middle of the best offsets within half a banked step.
+    let reach = (rules.bank_step_s / 2.0 / 0.05).round() as i64;
+    let mut top = (0usize, Vec::new());
+    for k in centre - reach..=centre + reach {
+        let score = support(hits, k as f64 * 0.05, rules);
+        if score > top.0 {
+            top = (score, vec![k]);
+        } else if score == top.0 {
+            top.1.push(k);
+        }
+    }
+    let offset_s = top.1.iter().sum::<i64>() as f64 * 0.05 / top.1.len().max(1) as f64;
+    let (agreeing, mapping) = along(hits, offset_s, rules);
+    let mapping = mapping?;
+    let chain = agreeing
+        .chunk_by(|a, b| b.0 - a.0 <= rules.max_gap_s)
+        .max_by_key(|c| (c.len(), std::cmp::Reverse(grid(c[0].0))))?;
     let (first_s, last_s) = (chain[0].0, chain[chain.len() - 1].0);
     if chain.len() < rules.min_samples || last_s - first_s < rules.min_span_s {
         return None;
     }
-    let offset_s = diagonal(hits, first_s, last_s, centre, rules);
     let mut inliers: Vec<usize> = chain.iter().map(|h| h.1.inliers).collect();
     inliers.sort_unstable();
     let mut distances: Vec<u32> = chain.iter().map(|h| h.1.distance).collect();
@@ -507,11 +541,14 @@ fn best_run(hits: &[(f64, SampleHit)], rules: RunRules) -> Option<LocalRun> {
         last_s,
         offset_s,
         samples: chain.len(),
-        mapping: median,
+        mapping,
         median_inliers: inliers[inliers.len() / 2],
         median_distance: distances[distances.len() / 2],
     })
 }
+
+/// How many of the best-supported offsets are scored in full.
+const CANDIDATE_OFFSETS: usize = 24;
 
 /// Adds to `found` the runs by keypoints of a delivered video's `samples` against the
 /// banked ones in `index`. A run on an asset labelled `ignore` clears the delivered
@@ -739,14 +776,13 @@ mod tests {
         let scattered: Vec<Pair> = bank
             .iter()
             .enumerate()
-            .map(|(i, k)| Pair {
-                q: Keypoint {
+            .map(|(i, k)| {
+                let q = Keypoint {
                     x: (i as f32 * 97.0) % 370.0,
                     y: (i as f32 * 61.0) % 208.0,
                     ..*k
-                },
-                b: *k,
-                distance: 0,
+                };
+                Pair::new(q, *k, 0)
             })
             .collect();
         assert_eq!(fit(&scattered), None);

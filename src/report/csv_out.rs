@@ -5,7 +5,7 @@ use std::io::Write;
 use super::ScanReport;
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 18] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -23,6 +23,7 @@ const HEADER: [&str; 17] = [
     "bank_crop",
     "query_inset",
     "faint_only",
+    "local_keypoints",
 ];
 
 pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
@@ -48,6 +49,10 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
             &m.bank_crop.map(|k| k.to_string()).unwrap_or_default(),
             &m.query_inset.map(|r| r.to_string()).unwrap_or_default(),
             if m.faint_only { "true" } else { "false" },
+            &m.local
+                .as_ref()
+                .map(|l| l.keypoints.to_string())
+                .unwrap_or_default(),
         ])?;
     }
     w.flush()?;
