@@ -425,7 +425,7 @@ pub fn runs(hits: &[(f64, SampleHit)], rules: RunRules) -> Vec<LocalRun> {
 /// The hits along one offset: per delivered sample, its hit on the banked sample
 /// nearest to its time plus `offset` (within half a banked step), and, of those, the
 /// ones whose mapping agrees with their median (scales within a tenth, shifts within
-/// 12 base pixels, about 3 % of the picture's width), with that median.
+/// [`SHIFT_TOLERANCE`]), with that median.
 fn along(
     hits: &[(f64, SampleHit)],
     offset: f64,
@@ -460,8 +460,8 @@ fn along(
         let m = h.1.mapping;
         (m.sx / median.sx - 1.0).abs() <= 0.1
             && (m.sy / median.sy - 1.0).abs() <= 0.1
-            && (m.tx - median.tx).abs() <= 12.0
-            && (m.ty - median.ty).abs() <= 12.0
+            && (m.tx - median.tx).abs() <= SHIFT_TOLERANCE
+            && (m.ty - median.ty).abs() <= SHIFT_TOLERANCE
     });
     (nearest, Some(median))
 }
@@ -546,6 +546,12 @@ fn best_run(hits: &[(f64, SampleHit)], rules: RunRules) -> Option<LocalRun> {
         median_distance: distances[distances.len() / 2],
     })
 }
+
+/// How far apart, in delivered base pixels, two samples' shifts may be and still be one
+/// geometry. In a steady pan, shift and time trade off (the banked picture a moment
+/// later sits a little further along), so this bounds how far off in time a run in a
+/// pan can be placed: 6 pixels is a second of a slow pan.
+const SHIFT_TOLERANCE: f32 = 6.0;
 
 /// How many of the best-supported offsets are scored in full.
 const CANDIDATE_OFFSETS: usize = 24;
