@@ -825,7 +825,7 @@ fn compare_aligns_two_files_without_a_bank() {
 /// hold (no fall-back to one pass). Letterboxed Sintel, with crop variants, checks that
 /// bars are judged across the cuts: its letterbox edge flickers between two rows, so at
 /// some cuts the first frames of a range get other bars from the frames before the cut
-/// and are hashed again.
+/// and are hashed again. The keypoints of sampled frames are the same too.
 #[test]
 fn parallel_ranges_give_the_same_segments_as_one_pass() {
     let Some(shared) = common::shared() else {
@@ -858,6 +858,7 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
     for (name, crop_variants, fps, least) in cases {
         let sampling = Sampling {
             fps,
+            feature_step_s: Some(celprint::fingerprint::keypoints::QUERY_STEP_S),
             ..Sampling::default()
         };
         let file = PathBuf::from(media(&shared, name));
@@ -895,6 +896,13 @@ fn parallel_ranges_give_the_same_segments_as_one_pass() {
             same(&format!("{name}, crop {keep}"), a, b);
         }
         assert_eq!(one.info.frames_decoded, three.info.frames_decoded, "{name}");
+        // Keypoints are sampled on a grid of time, so the ranges sample the same frames.
+        assert!(
+            one.features.len() > least / 20,
+            "{name}: {}",
+            one.features.len()
+        );
+        assert!(one.features == three.features, "{name}: keypoints differ");
     }
 }
 

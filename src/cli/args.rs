@@ -164,9 +164,9 @@ pub struct IndexArgs {
     /// the safe area are not found. Fixed when the bank is created.
     #[arg(long, conflicts_with = "crop_variants")]
     pub no_crop_variants: bool,
-    /// Bank no keypoints of video frames: a bank about half the size (see the README),
-    /// in which reframed copies and insets the inset finder misses are not found. Fixed
-    /// when the bank is created.
+    /// Bank no keypoints of video frames: a bank less than half the size, and no
+    /// keypoints held in memory by a scan (see the README), in which reframed copies and
+    /// insets the inset finder misses are not found. Fixed when the bank is created.
     #[arg(long)]
     pub no_local_features: bool,
     /// What the paths hold.

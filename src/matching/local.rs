@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use super::{times_overlap, FileMatches};
 use crate::bank::{AssetId, Bank, BankError, Label};
 use crate::fingerprint::inset::Rect;
-use crate::fingerprint::keypoints::{FeatureSample, Keypoint, QUERY_STEP_S};
+use crate::fingerprint::keypoints::{FeatureSample, Keypoint, BANK_STEP_S, QUERY_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::report::{BankSide, LocalEvidence, Match, QuerySide};
 
@@ -360,11 +360,12 @@ pub struct LocalRun {
     /// Times of the first and last delivered samples in the run.
     pub first_s: f64,
     pub last_s: f64,
-    /// Banked time minus delivered time, the median over the run.
+    /// Banked time minus delivered time: the offset whose hits hold the most agreeing
+    /// keypoints ([`best_run`]).
     pub offset_s: f64,
     /// How many delivered samples are evidence.
     pub samples: usize,
-    /// The median mapping over the run.
+    /// The median mapping over the run's hits.
     pub mapping: Mapping,
     pub median_inliers: usize,
     pub median_distance: u32,
@@ -389,16 +390,14 @@ impl Default for RunRules {
             max_gap_s: 1.5,
             min_samples: 5,
             min_span_s: 1.5,
-            bank_step_s: 0.5,
+            bank_step_s: BANK_STEP_S,
         }
     }
 }
 
-/// Chains hits into runs: per banked asset, the offset in time that the most delivered
-/// samples agree on, then the hits near that offset whose mapping agrees with their
-/// median, split where the delivery goes without a hit for longer than
-/// `max_gap_s`; repeated while a run qualifies. `hits` pairs each delivered sample's
-/// time with what it hit.
+/// Chains hits into runs: per banked asset, the best run ([`best_run`]), then again
+/// over the delivered time outside it, while a run qualifies. `hits` pairs each
+/// delivered sample's time with what it hit.
 pub fn runs(hits: &[(f64, SampleHit)], rules: RunRules) -> Vec<LocalRun> {
     let mut by_owner: HashMap<u64, Vec<(f64, SampleHit)>> = HashMap::new();
     for &(t, h) in hits {
