@@ -182,6 +182,12 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
         assert!((t(got) - want).abs() <= 0.03, "{reframe:#}");
     }
     assert!(reframe["query_inset"].is_null(), "{reframe:#}");
+    let summary = stdout(&o);
+    let line = summary
+        .lines()
+        .find(|l| l.contains("reframe_100.mp4"))
+        .expect("the reframe in the summary");
+    assert!(line.contains("(by keypoints: "), "{line}");
     // The schema the README documents.
     let m = match_of(&report, "shot_010.jpg");
     assert!(m["query"]["start_s"].is_null() && m["query"]["end_s"].is_null());

@@ -86,11 +86,21 @@ fn with_output(
     Ok(())
 }
 
+/// How a match made by keypoints is told apart in the summary: its distance is the
+/// keypoints' descriptor distance, and the part of the banked picture shown is the point.
+fn by_keypoints(l: &celprint::report::LocalEvidence) -> String {
+    let [left, top, right, bottom] = l.bank_area.map(|f| (f * 100.0).round());
+    format!(
+        " (by keypoints: {} agree; shows {left}-{right} % across, {top}-{bottom} % down of the banked picture)",
+        l.keypoints
+    )
+}
+
 pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
     for m in &r.matches {
         writeln!(
             out,
-            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}{}{}",
+            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}{}{}{}",
             m.query.path,
             span(m.query.start_s, m.query.end_s),
             m.bank_asset.path,
@@ -110,6 +120,7 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
             } else {
                 ""
             },
+            m.local.as_ref().map(by_keypoints).unwrap_or_default(),
         )?;
     }
     for s in r.scanned.iter().filter(|s| s.error.is_some()) {
