@@ -85,26 +85,30 @@ pub fn scan_paths(
             batch
                 .par_iter()
                 .map(|file| {
-                    let result = fingerprint_file(file, &params, opts.limits, sampling).map(|fp| {
-                        let matched = match_file_and_insets(
-                            bank,
-                            &file.display,
-                            &fp.segments,
-                            &fp.insets,
-                            &matching,
-                        )
-                        .and_then(|mut found| {
-                            match_by_keypoints(
+                    let result =
+                        fingerprint_file(file, &params, opts.limits, sampling).map(|mut fp| {
+                            // Keypoints are spent once matched; the batch keeps the rest of
+                            // each fingerprint for the report until its last file is done.
+                            let samples = std::mem::take(&mut fp.features);
+                            let matched = match_file_and_insets(
                                 bank,
-                                &features,
                                 &file.display,
-                                &fp.features,
-                                &mut found,
-                            )?;
-                            Ok(found)
+                                &fp.segments,
+                                &fp.insets,
+                                &matching,
+                            )
+                            .and_then(|mut found| {
+                                match_by_keypoints(
+                                    bank,
+                                    &features,
+                                    &file.display,
+                                    &samples,
+                                    &mut found,
+                                )?;
+                                Ok(found)
+                            });
+                            (fp, matched)
                         });
-                        (fp, matched)
-                    });
                     ctx.progress.file_done(&file.display, file.size);
                     (file, result)
                 })
