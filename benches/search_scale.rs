@@ -235,6 +235,7 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
             let mut digest = [0u8; 32];
             digest[..8].copy_from_slice(&(a as u64).to_le_bytes());
             bank.add_asset(NewAsset {
+                by: None,
                 digest,
                 kind: MediaKind::Video,
                 label: Label::Leaked,

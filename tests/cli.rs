@@ -199,17 +199,26 @@ fn demo_delivery_matches_exactly_the_derived_copies() {
     let scanned = report["scanned"].as_array().unwrap();
     assert_eq!(
         scanned.len(),
-        11,
-        "notes.txt is skipped, the 8 images and the three videos are scanned"
+        12,
+        "the 8 images and the three videos are scanned, and notes.txt is listed as text"
     );
+    let notes: Vec<&Value> = scanned
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("notes.txt"))
+        .collect();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["status"], "text");
     assert!(scanned
         .iter()
+        .filter(|f| !f["path"].as_str().unwrap().ends_with("notes.txt"))
         .all(|f| f["status"] == "ok" && f["error"].is_null()));
     assert!(scanned[0]["path"]
         .as_str()
         .unwrap()
         .starts_with(&demo("delivery")));
-    assert_eq!(report["summary"]["skipped_not_media"], 1);
+    assert_eq!(report["summary"]["skipped_not_media"], 0);
+    assert_eq!(report["summary"]["text_files"], 1);
+    assert_eq!(report["summary"]["verdict"], "matches");
 }
 
 #[test]
@@ -579,6 +588,7 @@ fn scans_are_recorded_and_history_reproduces_their_reports() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| f["status"] == "ok")
         .all(|f| f["digest"].as_str().is_some_and(|d| d.len() == 64)));
     assert_eq!(report["celprint_version"], env!("CARGO_PKG_VERSION"));
     assert!(report["bank"]["generation"].as_u64().unwrap() > 0);
@@ -732,5 +742,167 @@ fn still_cropped_into_the_safe_area_matches_a_new_bank() {
         stdout(&o).contains("(bank centre crop 80 %)"),
         "{}",
         stdout(&o)
+    );
+}
+
+/// A PNG with structure (high PDQ quality) that differs with `seed`.
+fn picture(path: &std::path::Path, seed: u32) {
+    let img = image::RgbImage::from_fn(320, 240, |x, y| {
+        let v = |k: u32| {
+            let t = (x * (3 + seed % 7) + y * (5 + seed % 11) + k * seed) % 256;
+            ((t as f32 / 40.0).sin() * 100.0 + 128.0) as u8
+        };
+        image::Rgb([v(1), v(2), v(3)])
+    });
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    img.save(path).unwrap();
+}
+
+fn scanned_entry<'a>(report: &'a Value, suffix: &str) -> &'a Value {
+    report["scanned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("{suffix} is not in the report: {report:#}"))
+}
+
+#[test]
+fn files_are_known_by_their_bytes_and_nothing_is_passed_over_unnamed() {
+    let env = TestEnv::new();
+    let banked = env.path("bank-src/frame.png");
+    picture(&banked, 5);
+    expect_code(&env.run(&["index", "--db", s(&env.db()), s(&banked)]), 0);
+    // The banked clip of the demo, renamed: a video called .png, a still called .dat
+    // and one with no extension at all.
+    let delivery = env.path("delivery");
+    std::fs::create_dir_all(&delivery).unwrap();
+    std::fs::copy(&banked, delivery.join("frame.dat")).unwrap();
+    std::fs::copy(&banked, delivery.join("frame")).unwrap();
+    std::fs::copy(demo("bank/bbb_02-14s.mp4"), delivery.join("clip.png")).unwrap();
+    std::fs::write(delivery.join("notes.txt"), "shot list\n").unwrap();
+    let (o, report) = scan_json(&env, &[s(&delivery)], &[]);
+    expect_code(&o, 1);
+    for name in ["frame.dat", "/frame"] {
+        assert_eq!(scanned_entry(&report, name)["kind"], "still", "{report:#}");
+        match_of(&report, name);
+    }
+    assert_eq!(scanned_entry(&report, "clip.png")["kind"], "video");
+    assert_eq!(scanned_entry(&report, "notes.txt")["status"], "text");
+
+    // Bytes no one can identify: named in the report, and the scan is not clean.
+    std::fs::write(delivery.join("blob.bin"), [0u8, 0xff, 0x13, 0x37, 0, 1, 2]).unwrap();
+    let (o, report) = scan_json(&env, &[s(&delivery)], &[]);
+    expect_code(&o, 2);
+    let blob = scanned_entry(&report, "blob.bin");
+    assert_eq!(blob["status"], "skipped");
+    assert!(blob["error"]
+        .as_str()
+        .unwrap()
+        .contains("unrecognised data"));
+    assert_eq!(report["summary"]["verdict"], "not_checked");
+    assert!(stdout(&o).contains("SKIPPED "), "{}", stdout(&o));
+}
+
+#[test]
+fn what_was_not_checked_is_never_called_clean() {
+    let env = TestEnv::new();
+    // An empty bank: nothing to match against.
+    let empty = env.path("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    expect_code(&env.run(&["index", "--db", s(&env.db()), s(&empty)]), 0);
+    let picture_path = env.path("delivery/shot.png");
+    picture(&picture_path, 3);
+    let (o, report) = scan_json(&env, &[s(&picture_path)], &[]);
+    expect_code(&o, 2);
+    assert_eq!(report["summary"]["verdict"], "not_checked");
+    assert!(
+        stdout(&o).contains("NOT CHECKED: the bank holds no assets"),
+        "{}",
+        stdout(&o)
+    );
+
+    let banked = env.path("bank-src/frame.png");
+    picture(&banked, 9);
+    expect_code(&env.run(&["index", "--db", s(&env.db()), s(&banked)]), 0);
+    // A flat picture: nothing in it can be evidence.
+    let flat = env.path("delivery/flat.png");
+    image::RgbImage::from_pixel(320, 240, image::Rgb([90, 90, 90]))
+        .save(&flat)
+        .unwrap();
+    let html = env.path("r.html");
+    let (o, report) = scan_json(&env, &[s(&flat)], &["--html", s(&html)]);
+    expect_code(&o, 2);
+    assert_eq!(scanned_entry(&report, "flat.png")["status"], "not_checked");
+    assert_eq!(report["summary"]["verdict"], "not_checked");
+    assert!(stdout(&o).starts_with("NOT CHECKED "), "{}", stdout(&o));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Not checked"), "the HTML names the verdict");
+    assert!(!page.contains("Clean: no match"));
+
+    // Things that are not files: a FIFO, and a link to a device, named directly or in a
+    // folder. Never read (a FIFO would block), never passed over.
+    let odd = env.path("odd");
+    std::fs::create_dir_all(&odd).unwrap();
+    let fifo = odd.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", odd.join("zero.png")).unwrap();
+    for target in [fifo.clone(), odd.join("zero.png"), odd.clone()] {
+        let (o, report) = scan_json(&env, &[s(&target)], &[]);
+        expect_code(&o, 2);
+        assert_eq!(report["summary"]["verdict"], "error", "{report:#}");
+        assert!(report["summary"]["files"].as_u64().unwrap() >= 1);
+    }
+    let (_, report) = scan_json(&env, &[s(&odd)], &[]);
+    assert!(scanned_entry(&report, "pipe")["error"]
+        .as_str()
+        .unwrap()
+        .contains("a FIFO"));
+    assert!(scanned_entry(&report, "zero.png")["error"]
+        .as_str()
+        .unwrap()
+        .contains("a character device"));
+}
+
+#[test]
+fn odd_file_names_are_kept_byte_for_byte_and_found_again() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = TestEnv::new();
+    let bank_dir = env.path("bank-src");
+    let latin1 = bank_dir.join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+    picture(&latin1, 4);
+    let delivery = env.path("delivery");
+    let two_lines = delivery.join("two\nlines.png");
+    picture(&two_lines, 4);
+    expect_code(&env.run(&["index", "--db", s(&env.db()), s(&bank_dir)]), 0);
+    let html = env.path("r.html");
+    let (o, report) = scan_json(&env, &[s(&delivery)], &["--html", s(&html)]);
+    expect_code(&o, 1);
+    let m = &report["matches"][0];
+    assert!(m["bank_asset"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("caf\\xe9.png"));
+    assert!(m["query"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("two\\nlines.png"));
+    // One line per match.
+    let printed = stdout(&o);
+    let lines: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("MATCH "))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", stdout(&o));
+    assert!(lines[0].contains("two\\nlines.png"));
+    // The HTML found both files again from the escaped text.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        !page.contains("changed or gone") && !page.contains("not found with its digest"),
+        "pictures missing from the HTML report"
     );
 }

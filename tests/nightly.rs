@@ -83,11 +83,13 @@ fn rerun_skips_unchanged_files_without_reading_them() {
     let root = tree(&env, 6);
     let db = env.db();
     expect_code(&index(&env, &db, &[], &root), 0);
-    // Same size, same modification time, different bytes: only a reader would notice.
+    // Same size, same modification time, different bytes after the head that tells
+    // what kind of file it is: only a reader of the whole file would notice.
     let victim = root.join("shot_002.png");
     let mtime = std::fs::metadata(&victim).unwrap().modified().unwrap();
-    let len = std::fs::metadata(&victim).unwrap().len() as usize;
-    std::fs::write(&victim, vec![0u8; len]).unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[1024..].fill(0);
+    std::fs::write(&victim, bytes).unwrap();
     std::fs::File::options()
         .write(true)
         .open(&victim)
@@ -136,7 +138,16 @@ fn changed_files_are_refingerprinted_and_vanished_ones_kept_unless_pruned() {
     assert!(stderr(&o).contains("shot_004.png: gone since it was banked (kept in the bank)"));
     assert_eq!(assets(&env), 6);
 
+    // One of five is over the share one run may prune unasked.
     let o = index(&env, &db, &["--prune"], &root);
+    expect_code(&o, 2);
+    assert!(
+        stdout(&o).contains("1 vanished, 0 assets pruned"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(assets(&env), 6);
+    let o = index(&env, &db, &["--prune-all"], &root);
     expect_code(&o, 0);
     assert!(
         stdout(&o).contains("1 vanished, 1 assets pruned"),
@@ -436,7 +447,9 @@ fn scans_read_consistent_snapshots_while_an_index_writes() {
 fn json_logs_carry_paths_reasons_and_counts() {
     let env = TestEnv::new();
     let root = tree(&env, 3);
-    std::fs::write(root.join("broken.png"), b"not a png").unwrap();
+    // A PNG cut short: known by its bytes, and failing to decode.
+    let whole = std::fs::read(root.join("shot_000.png")).unwrap();
+    std::fs::write(root.join("broken.png"), &whole[..100]).unwrap();
     let o = index(&env, &env.db(), &["--log-format", "json"], &root);
     expect_code(&o, 2);
     let events: Vec<serde_json::Value> = stderr(&o)
@@ -484,4 +497,308 @@ fn a_terminal_gets_a_progress_bar_with_bytes_eta_and_files() {
     );
     assert!(screen.contains("/400"), "files done of the total: {screen}");
     assert!(screen.contains("indexed 400 files"), "{screen}");
+}
+
+/// How many assets a bank holds, read as a scan would while an index may be writing.
+fn assets_now(db: &Path) -> Option<usize> {
+    let bank = celprint::bank::Bank::open(
+        db,
+        &celprint::bank::OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .ok()?;
+    Some(bank.assets().ok()?.len())
+}
+
+/// A video that takes the index some seconds to fingerprint, made by ffmpeg.
+fn slow_video(path: &Path, seconds: u32) {
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size=1280x720:rate=25:duration={seconds}"))
+        .args(["-c:v", "mpeg4", "-q:v", "5"])
+        .arg(path)
+        .status()
+        .expect("run ffmpeg");
+    assert!(made.success(), "ffmpeg failed");
+}
+
+#[test]
+fn a_killed_index_keeps_every_asset_finished_before_the_kill() {
+    let env = TestEnv::new();
+    let root = tree(&env, 6);
+    // First in name order, so a worker takes it at once while the other does the stills.
+    slow_video(&root.join("a_long_take.mp4"), 60);
+    let db = env.db();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_celprint"))
+        .args(["--jobs", "2", "index", "--db", s(&db), s(&root)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut seen = 0;
+    while started.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        seen = assets_now(&db).unwrap_or(0);
+        if seen >= 6 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let still_running = child.try_wait().unwrap().is_none();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        still_running && seen >= 6,
+        "the six stills were not banked while the long video was still being fingerprinted \
+         (saw {seen} assets; still running: {still_running}): nothing is committed until the \
+         batch ends"
+    );
+    // SIGKILL: nothing of ours ran after it. What was committed must all be there.
+    assert!(assets_now(&db).unwrap() >= 6);
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("1 new assets"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("6 skipped unread"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_full_disk_stops_the_run_and_says_what_was_banked() {
+    let env = TestEnv::new();
+    let root = tree(&env, 6);
+    slow_video(&root.join("z_take.mp4"), 20);
+    let db = env.db();
+    // A file-size limit makes the bank's writes fail as a full disk does (EFBIG rather
+    // than ENOSPC: the same failed write), once its log passes the limit: the stills
+    // fit, the video's keypoints do not.
+    let o = Command::new("bash")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 300; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_celprint"),
+            "--jobs",
+            "1",
+            "index",
+            "--db",
+            s(&db),
+            s(&root),
+        ])
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    expect_code(&o, 2);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.contains("indexed"), "no summary: {out}\n{err}");
+    assert!(
+        err.contains("STOPPED: the bank could not be written"),
+        "{err}"
+    );
+    let said = err
+        .lines()
+        .find(|l| l.contains("new assets were banked and are safe"))
+        .expect("the count banked is stated");
+    let banked_said: usize = said
+        .trim_start_matches("celprint: ")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(banked_said, 6, "{err}");
+    // Nothing banked is lost, and the bank opens without the limit.
+    assert_eq!(assets_now(&db), Some(6));
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("1 new assets"), "{}", stdout(&o));
+}
+
+#[test]
+fn prune_refuses_an_empty_or_missing_root_and_a_large_share() {
+    let env = TestEnv::new();
+    let root = tree(&env, 12);
+    let db = env.db();
+    expect_code(&index(&env, &db, &[], &root), 0);
+    let assets = || assets_now(&db).unwrap();
+    assert_eq!(assets(), 12);
+
+    // An unmounted share: the mount point is there, and empty.
+    let away = env.path("away");
+    std::fs::rename(&root, &away).unwrap();
+    std::fs::create_dir(&root).unwrap();
+    let o = index(&env, &db, &["--prune-all"], &root);
+    expect_code(&o, 2);
+    assert!(
+        stderr(&o).contains("not pruned: it holds no files now"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(assets(), 12);
+    // The share's folder is gone altogether.
+    std::fs::remove_dir(&root).unwrap();
+    let o = index(&env, &db, &["--prune-all"], &root);
+    expect_code(&o, 2);
+    assert!(
+        stderr(&o).contains("not pruned: it cannot be read"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(assets(), 12);
+    std::fs::rename(&away, &root).unwrap();
+
+    // One file of twelve deleted: within the share one run may prune.
+    std::fs::remove_file(root.join("shot_011.png")).unwrap();
+    let o = index(&env, &db, &["--prune"], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("1 assets pruned"), "{}", stdout(&o));
+    assert_eq!(assets(), 11);
+
+    // Three of eleven: refused without --prune-all; a dry run says what it would do.
+    for i in 0..3 {
+        std::fs::remove_file(root.join(format!("shot_{i:03}.png"))).unwrap();
+    }
+    let o = index(&env, &db, &["--prune"], &root);
+    expect_code(&o, 2);
+    assert!(
+        stderr(&o).contains("would remove 3 of the 11 assets"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(assets(), 11);
+    let o = index(&env, &db, &["--prune-all", "--dry-run"], &root);
+    expect_code(&o, 0);
+    assert!(
+        stdout(&o).contains("3 assets would be pruned (dry run"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(assets(), 11);
+    let o = index(&env, &db, &["--prune-all"], &root);
+    expect_code(&o, 0);
+    assert_eq!(assets(), 8);
+}
+
+#[test]
+fn known_bytes_banked_again_keep_every_label_and_the_most_severe_decides() {
+    let env = TestEnv::new();
+    let db = env.db();
+    let cleared = env.path("stock/frame.png");
+    picture(&cleared, 7);
+    let leaked = env.path("incident/frame_copy.png");
+    std::fs::create_dir_all(leaked.parent().unwrap()).unwrap();
+    std::fs::copy(&cleared, &leaked).unwrap();
+    let delivered = env.path("delivery/shot.png");
+    std::fs::create_dir_all(delivered.parent().unwrap()).unwrap();
+    std::fs::copy(&cleared, &delivered).unwrap();
+
+    expect_code(&index(&env, &db, &["--label", "ignore"], &cleared), 0);
+    let o = index(
+        &env,
+        &db,
+        &["--label", "leaked", "--source", "dump", "--note", "INC-2"],
+        &leaked,
+    );
+    expect_code(&o, 0);
+    assert!(
+        stderr(&o).contains("new provenance recorded, label now leaked"),
+        "{}",
+        stderr(&o)
+    );
+    let scan = |env: &TestEnv| {
+        let json = env.path("r.json");
+        let o = env.run(&["scan", "--db", s(&db), "--json", s(&json), s(&delivered)]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        (o, report)
+    };
+    let (o, report) = scan(&env);
+    expect_code(&o, 1);
+    let side = &report["matches"][0]["bank_asset"];
+    assert_eq!(side["label"], "leaked", "{report:#}");
+    assert_eq!(side["note"], "INC-2");
+    assert_eq!(side["provenance"].as_array().unwrap().len(), 2);
+
+    // The same path, unchanged and so not read again, with a milder label: recorded,
+    // and the most severe still decides.
+    let o = index(&env, &db, &["--label", "suspicious"], &cleared);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("1 skipped unread"), "{}", stdout(&o));
+    let (_, report) = scan(&env);
+    let side = &report["matches"][0]["bank_asset"];
+    assert_eq!(side["label"], "leaked");
+    assert_eq!(side["provenance"].as_array().unwrap().len(), 3);
+
+    // A decision by hand sets the label either way, and is kept with the rest.
+    let o = env.run(&[
+        "label",
+        "--db",
+        s(&db),
+        "--set",
+        "licensed",
+        "--note",
+        "cleared by legal",
+        s(&leaked),
+    ]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("leaked -> licensed"), "{}", stdout(&o));
+    let (o, report) = scan(&env);
+    expect_code(&o, 1);
+    let side = &report["matches"][0]["bank_asset"];
+    assert_eq!(side["label"], "licensed");
+    let history = side["provenance"].as_array().unwrap();
+    assert_eq!(history.len(), 4);
+    assert_eq!(history[3]["action"], "relabel");
+    assert_eq!(history[3]["note"], "cleared by legal");
+    assert!(history[3]["by"].as_str().unwrap().contains('@'));
+    let o = env.run(&["label", "--db", s(&db), s(&delivered)]);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("INC-2"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_path_typed_relative_or_absolute_is_one_path_and_runs_say_who_ran_them() {
+    let env = TestEnv::new();
+    let root = tree(&env, 3);
+    let db = env.db();
+    // From the test folder: `./delivery/../delivery` and the absolute path.
+    let o = env.run(&["index", "--db", "bank", "./delivery/../delivery"]);
+    expect_code(&o, 0);
+    let o = index(&env, &db, &[], &root);
+    expect_code(&o, 0);
+    assert!(stdout(&o).contains("3 skipped unread"), "{}", stdout(&o));
+    let bank = celprint::bank::Bank::open(
+        &db,
+        &celprint::bank::OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for asset in bank.assets().unwrap() {
+        assert_eq!(asset.paths.len(), 1, "{:?}", asset.paths);
+        assert!(asset.paths[0].starts_with(s(&root)), "{:?}", asset.paths);
+    }
+    drop(bank);
+    let o = env.run(&["scan", "--db", "bank", "delivery/shot_000.png"]);
+    expect_code(&o, 1);
+    let o = env.run(&["history", "--db", "bank", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = runs[0]["run_id"].as_str().unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(db.join("runs").join(format!("{id}.json"))).unwrap())
+            .unwrap();
+    let custody = &record["custody"];
+    assert_eq!(
+        custody["cwd"].as_str().unwrap(),
+        s(&std::fs::canonicalize(env.dir.path()).unwrap())
+    );
+    assert!(!custody["user"].as_str().unwrap().is_empty());
+    assert!(!custody["host"].as_str().unwrap().is_empty());
+    assert!(record["report"]["matches"][0]["query"]["path"]
+        .as_str()
+        .unwrap()
+        .starts_with('/'));
 }

@@ -19,17 +19,20 @@
 //! rebuild at open stream large values instead of millions of small ones.
 
 mod paths;
+mod reader;
 mod records;
 pub mod runs;
 mod saved_index;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 pub use paths::{FileStamp, PathRecord};
-pub use records::{AssetId, AssetRecord, Label, SegmentRef};
+pub use reader::BankReader;
+pub use records::{AssetId, AssetRecord, Label, Provenance, ProvenanceAction, SegmentRef};
 
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
@@ -123,6 +126,8 @@ pub struct NewAsset {
     pub label: Label,
     pub source: Option<String>,
     pub note: Option<String>,
+    /// Who banks it (`user@host`), for its first [`Provenance`] entry.
+    pub by: Option<String>,
     pub path: String,
     pub bytes: u64,
     pub width: u32,
@@ -166,7 +171,9 @@ pub struct BankStats {
 }
 
 pub struct Bank {
-    db: DB,
+    /// Shared with the [`BankReader`]s handed to workers, which read while this
+    /// handle writes.
+    db: Arc<DB>,
     path: PathBuf,
     params: FingerprintParams,
     next_id: u64,
@@ -243,7 +250,7 @@ impl Bank {
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(rocks)?
         };
         let mut bank = Bank {
-            db,
+            db: Arc::new(db),
             path: path.to_path_buf(),
             params: FingerprintParams::default(),
             next_id: 0,
@@ -414,17 +421,7 @@ impl Bank {
 
     /// The asset these bytes already are, if any.
     pub fn asset_by_digest(&self, digest: &[u8; 32]) -> Result<Option<AssetId>, BankError> {
-        match self.get(CF_DIGESTS, digest)? {
-            None => Ok(None),
-            Some(v) => {
-                let id = u64::from_be_bytes(
-                    v.as_slice()
-                        .try_into()
-                        .map_err(|_| self.corrupt("digest entry is not 8 bytes"))?,
-                );
-                Ok(Some(AssetId(id)))
-            }
-        }
+        reader::asset_by_digest(&self.db, &self.path, digest)
     }
 
     pub fn asset(&self, id: AssetId) -> Result<Option<AssetRecord>, BankError> {
@@ -439,6 +436,16 @@ impl Bank {
     /// Banks a new asset: record, digest, segments and search entries in one batch.
     pub fn add_asset(&mut self, new: NewAsset) -> Result<AssetId, BankError> {
         let id = AssetId(self.next_id);
+        let indexed_at = now_rfc3339();
+        let first = Provenance {
+            label: new.label,
+            source: new.source.clone(),
+            note: new.note.clone(),
+            action: ProvenanceAction::Index,
+            path: Some(new.path.clone()),
+            at: indexed_at.clone(),
+            by: new.by,
+        };
         let record = AssetRecord {
             id,
             digest: crate::media::digest_hex(&new.digest),
@@ -451,13 +458,14 @@ impl Bank {
             width: new.width,
             height: new.height,
             segments: new.segments.len() as u32,
-            indexed_at: now_rfc3339(),
+            indexed_at,
             frame_rate: new.frame_rate,
             crops: new
                 .crops
                 .iter()
                 .map(|(keep, segs)| (*keep, segs.len() as u32))
                 .collect(),
+            provenance: vec![first],
         };
         let mut all = new.segments;
         for (_, segs) in new.crops {
@@ -516,6 +524,34 @@ impl Bank {
             );
         }
         Ok(id)
+    }
+
+    /// Adds a statement of provenance to an asset (see [`Provenance`] for how the
+    /// label is decided). Returns the record as it now is, and whether it changed; a
+    /// repeated `index` statement changes nothing.
+    pub fn add_provenance(
+        &mut self,
+        id: AssetId,
+        statement: Provenance,
+    ) -> Result<(AssetRecord, bool), BankError> {
+        let mut record = self
+            .asset(id)?
+            .ok_or_else(|| self.corrupt(format!("no asset {}", id.0)))?;
+        if !record.add_statement(statement) {
+            return Ok((record, false));
+        }
+        let value = serde_json::to_vec(&record).expect("record serialises");
+        self.db
+            .put_cf(self.cf(CF_ASSETS)?, id.key(), value)
+            .map_err(|e| self.rocks(e))?;
+        Ok((record, true))
+    }
+
+    /// Makes every write so far durable against a power cut, not only a killed
+    /// process (which a write already survives, once it returns: the log is in the
+    /// kernel's hands).
+    pub fn sync(&self) -> Result<(), BankError> {
+        self.db.flush_wal(true).map_err(|e| self.rocks(e))
     }
 
     /// Every banked asset's keypoint samples, searchable ([`FeatureIndex`]), with the

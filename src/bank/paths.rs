@@ -88,19 +88,7 @@ impl Bank {
     /// What `index` last saw at `path`. A reader of a bank older than the `paths`
     /// family sees nothing.
     pub fn path_record(&self, path: &str) -> Result<Option<PathRecord>, BankError> {
-        let Some(cf) = self.db.cf_handle(CF_PATHS) else {
-            return Ok(None);
-        };
-        match self
-            .db
-            .get_cf(cf, path.as_bytes())
-            .map_err(|e| self.rocks(e))?
-        {
-            None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt(format!("path record for {path} unreadable: {e}"))),
-        }
+        super::reader::path_record(&self.db, &self.path, path)
     }
 
     /// Records that `path` could not be fingerprinted, and why; the next run retries it.

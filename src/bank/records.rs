@@ -130,11 +130,97 @@ pub struct AssetRecord {
     /// kept, how many segments), in storage order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub crops: Vec<(u8, u32)>,
+    /// Every statement of why these bytes are banked, oldest first: each `index` run
+    /// that brought them with another label, source or note, and each `celprint label`.
+    /// `label`, `source` and `note` above are those of the statement that decides (see
+    /// [`Provenance`]). Empty in records written before it existed, whose one statement
+    /// is the fields above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Provenance>,
+}
+
+/// Who said what about an asset, and when: one entry of its chain of custody.
+///
+/// The label that decides is the most severe of those `index` gave (leaked >
+/// suspicious > own > licensed > ignore), so that banking known bytes again as leaked
+/// can never be shadowed by an earlier `ignore`; `celprint label` sets it outright, in
+/// either direction, and is recorded like the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// How the statement was made.
+    pub action: ProvenanceAction,
+    /// The path the bytes were indexed from; `None` for `label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// Who ran it, where (`user@host`), as the caller said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProvenanceAction {
+    /// `celprint index` banked the bytes, or met them again with other words.
+    Index,
+    /// `celprint label` set the label.
+    Relabel,
+}
+
+impl Provenance {
+    /// Whether this says the same as `other` about the asset (same label, source and
+    /// note), whoever said it and when.
+    pub fn same_words(&self, other: &Provenance) -> bool {
+        self.label == other.label && self.source == other.source && self.note == other.note
+    }
 }
 
 impl AssetRecord {
     pub fn path(&self) -> &str {
         self.paths.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// The asset's statements, oldest first; for a record from before they were kept,
+    /// the one its fields make.
+    pub fn history(&self) -> Vec<Provenance> {
+        if !self.provenance.is_empty() {
+            return self.provenance.clone();
+        }
+        vec![Provenance {
+            label: self.label,
+            source: self.source.clone(),
+            note: self.note.clone(),
+            action: ProvenanceAction::Index,
+            path: self.paths.first().cloned(),
+            at: self.indexed_at.clone(),
+            by: None,
+        }]
+    }
+
+    /// Adds a statement and lets it decide the label, source and note as
+    /// [`Provenance`] says. Returns false, changing nothing, for an `index` statement
+    /// that repeats one already made.
+    pub fn add_statement(&mut self, statement: Provenance) -> bool {
+        let mut history = self.history();
+        let relabel = statement.action == ProvenanceAction::Relabel;
+        if !relabel && history.iter().any(|p| p.same_words(&statement)) {
+            return false;
+        }
+        // Label's order is severity, most severe first.
+        if relabel || statement.label < self.label {
+            self.label = statement.label;
+            self.source = statement.source.clone();
+            self.note = statement.note.clone();
+        }
+        history.push(statement);
+        self.provenance = history;
+        true
     }
 
     /// The stored segments in parts: the picture itself (`None`), then each centre crop

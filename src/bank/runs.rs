@@ -24,7 +24,28 @@ pub struct RunRecord {
     /// The arguments the scan was started with, program name excluded.
     pub args: Vec<String>,
     pub exit_status: u8,
+    /// Who ran the scan, where, and from which folder; absent in records from before
+    /// it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custody: Option<Custody>,
     pub report: ScanReport,
+}
+
+/// Who ran a job and from where: the part of the chain of custody the process itself
+/// can tell, as the caller found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Custody {
+    pub user: String,
+    pub host: String,
+    /// The working directory, which relative paths on the command line were taken from.
+    pub cwd: String,
+}
+
+impl Custody {
+    /// `user@host`, as recorded with each statement of provenance.
+    pub fn by(&self) -> String {
+        format!("{}@{}", self.user, self.host)
+    }
 }
 
 /// A run as `celprint history` lists it.

@@ -5,6 +5,7 @@ use super::*;
 
 fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
     NewAsset {
+        by: None,
         digest: [digest_byte; 32],
         kind: MediaKind::Still,
         label: Label::Leaked,

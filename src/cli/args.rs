@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use celprint::bank::Label;
-use celprint::engine::{IndexOptions, InputFormat, Sampling, ScanOptions};
+use celprint::engine::{IndexOptions, InputFormat, Prune, Sampling, ScanOptions};
 use celprint::fingerprint::keypoints::QUERY_STEP_S;
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
@@ -46,6 +46,30 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the scans recorded in a bank, or show one of them.
     History(HistoryArgs),
+    /// Set the label of banked assets, recorded in each asset's provenance; or, with
+    /// no label, show their provenance.
+    Label(LabelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The label to set. It replaces the asset's label in either direction (unlike
+    /// `index`, where the most severe label given wins); the old one stays in the
+    /// asset's provenance.
+    #[arg(long, value_enum)]
+    pub set: Option<LabelArg>,
+    /// Why (free text, kept with the statement).
+    #[arg(long, requires = "set")]
+    pub note: Option<String>,
+    /// Where the decision came from (free text).
+    #[arg(long, requires = "set")]
+    pub source: Option<String>,
+    /// Banked assets: a path they were banked from, a file with the same bytes, or a
+    /// BLAKE3 digest (64 hex digits).
+    #[arg(required = true)]
+    pub assets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +157,7 @@ impl From<SecondaryArg> for ImgHashAlgo {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("prune_any").args(["prune", "prune_all"]).multiple(true))]
 pub struct IndexArgs {
     #[command(flatten)]
     pub db: DbArg,
@@ -177,9 +202,18 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Forget paths banked before under these inputs that are gone now, and remove
-    /// assets left with no path. Without it they are reported and kept.
+    /// assets left with no path. Without it they are reported and kept. Refused under
+    /// an input that cannot be read or holds no file (an unmounted share), and where it
+    /// would remove more than 10 % of the assets banked from an input.
     #[arg(long)]
     pub prune: bool,
+    /// --prune, without the 10 % limit (still never under an unreadable or empty input).
+    #[arg(long)]
+    pub prune_all: bool,
+    /// With --prune or --prune-all: say what would be forgotten, and change nothing
+    /// (nothing is banked either).
+    #[arg(long, requires = "prune_any")]
+    pub dry_run: bool,
     /// Files and directories to index (directories are walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -218,18 +252,24 @@ impl IndexArgs {
         })
     }
 
-    pub fn options(&self) -> IndexOptions {
+    pub fn options(&self, by: Option<String>) -> IndexOptions {
+        let all = self.prune_all;
         IndexOptions {
             label: self.label.into(),
             source: self.source.clone(),
             note: self.note.clone(),
+            by,
             limits: self.limits.limits(),
             sampling: self.sampling.sampling(),
             format: match self.format {
                 IndexFormat::Media => InputFormat::Media,
                 IndexFormat::Vpdq => InputFormat::VpdqList,
             },
-            prune: self.prune,
+            prune: match (self.prune || all, self.dry_run) {
+                (false, _) => Prune::Keep,
+                (true, false) => Prune::Forget { all },
+                (true, true) => Prune::DryRun { all },
+            },
             archives: Default::default(),
         }
     }

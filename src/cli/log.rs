@@ -50,16 +50,75 @@ pub fn file_partial(path: &str, done: &str, why: &str) {
 }
 
 /// A path banked before that the walk no longer finds.
-pub fn vanished(path: &str, pruned: bool) {
+pub fn vanished(path: &str, pruned: bool, dry_run: bool) {
     if json() {
-        tracing::warn!(path, pruned, "gone since it was banked");
+        tracing::warn!(path, pruned, dry_run, "gone since it was banked");
     } else {
-        let fate = if pruned {
-            "forgotten"
-        } else {
-            "kept in the bank"
+        let fate = match (pruned, dry_run) {
+            (true, true) => "would be forgotten (dry run)",
+            (true, false) => "forgotten, unless pruning was refused below",
+            (false, _) => "kept in the bank",
         };
         eprintln!("celprint: {path}: gone since it was banked ({fate})");
+    }
+}
+
+/// An input under which `--prune` did nothing, and why.
+pub fn prune_refused(root: &str, why: &str) {
+    if json() {
+        tracing::error!(path = root, reason = why, "prune refused");
+    } else {
+        eprintln!("celprint: {root}: not pruned: {why}");
+    }
+}
+
+/// A file in a folder that is not media, and so was not read.
+pub fn skipped(path: &str, what: &str) {
+    if json() {
+        tracing::warn!(path, what, "skipped: not media");
+    } else {
+        eprintln!("celprint: {path}: skipped: not media ({what})");
+    }
+}
+
+/// A banked file in which nothing can ever match.
+pub fn unusable(path: &str) {
+    if json() {
+        tracing::warn!(path, "banked, but no picture in it is good enough to match");
+    } else {
+        eprintln!(
+            "celprint: {path}: warning: banked, but no picture in it is good enough to match \
+             (blank, flat or too dark): nothing will ever be found against it"
+        );
+    }
+}
+
+/// Known bytes given a new label, source or note.
+pub fn restated(path: &str, label: celprint::bank::Label) {
+    if json() {
+        tracing::info!(path, label = label.name(), "new provenance recorded");
+    } else {
+        eprintln!("celprint: {path}: already banked; new provenance recorded, label now {label}");
+    }
+}
+
+/// The bank could not be written: the run stopped, and this is what it left.
+pub fn bank_failed(error: &celprint::bank::BankError, s: &celprint::engine::IndexSummary) {
+    if json() {
+        tracing::error!(
+            error = %error,
+            banked = s.added,
+            not_done = s.not_done,
+            "bank write failed; run stopped"
+        );
+    } else {
+        eprintln!(
+            "celprint: STOPPED: the bank could not be written: {error}\n\
+             celprint: {} new assets were banked and are safe; {} files were not banked. \
+             Free space (or fix the cause) and run the same command again: it skips what \
+             is banked.",
+            s.added, s.not_done
+        );
     }
 }
 

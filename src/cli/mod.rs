@@ -2,6 +2,8 @@
 //! and prints. Exit status follows ripgrep: 0 clean, 1 matches, 2 error.
 
 mod args;
+mod custody;
+mod label;
 mod log;
 mod output;
 mod progress;
@@ -89,7 +91,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     params: a.params(),
                 },
             )?;
-            let summary = engine::index_paths(&mut bank, &a.paths, &a.options(), &ctx)?;
+            let by = custody::custody().by();
+            let summary = engine::index_paths(&mut bank, &a.paths, &a.options(Some(by)), &ctx);
             output::index_summary(&summary, &mut std::io::stdout().lock())?;
             for (path, e) in &summary.errors {
                 log::file_error(path, e);
@@ -97,18 +100,33 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             for (path, why) in &summary.partial {
                 log::file_partial(path, "banked in part", why);
             }
+            for (path, what) in &summary.skipped {
+                log::skipped(path, what);
+            }
+            for path in &summary.unusable {
+                log::unusable(path);
+            }
+            for (path, label) in &summary.relabelled {
+                log::restated(path, *label);
+            }
             if summary.cancelled {
                 log::interrupted(summary.not_done);
             }
+            let dry_run = matches!(a.options(None).prune, engine::Prune::DryRun { .. });
             for path in &summary.vanished {
-                log::vanished(path, a.prune);
+                log::vanished(path, a.prune || a.prune_all, dry_run);
             }
-            let code =
-                if summary.errors.is_empty() && summary.partial.is_empty() && !summary.cancelled {
-                    EXIT_CLEAN
-                } else {
-                    EXIT_ERROR
-                };
+            for (root, why) in &summary.prune_refused {
+                log::prune_refused(root, why);
+            }
+            if let Some(e) = &summary.bank_error {
+                log::bank_failed(e, &summary);
+            }
+            let code = if summary.complete() {
+                EXIT_CLEAN
+            } else {
+                EXIT_ERROR
+            };
             log::index_finished(&summary, code);
             Ok(code)
         }
@@ -145,6 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 run_id,
                 args: std::env::args().skip(1).collect(),
                 exit_status: code,
+                custody: Some(custody::custody()),
                 report,
             };
             // A scan that cannot be shown later has not done its job: the reports are
@@ -181,6 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_CLEAN)
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
+        Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
         Command::Compare(a) => {
             let report = engine::compare_files(&a.a, &a.b, &a.params(), &a.options(), &ctx)?;
             if let Some(path) = &a.json {
@@ -207,6 +227,6 @@ fn verdict_code(report: &celprint::report::ScanReport) -> u8 {
     match report.verdict() {
         Verdict::Clean => EXIT_CLEAN,
         Verdict::Matches => EXIT_MATCHES,
-        Verdict::Error => EXIT_ERROR,
+        Verdict::NotChecked | Verdict::Error => EXIT_ERROR,
     }
 }

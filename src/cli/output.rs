@@ -23,7 +23,7 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
         out,
         "indexed {} files: {} new assets ({} segments), {} already banked under another path, \
          {} unchanged, {} skipped unread (unchanged since banked), {} errors, {} banked in part, \
-         {} skipped (not media), {} vanished, {} assets pruned{}",
+         {} skipped (not media), {} vanished, {} assets {}{}",
         s.files,
         s.added,
         s.segments_added,
@@ -35,6 +35,11 @@ pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<
         s.skipped_not_media,
         s.vanished.len(),
         s.pruned_assets,
+        if s.dry_run {
+            "would be pruned (dry run: nothing changed)"
+        } else {
+            "pruned"
+        },
         if s.cancelled {
             format!("; INTERRUPTED: {} files not done", s.not_done)
         } else {
@@ -124,10 +129,13 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
         )?;
     }
     for s in r.scanned.iter().filter(|s| s.error.is_some()) {
-        let what = if s.status == celprint::report::FileStatus::Partial {
-            "PARTIAL"
-        } else {
-            "ERROR"
+        use celprint::report::FileStatus;
+        let what = match s.status {
+            FileStatus::Partial => "PARTIAL",
+            FileStatus::NotChecked => "NOT CHECKED",
+            FileStatus::Skipped => "SKIPPED",
+            FileStatus::Text => "TEXT",
+            _ => "ERROR",
         };
         writeln!(
             out,
@@ -139,13 +147,17 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
     let verdict = match r.verdict() {
         Verdict::Clean => "CLEAN",
         Verdict::Matches => "MATCHES",
+        Verdict::NotChecked => "NOT CHECKED",
         Verdict::Error => "INCOMPLETE (errors)",
     };
     let s = &r.summary;
+    for why in &s.not_checked_because {
+        writeln!(out, "NOT CHECKED: {why}")?;
+    }
     writeln!(
         out,
         "{verdict}: {} files scanned, {} with matches ({} matches), {} errors, {} partly decoded, \
-         {} too low in quality to match, {} skipped (not media){}",
+         {} too low in quality to match, {} skipped (not media), {} text files (no pictures){}",
         s.files,
         s.matched_files,
         s.matches,
@@ -153,6 +165,7 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
         s.partial,
         s.low_quality_files,
         s.skipped_not_media,
+        s.text_files,
         if s.cancelled {
             format!("; INTERRUPTED: {} files not done", s.not_done)
         } else {
@@ -186,6 +199,11 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     let mut failed = !found.errors.is_empty();
     for (path, e) in &found.errors {
         super::log::file_error(path, e);
+    }
+    // A file passed over is a file not hashed: said, and counted against the run.
+    for (path, what) in &found.skipped {
+        failed = true;
+        super::log::skipped(path, what);
     }
     for text in outputs {
         match text {

@@ -70,7 +70,10 @@ pub fn compare_files(
         sampling: opts.sampling,
         ..IndexOptions::default()
     };
-    let mut summary = index_paths(&mut bank, &[reference.to_path_buf()], &index_opts, ctx)?;
+    let mut summary = index_paths(&mut bank, &[reference.to_path_buf()], &index_opts, ctx);
+    if let Some(e) = summary.bank_error {
+        return Err(e.into());
+    }
     if let Some((path, source)) = summary.errors.pop() {
         return Err(CompareError::Reference { path, source });
     }

@@ -116,7 +116,8 @@ impl Sources<'_> {
             .and_then(|s| s.kind)
             .or_else(|| media::kind_of(Path::new(display)))
             .ok_or("not a media file")?;
-        let path = PathBuf::from(display);
+        // Reports carry paths as escaped text; the file is found from its bytes.
+        let path = media::pathtext::from_text(display);
         match digest {
             Some(d) if self.digest_of(&path).as_deref() == Some(d.as_str()) => Ok((path, kind)),
             Some(_) => Err("changed or gone since it was scanned".to_string()),
@@ -135,7 +136,7 @@ impl Sources<'_> {
         record
             .paths
             .iter()
-            .map(PathBuf::from)
+            .map(|p| media::pathtext::from_text(p))
             .find(|p| self.digest_of(p).as_deref() == Some(digest))
             .map(|p| (p, record.kind))
             .ok_or_else(|| format!("banked file not found with its digest at {}", record.path()))

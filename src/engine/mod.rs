@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use compare::{compare_files, CompareError};
 pub use evidence::{gather_evidence, MAX_MATCHES_WITH_PICTURES};
-pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat};
+pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat, Prune};
 pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
@@ -67,10 +67,21 @@ impl Context<'_> {
 const BATCH: usize = 64;
 
 /// What [`in_batches`] hands over: a batch of files to process, or what an archive
-/// could not give (entries refused or unreadable, and entries that are not media).
+/// could not give (entries refused or unreadable, and entries that are not media, with
+/// what they look like).
 enum Work<'a> {
     Files(&'a [InputFile]),
-    Refused(Vec<(String, MediaError)>, usize),
+    Passed(Passed),
+}
+
+/// An archive's entries that are not files to process.
+#[derive(Default)]
+struct Passed {
+    errors: Vec<(String, MediaError)>,
+    /// Not media, with what they look like.
+    skipped: Vec<(String, String)>,
+    /// Plain text: no pictures to check.
+    text: Vec<String>,
 }
 
 /// Feeds `f` the walk's files in batches, then each archive's media entries: an archive
@@ -91,11 +102,18 @@ fn in_batches<E>(
         let expanded = match media::archive::expand(archive, limits) {
             Ok(expanded) => expanded,
             Err(e) => {
-                f(Work::Refused(vec![(archive.display.clone(), e)], 0))?;
+                f(Work::Passed(Passed {
+                    errors: vec![(archive.display.clone(), e)],
+                    ..Passed::default()
+                }))?;
                 continue;
             }
         };
-        f(Work::Refused(expanded.errors, expanded.skipped_not_media))?;
+        f(Work::Passed(Passed {
+            errors: expanded.errors,
+            skipped: expanded.skipped,
+            text: expanded.text,
+        }))?;
         for (b, batch) in expanded.files.chunks(BATCH).enumerate() {
             if !f(Work::Files(batch))? {
                 let left = found.archives.len() - a - 1;

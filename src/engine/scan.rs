@@ -38,12 +38,11 @@ pub fn scan_paths(
         .errors
         .iter()
         .map(|(path, e)| error_entry(path, e.to_string()))
+        .chain(found.skipped.iter().map(|(p, what)| skipped_entry(p, what)))
+        .chain(found.text.iter().map(|p| text_entry(p)))
         .collect();
     let mut matches = Vec::new();
-    let mut summary = Summary {
-        skipped_not_media: found.skipped_not_media,
-        ..Summary::default()
-    };
+    let mut summary = Summary::default();
     ctx.progress.start(found.files.len(), found.total_bytes());
     // Crop variants are a bank-side thing: a delivery is hashed as it is.
     let params = FingerprintParams {
@@ -69,9 +68,15 @@ pub fn scan_paths(
 
     let not_done = in_batches(&found, &opts.archives, |work| {
         let batch = match work {
-            Work::Refused(errors, skipped) => {
-                scanned.extend(errors.iter().map(|(p, e)| error_entry(p, e.to_string())));
-                summary.skipped_not_media += skipped;
+            Work::Passed(passed) => {
+                scanned.extend(
+                    passed
+                        .errors
+                        .iter()
+                        .map(|(p, e)| error_entry(p, e.to_string())),
+                );
+                scanned.extend(passed.skipped.iter().map(|(p, w)| skipped_entry(p, w)));
+                scanned.extend(passed.text.iter().map(|p| text_entry(p)));
                 return Ok(true);
             }
             Work::Files(batch) => batch,
@@ -131,14 +136,22 @@ pub fn scan_paths(
                         m.query.frame_rate = fp.frame_rate;
                         m
                     }));
+                    let (status, error) = match (&fp.partial, low_quality) {
+                        (Some(why), _) => (FileStatus::Partial, Some(why.clone())),
+                        (None, true) => (
+                            FileStatus::NotChecked,
+                            Some(format!(
+                                "nothing in it can be evidence: best picture quality {}, \
+                                 under the {floor} a match needs",
+                                quality.unwrap_or(0)
+                            )),
+                        ),
+                        (None, false) => (FileStatus::Ok, None),
+                    };
                     scanned.push(ScannedFile {
                         path: file.display.clone(),
-                        status: if fp.partial.is_some() {
-                            FileStatus::Partial
-                        } else {
-                            FileStatus::Ok
-                        },
-                        error: fp.partial.clone(),
+                        status,
+                        error,
                         kind: Some(fp.kind),
                         digest: Some(media::digest_hex(&fp.digest)),
                         quality,
@@ -161,7 +174,25 @@ pub fn scan_paths(
         .iter()
         .filter(|s| s.status == FileStatus::Partial)
         .count();
+    summary.skipped_not_media = scanned
+        .iter()
+        .filter(|s| s.status == FileStatus::Skipped)
+        .count();
+    summary.text_files = scanned
+        .iter()
+        .filter(|s| s.status == FileStatus::Text)
+        .count();
     summary.matches = matches.len();
+    if stats.assets == 0 {
+        summary
+            .not_checked_because
+            .push("the bank holds no assets: nothing to match against".to_string());
+    }
+    if scanned.is_empty() && !summary.cancelled {
+        summary
+            .not_checked_because
+            .push("no file was found to scan".to_string());
+    }
     // Most severe label first, then by delivered file and time, so the report reads in
     // order of urgency and is stable from run to run.
     matches.sort_by(|a, b| {
@@ -179,7 +210,7 @@ pub fn scan_paths(
             ))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    Ok(ScanReport {
+    let mut report = ScanReport {
         celprint_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: None,
         started_at,
@@ -209,7 +240,9 @@ pub fn scan_paths(
         matches,
         scanned,
         summary,
-    })
+    };
+    report.summary.verdict = Some(report.verdict());
+    Ok(report)
 }
 
 fn error_entry(path: &str, error: String) -> ScannedFile {
@@ -222,6 +255,27 @@ fn error_entry(path: &str, error: String) -> ScannedFile {
         quality: None,
         low_quality: false,
         insets: Vec::new(),
+    }
+}
+
+fn skipped_entry(path: &str, what: &str) -> ScannedFile {
+    ScannedFile {
+        path: path.to_string(),
+        status: FileStatus::Skipped,
+        error: Some(format!("not media ({what}): not checked")),
+        kind: None,
+        digest: None,
+        quality: None,
+        low_quality: false,
+        insets: Vec::new(),
+    }
+}
+
+fn text_entry(path: &str) -> ScannedFile {
+    ScannedFile {
+        status: FileStatus::Text,
+        error: Some("plain text: holds no pictures".to_string()),
+        ..skipped_entry(path, "text")
     }
 }
 

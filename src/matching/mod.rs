@@ -233,16 +233,7 @@ pub fn match_file(
             continue;
         };
         let hits = &by_asset[&id];
-        let side = |start_s, end_s| BankSide {
-            path: asset.path().to_string(),
-            label: asset.label,
-            source: asset.source.clone(),
-            note: asset.note.clone(),
-            digest: asset.digest.clone(),
-            start_s,
-            end_s,
-            frame_rate: asset.frame_rate,
-        };
+        let side = |start_s, end_s| BankSide::of(asset, start_s, end_s);
         let firm: Vec<&Hit> = hits.iter().copied().filter(|h| !h.faint).collect();
         if query_is_video && asset.kind == MediaKind::Video {
             let bank_segments = bank.segments(id)?;
@@ -635,6 +626,7 @@ mod tests {
         .unwrap();
         for (i, h) in hashes.iter().enumerate() {
             bank.add_asset(NewAsset {
+                by: None,
                 digest: [i as u8 + 1; 32],
                 kind: MediaKind::Still,
                 label: Label::Leaked,

@@ -18,7 +18,8 @@
 use std::io::Read;
 use std::path::{Component, Path};
 
-use super::{kind_of, InputFile, MediaError, MediaKind};
+use super::sniff::{sniff_file, Sniffed};
+use super::{InputFile, MediaError};
 
 /// Bounds on what one archive may unpack to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,28 @@ fn format_of(name: &str) -> Option<Format> {
     }
 }
 
+/// An archive's format from its first bytes, for one whose name does not say.
+fn format_by_content(path: &Path) -> Option<Format> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(512)
+        .read_to_end(&mut head)
+        .ok()?;
+    if head.starts_with(b"PK") {
+        Some(Format::Zip)
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Some(Format::TarGz)
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Some(Format::TarZst)
+    } else if head.get(257..262) == Some(b"ustar") {
+        Some(Format::Tar)
+    } else {
+        None
+    }
+}
+
 /// Whether `path` names an archive this module reads.
 pub fn is_archive(path: &Path) -> bool {
     path.file_name()
@@ -79,7 +102,10 @@ pub struct Expanded {
     pub dir: tempfile::TempDir,
     pub files: Vec<InputFile>,
     pub errors: Vec<(String, MediaError)>,
-    pub skipped_not_media: usize,
+    /// Entries that are not media, with what they look like.
+    pub skipped: Vec<(String, String)>,
+    /// Plain-text entries: no pictures in them to check.
+    pub text: Vec<String>,
 }
 
 /// Unpacks the media entries of `archive` (and of archives directly inside it) into a
@@ -94,7 +120,8 @@ pub fn expand(archive: &InputFile, limits: &ArchiveLimits) -> Result<Expanded, M
         dir,
         files: Vec::new(),
         errors: Vec::new(),
-        skipped_not_media: 0,
+        skipped: Vec::new(),
+        text: Vec::new(),
     };
     let mut spool = Spool {
         limits: *limits,
@@ -135,7 +162,12 @@ impl Spool {
             .and_then(|n| n.to_str())
             .and_then(format_of)
             .or_else(|| path.to_str().and_then(format_of))
+            .or_else(|| format_by_content(path))
         else {
+            out.errors.push((
+                display.to_string(),
+                MediaError::Unsupported("compressed file that holds no tar or zip archive"),
+            ));
             return;
         };
         let file = match std::fs::File::open(path) {
@@ -337,11 +369,6 @@ impl Spool {
             );
         }
         let nested = format_of(name).is_some();
-        let media = kind_of(Path::new(name));
-        if media.is_none() && !nested {
-            out.skipped_not_media += 1;
-            return;
-        }
         if nested && depth >= 1 {
             return refuse(
                 out,
@@ -372,15 +399,46 @@ impl Spool {
                 return refuse(out, why);
             }
         };
-        if nested {
-            self.archive(&spooled, &at, written, depth + 1, out);
-            let _ = std::fs::remove_file(&spooled);
-            return;
-        }
+        // Entries are judged by their bytes, like files on disk; the name decides only
+        // for a nested archive's format.
+        let sniffed = match sniff_file(&spooled) {
+            Ok(sniffed) => sniffed,
+            Err(e) => {
+                let _ = std::fs::remove_file(&spooled);
+                return out.errors.push((at, MediaError::Io(e)));
+            }
+        };
+        let kind = match sniffed {
+            Sniffed::Media(kind) if !nested => kind,
+            Sniffed::Media(_) | Sniffed::Archive => {
+                if depth < 1 {
+                    self.archive(&spooled, &at, written, depth + 1, out);
+                } else {
+                    refuse(
+                        out,
+                        "archive nested more than one level deep: not opened".to_string(),
+                    );
+                }
+                let _ = std::fs::remove_file(&spooled);
+                return;
+            }
+            Sniffed::Unsupported(what) => {
+                let _ = std::fs::remove_file(&spooled);
+                return out.errors.push((at, MediaError::Unsupported(what)));
+            }
+            Sniffed::Other(what) => {
+                let _ = std::fs::remove_file(&spooled);
+                return out.skipped.push((at, what.to_string()));
+            }
+            Sniffed::Text => {
+                let _ = std::fs::remove_file(&spooled);
+                return out.text.push(at);
+            }
+        };
         out.files.push(InputFile {
             display: at,
             path: spooled,
-            kind: media.unwrap_or(MediaKind::Still),
+            kind,
             size: written,
             modified_ns: self.modified_ns,
         });
@@ -482,7 +540,7 @@ mod tests {
             display: "t.zip".to_string(),
             size: std::fs::metadata(&path).unwrap().len(),
             path,
-            kind: MediaKind::Still,
+            kind: crate::media::MediaKind::Still,
             modified_ns: None,
         }
     }
@@ -490,7 +548,12 @@ mod tests {
     #[test]
     fn size_limits_refuse_entries_and_stop_at_the_total() {
         let dir = tempfile::tempdir().unwrap();
-        let noise = |n: usize| (0..n).map(|i| (i * 7919 % 251) as u8).collect::<Vec<u8>>();
+        // Entries are judged by their bytes: these start as a PNG does.
+        let noise = |n: usize| {
+            let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+            bytes.extend((8..n).map(|i| (i * 7919 % 251) as u8));
+            bytes
+        };
         let archive = zip_of(
             dir.path(),
             &[

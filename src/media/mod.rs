@@ -4,6 +4,8 @@
 //! a size limit, and every failure is a typed [`MediaError`] for that one file.
 
 pub mod archive;
+pub mod pathtext;
+pub mod sniff;
 pub mod still;
 pub mod thumbnail;
 pub mod turbo;
@@ -13,9 +15,9 @@ pub mod walk;
 use std::path::Path;
 
 pub use still::{decode_still, DecodeLimits, StillScale};
-pub use walk::{discover, discover_with, Discovered, InputFile};
+pub use walk::{discover, discover_with, Discovered, InputFile, Root};
 
-/// What a file is, judged by its name.
+/// Still or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MediaKind {
@@ -31,7 +33,8 @@ const VIDEO_EXTENSIONS: &[&str] = &[
     "vob", "wmv", "flv",
 ];
 
-/// Classifies a path by extension; `None` means "not media", and a directory walk skips it.
+/// Classifies a path by extension alone, for what has no content to judge (an error's
+/// entry in a report) or where FFmpeg's probing beats [`sniff`]; `None`: no media name.
 pub fn kind_of(path: &Path) -> Option<MediaKind> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     if STILL_EXTENSIONS.contains(&ext.as_str()) {
@@ -75,6 +78,12 @@ pub enum MediaError {
     Vpdq(#[from] crate::fingerprint::vpdq::VpdqParseError),
     #[error("{0}")]
     Walk(String),
+    #[error("{0}: not a format this build decodes")]
+    Unsupported(&'static str),
+    #[error("not a recognised image or video ({0})")]
+    NotMedia(&'static str),
+    #[error("not a regular file ({0}): not read")]
+    NotRegular(&'static str),
 }
 
 /// Runs `f`, turning a panic inside it into [`MediaError::DecoderPanic`]. Codecs are

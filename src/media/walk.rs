@@ -2,12 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{kind_of, MediaError, MediaKind};
+use super::pathtext;
+use super::sniff::{sniff_file, Sniffed};
+use super::{MediaError, MediaKind};
 
 /// A file to fingerprint.
 #[derive(Debug, Clone)]
 pub struct InputFile {
-    /// The path as reported: the argument as given, joined with the file's path below it.
+    /// The path as reported: absolute and normalised, as [`super::pathtext`] text (one
+    /// line, and back to the same bytes with `pathtext::from_text`).
     pub display: String,
     /// Where to read it.
     pub path: PathBuf,
@@ -28,8 +31,8 @@ fn modified_ns(meta: &std::fs::Metadata) -> Option<u64> {
     u64::try_from(since.as_nanos()).ok()
 }
 
-/// What a walk found: files to read, per-path failures, and how many files it passed
-/// over because they are not media.
+/// What a walk found: files to read, per-path failures, and the files it passed over
+/// because they are not media.
 #[derive(Debug, Default)]
 pub struct Discovered {
     pub files: Vec<InputFile>,
@@ -37,92 +40,182 @@ pub struct Discovered {
     /// [`discover`] collects them.
     pub archives: Vec<InputFile>,
     pub errors: Vec<(String, MediaError)>,
-    pub skipped_not_media: usize,
+    /// Files inside the inputs' folders that are not media, with what they look like.
+    pub skipped: Vec<(String, String)>,
+    /// Plain-text files (notes, edit lists): no pictures in them to check.
+    pub text: Vec<String>,
+    /// Each input as walked, for deciding what vanished under it.
+    pub roots: Vec<Root>,
+}
+
+/// One command-line input, as the walk found it.
+#[derive(Debug, Clone)]
+pub struct Root {
+    /// Absolute, normalised, as text ([`super::pathtext`]).
+    pub display: String,
+    /// Regular files found under it (media or not).
+    pub files: usize,
+    /// Why it could not be read, if it could not.
+    pub unreadable: Option<String>,
+}
+
+/// How a walk tells what a file is.
+#[derive(Clone, Copy)]
+enum Rule {
+    /// By its bytes ([`super::sniff`]), collecting archives.
+    Content,
+    /// By this function of its name, for inputs that are not media (hash lists).
+    Name(fn(&Path) -> Option<MediaKind>),
 }
 
 /// Walks each input. Directories are walked recursively in name order, following
 /// symlinks; a symlink that leads back to an ancestor is reported as an error rather
-/// than followed for ever. A file named directly is always tried, whatever its name, since
-/// the user asked for it; inside directories only known media extensions are kept.
+/// than followed for ever. Every file is judged by its content, not its name; a file
+/// named directly that is not media is an error (the user asked for it), one inside a
+/// folder is listed as skipped. Anything that is not a regular file (a FIFO, a device)
+/// is an error, never read. Paths are made absolute and normalised, and written as
+/// [`super::pathtext`] text.
 pub fn discover(inputs: &[PathBuf]) -> Discovered {
-    walk(inputs, kind_of, true)
+    walk(inputs, Rule::Content)
 }
 
 /// [`discover`] with another rule for which files in a directory to keep, and no
 /// archives.
 pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>) -> Discovered {
-    walk(inputs, accept, false)
+    walk(inputs, Rule::Name(accept))
 }
 
-fn walk(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>, archives: bool) -> Discovered {
+fn walk(inputs: &[PathBuf], rule: Rule) -> Discovered {
     let mut found = Discovered::default();
     for input in inputs {
-        let shown = input.display().to_string();
-        match std::fs::metadata(input) {
-            Err(e) => found.errors.push((shown, MediaError::Io(e))),
-            Ok(meta) if meta.is_file() => {
-                let file = InputFile {
-                    display: shown,
-                    path: input.clone(),
-                    kind: accept(input).unwrap_or(MediaKind::Still),
-                    size: meta.len(),
-                    modified_ns: modified_ns(&meta),
-                };
-                if archives && super::archive::is_archive(input) {
-                    found.archives.push(file);
-                } else {
-                    found.files.push(file);
-                }
+        let path = pathtext::absolute(input);
+        let shown = pathtext::to_text(&path);
+        let before =
+            found.files.len() + found.archives.len() + found.skipped.len() + found.text.len();
+        let mut unreadable = None;
+        match std::fs::metadata(&path) {
+            Err(e) => {
+                unreadable = Some(e.to_string());
+                found.errors.push((shown.clone(), MediaError::Io(e)));
             }
-            Ok(_) => walk_dir(input, accept, archives, &mut found),
+            Ok(meta) if meta.is_file() => {
+                classify(&path, shown.clone(), &meta, rule, true, &mut found)
+            }
+            Ok(meta) if meta.is_dir() => walk_dir(&path, rule, &mut found),
+            Ok(meta) => {
+                let what = special_kind(&meta.file_type());
+                unreadable = Some(format!("not a regular file or folder ({what})"));
+                found
+                    .errors
+                    .push((shown.clone(), MediaError::NotRegular(what)));
+            }
         }
+        let files =
+            found.files.len() + found.archives.len() + found.skipped.len() + found.text.len()
+                - before;
+        found.roots.push(Root {
+            display: shown,
+            files,
+            unreadable,
+        });
     }
+    // The same file named twice (`./x` and `/abs/x`) is one file.
+    let mut seen = std::collections::HashSet::new();
+    found.files.retain(|f| seen.insert(f.display.clone()));
+    found.archives.retain(|f| seen.insert(f.display.clone()));
     found
 }
 
-fn walk_dir(
-    root: &Path,
-    accept: fn(&Path) -> Option<MediaKind>,
-    archives: bool,
+/// Sorts one regular file into media, archive, error or skipped.
+fn classify(
+    path: &Path,
+    display: String,
+    meta: &std::fs::Metadata,
+    rule: Rule,
+    named: bool,
     found: &mut Discovered,
 ) {
+    let file = |kind| InputFile {
+        display: display.clone(),
+        path: path.to_path_buf(),
+        kind,
+        size: meta.len(),
+        modified_ns: modified_ns(meta),
+    };
+    let sniffed = match rule {
+        Rule::Name(accept) => match accept(path) {
+            Some(kind) => Sniffed::Media(kind),
+            // Named directly, it is tried whatever its name: the user asked for it.
+            None if named => Sniffed::Media(MediaKind::Video),
+            None => Sniffed::Other("not a file this command reads"),
+        },
+        Rule::Content => match sniff_file(path) {
+            Ok(sniffed) => sniffed,
+            Err(e) => return found.errors.push((display, MediaError::Io(e))),
+        },
+    };
+    // A name that promises media over bytes that are not is a damaged or disguised
+    // file, not a note: an error, like a file named on the command line.
+    let media_name = super::kind_of(path).is_some();
+    match sniffed {
+        _ if meta.len() == 0 => found.errors.push((display, MediaError::Empty)),
+        Sniffed::Media(kind) => found.files.push(file(kind)),
+        Sniffed::Archive => found.archives.push(file(MediaKind::Still)),
+        Sniffed::Unsupported(what) => found.errors.push((display, MediaError::Unsupported(what))),
+        Sniffed::Text if media_name => found.errors.push((display, MediaError::NotMedia("text"))),
+        Sniffed::Text => found.text.push(display),
+        Sniffed::Other(what) if named || media_name => {
+            found.errors.push((display, MediaError::NotMedia(what)))
+        }
+        Sniffed::Other(what) => found.skipped.push((display, what.to_string())),
+    }
+}
+
+fn special_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn walk_dir(root: &Path, rule: Rule, found: &mut Discovered) {
     let walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name();
     for entry in walker {
         match entry {
-            Ok(entry) if entry.file_type().is_file() => match accept(entry.path()) {
-                Some(kind) => {
-                    let meta = entry.metadata().ok();
-                    found.files.push(InputFile {
-                        display: entry.path().display().to_string(),
-                        path: entry.path().to_path_buf(),
-                        kind,
-                        size: meta.as_ref().map_or(0, |m| m.len()),
-                        modified_ns: meta.as_ref().and_then(modified_ns),
-                    })
+            Ok(entry) if entry.file_type().is_dir() => {}
+            Ok(entry) => {
+                let display = pathtext::to_text(entry.path());
+                match entry.metadata() {
+                    Ok(meta) if meta.is_file() => {
+                        classify(entry.path(), display, &meta, rule, false, found)
+                    }
+                    Ok(meta) => found.errors.push((
+                        display,
+                        MediaError::NotRegular(special_kind(&meta.file_type())),
+                    )),
+                    Err(e) => found
+                        .errors
+                        .push((display, MediaError::Walk(e.to_string()))),
                 }
-                None if archives && super::archive::is_archive(entry.path()) => {
-                    let meta = entry.metadata().ok();
-                    found.archives.push(InputFile {
-                        display: entry.path().display().to_string(),
-                        path: entry.path().to_path_buf(),
-                        kind: MediaKind::Still,
-                        size: meta.as_ref().map_or(0, |m| m.len()),
-                        modified_ns: meta.as_ref().and_then(modified_ns),
-                    })
-                }
-                None => found.skipped_not_media += 1,
-            },
-            Ok(_) => {}
+            }
             Err(e) => {
-                let at = e
-                    .path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| root.display().to_string());
+                let at = pathtext::to_text(e.path().unwrap_or(root));
                 let why = match e.loop_ancestor() {
                     Some(ancestor) => {
-                        format!("directory loop: leads back to {}", ancestor.display())
+                        format!(
+                            "directory loop: leads back to {}",
+                            pathtext::to_text(ancestor)
+                        )
                     }
                     None => e.to_string(),
                 };

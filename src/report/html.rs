@@ -54,6 +54,10 @@ fn render(report: &ScanReport, evidence: &Evidence) -> String {
             "Matches found: the delivery contains banked material",
             "matches",
         ),
+        Verdict::NotChecked => (
+            "Not checked: some of the delivery was not compared with the bank",
+            "not-checked",
+        ),
         Verdict::Error => ("Incomplete: not every file could be checked", "error"),
     };
     let s = &report.summary;
@@ -72,13 +76,15 @@ fn render(report: &ScanReport, evidence: &Evidence) -> String {
     let _ = writeln!(
         h,
         "<p class=\"counts\">{} files scanned · {} with matches · {} matches · {} errors · \
-         {} partial · {} too low in quality to match · {} hits on ignored material{}</p>",
+         {} partial · {} too low in quality to match · {} skipped (not media) · \
+         {} hits on ignored material{}</p>",
         s.files,
         s.matched_files,
         s.matches,
         s.errors,
         s.partial,
         s.low_quality_files,
+        s.skipped_not_media,
         s.ignored_hits,
         if s.cancelled {
             format!(" · cancelled, {} files not done", s.not_done)
@@ -122,16 +128,21 @@ fn render(report: &ScanReport, evidence: &Evidence) -> String {
         let _ = writeln!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
     h.push_str("</table>\n");
+    for why in &s.not_checked_because {
+        let _ = writeln!(h, "<p class=\"verdict not-checked\">{}</p>", esc(why));
+    }
     let problems: Vec<_> = report
         .scanned
         .iter()
-        .filter(|f| f.status != FileStatus::Ok)
+        .filter(|f| !matches!(f.status, FileStatus::Ok | FileStatus::Text))
         .collect();
     if !problems.is_empty() {
         h.push_str("<h2>Files not fully checked</h2>\n<table class=\"errors\">\n<tr><th>File</th><th>Status</th><th>Error</th></tr>\n");
         for f in problems {
             let status = match f.status {
                 FileStatus::Partial => "partial",
+                FileStatus::NotChecked => "not checked",
+                FileStatus::Skipped => "skipped",
                 _ => "error",
             };
             let _ = writeln!(
@@ -487,6 +498,7 @@ h3{font-size:15px;margin:0 0 8px;word-break:break-all}
 .verdict.clean{background:#dcf5e3;color:#14532d}
 .verdict.matches{background:#fde2e1;color:#7f1d1d}
 .verdict.error{background:#fff1c2;color:#713f12}
+.verdict.not-checked{background:#fff1c2;color:#713f12}
 table.facts,table.errors{border-collapse:collapse;background:#fff;width:100%}
 .facts th,.facts td,.errors th,.errors td{border:1px solid #d8dce1;padding:4px 8px;text-align:left;vertical-align:top;word-break:break-word}
 .facts th{width:150px;background:#eef0f3}

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use csv_out::write_csv;
 
-use crate::bank::Label;
+use crate::bank::{AssetRecord, Label, Provenance};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{Dihedral, FingerprintParams};
 use crate::media::MediaKind;
@@ -164,6 +164,32 @@ pub struct BankSide {
     /// the bank does not know it.
     #[serde(default)]
     pub frame_rate: Option<f64>,
+    /// Every statement of why the asset is banked, oldest first, when there is more
+    /// than one; `label`, `source` and `note` are those of the one that decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Provenance>,
+}
+
+impl BankSide {
+    /// The banked asset's side of a match, over `start_s`..`end_s` of it.
+    pub fn of(asset: &AssetRecord, start_s: Option<f64>, end_s: Option<f64>) -> BankSide {
+        let history = asset.history();
+        BankSide {
+            path: asset.path().to_string(),
+            label: asset.label,
+            source: asset.source.clone(),
+            note: asset.note.clone(),
+            digest: asset.digest.clone(),
+            start_s,
+            end_s,
+            frame_rate: asset.frame_rate,
+            provenance: if history.len() > 1 {
+                history
+            } else {
+                Vec::new()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +200,15 @@ pub enum FileStatus {
     /// `error` says where decoding stopped.
     Partial,
     Error,
+    /// Decoded, but nothing in it can be evidence (a blank or flat picture, a video of
+    /// faint frames only): it was compared with nothing, and `error` says why.
+    NotChecked,
+    /// Found in a folder, not media (`error` says what it looks like), so not read
+    /// further: not checked.
+    Skipped,
+    /// Plain text (notes, an edit list): no pictures in it, so nothing to check; it
+    /// does not stand in the way of a clean verdict.
+    Text,
 }
 
 /// One input file and what became of it.
@@ -181,6 +216,7 @@ pub enum FileStatus {
 pub struct ScannedFile {
     pub path: String,
     pub status: FileStatus,
+    /// Why the file was not (fully) checked, for every status but `ok`.
     pub error: Option<String>,
     pub kind: Option<MediaKind>,
     /// BLAKE3 of the bytes checked, hex.
@@ -207,7 +243,19 @@ pub struct Summary {
     /// Hits on assets labelled `ignore`, which never count as matches.
     pub ignored_hits: usize,
     pub low_quality_files: usize,
+    /// Files that are not media and not plain text: not checked.
     pub skipped_not_media: usize,
+    /// Plain-text files: listed, with no pictures to check.
+    #[serde(default)]
+    pub text_files: usize,
+    /// Why the scan as a whole checked nothing (an empty bank, no file to scan); such a
+    /// scan is never clean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked_because: Vec<String>,
+    /// The verdict as the scan gave it ([`ScanReport::verdict`]); absent in reports
+    /// from before it was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
     /// True when the scan was interrupted before every file was checked.
     pub cancelled: bool,
     /// Files not scanned because of the cancel.
@@ -216,12 +264,20 @@ pub struct Summary {
 }
 
 impl ScanReport {
-    /// The exit status the CLI gives: errors first, since a delivery that was not fully
-    /// checked is not clean.
+    /// What the scan says of the delivery. Only a scan that checked every file against
+    /// a bank holding something can be clean. An error wins over a match, and so does a
+    /// file not checked, since a delivery that was not fully checked is not clean
+    /// whatever else was found; the matches are in the report all the same.
     pub fn verdict(&self) -> Verdict {
-        if self.summary.errors > 0 || self.summary.partial > 0 || self.summary.cancelled {
+        let s = &self.summary;
+        if s.errors > 0 || s.partial > 0 || s.cancelled {
             Verdict::Error
-        } else if self.summary.matches > 0 {
+        } else if s.low_quality_files > 0
+            || s.skipped_not_media > 0
+            || !s.not_checked_because.is_empty()
+        {
+            Verdict::NotChecked
+        } else if s.matches > 0 {
             Verdict::Matches
         } else {
             Verdict::Clean
@@ -229,9 +285,16 @@ impl ScanReport {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Every file was checked against a bank holding something, and nothing matched.
     Clean,
+    /// Every file was checked, and at least one matched.
     Matches,
+    /// Some file, or the whole scan, was not checked: skipped as not media, nothing in
+    /// it good enough to be evidence, an empty bank, nothing to scan.
+    NotChecked,
+    /// Some file could not be read or decoded in full, or the scan was interrupted.
     Error,
 }

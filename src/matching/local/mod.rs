@@ -93,16 +93,11 @@ pub fn match_by_keypoints(
         let (evidence, inset) = placement(&run, sample);
         found.matches.push(Match {
             query,
-            bank_asset: BankSide {
-                path: asset.path().to_string(),
-                label: asset.label,
-                source: asset.source.clone(),
-                note: asset.note.clone(),
-                digest: asset.digest.clone(),
-                start_s: Some((start + run.offset_s).max(0.0)),
-                end_s: Some((end + run.offset_s).max(0.0)),
-                frame_rate: asset.frame_rate,
-            },
+            bank_asset: BankSide::of(
+                &asset,
+                Some((start + run.offset_s).max(0.0)),
+                Some((end + run.offset_s).max(0.0)),
+            ),
             score: super::score_for_distance(run.median_distance) * coverage,
             specificity: 1.0,
             distance: run.median_distance,
