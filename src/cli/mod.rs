@@ -5,6 +5,7 @@ mod args;
 mod log;
 mod output;
 mod progress;
+mod targets;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -113,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(code)
         }
         Command::Scan(a) => {
+            targets::check_scan(&a)?;
             let bank = Bank::open(
                 &a.db.db,
                 &OpenOptions {
@@ -182,6 +184,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
         Command::Compare(a) => {
+            targets::check_compare(&a)?;
             let report = engine::compare_files(&a.a, &a.b, &a.params(), &a.options(), &ctx)?;
             if let Some(path) = &a.json {
                 output::write_json(&report, path)?;
