@@ -73,7 +73,18 @@ const KEY_GENERATION: &[u8] = b"generation";
 pub enum BankError {
     #[error("no bank at {0} (create one with `celprint index --db {0} ...`)")]
     NotFound(PathBuf),
-    #[error("bank at {path}: {source}")]
+    #[error("{0} is a file, not a bank; give --db the bank's directory")]
+    NotADirectory(PathBuf),
+    #[error(
+        "bank at {path} is locked: another process is writing it (an index?); \
+         wait for it to finish, then run this again"
+    )]
+    Locked {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("bank at {path}")]
     Rocks {
         path: PathBuf,
         #[source]
@@ -103,6 +114,37 @@ pub enum BankError {
     NoSuchRun(String),
     #[error("bank at {0} was being rewritten (a flush) each time it was opened; try again")]
     Torn(PathBuf),
+}
+
+/// Whether `path` holds a bank (RocksDB's `CURRENT`). A path that is a file is refused
+/// here: RocksDB would fail on it with a raw I/O error, and "no bank, create one" would
+/// send the user to `index`, which cannot create one there either.
+fn holds_bank(path: &Path) -> Result<bool, BankError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(BankError::NotADirectory(path.to_path_buf())),
+        _ => Ok(path.join("CURRENT").is_file()),
+    }
+}
+
+/// RocksDB's error at open, with the one a user can act on told apart: another writer
+/// holds the lock. RocksDB says so only in the message: its lock on the `LOCK` file
+/// failed (held by another process), or this process holds it already. A file system
+/// without locks (`No locks available` from the first) is not a writer to wait for.
+fn open_error(path: &Path, source: rocksdb::Error) -> BankError {
+    let text = source.to_string();
+    let held = text.contains("lock hold by current process")
+        || (text.contains("While lock file") && !text.contains("No locks available"));
+    if held {
+        BankError::Locked {
+            path: path.to_path_buf(),
+            source,
+        }
+    } else {
+        BankError::Rocks {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// How to open a bank.
@@ -222,15 +264,12 @@ impl Bank {
     }
 
     fn open_once(path: &Path, opts: &OpenOptions) -> Result<Bank, BankError> {
-        let exists = path.join("CURRENT").is_file();
+        let exists = holds_bank(path)?;
         let may_create = opts.create && !opts.read_only;
         if !exists && !may_create {
             return Err(BankError::NotFound(path.to_path_buf()));
         }
-        let rocks = |source| BankError::Rocks {
-            path: path.to_path_buf(),
-            source,
-        };
+        let rocks = |source| open_error(path, source);
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);

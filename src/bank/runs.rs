@@ -94,9 +94,20 @@ pub fn record_run(bank_dir: &Path, record: &RunRecord) -> Result<PathBuf, BankEr
     Ok(path)
 }
 
+/// Refuses a path that holds no bank, so that a mistyped `--db` is an error and not an
+/// empty history: "no runs" must mean that nothing was scanned against this bank.
+fn require_bank(bank_dir: &Path) -> Result<(), BankError> {
+    if super::holds_bank(bank_dir)? {
+        Ok(())
+    } else {
+        Err(BankError::NotFound(bank_dir.to_path_buf()))
+    }
+}
+
 /// Every recorded run, oldest first. A record that cannot be read is an error, not
 /// skipped: an audit trail with a silent hole is worse than one that says it is damaged.
 pub fn list_runs(bank_dir: &Path) -> Result<Vec<RunSummary>, BankError> {
+    require_bank(bank_dir)?;
     let dir = runs_dir(bank_dir);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -138,6 +149,7 @@ pub fn load_run(bank_dir: &Path, run_id: &str) -> Result<RunRecord, BankError> {
     if !valid {
         return Err(BankError::NoSuchRun(run_id.to_string()));
     }
+    require_bank(bank_dir)?;
     let path = runs_dir(bank_dir).join(format!("{run_id}.json"));
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,

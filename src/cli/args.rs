@@ -20,7 +20,8 @@ use celprint::media::DecodeLimits;
 #[command(name = "celprint", version, about, long_about)]
 pub struct Cli {
     /// Worker threads (default: all cores).
-    #[arg(long, short = 'j', global = true, value_name = "N")]
+    #[arg(long, short = 'j', global = true, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub jobs: Option<usize>,
     /// How messages on stderr are written: lines for people, or one JSON object per
     /// line for a scheduler's log collector.
@@ -79,10 +80,21 @@ pub struct DbArg {
     pub db: PathBuf,
 }
 
+/// Report files, shared by `scan` and `compare`.
+#[derive(Debug, Args)]
+pub struct ForceArg {
+    /// Write a report over an existing file that is not a celprint report, or under an
+    /// input directory. Never over an input itself, into the bank, or two reports into
+    /// one file.
+    #[arg(long)]
+    pub force: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct LimitArgs {
     /// Refuse images larger than this many megapixels, before decoding them.
-    #[arg(long, default_value_t = 200, value_name = "MP")]
+    #[arg(long, default_value_t = 200, value_name = "MP",
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_megapixels: u64,
 }
 
@@ -97,7 +109,7 @@ impl LimitArgs {
 #[derive(Debug, Args)]
 pub struct SamplingArgs {
     /// Hash N video frames a second instead of every frame.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = positive_finite)]
     pub fps: Option<f64>,
     /// Decode only video keyframes: fast triage of large archives, coarse in time.
     #[arg(long)]
@@ -107,7 +119,7 @@ pub struct SamplingArgs {
 impl SamplingArgs {
     pub fn sampling(&self) -> Sampling {
         Sampling {
-            fps: self.fps.filter(|f| *f > 0.0),
+            fps: self.fps,
             keyframes_only: self.keyframes,
             ranges: 0,
             find_insets: false,
@@ -297,6 +309,12 @@ pub struct ScanArgs {
     /// and banked frames side by side at the start, middle and end, and timecodes.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+    /// Write the CSV without the UTF-8 byte-order mark it begins with by default (which
+    /// spreadsheets need to read non-ASCII names).
+    #[arg(long)]
+    pub csv_no_bom: bool,
+    #[command(flatten)]
+    pub force: ForceArg,
     #[command(flatten)]
     pub matching: MatchArgs,
     #[command(flatten)]
@@ -341,10 +359,10 @@ pub struct MatchArgs {
     #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=128))]
     pub extend_distance: u32,
     /// Drop runs shorter than this many seconds of delivered video.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = seconds)]
     pub min_duration: f64,
     /// Drop runs in which less than this fraction of the time has matching frames.
-    #[arg(long, default_value_t = 0.5, value_name = "FRACTION")]
+    #[arg(long, default_value_t = 0.5, value_name = "FRACTION", value_parser = fraction)]
     pub min_fraction: f64,
     /// A delivered frame that hits more than N banked assets is common material (an
     /// intro, a studio card): it weighs N / assets hit in a match's score.
@@ -475,6 +493,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     #[command(flatten)]
+    pub force: ForceArg,
+    #[command(flatten)]
     pub matching: MatchArgs,
     #[command(flatten)]
     pub sampling: SamplingArgs,
@@ -509,6 +529,75 @@ impl CompareArgs {
                 ..self.sampling.sampling()
             },
             archives: Default::default(),
+        }
+    }
+}
+
+/// A rate: more than 0, and finite.
+fn positive_finite(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 {
+        Ok(v)
+    } else {
+        Err("must be more than 0".to_string())
+    }
+}
+
+/// A duration: 0 or more seconds, finite.
+fn seconds(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v >= 0.0 {
+        Ok(v)
+    } else {
+        Err("must be 0 or more seconds".to_string())
+    }
+}
+
+/// A fraction of a whole: more than 0, at most 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err("must be more than 0 and at most 1".to_string())
+    }
+}
+
+/// A finite number: `inf` and `NaN` parse as floats but mean nothing as a threshold, and
+/// a NaN would pass every comparison with the bounds above.
+fn number(s: &str) -> Result<f64, String> {
+    let v: f64 = s.trim().parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err("must be a finite number".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ranges_take_their_bounds_and_refuse_the_rest() {
+        assert_eq!(fraction("1"), Ok(1.0));
+        assert_eq!(fraction("0.01"), Ok(0.01));
+        for bad in ["0", "2", "-0.5", "NaN", "inf", "half"] {
+            assert!(fraction(bad).is_err(), "{bad}");
+        }
+        assert_eq!(seconds("0"), Ok(0.0));
+        for bad in ["-1", "inf", "nan"] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(positive_finite("0.5"), Ok(0.5));
+        for bad in ["0", "-2", "inf", "NaN"] {
+            assert!(positive_finite(bad).is_err(), "{bad}");
         }
     }
 }

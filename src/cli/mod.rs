@@ -7,6 +7,7 @@ mod label;
 mod log;
 mod output;
 mod progress;
+mod targets;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -131,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(code)
         }
         Command::Scan(a) => {
+            targets::check_scan(&a)?;
             let bank = Bank::open(
                 &a.db.db,
                 &OpenOptions {
@@ -202,6 +204,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Hash(a) => output::hash_files(&a, &ctx),
         Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
         Command::Compare(a) => {
+            targets::check_compare(&a)?;
             let report = engine::compare_files(&a.a, &a.b, &a.params(), &a.options(), &ctx)?;
             if let Some(path) = &a.json {
                 output::write_json(&report, path)?;

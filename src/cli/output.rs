@@ -54,7 +54,10 @@ pub fn write_reports(report: &ScanReport, args: &ScanArgs) -> anyhow::Result<()>
         write_json(report, path)?;
     }
     if let Some(path) = &args.csv {
-        with_output(path, |w| Ok(report::write_csv(report, w)?))
+        let options = report::CsvOptions {
+            byte_order_mark: !args.csv_no_bom,
+        };
+        with_output(path, |w| Ok(report::write_csv(report, w, &options)?))
             .with_context(|| format!("cannot write CSV report to {}", path.display()))?;
     }
     Ok(())

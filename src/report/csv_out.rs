@@ -1,5 +1,13 @@
 //! CSV: one row per match, for spreadsheets and scripts.
+//!
+//! Paths, notes and sources come from outside (a delivery's file names, whoever banked
+//! the material), and a spreadsheet runs a cell that begins with `=`, `+`, `-` or `@` as
+//! a formula. Text cells are therefore escaped as OWASP advises (a leading `'`) and every
+//! non-numeric cell is quoted. A UTF-8 byte-order mark comes first unless turned off,
+//! because Excel reads a CSV without one in the legacy code page and garbles non-ASCII
+//! names.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use super::ScanReport;
@@ -26,19 +34,57 @@ const HEADER: [&str; 18] = [
     "local_keypoints",
 ];
 
-pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error> {
-    let mut w = csv::Writer::from_writer(out);
+const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
+
+/// How the CSV is written.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvOptions {
+    /// Begin with a UTF-8 byte-order mark (EF BB BF), so that spreadsheets read the file
+    /// as UTF-8. Default: on. Scripts that read the header by name may want it off.
+    pub byte_order_mark: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> CsvOptions {
+        CsvOptions {
+            byte_order_mark: true,
+        }
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (or, after a tab or carriage return,
+/// may), prefixed with `'` so that it is shown as text. Only text from outside goes
+/// through here: the numeric columns are numbers, and a `-` there is a minus sign.
+fn text_cell(s: &str) -> Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+pub fn write_csv<W: Write>(
+    report: &ScanReport,
+    mut out: W,
+    options: &CsvOptions,
+) -> Result<(), csv::Error> {
+    if options.byte_order_mark {
+        out.write_all(BYTE_ORDER_MARK)?;
+    }
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::NonNumeric)
+        .from_writer(out);
     w.write_record(HEADER)?;
     let time = |t: Option<f64>| t.map(|v| format!("{v:.3}")).unwrap_or_default();
     for m in &report.matches {
         w.write_record([
-            m.query.path.as_str(),
+            &*text_cell(&m.query.path),
             &time(m.query.start_s),
             &time(m.query.end_s),
-            &m.bank_asset.path,
+            &text_cell(&m.bank_asset.path),
             m.bank_asset.label.name(),
-            m.bank_asset.source.as_deref().unwrap_or(""),
-            m.bank_asset.note.as_deref().unwrap_or(""),
+            &text_cell(m.bank_asset.source.as_deref().unwrap_or("")),
+            &text_cell(m.bank_asset.note.as_deref().unwrap_or("")),
             &m.bank_asset.digest,
             &time(m.bank_asset.start_s),
             &time(m.bank_asset.end_s),
@@ -57,4 +103,19 @@ pub fn write_csv<W: Write>(report: &ScanReport, out: W) -> Result<(), csv::Error
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_cell;
+
+    #[test]
+    fn formula_starts_are_escaped_and_nothing_else_is() {
+        for s in ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(text_cell(s), format!("'{s}"));
+        }
+        for s in ["", "a=b", "/abs/=x.png", " =x", "'quoted", "été"] {
+            assert_eq!(text_cell(s), s);
+        }
+    }
 }

@@ -6,7 +6,7 @@ pub mod html;
 
 use serde::{Deserialize, Serialize};
 
-pub use csv_out::write_csv;
+pub use csv_out::{write_csv, CsvOptions};
 
 use crate::bank::{AssetRecord, Label, Provenance};
 use crate::fingerprint::inset::Rect;
