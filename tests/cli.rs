@@ -266,12 +266,12 @@ fn csv_rows_follow_the_matches() {
     );
     assert!(
         lines[0].ends_with(
-            ",\"transform\",\"specificity\",\"bank_crop\",\"query_inset\",\"faint_only\",\"local_keypoints\""
+            ",\"transform\",\"specificity\",\"bank_crop\",\"query_inset\",\"faint_only\",\"local_keypoints\",\"status\",\"reason\""
         ),
         "{text}"
     );
     assert!(
-        lines[1].ends_with(",\"flip_h\",1.0000,\"\",\"\",\"false\",\"\""),
+        lines[1].ends_with(",\"flip_h\",1.0000,\"\",\"\",\"false\",\"\",\"match\",\"\""),
         "{text}"
     );
     assert!(
@@ -829,9 +829,17 @@ fn what_was_not_checked_is_never_called_clean() {
         .save(&flat)
         .unwrap();
     let html = env.path("r.html");
-    let (o, report) = scan_json(&env, &[s(&flat)], &["--html", s(&html)]);
+    let csv = env.path("r.csv");
+    let (o, report) = scan_json(&env, &[s(&flat)], &["--html", s(&html), "--csv", s(&csv)]);
     expect_code(&o, 2);
     assert_eq!(scanned_entry(&report, "flat.png")["status"], "not_checked");
+    // The CSV alone does not read as clean: the file has a row, with its status.
+    let rows = std::fs::read_to_string(&csv).unwrap();
+    let row = rows
+        .lines()
+        .find(|l| l.contains("flat.png"))
+        .expect("a CSV row for the file not checked");
+    assert!(row.contains("\"not_checked\""), "{row}");
     assert_eq!(report["summary"]["verdict"], "not_checked");
     assert!(stdout(&o).starts_with("NOT CHECKED "), "{}", stdout(&o));
     let page = std::fs::read_to_string(&html).unwrap();

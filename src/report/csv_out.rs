@@ -1,4 +1,6 @@
-//! CSV: one row per match, for spreadsheets and scripts.
+//! CSV: one row per match, for spreadsheets and scripts; then one row per file that
+//! was not fully checked, and one per reason the whole scan was not, so that a CSV alone
+//! never reads as clean when the scan was not (`status` says which kind a row is).
 //!
 //! Paths, notes and sources come from outside (a delivery's file names, whoever banked
 //! the material), and a spreadsheet runs a cell that begins with `=`, `+`, `-` or `@` as
@@ -10,10 +12,10 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use super::ScanReport;
+use super::{FileStatus, ScanReport};
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
-const HEADER: [&str; 18] = [
+const HEADER: [&str; 20] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -32,6 +34,8 @@ const HEADER: [&str; 18] = [
     "query_inset",
     "faint_only",
     "local_keypoints",
+    "status",
+    "reason",
 ];
 
 const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
@@ -99,7 +103,27 @@ pub fn write_csv<W: Write>(
                 .as_ref()
                 .map(|l| l.keypoints.to_string())
                 .unwrap_or_default(),
+            "match",
+            "",
         ])?;
+    }
+    let unchecked = report
+        .scanned
+        .iter()
+        .filter(|f| !matches!(f.status, FileStatus::Ok | FileStatus::Text))
+        .map(|f| (text_cell(&f.path), f.status.name(), f.error.as_deref()));
+    let whole = report
+        .summary
+        .not_checked_because
+        .iter()
+        .map(|why| (Cow::Borrowed(""), "not_checked", Some(why.as_str())));
+    for (path, status, reason) in unchecked.chain(whole) {
+        let mut row = vec![""; HEADER.len()];
+        row[0] = &path;
+        row[HEADER.len() - 2] = status;
+        let reason = text_cell(reason.unwrap_or(""));
+        row[HEADER.len() - 1] = &reason;
+        w.write_record(row)?;
     }
     w.flush()?;
     Ok(())

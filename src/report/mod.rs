@@ -211,6 +211,20 @@ pub enum FileStatus {
     Text,
 }
 
+impl FileStatus {
+    /// As in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            FileStatus::Ok => "ok",
+            FileStatus::Partial => "partial",
+            FileStatus::Error => "error",
+            FileStatus::NotChecked => "not_checked",
+            FileStatus::Skipped => "skipped",
+            FileStatus::Text => "text",
+        }
+    }
+}
+
 /// One input file and what became of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScannedFile {

@@ -308,9 +308,10 @@ fn a_second_writer_is_told_the_bank_is_locked() {
     assert!(err.contains(&bank), "{err}");
     assert!(err.contains("wait for it to finish"), "{err}");
     assert_eq!(err.matches("lock file").count(), 1, "said once: {err}");
-    // A scan reads while the writer writes.
+    // A scan reads while the writer writes (here an empty bank, so nothing is checked).
     let o = env.run(&["scan", "--db", s(&env.db()), &demo("delivery/shot_050.jpg")]);
-    expect_code(&o, 0);
+    expect_code(&o, 2);
+    assert!(stdout(&o).contains("NOT CHECKED: the bank holds no assets"));
     drop(held);
     let o = env.run(&["index", "--db", s(&env.db()), &demo("bank/popeye_t20s.jpg")]);
     expect_code(&o, 0);
@@ -342,15 +343,17 @@ fn csv_cells_that_would_run_as_formulas_are_escaped() {
     let header = rows.headers().unwrap().clone();
     let row = rows.records().next().unwrap().unwrap();
     let cell = |col: &str| &row[header.iter().position(|h| h == col).unwrap()];
-    let escaped = format!("'{name}");
-    assert_eq!(cell("query_path"), escaped);
-    assert_eq!(cell("bank_path"), escaped);
+    // Paths are absolute, so a formula-named file cannot open its cell; the name is
+    // kept as it is.
+    let absolute = format!("{}/{name}", env.dir.path().display());
+    assert_eq!(cell("query_path"), absolute);
+    assert_eq!(cell("bank_path"), absolute);
     assert_eq!(cell("bank_note"), "'+cmd");
     assert_eq!(cell("bank_source"), "'@vendor");
     assert_eq!(cell("distance"), "0");
     let line = text.lines().nth(1).unwrap();
     assert!(
-        line.starts_with("\"'=HYPERLINK(\"\"evil.example?q=1\"\",\"\"open\"\").png\","),
+        line.contains("/=HYPERLINK(\"\"evil.example?q=1\"\",\"\"open\"\").png\","),
         "{line}"
     );
     assert!(line.contains(",\"'+cmd\","), "{line}");
