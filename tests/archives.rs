@@ -117,8 +117,10 @@ fn entries_are_scanned_in_place_and_reported_with_their_inner_path() {
     assert_eq!(code, 1, "{report:#}");
     let zip_name = format!("{}!/shots/sh050.jpg", zip.display());
     assert_eq!(matched_paths(&report), vec![zip_name.clone()]);
-    assert_eq!(report["summary"]["files"], 2);
-    assert_eq!(report["summary"]["skipped_not_media"], 1);
+    // The two pictures, and the note listed as text (no pictures in it).
+    assert_eq!(report["summary"]["files"], 3);
+    assert_eq!(report["summary"]["text_files"], 1);
+    assert_eq!(report["summary"]["skipped_not_media"], 0);
     let csv = std::fs::read_to_string(env.path("report.csv")).unwrap();
     assert!(csv.contains(&zip_name), "{csv}");
 }

@@ -467,10 +467,12 @@ fn rotated_fade_in_matches_the_upright_film_on_its_faint_frames() {
     assert_eq!(report["settings"]["faint_quality"], 5, "{report:#}");
 
     let (code, report) = scan_with(&env, &["--faint-quality", "50"], &[&clip]);
-    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(code, 2, "not checked is not clean: {report:#}");
     assert!(report["matches"].as_array().unwrap().is_empty());
     assert_eq!(report["summary"]["low_quality_files"], 1, "{report:#}");
+    assert_eq!(report["summary"]["verdict"], "not_checked", "{report:#}");
     assert_eq!(report["scanned"][0]["low_quality"], true, "{report:#}");
+    assert_eq!(report["scanned"][0]["status"], "not_checked", "{report:#}");
     assert!(report["settings"]["faint_quality"].is_null(), "{report:#}");
 }
 
