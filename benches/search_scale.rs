@@ -17,6 +17,8 @@
 //! - `SCALE_BANK`: a directory to build a bank of `SCALE_N` segments in (ingest, reopen,
 //!   search); it is kept, for `celprint scan` against it;
 //! - `SCALE_SWEEP=1`: also time every chunk count from 11 to 20.
+//! - `SCALE_DURABILITY=1` (with `SCALE_BANK`): also time the bank's ingest with `index`'s
+//!   log sync every 2 s, and with one after every asset, against none, in one run.
 //!
 //! Queries are timed on one thread; builds and the bank's open use every core, as the
 //! CLI does.
@@ -207,8 +209,20 @@ fn measure(
     }
 }
 
-/// Builds a bank of `hay.len()` segments in assets of 1000, reopens it, searches it.
-fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
+/// How often an ingest makes its writes durable against a power cut.
+#[derive(Clone, Copy, Debug)]
+enum Sync {
+    /// Never: a killed process loses nothing written, a power cut may.
+    Never,
+    /// As `celprint index` does: the log is synced when this long has passed.
+    Every(std::time::Duration),
+    /// After every asset.
+    EachAsset,
+}
+
+/// Writes `hay` into a new bank at `dir` in assets of 1000 segments, syncing as asked;
+/// returns the bank, still open, and the seconds it took.
+fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
     if dir.exists() {
         std::fs::remove_dir_all(dir).expect("clear SCALE_BANK");
     }
@@ -217,43 +231,77 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
         ..OpenOptions::default()
     };
     let t = Instant::now();
-    {
-        let mut bank = Bank::open(dir, &create).expect("create bank");
-        for (a, chunk) in hay.chunks(1000).enumerate() {
-            let segments = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, h)| Segment {
-                    start_s: Some(i as f64 / 24.0),
-                    end_s: Some((i + 1) as f64 / 24.0),
-                    pdq: *h,
-                    quality: 90,
-                    frames: 1,
-                    secondary: 0,
-                })
-                .collect();
-            let mut digest = [0u8; 32];
-            digest[..8].copy_from_slice(&(a as u64).to_le_bytes());
-            bank.add_asset(NewAsset {
-                by: None,
-                digest,
-                kind: MediaKind::Video,
-                label: Label::Leaked,
-                source: Some("bench".into()),
-                note: None,
-                path: format!("synthetic/{a:06}.mp4"),
-                bytes: 0,
-                width: 1920,
-                height: 1080,
-                frame_rate: Some(24.0),
-                crops: Vec::new(),
-                features: Vec::new(),
-                segments,
-                seen: None,
+    let mut bank = Bank::open(dir, &create).expect("create bank");
+    let mut last_sync = Instant::now();
+    for (a, chunk) in hay.chunks(1000).enumerate() {
+        let segments = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Segment {
+                start_s: Some(i as f64 / 24.0),
+                end_s: Some((i + 1) as f64 / 24.0),
+                pdq: *h,
+                quality: 90,
+                frames: 1,
+                secondary: 0,
             })
-            .expect("add asset");
+            .collect();
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&(a as u64).to_le_bytes());
+        bank.add_asset(NewAsset {
+            by: None,
+            digest,
+            kind: MediaKind::Video,
+            label: Label::Leaked,
+            source: Some("bench".into()),
+            note: None,
+            path: format!("synthetic/{a:06}.mp4"),
+            bytes: 0,
+            width: 1920,
+            height: 1080,
+            frame_rate: Some(24.0),
+            crops: Vec::new(),
+            features: Vec::new(),
+            segments,
+            seen: None,
+        })
+        .expect("add asset");
+        let due = match sync {
+            Sync::Never => false,
+            Sync::Every(period) => last_sync.elapsed() >= period,
+            Sync::EachAsset => true,
+        };
+        if due {
+            bank.sync().expect("sync");
+            last_sync = Instant::now();
         }
-        let ingest_s = t.elapsed().as_secs_f64();
+    }
+    let took = t.elapsed().as_secs_f64();
+    (bank, took)
+}
+
+/// What making an index's writes durable costs (`SCALE_DURABILITY=1`): the same ingest
+/// with no sync (the baseline), with `index`'s sync every 2 s, and with one after every
+/// asset, in one run, as ratios to the baseline.
+fn measure_durability(dir: &Path, hay: &[Hash256]) {
+    let base = ingest(dir, hay, Sync::Never).1;
+    for sync in [
+        Sync::Every(std::time::Duration::from_secs(2)),
+        Sync::EachAsset,
+    ] {
+        let took = ingest(dir, hay, sync).1;
+        println!(
+            "durability n={} sync={sync:?} ingest_s={took:.1} baseline_s={base:.1} ratio={:.3}",
+            hay.len(),
+            took / base
+        );
+    }
+}
+
+/// Builds a bank of `hay.len()` segments in assets of 1000, reopens it, searches it.
+fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
+    {
+        let (mut bank, ingest_s) = ingest(dir, hay, Sync::Never);
         let t = Instant::now();
         bank.save_index().expect("save index");
         println!(
@@ -302,6 +350,9 @@ fn main() {
             &one_thread,
         );
         if let Some(dir) = std::env::var_os("SCALE_BANK") {
+            if std::env::var("SCALE_DURABILITY").as_deref() == Ok("1") {
+                measure_durability(Path::new(&dir), &uniform);
+            }
             measure_bank(Path::new(&dir), &uniform, &queries);
         }
         drop(uniform);

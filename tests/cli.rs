@@ -912,3 +912,50 @@ fn odd_file_names_are_kept_byte_for_byte_and_found_again() {
         "pictures missing from the HTML report"
     );
 }
+
+/// The odd files in `tests/fixtures/odd` (see its README): each is named in the report
+/// with what it is, the disguised media are matched, and the scan is not called clean.
+#[test]
+fn odd_files_in_a_delivery_are_each_accounted_for() {
+    let env = TestEnv::new();
+    let o = env.run(&["index", "--db", s(&env.db()), &demo("bank/popeye_t20s.jpg")]);
+    expect_code(&o, 0);
+    let odd = common::repo().join("tests/fixtures/odd");
+    let (o, report) = scan_json(&env, &[s(&odd)], &[]);
+    expect_code(&o, 2);
+    let entry = |name: &str| {
+        let f = scanned_entry(&report, &format!("/{name}"));
+        (
+            f["status"].as_str().unwrap().to_string(),
+            f["kind"].as_str().unwrap_or("").to_string(),
+            f["error"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    for (name, status, kind, why) in [
+        ("popeye-named.dat", "ok", "still", ""),
+        ("popeye-no-extension", "ok", "still", ""),
+        ("popeye-clip.png", "ok", "video", ""),
+        ("popeye-truncated.jpg", "error", "", "JPEG"),
+        (
+            "not-a-picture.png",
+            "error",
+            "",
+            "not a recognised image or video (text)",
+        ),
+        ("notes", "text", "", "plain text"),
+        ("empty.jpg", "error", "", "empty"),
+        ("noise.bin", "skipped", "", "unrecognised data"),
+    ] {
+        let (got_status, got_kind, got_why) = entry(name);
+        assert_eq!(got_status, status, "{name}: {got_why}");
+        if !kind.is_empty() {
+            assert_eq!(got_kind, kind, "{name}");
+        }
+        assert!(got_why.contains(why), "{name}: {got_why}");
+    }
+    for name in ["popeye-named.dat", "popeye-no-extension", "popeye-clip.png"] {
+        match_of(&report, name);
+    }
+    assert_eq!(report["summary"]["files"], 8);
+    assert_eq!(report["summary"]["verdict"], "error");
+}
