@@ -282,18 +282,35 @@ fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
 
 /// What making an index's writes durable costs (`SCALE_DURABILITY=1`): the same ingest
 /// with no sync (the baseline), with `index`'s sync every 2 s, and with one after every
-/// asset, in one run, as ratios to the baseline.
+/// asset, in rounds that take the three in turn (the machine is shared: a lone pair of
+/// runs says more about its neighbours than about syncing), as medians and their ratios
+/// to the baseline's.
 fn measure_durability(dir: &Path, hay: &[Hash256]) {
-    let base = ingest(dir, hay, Sync::Never).1;
-    for sync in [
+    let rounds = env_usize("SCALE_ROUNDS", 3);
+    let kinds = [
+        Sync::Never,
         Sync::Every(std::time::Duration::from_secs(2)),
         Sync::EachAsset,
-    ] {
-        let took = ingest(dir, hay, sync).1;
+    ];
+    let mut took: Vec<Vec<f64>> = vec![Vec::new(); kinds.len()];
+    for round in 0..rounds {
+        for (k, sync) in kinds.iter().enumerate() {
+            let s = ingest(dir, hay, *sync).1;
+            println!("durability n={} round={round} sync={sync:?} ingest_s={s:.1}", hay.len());
+            took[k].push(s);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = median(&mut took[0]);
+    for (k, sync) in kinds.iter().enumerate() {
+        let m = median(&mut took[k]);
         println!(
-            "durability n={} sync={sync:?} ingest_s={took:.1} baseline_s={base:.1} ratio={:.3}",
+            "durability n={} sync={sync:?} median_ingest_s={m:.1} ratio_to_no_sync={:.2}",
             hay.len(),
-            took / base
+            m / base
         );
     }
 }
