@@ -296,7 +296,10 @@ fn measure_durability(dir: &Path, hay: &[Hash256]) {
     for round in 0..rounds {
         for (k, sync) in kinds.iter().enumerate() {
             let s = ingest(dir, hay, *sync).1;
-            println!("durability n={} round={round} sync={sync:?} ingest_s={s:.1}", hay.len());
+            println!(
+                "durability n={} round={round} sync={sync:?} ingest_s={s:.1}",
+                hay.len()
+            );
             took[k].push(s);
         }
     }

@@ -823,6 +823,17 @@ fn what_was_not_checked_is_never_called_clean() {
     let banked = env.path("bank-src/frame.png");
     picture(&banked, 9);
     expect_code(&env.run(&["index", "--db", s(&env.db()), s(&banked)]), 0);
+    // A folder of notes alone (or the wrong folder): no picture was checked.
+    let notes = env.path("notes-only/readme.txt");
+    env.write("notes-only/readme.txt", b"delivery notes\n");
+    let (o, report) = scan_json(&env, &[s(notes.parent().unwrap())], &[]);
+    expect_code(&o, 2);
+    assert!(
+        stdout(&o).contains("NOT CHECKED: no image or video was found to scan"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(report["summary"]["verdict"], "not_checked");
     // A flat picture: nothing in it can be evidence.
     let flat = env.path("delivery/flat.png");
     image::RgbImage::from_pixel(320, 240, image::Rgb([90, 90, 90]))

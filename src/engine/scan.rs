@@ -188,10 +188,14 @@ pub fn scan_paths(
             .not_checked_because
             .push("the bank holds no assets: nothing to match against".to_string());
     }
-    if scanned.is_empty() && !summary.cancelled {
+    // A folder of notes alone, or the wrong folder, has nothing clean about it.
+    let decoded = scanned
+        .iter()
+        .any(|s| s.kind.is_some() && s.digest.is_some());
+    if !decoded && !summary.cancelled {
         summary
             .not_checked_because
-            .push("no file was found to scan".to_string());
+            .push("no image or video was found to scan".to_string());
     }
     // Most severe label first, then by delivered file and time, so the report reads in
     // order of urgency and is stable from run to run.
