@@ -11,7 +11,9 @@
 //! - `paths`: path as indexed → what `index` last saw there ([`PathRecord`]: size,
 //!   modification time, digest or failure), so a rerun skips unchanged files unread;
 //! - `index`: the multi-index's tables as last saved, with the bank generation they
-//!   were built at (see [`Bank::save_index`]).
+//!   were built at (see [`Bank::save_index`]);
+//! - `features`: asset number → the keypoints of its sampled video frames, in banks
+//!   with `local_features`.
 //!
 //! Every asset is written in one `WriteBatch`, so a crash leaves it whole or absent.
 //! Segments are packed per asset because assets are written, read and deleted whole:

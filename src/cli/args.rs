@@ -13,9 +13,10 @@ use celprint::media::DecodeLimits;
 
 /// Content-provenance fingerprinting for animation assets.
 ///
-/// Exit status: 0 = clean, 1 = at least one match, 2 = an error (a file that could not be
-/// checked, a bank that could not be opened). An error wins over a match, because a
-/// delivery that was not fully checked is not clean.
+/// Exit status: 0 = clean, 1 = at least one match, 2 = not fully checked (a file that is
+/// not media or holds nothing that can be evidence, an empty bank) or an error (a file
+/// that could not be read or decoded, a bank that could not be opened). Either wins over a
+/// match, because a delivery that was not fully checked is not clean.
 #[derive(Debug, Parser)]
 #[command(name = "celprint", version, about, long_about)]
 pub struct Cli {

@@ -1,5 +1,6 @@
 //! The command line: parses arguments, turns them into engine options, runs the job,
-//! and prints. Exit status follows ripgrep: 0 clean, 1 matches, 2 error.
+//! and prints. Exit status follows ripgrep: 0 clean, 1 matches, 2 not fully checked or
+//! an error.
 
 mod args;
 mod custody;
