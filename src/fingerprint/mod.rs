@@ -4,6 +4,7 @@
 //! A still and a frame of a video are the same kind of thing here: a [`Segment`] with a
 //! time range, or none for a still.
 
+pub mod alpha;
 pub mod borders;
 pub mod hash256;
 pub mod imghash;
@@ -203,8 +204,11 @@ impl StillFingerprint {
     }
 }
 
-/// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
+/// Fingerprints a decoded still: PDQ over its pixels as stored (a picture with
+/// transparency over a background, [`alpha`]), plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
+    let flat = alpha::flatten(img);
+    let img = flat.as_ref();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
         // One luma conversion for the picture and all its crops; the crops are copied
@@ -241,6 +245,8 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
 /// PDQ of the picture inside any bars found under `rule` ([`borders`]); the whole image
 /// when it has none.
 pub fn pdq_inside_bars(img: &DynamicImage, rule: borders::BarRule) -> PdqDct {
+    let flat = alpha::flatten(img);
+    let img = flat.as_ref();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut luma = luma_of(img);
     let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
@@ -253,6 +259,14 @@ fn luma_of(img: &DynamicImage) -> Vec<f32> {
     match img {
         DynamicImage::ImageLuma8(gray) => luma.extend(gray.as_raw().iter().map(|&v| v as f32)),
         DynamicImage::ImageRgb8(rgb) => pdq::luma_from_rgb8(rgb.as_raw(), &mut luma),
+        DynamicImage::ImageRgba8(rgba) => {
+            // Alpha is opaque here (see `alpha`): read in place rather than copied to RGB
+            // first, with the same arithmetic as `luma_from_rgb8`.
+            luma.resize(rgba.as_raw().len() / 4, 0.0);
+            for (o, p) in luma.iter_mut().zip(rgba.as_raw().chunks_exact(4)) {
+                *o = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+            }
+        }
         other => pdq::luma_from_rgb8(other.to_rgb8().as_raw(), &mut luma),
     }
     luma
@@ -282,8 +296,11 @@ fn pdq_of_copied_region(luma: &[f32], w: usize, h: usize, bars: borders::Bars) -
     pdq::pdq_dct_from_luma(&mut inside, cw, ch)
 }
 
-/// PDQ of a decoded image. 8-bit RGB is read in place; other layouts are converted.
+/// PDQ of a decoded image. 8-bit RGB is read in place; other layouts are converted,
+/// and a picture with transparency is flattened first ([`alpha`]).
 pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
+    let flat = alpha::flatten(img);
+    let img = flat.as_ref();
     let (w, h) = (img.width() as usize, img.height() as usize);
     match img {
         DynamicImage::ImageRgb8(rgb) => pdq::pdq_from_rgb8(rgb.as_raw(), w, h),
@@ -293,7 +310,7 @@ pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
             pdq::pdq_dct_from_luma(&mut luma, w, h)
         }
         other => {
-            // Alpha is dropped, as the references do when they load RGB.
+            // An opaque alpha channel is dropped, as the references do when they load RGB.
             let rgb = other.to_rgb8();
             pdq::pdq_from_rgb8(rgb.as_raw(), w, h)
         }
