@@ -158,6 +158,25 @@ mod tests {
         }
     }
 
+    /// A bank made before flattening keeps hashing as it did (alpha dropped), so that its
+    /// banked hashes still meet the same files; a new bank flattens.
+    #[test]
+    fn a_bank_made_before_flattening_keeps_dropping_alpha() {
+        use crate::fingerprint::{fingerprint_still, FingerprintParams};
+        let img = DynamicImage::ImageRgba8(drawn_in_alpha(0));
+        let old = FingerprintParams {
+            flatten_alpha: false,
+            ..FingerprintParams::default()
+        };
+        let as_stored = fingerprint_still(&img, &old).segment();
+        assert_eq!(as_stored.quality, 0);
+        let reference = pdq_of_image(&img.to_rgb8().into()).hash();
+        assert_eq!(as_stored.pdq, reference.hash);
+        let new = fingerprint_still(&img, &FingerprintParams::default()).segment();
+        assert!(new.quality >= 50, "{}", new.quality);
+        assert_eq!(new.pdq, pdq_of_image(&flatten(&img)).hash().hash);
+    }
+
     #[test]
     fn gray_alpha_flattens_to_gray() {
         let img = DynamicImage::ImageLumaA8(image::ImageBuffer::from_fn(200, 150, |x, y| {

@@ -23,7 +23,7 @@ pub struct DecodeLimits {
 }
 
 /// See [`DecodeLimits::memory_bytes`]: 4 GiB. Sixteen 4K stills (about 0.12 GB each)
-/// are hashed at once without waiting, while two 144-megapixel ones (about 2.2 GB each)
+/// are hashed at once without waiting, while two 196-megapixel RGBA ones (3.7 GB each)
 /// never are.
 pub const DEFAULT_DECODE_MEMORY: u64 = 4 << 30;
 
@@ -68,8 +68,8 @@ impl Deref for DecodedStill {
 /// Bytes a still holds beyond its decoded pixels while it is fingerprinted, per pixel:
 /// PDQ's f32 luminance (4), and beside it either its filter's scratch (4) or, for a
 /// bank's centre crops, a crop copied out with its own scratch (up to 0.81 × 8). Peak
-/// RSS of `celprint index` of one 144-megapixel RGB PNG: 2.03 GB, against 2.02 GB
-/// estimated (docs/stills.md).
+/// RSS of `celprint index` of one 144-megapixel RGB PNG: 2.02 GB, as estimated
+/// (docs/stills.md).
 const HASHING_BYTES_PER_PIXEL: u64 = 11;
 /// And for a picture with transparency, flattened before it is hashed: the composite in
 /// RGB, held while it is hashed (3), and the 8-bit luma each background is judged by
