@@ -198,6 +198,7 @@ fn load(path: &std::path::Path) -> image::DynamicImage {
         StillScale::Full,
     )
     .expect("decode")
+    .clone()
 }
 
 /// PDQ golden values on the bundled demo stills, so the hash is pinned even where
@@ -226,3 +227,405 @@ const PDQ_GOLDEN: [(&str, &str); 2] = [
         "d16b6ab6e5d98d68c8736c66c43039fdfa5a6321673aa8e1074c138aa9c31aed,100",
     ),
 ];
+
+/// Runs ImageMagick's `convert` with `args`; panics with its stderr when it fails.
+fn convert(args: &[&str]) {
+    let o = std::process::Command::new("convert")
+        .args(args)
+        .output()
+        .expect("ImageMagick's convert");
+    assert!(
+        o.status.success(),
+        "convert {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn pdq_of_file(path: &std::path::Path, scale: StillScale) -> celprint::fingerprint::PdqHash {
+    let bytes = std::fs::read(path).expect("read");
+    let img = decode_still(&bytes, DecodeLimits::default(), scale).expect("decode");
+    pdq_of_image(&img).hash()
+}
+
+/// Issue 22, item 6: of the shared line art, these four keep their drawing in the alpha
+/// channel over black RGB. They hashed flat (quality 0, all zeros), so a copy compared
+/// CLEAN against itself.
+const DRAWN_IN_ALPHA: [&str; 4] = ["carcassone.png", "frog.png", "rocket.png", "shipwreck.png"];
+
+#[test]
+fn line_art_drawn_in_alpha_is_hashed_over_a_background_and_matches_itself() {
+    use celprint::fingerprint::pdq::DEFAULT_MIN_QUALITY;
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = common::TestEnv::new();
+    for name in DRAWN_IN_ALPHA {
+        let path = shared.join("media/stills/lineart").join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        let img = decode_still(&bytes, DecodeLimits::default(), StillScale::Full).unwrap();
+        assert!(img.color().has_alpha(), "{name}");
+        // Its colour alone, as the references read it, is flat: that is the bug's cause.
+        let rgb = image::DynamicImage::ImageRgb8(img.to_rgb8());
+        assert_eq!(
+            rgb.to_luma8().iter().max(),
+            Some(&0),
+            "{name}: RGB all black"
+        );
+        let h = pdq_of_image(&img).hash();
+        assert!(
+            h.quality >= DEFAULT_MIN_QUALITY,
+            "{name}: quality {} (hash {})",
+            h.quality,
+            h.hash
+        );
+        // Over white, where the black strokes show: the same picture flattened by
+        // ImageMagick hashes within a few bits.
+        let flat = env.path(&format!("{name}.flat.png"));
+        convert(&[
+            common::s(&path),
+            "-background",
+            "white",
+            "-alpha",
+            "remove",
+            "-alpha",
+            "off",
+            common::s(&flat),
+        ]);
+        let d = h.hash.distance(&pdq_of_file(&flat, StillScale::Full).hash);
+        assert!(d <= 8, "{name}: {d} bits from the picture over white");
+        // The whole job: compared with itself it is a match, not CLEAN.
+        let o = env.run(&["compare", common::s(&path), common::s(&path)]);
+        common::expect_code(&o, 1);
+    }
+}
+
+/// Flattening must not touch opaque pictures: an RGBA file whose alpha is opaque
+/// everywhere hashes exactly as the same picture in RGB (Meta's conformance files above
+/// pin the rest, pen-and-coaster.png among them, an opaque RGBA PNG).
+#[test]
+fn opaque_alpha_hashes_exactly_as_rgb() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = common::TestEnv::new();
+    let rgb = shared.join("media/stills/lineart/bald_eagle.png");
+    let rgba = env.path("bald_eagle_rgba.png");
+    convert(&[
+        common::s(&rgb),
+        "-alpha",
+        "opaque",
+        "-define",
+        "png:color-type=6",
+        common::s(&rgba),
+    ]);
+    let bytes = std::fs::read(&rgba).unwrap();
+    let img = decode_still(&bytes, DecodeLimits::default(), StillScale::Full).unwrap();
+    assert!(matches!(*img, image::DynamicImage::ImageRgba8(_)));
+    assert_eq!(
+        pdq_of_file(&rgba, StillScale::Full),
+        pdq_of_file(&rgb, StillScale::Full)
+    );
+    let line = |p: &std::path::Path| {
+        let o = env.run(&["hash", common::s(p)]);
+        common::expect_code(&o, 0);
+        common::stdout(&o)
+            .split(',')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(line(&rgba), line(&rgb));
+}
+
+/// Issue 22, item 15a: a CMYK JPEG (as print artwork is delivered) failed with
+/// "Unsupported color conversion request". ImageMagick writes Adobe-style inverted
+/// CMYK (YCCK); it must decode to the picture it was made from, in full and through
+/// the shrunk luma path.
+#[test]
+fn cmyk_jpeg_decodes_to_its_rgb_picture() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = common::TestEnv::new();
+    let original = shared.join(
+        "media/stills/peppercarrot/pycasso_en_Pepper-and-Carrot_by-David-Revoy_E05P01_p2.png",
+    );
+    let rgb_jpeg = env.path("rgb.jpg");
+    let cmyk_jpeg = env.path("cmyk.jpg");
+    convert(&[common::s(&original), "-quality", "92", common::s(&rgb_jpeg)]);
+    convert(&[
+        common::s(&original),
+        "-colorspace",
+        "CMYK",
+        "-quality",
+        "92",
+        common::s(&cmyk_jpeg),
+    ]);
+    let reference = pdq_of_file(&original, StillScale::Full);
+    for scale in [StillScale::Full, StillScale::ShorterSideAtLeast(256)] {
+        let cmyk = pdq_of_file(&cmyk_jpeg, scale);
+        let rgb = pdq_of_file(&rgb_jpeg, scale);
+        let d = cmyk.hash.distance(&reference.hash);
+        println!(
+            "{scale:?}: CMYK {d} bits from the original, RGB JPEG {}",
+            rgb.hash.distance(&reference.hash)
+        );
+        assert!(cmyk.quality >= 50, "{scale:?}: quality {}", cmyk.quality);
+        assert!(d <= 12, "{scale:?}: CMYK JPEG {d} bits from the original");
+        assert!(cmyk.hash.distance(&rgb.hash) <= 12, "{scale:?}");
+    }
+    // The pixels themselves: an inverted reading would come out as the negative.
+    let bytes = std::fs::read(&cmyk_jpeg).unwrap();
+    let ours = decode_still(&bytes, DecodeLimits::default(), StillScale::Full).unwrap();
+    let theirs = image::open(&original).unwrap().to_rgb8();
+    let mean_error = ours
+        .to_rgb8()
+        .as_raw()
+        .iter()
+        .zip(theirs.as_raw())
+        .map(|(a, b)| (i32::from(*a) - i32::from(*b)).unsigned_abs() as u64)
+        .sum::<u64>() as f64
+        / theirs.as_raw().len() as f64;
+    assert!(
+        mean_error < 12.0,
+        "mean error {mean_error:.1} levels a channel"
+    );
+    let o = env.run(&["hash", common::s(&cmyk_jpeg)]);
+    common::expect_code(&o, 0);
+}
+
+/// Runs `celprint` with `args` in `env`'s folder; returns its exit code, its stdout and
+/// its peak resident memory in bytes (this child's own, from `wait4`).
+// The child is reaped by `wait4`, which std's `wait` cannot stand in for: it gives no
+// resource usage.
+#[allow(clippy::zombie_processes)]
+fn run_measuring_memory(env: &common::TestEnv, args: &[&str]) -> (i32, String, u64) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_celprint"))
+        .args(args)
+        .env_remove("CELPRINT_DB")
+        .current_dir(env.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run celprint");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of that plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is this process's own child, not yet waited for; the out-pointers
+    // are live locals.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    // ru_maxrss is in KiB on Linux.
+    (
+        libc::WEXITSTATUS(status),
+        out,
+        usage.ru_maxrss as u64 * 1024,
+    )
+}
+
+/// A large PNG made by FFmpeg (ImageMagick's default policy refuses pictures over 128
+/// megapixels): its test pattern, `width × height`, 8-bit RGB.
+fn large_png(path: &std::path::Path, width: u32, height: u32) {
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={width}x{height}:rate=1"))
+        .args([
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "rgb24",
+            "-compression_level",
+            "1",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        o.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Issue 22, item 16: decodes share one memory budget. Two large stills hashed on two
+/// workers are in memory together by default; under a budget smaller than either they
+/// run one at a time, each alone (a still over the whole budget is not refused), and
+/// the peak is about one still's, not two.
+#[test]
+fn decode_memory_budget_bounds_the_stills_in_flight() {
+    let env = common::TestEnv::new();
+    let (a, b) = (env.path("a.png"), env.path("b.png"));
+    large_png(&a, 12000, 12000);
+    std::fs::copy(&a, &b).unwrap();
+    let small = env.path("small.png");
+    image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8 * 4, y as u8 * 4, 0]))
+        .save(&small)
+        .unwrap();
+    let run = |args: &[&str]| {
+        let (code, out, peak) = run_measuring_memory(&env, args);
+        assert_eq!(code, 0, "celprint {args:?}: {out}");
+        (out, peak)
+    };
+    let mib = |b: u64| b >> 20;
+    let (_, base) = run(&["hash", "-j", "2", common::s(&small)]);
+    let (one_line, one) = run(&["hash", "-j", "2", "--decode-memory", "1", common::s(&a)]);
+    let (two_lines, bounded) = run(&[
+        "hash",
+        "-j",
+        "2",
+        "--decode-memory",
+        "1",
+        common::s(&a),
+        common::s(&b),
+    ]);
+    let (_, unbounded) = run(&[
+        "hash",
+        "-j",
+        "2",
+        "--decode-memory",
+        "1000000",
+        common::s(&a),
+        common::s(&b),
+    ]);
+    println!(
+        "peak RSS: base {} MiB, one still {} MiB, two under a 1 MB budget {} MiB, two \
+         unbounded {} MiB",
+        mib(base),
+        mib(one),
+        mib(bounded),
+        mib(unbounded)
+    );
+    // Fingerprinted, and the same under any budget.
+    let hash_of = |line: &str| line.split(',').next().unwrap().to_string();
+    assert_eq!(two_lines.lines().count(), 2, "{two_lines}");
+    for line in two_lines.lines() {
+        assert_eq!(hash_of(line), hash_of(&one_line));
+    }
+    let per_still = one.saturating_sub(base);
+    assert!(
+        per_still > 1 << 30,
+        "one 144-megapixel still: {} MiB",
+        mib(per_still)
+    );
+    // Without a budget both are in flight together (what makes this test able to fail)...
+    assert!(
+        unbounded - base > per_still * 3 / 2,
+        "two stills unbounded: {} MiB over the base, one: {} MiB",
+        mib(unbounded - base),
+        mib(per_still)
+    );
+    // ...and under one, never.
+    assert!(
+        bounded - base < per_still * 5 / 4,
+        "two stills under a budget: {} MiB over the base, one: {} MiB",
+        mib(bounded - base),
+        mib(per_still)
+    );
+}
+
+/// Issue 22, item 15c: a film that opens on black. Its run starts in the fade from black
+/// (the faint frames there align too), so the HTML's first pair of pictures was black
+/// even with its levels stretched ×16. The first pair is now the first delivered frame
+/// in the run with a clear picture, beside the banked frame it aligns with.
+#[test]
+fn html_first_pictures_of_a_film_opening_on_black_show_a_picture() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = common::TestEnv::new();
+    let clip = shared.join("media/video/bbb/smelter_big_buck_bunny_10s.mp4");
+    let film = env.path("opens_on_black.mp4");
+    let o = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=black:s=1280x720:r=24:d=1")
+        .arg("-i")
+        .arg(&clip)
+        .args([
+            "-filter_complex",
+            "[0:v]format=yuv420p[b];[1:v]format=yuv420p,setsar=1[c];[b][c]concat=n=2:v=1:a=0[v]",
+            "-map",
+            "[v]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "20",
+        ])
+        .arg(&film)
+        .output()
+        .expect("ffmpeg");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let db = env.db();
+    common::expect_code(
+        &env.run(&["index", "--db", common::s(&db), common::s(&clip)]),
+        0,
+    );
+    let (html, json) = (env.path("report.html"), env.path("report.json"));
+    let o = env.run(&[
+        "scan",
+        "--db",
+        common::s(&db),
+        "--html",
+        common::s(&html),
+        "--json",
+        common::s(&json),
+        common::s(&film),
+    ]);
+    common::expect_code(&o, 1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let run = &report["matches"][0];
+    let (query_start, bank_start) = (
+        run["query"]["start_s"].as_f64().unwrap(),
+        run["bank_asset"]["start_s"].as_f64().unwrap(),
+    );
+    let html = std::fs::read_to_string(&html).unwrap();
+    let first_row = html
+        .split("<table class=\"frames\">")
+        .nth(1)
+        .and_then(|table| table.split("<tr><th>").nth(2)) // past the header row
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap();
+    // The row's label and the pictures' captions (not their bytes), for messages.
+    let label = first_row.split("</th>").next().unwrap();
+    let captions: Vec<&str> = first_row
+        .split("<figcaption>")
+        .skip(1)
+        .map(|c| c.split("</figcaption>").next().unwrap())
+        .collect();
+    assert_eq!(label, "first picture", "{captions:?}");
+    assert_eq!(first_row.matches("data:image/jpeg;base64,").count(), 2);
+    // Both pictures are shown as they are: neither is dim enough to need brightening.
+    assert!(!first_row.contains("levels ×"), "{captions:?}");
+    // Captioned with their own times, later in the run and aligned with each other.
+    let times: Vec<f64> = captions
+        .iter()
+        .map(|c| {
+            c.split(" · ")
+                .nth(1)
+                .unwrap()
+                .trim_end_matches(" s")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(times.len(), 2, "{captions:?}");
+    assert!(
+        times[0] > query_start + 0.2,
+        "{captions:?}, run from {query_start}"
+    );
+    let aligned = bank_start + (times[0] - query_start);
+    assert!(
+        (times[1] - aligned).abs() < 0.05,
+        "{times:?}, bank run from {bank_start}"
+    );
+}

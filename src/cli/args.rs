@@ -97,12 +97,18 @@ pub struct LimitArgs {
     #[arg(long, default_value_t = 200, value_name = "MP",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_megapixels: u64,
+    /// Memory the stills being decoded and hashed at once may hold together, over all
+    /// workers, in megabytes (MiB): a still waits for room, and one larger than this runs
+    /// alone. Each still's need is estimated from its header.
+    #[arg(long, default_value_t = celprint::media::still::DEFAULT_DECODE_MEMORY >> 20, value_name = "MB")]
+    pub decode_memory: u64,
 }
 
 impl LimitArgs {
     fn limits(&self) -> DecodeLimits {
         DecodeLimits {
             max_pixels: self.max_megapixels.saturating_mul(1_000_000),
+            memory_bytes: self.decode_memory.saturating_mul(1 << 20),
         }
     }
 }

@@ -4,6 +4,11 @@
 //! A picture is shown only from a file whose bytes still have the digest the scan (or
 //! the bank) recorded: a file replaced since would put someone else's frame in front of
 //! the reviewer as evidence. Where no trustworthy file is at hand the picture says why.
+//!
+//! A run can start on black (a film that opens on black, a fade in: the run extends over
+//! them along the time line), and a black pair of pictures shows the reviewer nothing.
+//! The first pair is then taken further on in the run, at the first delivered frame that
+//! shows a picture, and captioned with its own times.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +17,14 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::bank::Bank;
-use crate::media::thumbnail::{still_thumbnail, video_thumbnail, Thumbnail};
-use crate::media::{self, DecodeLimits, MediaKind};
+use crate::fingerprint::alpha;
+use crate::fingerprint::pdq::{
+    pdq_dct_from_plane, LumaPlane, DEFAULT_FAINT_QUALITY, DEFAULT_MIN_QUALITY,
+};
+use crate::media::thumbnail::{
+    picture_thumbnail, video_thumbnail, video_thumbnail_with_content, Content, Thumbnail,
+};
+use crate::media::{self, DecodeLimits, MediaKind, StillScale};
 use crate::report::html::{Evidence, MatchEvidence, Moment};
 use crate::report::{Match, ScanReport};
 
@@ -43,12 +54,25 @@ pub fn gather_evidence(report: &ScanReport, bank: &Bank, limits: DecodeLimits) -
             let banked = sources.banked(&m.bank_asset.digest);
             let moments = moments(m)
                 .into_iter()
-                .map(|(label, query_s, bank_s)| Moment {
-                    label,
-                    query_s,
-                    bank_s,
-                    query: picture(&query, query_s, limits),
-                    bank: picture(&banked, bank_s, limits),
+                .map(|(label, query_s, bank_s)| {
+                    let first = (label == "start")
+                        .then(|| first_picture(&query, m))
+                        .flatten();
+                    let (label, query_s, bank_s, query) = match first {
+                        Some(Ok((Some(t), pic))) => {
+                            ("first picture", Some(t), bank_at(m, t).or(bank_s), Ok(pic))
+                        }
+                        Some(Ok((None, pic))) => (label, query_s, bank_s, Ok(pic)),
+                        Some(Err(why)) => (label, query_s, bank_s, Err(why)),
+                        None => (label, query_s, bank_s, picture(&query, query_s, limits)),
+                    };
+                    Moment {
+                        label,
+                        query_s,
+                        bank_s,
+                        query,
+                        bank: picture(&banked, bank_s, limits),
+                    }
                 })
                 .collect();
             MatchEvidence { moments }
@@ -65,20 +89,72 @@ fn moments(m: &Match) -> Vec<(&'static str, Option<f64>, Option<f64>)> {
     let (Some(qs), Some(qe)) = (m.query.start_s, m.query.end_s) else {
         return vec![("match", None, m.bank_asset.start_s)];
     };
-    // Show the last frame of the run, not the one after it.
-    let last = |end: f64, start: f64, fps: Option<f64>| {
-        (end - fps.filter(|f| *f > 0.0).map_or(0.04, |f| 1.0 / f)).max(start)
-    };
-    let qe = last(qe, qs, m.query.frame_rate);
-    let bank_at = |q: f64| -> Option<f64> {
-        let (bs, be) = (m.bank_asset.start_s?, m.bank_asset.end_s?);
-        let rate = m.rate.unwrap_or(1.0);
-        Some((bs + (q - qs) * rate).clamp(bs, last(be, bs, m.bank_asset.frame_rate)))
-    };
+    let qe = last_frame(qe, qs, m.query.frame_rate);
     [("start", qs), ("middle", (qs + qe) / 2.0), ("end", qe)]
         .into_iter()
-        .map(|(label, q)| (label, Some(q), bank_at(q).or(m.bank_asset.start_s)))
+        .map(|(label, q)| (label, Some(q), bank_at(m, q).or(m.bank_asset.start_s)))
         .collect()
+}
+
+/// The time of a run's last frame, not of the one after it.
+fn last_frame(end: f64, start: f64, fps: Option<f64>) -> f64 {
+    (end - fps.filter(|f| *f > 0.0).map_or(0.04, |f| 1.0 / f)).max(start)
+}
+
+/// The banked time that delivered time `q` of `m` aligns with.
+fn bank_at(m: &Match, q: f64) -> Option<f64> {
+    let qs = m.query.start_s?;
+    let (bs, be) = (m.bank_asset.start_s?, m.bank_asset.end_s?);
+    let rate = m.rate.unwrap_or(1.0);
+    Some((bs + (q - qs) * rate).clamp(bs, last_frame(be, bs, m.bank_asset.frame_rate)))
+}
+
+/// How far into a run its first picture is looked for: up to its middle picture (shown
+/// anyway), and no more than this many seconds, since every frame on the way is decoded.
+const MAX_FIRST_PICTURE_S: f64 = 30.0;
+
+/// The delivered video's picture at the start of `m`'s run, or at the first frame after
+/// it that shows a picture (with that frame's time); `None` when the delivered file is
+/// not a video at hand.
+fn first_picture(source: &Source, m: &Match) -> Option<Result<(Option<f64>, Thumbnail), String>> {
+    let Ok((path, MediaKind::Video)) = source else {
+        return None;
+    };
+    let (qs, qe) = (m.query.start_s?, m.query.end_s?);
+    let middle = (qs + last_frame(qe, qs, m.query.frame_rate)) / 2.0;
+    let until = middle.min(qs + MAX_FIRST_PICTURE_S);
+    Some(
+        media::catch_decoder_panic(|| video_thumbnail_with_content(path, qs, until, content))
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// What a frame shows, by PDQ quality, the measure the matcher trusts a picture by:
+/// under the faint threshold a frame is black or flat, and from the usable threshold it
+/// is a clear picture.
+fn content(rgb: &[u8], width: usize, height: usize) -> Content {
+    let luma: Vec<u8> = rgb
+        .chunks_exact(3)
+        .map(|p| {
+            let y = 299 * u32::from(p[0]) + 587 * u32::from(p[1]) + 114 * u32::from(p[2]);
+            ((y + 500) / 1000) as u8
+        })
+        .collect();
+    let quality = pdq_dct_from_plane(&LumaPlane {
+        data: &luma,
+        stride: width,
+        width,
+        height,
+        gain: 1.0,
+    })
+    .quality();
+    if quality >= DEFAULT_MIN_QUALITY {
+        Content::Clear
+    } else if quality >= DEFAULT_FAINT_QUALITY {
+        Content::Faint
+    } else {
+        Content::Flat
+    }
 }
 
 fn picture(
@@ -93,7 +169,11 @@ fn picture(
         MediaKind::Video => video_thumbnail(path, time_s.unwrap_or(0.0)),
         MediaKind::Still => std::fs::read(path)
             .map_err(media::MediaError::Io)
-            .and_then(|bytes| still_thumbnail(&bytes, limits)),
+            .and_then(|bytes| {
+                let still = media::decode_still(&bytes, limits, StillScale::Full)?;
+                // As it was hashed: a picture with transparency over its background.
+                picture_thumbnail(&alpha::flatten(&still))
+            }),
     })
     .map_err(|e| e.to_string())
 }
@@ -154,5 +234,27 @@ impl Sources<'_> {
             .ok()?
             .insert(path.to_path_buf(), digest.clone());
         digest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn black_frames_are_flat_dim_ones_faint_and_pictures_clear() {
+        let (w, h) = (320, 180);
+        let frame = |level: u32| -> Vec<u8> {
+            (0..w * h)
+                .flat_map(|i| {
+                    let (x, y) = (i % w, i / w);
+                    let v = ((x / 20 + y / 30) % 2 * level + (x * level / w)) as u8;
+                    [v, v, v]
+                })
+                .collect()
+        };
+        assert_eq!(content(&frame(0), w as usize, h as usize), Content::Flat);
+        assert_eq!(content(&frame(3), w as usize, h as usize), Content::Faint);
+        assert_eq!(content(&frame(120), w as usize, h as usize), Content::Clear);
     }
 }

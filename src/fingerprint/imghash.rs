@@ -45,10 +45,16 @@ impl std::str::FromStr for ImgHashAlgo {
     }
 }
 
-/// Hashes `img` to 64 bits. The resize filter is Triangle rather than the crate's
-/// Lanczos default: it is several times faster on 1080p frames, and it is part of the
-/// bank's recorded parameters, so a bank never mixes the two.
+/// Hashes `img` to 64 bits as a new bank does: flattened first when it has
+/// transparency ([`super::alpha`]).
 pub fn imghash64(img: &DynamicImage, algo: ImgHashAlgo) -> u64 {
+    imghash64_as_stored(&super::alpha::flatten(img), algo)
+}
+
+/// Hashes `img`'s pixels as stored to 64 bits. The resize filter is Triangle rather
+/// than the crate's Lanczos default: it is several times faster on 1080p frames, and it
+/// is part of the bank's recorded parameters, so a bank never mixes the two.
+pub(crate) fn imghash64_as_stored(img: &DynamicImage, algo: ImgHashAlgo) -> u64 {
     let config = HasherConfig::new()
         .hash_size(8, 8)
         .resize_filter(FilterType::Triangle);

@@ -4,6 +4,7 @@
 //! A still and a frame of a video are the same kind of thing here: a [`Segment`] with a
 //! time range, or none for a still.
 
+pub mod alpha;
 pub mod borders;
 pub mod hash256;
 pub mod imghash;
@@ -12,6 +13,8 @@ pub mod keypoints;
 pub mod pdq;
 pub mod segments;
 pub mod vpdq;
+
+use std::borrow::Cow;
 
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
@@ -69,6 +72,12 @@ pub struct FingerprintParams {
     /// them; `None` for banks made without (`--no-local-features`) or before them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_features: Option<String>,
+    /// Stills with transparency are hashed composited over white or black, whichever
+    /// shows more ([`alpha`]). On by default; off for banks made before it, which hashed
+    /// a still's colour alone (alpha dropped, as Meta's references do) and keep doing so,
+    /// so that their banked hashes still meet the same files.
+    #[serde(default)]
+    pub flatten_alpha: bool,
 }
 
 impl Default for FingerprintParams {
@@ -85,6 +94,7 @@ impl Default for FingerprintParams {
             bars_window: DEFAULT_BARS_WINDOW,
             faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
             local_features: None,
+            flatten_alpha: true,
         }
     }
 }
@@ -203,8 +213,15 @@ impl StillFingerprint {
     }
 }
 
-/// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
+/// Fingerprints a decoded still: PDQ over its pixels as stored (a picture with
+/// transparency over a background, [`alpha`]), plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
+    let flat = if params.flatten_alpha {
+        alpha::flatten(img)
+    } else {
+        Cow::Borrowed(img)
+    };
+    let img = flat.as_ref();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
         // One luma conversion for the picture and all its crops; the crops are copied
@@ -223,24 +240,26 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
             let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
             pdq_of_region(&mut luma, w, h, bars)
         } else {
-            pdq_of_image(img)
+            pdq_of_pixels(img)
         };
         (dct, crops)
     } else {
-        (pdq_of_image(img), Vec::new())
+        (pdq_of_pixels(img), Vec::new())
     };
     StillFingerprint {
         dct,
         crops,
-        secondary: imghash::imghash64(img, params.secondary),
+        secondary: imghash::imghash64_as_stored(img, params.secondary),
         width: img.width(),
         height: img.height(),
     }
 }
 
 /// PDQ of the picture inside any bars found under `rule` ([`borders`]); the whole image
-/// when it has none.
+/// when it has none. Flattened first when it has transparency, as a new bank hashes it.
 pub fn pdq_inside_bars(img: &DynamicImage, rule: borders::BarRule) -> PdqDct {
+    let flat = alpha::flatten(img);
+    let img = flat.as_ref();
     let (w, h) = (img.width() as usize, img.height() as usize);
     let mut luma = luma_of(img);
     let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
@@ -253,6 +272,14 @@ fn luma_of(img: &DynamicImage) -> Vec<f32> {
     match img {
         DynamicImage::ImageLuma8(gray) => luma.extend(gray.as_raw().iter().map(|&v| v as f32)),
         DynamicImage::ImageRgb8(rgb) => pdq::luma_from_rgb8(rgb.as_raw(), &mut luma),
+        DynamicImage::ImageRgba8(rgba) => {
+            // Alpha is opaque here (see `alpha`): read in place rather than copied to RGB
+            // first, with the same arithmetic as `luma_from_rgb8`.
+            luma.resize(rgba.as_raw().len() / 4, 0.0);
+            for (o, p) in luma.iter_mut().zip(rgba.as_raw().chunks_exact(4)) {
+                *o = 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+            }
+        }
         other => pdq::luma_from_rgb8(other.to_rgb8().as_raw(), &mut luma),
     }
     luma
@@ -282,8 +309,15 @@ fn pdq_of_copied_region(luma: &[f32], w: usize, h: usize, bars: borders::Bars) -
     pdq::pdq_dct_from_luma(&mut inside, cw, ch)
 }
 
-/// PDQ of a decoded image. 8-bit RGB is read in place; other layouts are converted.
+/// PDQ of a decoded image, as a new bank hashes it: a picture with transparency is
+/// flattened first ([`alpha`]).
 pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
+    pdq_of_pixels(&alpha::flatten(img))
+}
+
+/// PDQ of a decoded image's pixels as stored, alpha dropped. 8-bit RGB is read in place;
+/// other layouts are converted.
+fn pdq_of_pixels(img: &DynamicImage) -> PdqDct {
     let (w, h) = (img.width() as usize, img.height() as usize);
     match img {
         DynamicImage::ImageRgb8(rgb) => pdq::pdq_from_rgb8(rgb.as_raw(), w, h),
@@ -293,7 +327,7 @@ pub fn pdq_of_image(img: &DynamicImage) -> PdqDct {
             pdq::pdq_dct_from_luma(&mut luma, w, h)
         }
         other => {
-            // Alpha is dropped, as the references do when they load RGB.
+            // An opaque alpha channel is dropped, as the references do when they load RGB.
             let rgb = other.to_rgb8();
             pdq::pdq_from_rgb8(rgb.as_raw(), w, h)
         }
@@ -306,7 +340,7 @@ mod tests {
 
     /// A bank's parameters are read back from what it stored when it was created, so the
     /// settings added since must default to what such a bank did: no bar cropping, no
-    /// crop variants, bars judged frame by frame.
+    /// crop variants, bars judged frame by frame, alpha dropped.
     #[test]
     fn parameters_of_an_older_bank_read_as_it_hashed() {
         let stored = r#"{"pdq":"pdq-256/luma601/jarosz2/dct16/median","secondary":"phash",
@@ -316,8 +350,10 @@ mod tests {
         assert_eq!(params.bar_rule, borders::BarRule::Dark);
         assert!(params.crop_variants.is_empty());
         assert_eq!(params.bars_window, 0);
+        assert!(!params.flatten_alpha);
         let now = FingerprintParams::default();
         assert_eq!(now.bars_window, DEFAULT_BARS_WINDOW);
+        assert!(now.flatten_alpha);
         let round: FingerprintParams =
             serde_json::from_str(&serde_json::to_string(&now).unwrap()).unwrap();
         assert_eq!(round, now);

@@ -4,6 +4,7 @@
 //! a size limit, and every failure is a typed [`MediaError`] for that one file.
 
 pub mod archive;
+pub mod budget;
 pub mod pathtext;
 pub mod sniff;
 pub mod still;
@@ -14,7 +15,7 @@ pub mod walk;
 
 use std::path::Path;
 
-pub use still::{decode_still, DecodeLimits, StillScale};
+pub use still::{decode_still, DecodeLimits, DecodedStill, StillScale};
 pub use walk::{discover, discover_with, Discovered, InputFile, Root};
 
 /// Still or video.

@@ -10,7 +10,6 @@ use std::path::Path;
 use image::codecs::jpeg::JpegEncoder;
 use image::{imageops::FilterType, DynamicImage, RgbImage};
 
-use super::still::{decode_still, DecodeLimits, StillScale};
 use super::video::{decode_video, Pixels, VideoOptions};
 use super::MediaError;
 
@@ -40,43 +39,86 @@ const MAX_GAIN: f32 = 16.0;
 
 /// The frame of the video at `path` that is on screen at `time_s`.
 pub fn video_thumbnail(path: &Path, time_s: f64) -> Result<Thumbnail, MediaError> {
+    video_thumbnail_with_content(path, time_s, time_s, |_, _, _| Content::Clear).map(|(_, t)| t)
+}
+
+/// How much of a picture a frame shows, as judged by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Content {
+    /// Black or one flat colour: nothing to see even with its levels stretched.
+    Flat,
+    /// A picture, but a faint one (the middle of a fade, a very dark shot).
+    Faint,
+    /// A clear picture.
+    Clear,
+}
+
+/// The first frame of the video at `path` from `time_s` up to `until_s` that shows a
+/// picture: the frame on screen at `time_s` if `judge` finds it [`Content::Clear`],
+/// else the first later one that is, else the first one that is at least faint, else
+/// the frame at `time_s` after all. `judge` sees each frame's packed RGB, width and
+/// height. Returns the frame's time when it is not the one on screen at `time_s`.
+pub fn video_thumbnail_with_content(
+    path: &Path,
+    time_s: f64,
+    until_s: f64,
+    mut judge: impl FnMut(&[u8], usize, usize) -> Content,
+) -> Result<(Option<f64>, Thumbnail), MediaError> {
     let time_s = time_s.max(0.0);
     // Decode from a second before: a frame held since earlier is the one on screen.
     let opts = VideoOptions {
         exact: true,
-        range: Some(((time_s - 1.0).max(0.0), time_s + 0.5)),
+        range: Some(((time_s - 1.0).max(0.0), until_s.max(time_s) + 0.5)),
         ..VideoOptions::default()
     };
-    let mut best: Option<(f64, RgbImage)> = None;
+    let mut shown: Option<RgbImage> = None;
+    let mut shown_content = None;
+    let mut faint: Option<(f64, RgbImage)> = None;
+    let mut clear: Option<(f64, RgbImage)> = None;
     decode_video(path, &opts, |frame| {
         let Pixels::Rgb(data) = frame.pixels else {
             return ControlFlow::Continue(());
         };
-        let on_screen = frame.time_s <= time_s + 1e-6;
-        let better = match &best {
-            None => true,
-            Some((t, _)) => on_screen && frame.time_s > *t,
-        };
-        if better {
-            if let Some(img) =
-                RgbImage::from_raw(frame.width as u32, frame.height as u32, data.to_vec())
-            {
-                best = Some((frame.time_s, img));
-            }
+        let image = || RgbImage::from_raw(frame.width as u32, frame.height as u32, data.to_vec());
+        if shown.is_none() || frame.time_s <= time_s + 1e-6 {
+            shown = image();
+            return ControlFlow::Continue(());
         }
-        ControlFlow::Continue(())
+        // Past `time_s`: the frame on screen then is settled, and judged first.
+        let start = *shown_content.get_or_insert_with(|| {
+            shown.as_ref().map_or(Content::Flat, |s| {
+                judge(s.as_raw(), s.width() as usize, s.height() as usize)
+            })
+        });
+        if start == Content::Clear || frame.time_s > until_s + 1e-6 {
+            return ControlFlow::Break(());
+        }
+        match judge(data, frame.width, frame.height) {
+            Content::Clear => {
+                clear = image().map(|img| (frame.time_s, img));
+                ControlFlow::Break(())
+            }
+            Content::Faint if faint.is_none() && start == Content::Flat => {
+                faint = image().map(|img| (frame.time_s, img));
+                ControlFlow::Continue(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
     })?;
-    let (_, img) =
-        best.ok_or_else(|| MediaError::Video(format!("no frame decoded near {time_s:.2} s")))?;
-    encode(DynamicImage::ImageRgb8(img))
+    let (time, img) = match (clear.or(faint), shown) {
+        (Some((t, img)), _) => (Some(t), img),
+        (None, Some(img)) => (None, img),
+        (None, None) => {
+            return Err(MediaError::Video(format!(
+                "no frame decoded near {time_s:.2} s"
+            )))
+        }
+    };
+    Ok((time, picture_thumbnail(&DynamicImage::ImageRgb8(img))?))
 }
 
-/// A still image's thumbnail, decoded under `limits`.
-pub fn still_thumbnail(bytes: &[u8], limits: DecodeLimits) -> Result<Thumbnail, MediaError> {
-    encode(decode_still(bytes, limits, StillScale::Full)?)
-}
-
-fn encode(img: DynamicImage) -> Result<Thumbnail, MediaError> {
+/// The thumbnail of a decoded picture.
+pub fn picture_thumbnail(img: &DynamicImage) -> Result<Thumbnail, MediaError> {
     let (w, h) = (img.width().max(1), img.height().max(1));
     let height = ((u64::from(THUMBNAIL_WIDTH) * u64::from(h)) / u64::from(w)).clamp(1, 4096) as u32;
     let mut small = img
