@@ -205,30 +205,7 @@ impl StillFingerprint {
 
 /// Fingerprints a decoded still: PDQ over its pixels as stored, plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
-        // One luma conversion for the picture and all its crops; the crops are copied
-        // out first, because the picture's own hash may filter the buffer in place.
-        let mut luma = luma_of(img);
-        let rule = params.bar_rule;
-        let crops = params
-            .crop_variants
-            .iter()
-            .map(|&keep| {
-                let bars = borders::centre_bars(w, h, keep, Some(rule), |x, y| luma[y * w + x]);
-                pdq_of_copied_region(&luma, w, h, bars)
-            })
-            .collect();
-        let dct = if params.crop_borders {
-            let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
-            pdq_of_region(&mut luma, w, h, bars)
-        } else {
-            pdq_of_image(img)
-        };
-        (dct, crops)
-    } else {
-        (pdq_of_image(img), Vec::new())
-    };
+    let (dct, crops) = picture_dcts(img, params);
     StillFingerprint {
         dct,
         crops,
@@ -236,6 +213,34 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
         width: img.width(),
         height: img.height(),
     }
+}
+
+/// The PDQ DCTs of a decoded picture as a still is hashed: the picture (inside any bars
+/// when `params.crop_borders`), then each of `params.crop_variants`' centre crops.
+pub fn picture_dcts(img: &DynamicImage, params: &FingerprintParams) -> (PdqDct, Vec<PdqDct>) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if !params.crop_borders && params.crop_variants.is_empty() {
+        return (pdq_of_image(img), Vec::new());
+    }
+    // One luma conversion for the picture and all its crops; the crops are copied out
+    // first, because the picture's own hash may filter the buffer in place.
+    let mut luma = luma_of(img);
+    let rule = params.bar_rule;
+    let crops = params
+        .crop_variants
+        .iter()
+        .map(|&keep| {
+            let bars = borders::centre_bars(w, h, keep, Some(rule), |x, y| luma[y * w + x]);
+            pdq_of_copied_region(&luma, w, h, bars)
+        })
+        .collect();
+    let dct = if params.crop_borders {
+        let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
+        pdq_of_region(&mut luma, w, h, bars)
+    } else {
+        pdq_of_image(img)
+    };
+    (dct, crops)
 }
 
 /// PDQ of the picture inside any bars found under `rule` ([`borders`]); the whole image

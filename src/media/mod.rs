@@ -4,6 +4,7 @@
 //! a size limit, and every failure is a typed [`MediaError`] for that one file.
 
 pub mod archive;
+pub mod frames;
 pub mod still;
 pub mod thumbnail;
 pub mod turbo;
@@ -65,6 +66,8 @@ pub enum MediaError {
         pixels: u64,
         limit: u64,
     },
+    #[error("more than {limit} {what}, the decode limit: the rest were not checked")]
+    OverLimit { what: &'static str, limit: u64 },
     #[error("image has no pixels ({width}×{height})")]
     NoPixels { width: u32, height: u32 },
     #[error("decoder panicked: {0}")]

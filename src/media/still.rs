@@ -13,12 +13,21 @@ pub struct DecodeLimits {
     /// Largest image accepted, in pixels (width × height). Checked from the header,
     /// before any pixel buffer is allocated. Default: 200 megapixels.
     pub max_pixels: u64,
+    /// Most frames of an animation, or pages of a TIFF, decoded from one file; the
+    /// rest are not checked and the file is reported as checked in part. Default 10,000.
+    pub max_frames: u32,
+    /// Most pixels decoded from one file's frames or pages in all, which bounds the time
+    /// a file of many large frames takes; past it, as past `max_frames`. Default 10
+    /// gigapixels (1,200 frames of 4K).
+    pub max_total_pixels: u64,
 }
 
 impl Default for DecodeLimits {
     fn default() -> Self {
         DecodeLimits {
             max_pixels: 200_000_000,
+            max_frames: 10_000,
+            max_total_pixels: 10_000_000_000,
         }
     }
 }
