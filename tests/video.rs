@@ -1892,7 +1892,7 @@ fn cuts_shorter_than_a_second_match_the_banked_video_and_others_do_not() {
     let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
     let others = [
         cut("other-one.mp4", &other_bbb, "3", &one),
-        cut("other-half.mp4", &other_bbb, "6", &half),
+        cut("other-half.mp4", &other_bbb, "4", &half),
         cut("sintel-one.mp4", &sintel, "4", &one),
         cut("sintel-most.mp4", &sintel, "10", &most),
         cut("popeye-one.mp4", &popeye, "20", &one),

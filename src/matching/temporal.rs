@@ -92,6 +92,13 @@ pub fn align(
         return Vec::new();
     }
     let shortest = shortest_run(query, opts.min_duration_s);
+    if shortest < opts.min_duration_s {
+        // A few delivered frames of a shot held for seconds hit every banked segment of
+        // the hold alike, and the middle of them all is not where the frames are: as a
+        // still is placed at its closest banked frame, each delivered segment of a file
+        // this short votes only with its closest banked segments.
+        seeds = closest_seeds(seeds);
+    }
     for _ in 0..MAX_PLACES {
         let Some((rate, offset)) = vote(query, bank, &seeds, opts.max_rate_deviation) else {
             break;
@@ -396,6 +403,19 @@ fn shortest_run(query: &[QuerySegment], min_duration_s: f64) -> f64 {
     }
 }
 
+/// The seeds of each delivered segment at its least distance.
+fn closest_seeds(seeds: Vec<Seed>) -> Vec<Seed> {
+    let mut least: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    for s in &seeds {
+        let d = least.entry(s.q).or_insert(s.distance);
+        *d = (*d).min(s.distance);
+    }
+    seeds
+        .into_iter()
+        .filter(|s| least[&s.q] == s.distance)
+        .collect()
+}
+
 /// Keeps `current` as a run if it is one: seeded, at least `shortest` long and covered
 /// at `min_fraction`. A run under `min_duration_s` (a file shorter than that) needs a
 /// seed where neither side is faint, as a still does: one frame is no time line to
@@ -650,5 +670,29 @@ mod tests {
             &MatchOptions::default(),
         );
         assert!(runs.is_empty(), "{runs:?}");
+    }
+
+    /// One delivered frame of a shot the bank holds over several segments seeds them
+    /// all; it is placed at the closest, as a still is, not at the middle of the hold.
+    #[test]
+    fn a_short_delivery_is_placed_at_its_closest_banked_segment() {
+        let (query, bank, _) = short_delivery(1, true);
+        let seeds = [(20, 10), (21, 4), (22, 12), (23, 12)]
+            .map(|(b, distance)| Seed {
+                q: 0,
+                b,
+                distance,
+                firm: true,
+            })
+            .to_vec();
+        let runs = align(
+            &query,
+            |q| q.segment.pdq,
+            &bank,
+            seeds,
+            &MatchOptions::default(),
+        );
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!((runs[0].bank_start_s, runs[0].bank_end_s), (10.5, 11.0));
     }
 }
