@@ -628,4 +628,81 @@ pub(crate) mod tests {
         assert!(pictures[..2].iter().all(Result::is_ok), "{pictures:?}");
         assert!(pictures.last().is_some_and(Result::is_err), "{pictures:?}");
     }
+
+    /// An APNG of `frames` (RGBA, 500 ms each), with `default` as a separate default
+    /// image outside the animation when given.
+    fn apng(default: Option<&image::RgbaImage>, frames: &[image::RgbaImage]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, 64, 64);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_animated(frames.len() as u32, 0).unwrap();
+            enc.set_sep_def_img(default.is_some()).unwrap();
+            enc.set_frame_delay(1, 2).unwrap();
+            let mut w = enc.write_header().unwrap();
+            for img in default.into_iter().chain(frames) {
+                w.write_image_data(img.as_raw()).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        out
+    }
+
+    /// An APNG's default image outside its animation (what viewers without APNG show)
+    /// is checked too, first; one that is the first frame is not repeated.
+    #[test]
+    fn an_apng_default_image_outside_the_animation_is_a_picture_too() {
+        let luma = |i: &image::RgbaImage| DynamicImage::ImageRgba8(i.clone()).to_luma8();
+        let shown = |bytes: Vec<u8>| {
+            let (sequence, pictures) = all(&bytes, DecodeLimits::default());
+            assert_eq!(sequence, Sequence::Animation);
+            pictures
+                .into_iter()
+                .map(|p| {
+                    let p = p.unwrap();
+                    (p.duration_s, p.image.to_luma8())
+                })
+                .collect::<Vec<_>>()
+        };
+        let (d, a, b) = (blocks(9), blocks(1), blocks(2));
+        assert_eq!(
+            shown(apng(Some(&d), &[a.clone(), b.clone()])),
+            [
+                (Some(0.1), luma(&d)),
+                (Some(0.5), luma(&a)),
+                (Some(0.5), luma(&b))
+            ]
+        );
+        assert_eq!(
+            shown(apng(Some(&d), std::slice::from_ref(&a))),
+            [(Some(0.1), luma(&d)), (Some(0.5), luma(&a))]
+        );
+        assert_eq!(
+            shown(apng(None, &[a.clone(), b.clone()])),
+            [(Some(0.5), luma(&a)), (Some(0.5), luma(&b))]
+        );
+        assert!(open_pictures(&apng(None, &[a]), DecodeLimits::default())
+            .unwrap()
+            .is_none());
+    }
+
+    /// A TIFF whose last page points back to its first stops with an error where the
+    /// chain turns back (the `tiff` crate refuses the directory that closes the loop):
+    /// a chain of pages that never ends is not followed for ever.
+    #[test]
+    fn a_tiff_whose_pages_loop_stops_with_an_error() {
+        let mut file = tiff_pages(&[blocks(1), blocks(2)]);
+        let u32_at = |f: &[u8], at: usize| u32::from_le_bytes(f[at..at + 4].try_into().unwrap());
+        let u16_at = |f: &[u8], at: usize| u16::from_le_bytes(f[at..at + 2].try_into().unwrap());
+        let first = u32_at(&file, 4) as usize;
+        let next_of = |f: &[u8], ifd: usize| ifd + 2 + 12 * usize::from(u16_at(f, ifd));
+        let second = u32_at(&file, next_of(&file, first)) as usize;
+        let tail = next_of(&file, second);
+        assert_eq!(u32_at(&file, tail), 0, "the second page is the last");
+        file[tail..tail + 4].copy_from_slice(&(first as u32).to_le_bytes());
+        let (_, pictures) = all(&file, DecodeLimits::default());
+        assert!(pictures.len() <= 3, "{pictures:?}");
+        assert!(pictures[0].is_ok(), "{pictures:?}");
+        assert!(pictures.last().is_some_and(Result::is_err), "{pictures:?}");
+    }
 }
