@@ -55,13 +55,6 @@ impl Iterator for Pictures<'_> {
         if self.stopped {
             return None;
         }
-        if self.count >= self.limits.max_frames {
-            self.stopped = true;
-            return Some(Err(MediaError::OverLimit {
-                what: "frames or pages",
-                limit: u64::from(self.limits.max_frames),
-            }));
-        }
         let picture = match catch_decoder_panic(|| self.source.next().transpose()) {
             Ok(Some(p)) => p,
             Ok(None) => return None,
@@ -70,6 +63,13 @@ impl Iterator for Pictures<'_> {
                 return Some(Err(e));
             }
         };
+        if self.count >= self.limits.max_frames {
+            self.stopped = true;
+            return Some(Err(MediaError::OverLimit {
+                what: "frames or pages",
+                limit: u64::from(self.limits.max_frames),
+            }));
+        }
         let (w, h) = (picture.image.width(), picture.image.height());
         let pixels = u64::from(w) * u64::from(h);
         if let Err(e) = check_size(w, h, self.limits) {
@@ -597,6 +597,14 @@ pub(crate) mod tests {
             pictures[2],
             Err(MediaError::OverLimit { limit: 2, .. })
         ));
+        // A file with just as many frames as the limit is whole.
+        let limits = DecodeLimits {
+            max_frames: 3,
+            ..DecodeLimits::default()
+        };
+        let (_, pictures) = all(&file, limits);
+        assert_eq!(pictures.len(), 3);
+        assert!(pictures.iter().all(Result::is_ok));
 
         let limits = DecodeLimits {
             max_total_pixels: 64 * 64 * 2 + 1,
