@@ -275,6 +275,17 @@ mod tests {
         assert_eq!((frame.pdq, frame.quality), (still.pdq, still.quality));
         assert_eq!(frame.secondary, still.secondary);
         assert_eq!(fp.segments[1].variants.len(), 8);
+        assert!(fp.features.is_empty(), "keypoints only when asked for");
+
+        // Keypoints on the time grid a video's are sampled on, when asked for.
+        let sampling = Sampling {
+            feature_step_s: Some(1.0),
+            ..Sampling::default()
+        };
+        let limits = DecodeLimits::default();
+        let fp = fingerprint_pictures(&file, [0; 32], &params, limits, sampling).unwrap();
+        let times: Vec<f64> = fp.unwrap().features.iter().map(|f| f.time_s).collect();
+        assert_eq!(times, [0.0, 1.0]);
     }
 
     /// A multi-page TIFF is a still with a segment a page, in order, each as the page
