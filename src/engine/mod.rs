@@ -7,6 +7,7 @@ mod bars_window;
 mod compare;
 mod evidence;
 mod index;
+mod pictures;
 mod scan;
 mod video;
 
@@ -201,7 +202,15 @@ pub fn fingerprint_input(
     sampling: Sampling,
 ) -> Result<FileFingerprint, MediaError> {
     match &input.bytes {
-        Some(bytes) => fingerprint_still_bytes(bytes, input.digest, params, limits),
+        Some(bytes) => {
+            // An animation or a multi-page TIFF: every frame or page is checked.
+            let several =
+                pictures::fingerprint_pictures(bytes, input.digest, params, limits, sampling)?;
+            match several {
+                Some(fp) => Ok(fp),
+                None => fingerprint_still_bytes(bytes, input.digest, params, limits),
+            }
+        }
         None => {
             let v = media::catch_decoder_panic(|| {
                 video::fingerprint_video(&file.path, params, sampling)

@@ -216,36 +216,9 @@ impl StillFingerprint {
 /// Fingerprints a decoded still: PDQ over its pixels as stored (a picture with
 /// transparency over a background, [`alpha`]), plus the secondary hash.
 pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> StillFingerprint {
-    let flat = if params.flatten_alpha {
-        alpha::flatten(img)
-    } else {
-        Cow::Borrowed(img)
-    };
+    let flat = flattened(img, params);
     let img = flat.as_ref();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let (dct, crops) = if params.crop_borders || !params.crop_variants.is_empty() {
-        // One luma conversion for the picture and all its crops; the crops are copied
-        // out first, because the picture's own hash may filter the buffer in place.
-        let mut luma = luma_of(img);
-        let rule = params.bar_rule;
-        let crops = params
-            .crop_variants
-            .iter()
-            .map(|&keep| {
-                let bars = borders::centre_bars(w, h, keep, Some(rule), |x, y| luma[y * w + x]);
-                pdq_of_copied_region(&luma, w, h, bars)
-            })
-            .collect();
-        let dct = if params.crop_borders {
-            let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
-            pdq_of_region(&mut luma, w, h, bars)
-        } else {
-            pdq_of_pixels(img)
-        };
-        (dct, crops)
-    } else {
-        (pdq_of_pixels(img), Vec::new())
-    };
+    let (dct, crops) = picture_dcts(img, params);
     StillFingerprint {
         dct,
         crops,
@@ -253,6 +226,45 @@ pub fn fingerprint_still(img: &DynamicImage, params: &FingerprintParams) -> Stil
         width: img.width(),
         height: img.height(),
     }
+}
+
+/// A decoded picture as the bank hashes it: composited over a background when it has
+/// transparency and the bank flattens ([`alpha`]), as it is otherwise.
+pub fn flattened<'a>(img: &'a DynamicImage, params: &FingerprintParams) -> Cow<'a, DynamicImage> {
+    if params.flatten_alpha {
+        alpha::flatten(img)
+    } else {
+        Cow::Borrowed(img)
+    }
+}
+
+/// The PDQ DCTs of a picture already [`flattened`], as a still is hashed: the picture
+/// (inside any bars when `params.crop_borders`), then each of `params.crop_variants`'
+/// centre crops.
+pub fn picture_dcts(img: &DynamicImage, params: &FingerprintParams) -> (PdqDct, Vec<PdqDct>) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if !params.crop_borders && params.crop_variants.is_empty() {
+        return (pdq_of_pixels(img), Vec::new());
+    }
+    // One luma conversion for the picture and all its crops; the crops are copied out
+    // first, because the picture's own hash may filter the buffer in place.
+    let mut luma = luma_of(img);
+    let rule = params.bar_rule;
+    let crops = params
+        .crop_variants
+        .iter()
+        .map(|&keep| {
+            let bars = borders::centre_bars(w, h, keep, Some(rule), |x, y| luma[y * w + x]);
+            pdq_of_copied_region(&luma, w, h, bars)
+        })
+        .collect();
+    let dct = if params.crop_borders {
+        let bars = borders::find_bars(w, h, rule, |x, y| luma[y * w + x]);
+        pdq_of_region(&mut luma, w, h, bars)
+    } else {
+        pdq_of_pixels(img)
+    };
+    (dct, crops)
 }
 
 /// PDQ of the picture inside any bars found under `rule` ([`borders`]); the whole image

@@ -50,7 +50,9 @@ pub struct MatchOptions {
     pub dihedral: bool,
     /// Largest distance (bits) for a segment that lies on an aligned time line. Default 56.
     pub extend_distance: u32,
-    /// Shortest run of delivered video reported, in seconds. Default 1.
+    /// Shortest run of delivered video reported, in seconds. Default 1. A delivered
+    /// video shorter than this matches a banked one over its whole length instead, with
+    /// a seed whose frames are both over the usable quality, as a still would.
     pub min_duration_s: f64,
     /// Least fraction of a run's time covered by aligned segments. Default 0.5.
     pub min_fraction: f64,

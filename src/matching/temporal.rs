@@ -40,6 +40,8 @@ pub struct Run {
     /// Aligned segments where neither side is faint; 0 when the run rests on faint
     /// frames alone.
     pub firm_segments: u32,
+    /// Seeds (strict-radius hits) where neither side is faint.
+    pub firm_seeds: u32,
 }
 
 const OFFSET_BIN_S: f64 = 0.5;
@@ -88,6 +90,14 @@ pub fn align(
         .fold(f64::NEG_INFINITY, f64::max);
     if !(bank_start.is_finite() && bank_end.is_finite() && bank_start <= bank_end) {
         return Vec::new();
+    }
+    let shortest = shortest_run(query, opts.min_duration_s);
+    if shortest < opts.min_duration_s {
+        // A few delivered frames of a shot held for seconds hit every banked segment of
+        // the hold alike, and the middle of them all is not where the frames are: as a
+        // still is placed at its closest banked frame, each delivered segment of a file
+        // this short votes only with its closest banked segments.
+        seeds = closest_seeds(seeds);
     }
     for _ in 0..MAX_PLACES {
         let Some((rate, offset)) = vote(query, bank, &seeds, opts.max_rate_deviation) else {
@@ -144,6 +154,7 @@ pub fn align(
             rate,
             offset,
             opts,
+            shortest,
             &taken,
         );
         for mut run in found {
@@ -295,6 +306,7 @@ fn extend(
     rate: f64,
     offset: f64,
     opts: &MatchOptions,
+    shortest: f64,
     taken: &[(f64, f64)],
 ) -> Vec<Run> {
     let mut seeded: std::collections::HashMap<usize, (u32, bool)> =
@@ -311,7 +323,7 @@ fn extend(
         let (start, end) = (s.start_s.unwrap_or(0.0), s.end_s.unwrap_or(0.0));
         let t = mid(s);
         if taken.iter().any(|(a, b)| t >= *a && t <= *b) {
-            finish(current.take(), opts, &mut runs);
+            finish(current.take(), opts, shortest, &mut runs);
             continue;
         }
         let evidence = if s.quality < opts.evidence_quality() {
@@ -339,7 +351,7 @@ fn extend(
         };
         if let Some((run, _)) = &current {
             if start - run.query_end_s > opts.max_gap_s {
-                finish(current.take(), opts, &mut runs);
+                finish(current.take(), opts, shortest, &mut runs);
             }
         }
         let (run, distances) = current.get_or_insert_with(|| {
@@ -355,6 +367,7 @@ fn extend(
                     median_distance: 0,
                     seeds: 0,
                     firm_segments: 0,
+                    firm_seeds: 0,
                 },
                 Vec::new(),
             )
@@ -364,19 +377,63 @@ fn extend(
         run.segments += 1;
         run.seeds += is_seed as u32;
         run.firm_segments += firm as u32;
+        run.firm_seeds += (is_seed && firm) as u32;
         distances.push(distance);
     }
-    finish(current, opts, &mut runs);
+    finish(current, opts, shortest, &mut runs);
     runs
 }
 
-fn finish(current: Option<(Run, Vec<u32>)>, opts: &MatchOptions, runs: &mut Vec<Run>) {
+/// The shortest run reported in `query`: `min_duration_s`, or the delivered file's own
+/// length when it is shorter. A file under a second long (one frame, a half-second cut)
+/// could otherwise never match a banked video, though a still of any of its frames
+/// would; such a run must then cover the whole file, so the evidence is never less than
+/// a still's, and a run within a longer file is held to the full floor as before.
+fn shortest_run(query: &[QuerySegment], min_duration_s: f64) -> f64 {
+    let (start, end) = query
+        .iter()
+        .filter_map(|q| Some((q.segment.start_s?, q.segment.end_s?)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), (s, e)| {
+            (a.min(s), b.max(e))
+        });
+    if end > start {
+        min_duration_s.min(end - start)
+    } else {
+        min_duration_s
+    }
+}
+
+/// The seeds of each delivered segment at its least distance.
+fn closest_seeds(seeds: Vec<Seed>) -> Vec<Seed> {
+    let mut least: std::collections::HashMap<usize, u32> = std::collections::HashMap::new();
+    for s in &seeds {
+        let d = least.entry(s.q).or_insert(s.distance);
+        *d = (*d).min(s.distance);
+    }
+    seeds
+        .into_iter()
+        .filter(|s| least[&s.q] == s.distance)
+        .collect()
+}
+
+/// Keeps `current` as a run if it is one: seeded, at least `shortest` long and covered
+/// at `min_fraction`. A run under `min_duration_s` (a file shorter than that) needs a
+/// seed where neither side is faint, as a still does: one frame is no time line to
+/// vouch for faint frames.
+fn finish(
+    current: Option<(Run, Vec<u32>)>,
+    opts: &MatchOptions,
+    shortest: f64,
+    runs: &mut Vec<Run>,
+) {
     let Some((mut run, mut distances)) = current else {
         return;
     };
     let duration = run.query_end_s - run.query_start_s;
+    let short = duration + 1e-9 < opts.min_duration_s;
     if run.seeds == 0
-        || duration + 1e-9 < opts.min_duration_s
+        || duration + 1e-9 < shortest
+        || (short && run.firm_seeds == 0)
         || run.matched_s < opts.min_fraction * duration
     {
         return;
@@ -550,5 +607,92 @@ mod tests {
         assert_eq!((run.query_start_s, run.query_end_s), (0.0, 2.0), "{run:?}");
         assert_eq!((run.bank_start_s, run.bank_end_s), (0.0, 2.0), "{run:?}");
         assert!(run.matched_s <= 2.0, "{run:?}");
+    }
+
+    /// A delivery of `n` segments of half a second from 0 s, each a seed on the banked
+    /// segment 10 s later, firm or not.
+    fn short_delivery(n: usize, firm: bool) -> (Vec<QuerySegment>, Vec<Segment>, Vec<Seed>) {
+        let query = (0..n)
+            .map(|i| QuerySegment {
+                segment: segment(0.5 * i as f64),
+                variants: vec![(Dihedral::Identity, Hash256::default())],
+            })
+            .collect();
+        let bank = (0..60).map(|i| segment(0.5 * f64::from(i))).collect();
+        let seeds = (0..n)
+            .map(|i| Seed {
+                q: i,
+                b: i + 20,
+                distance: 3,
+                firm,
+            })
+            .collect();
+        (query, bank, seeds)
+    }
+
+    /// A delivered video shorter than the floor (one segment of 0.5 s) matches over its
+    /// whole length, at its place in the bank; a faint seed is not enough for it.
+    #[test]
+    fn a_delivery_shorter_than_the_floor_matches_over_its_whole_length() {
+        let opts = MatchOptions::default();
+        let (query, bank, seeds) = short_delivery(1, true);
+        let runs = align(&query, |q| q.segment.pdq, &bank, seeds, &opts);
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        let run = &runs[0];
+        assert_eq!((run.query_start_s, run.query_end_s), (0.0, 0.5), "{run:?}");
+        assert_eq!((run.bank_start_s, run.bank_end_s), (10.0, 10.5), "{run:?}");
+
+        let (query, bank, seeds) = short_delivery(1, false);
+        assert!(align(&query, |q| q.segment.pdq, &bank, seeds, &opts).is_empty());
+    }
+
+    /// The floor is lowered only to the length of the whole delivery: half a second
+    /// aligned inside a longer delivery (the rest of it nowhere in the bank) is not a
+    /// run, as before.
+    #[test]
+    fn half_a_second_inside_a_longer_delivery_is_still_under_the_floor() {
+        let (mut query, bank, seeds) = short_delivery(1, true);
+        // Two more seconds of something else, with no seeds and far from every banked
+        // hash.
+        let other: Hash256 = "ff".repeat(32).parse().unwrap();
+        query.extend((1..5).map(|i| QuerySegment {
+            segment: Segment {
+                pdq: other,
+                ..segment(0.5 * f64::from(i))
+            },
+            variants: vec![(Dihedral::Identity, other)],
+        }));
+        let runs = align(
+            &query,
+            |q| q.segment.pdq,
+            &bank,
+            seeds,
+            &MatchOptions::default(),
+        );
+        assert!(runs.is_empty(), "{runs:?}");
+    }
+
+    /// One delivered frame of a shot the bank holds over several segments seeds them
+    /// all; it is placed at the closest, as a still is, not at the middle of the hold.
+    #[test]
+    fn a_short_delivery_is_placed_at_its_closest_banked_segment() {
+        let (query, bank, _) = short_delivery(1, true);
+        let seeds = [(20, 10), (21, 4), (22, 12), (23, 12)]
+            .map(|(b, distance)| Seed {
+                q: 0,
+                b,
+                distance,
+                firm: true,
+            })
+            .to_vec();
+        let runs = align(
+            &query,
+            |q| q.segment.pdq,
+            &bank,
+            seeds,
+            &MatchOptions::default(),
+        );
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert_eq!((runs[0].bank_start_s, runs[0].bank_end_s), (10.5, 11.0));
     }
 }

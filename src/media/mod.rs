@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod budget;
+pub mod frames;
 pub mod pathtext;
 pub mod sniff;
 pub mod still;
@@ -69,6 +70,8 @@ pub enum MediaError {
         pixels: u64,
         limit: u64,
     },
+    #[error("more than {limit} {what}, the decode limit: the rest were not checked")]
+    OverLimit { what: &'static str, limit: u64 },
     #[error("image has no pixels ({width}×{height})")]
     NoPixels { width: u32, height: u32 },
     #[error("decoder panicked: {0}")]

@@ -20,6 +20,13 @@ pub struct DecodeLimits {
     /// from its header, and its decode waits for room. A still estimated over the whole
     /// budget waits until it can run alone. Default: [`DEFAULT_DECODE_MEMORY`].
     pub memory_bytes: u64,
+    /// Most frames of an animation, or pages of a TIFF, decoded from one file; the
+    /// rest are not checked and the file is reported as checked in part. Default 10,000.
+    pub max_frames: u32,
+    /// Most pixels decoded from one file's frames or pages in all, which bounds the time
+    /// a file of many large frames takes; past it, as past `max_frames`. Default 10
+    /// gigapixels (1,200 frames of 4K).
+    pub max_total_pixels: u64,
 }
 
 /// See [`DecodeLimits::memory_bytes`]: 4 GiB. Sixteen 4K stills (about 0.12 GB each)
@@ -32,6 +39,8 @@ impl Default for DecodeLimits {
         DecodeLimits {
             max_pixels: 200_000_000,
             memory_bytes: DEFAULT_DECODE_MEMORY,
+            max_frames: 10_000,
+            max_total_pixels: 10_000_000_000,
         }
     }
 }
@@ -55,6 +64,15 @@ pub enum StillScale {
 pub struct DecodedStill {
     image: DynamicImage,
     _permit: Permit<'static>,
+}
+
+impl DecodedStill {
+    /// The image alone, its share of the budget given back: for pictures held beside
+    /// others (an animation's frames, a document's pages), which the budget does not
+    /// follow.
+    pub fn into_image(self) -> DynamicImage {
+        self.image
+    }
 }
 
 impl Deref for DecodedStill {

@@ -124,7 +124,7 @@ pub fn fingerprint_video(
     })
 }
 
-fn query_segment(s: SegmentWithDct) -> QuerySegment {
+pub(super) fn query_segment(s: SegmentWithDct) -> QuerySegment {
     QuerySegment {
         segment: s.segment,
         variants: s.dct.dihedral_hashes().map(|(t, h)| (t, h.hash)).to_vec(),
