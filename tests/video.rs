@@ -1751,6 +1751,21 @@ fn a_multi_page_tiff_whose_last_page_is_banked_is_found() {
             "{f:#}"
         );
     }
+    // `hash` prints every page, as the bank holds them; a 64-bit hash of one picture
+    // would pass the others over, so it is refused.
+    let o = env.run(&["hash", s(&pages)]);
+    common::expect_code(&o, 0);
+    let lines: Vec<String> = common::stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    for (n, line) in lines.iter().enumerate() {
+        assert!(
+            line.ends_with(&format!("pages.tif#page={}", n + 1)),
+            "{line}"
+        );
+    }
+    let o = env.run(&["hash", "--algo", "phash", s(&pages)]);
+    common::expect_code(&o, 2);
+    assert!(common::stderr(&o).contains("only --algo pdq"));
 }
 
 /// Issue 22, item 7. Truth: built here. An animated GIF of Big Buck Bunny 10–14 s at

@@ -265,6 +265,26 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Has
         return Ok(hashed(text, fp.partial));
     }
     let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
+    if media::frames::open_pictures(&bytes, args.limits())?.is_some() {
+        // An animation or a document of pages: every picture, as the bank holds them.
+        // The secondary hashes are made per segment, not per picture: saying nothing
+        // for the other pictures would pass them over.
+        if args.algo != HashAlgo::Pdq {
+            return Err(MediaError::Unhashable(
+                "holds several pictures; only --algo pdq hashes each of them",
+            ));
+        }
+        let fp = fingerprint_file(file, &params, args.limits(), sampling)?;
+        for (n, q) in fp.segments.iter().enumerate() {
+            let s = &q.segment;
+            let at = match (s.start_s, s.end_s) {
+                (Some(a), Some(b)) => format!("#t={a:.3},{b:.3}"),
+                _ => format!("#page={}", n + 1),
+            };
+            text.push_str(&format!("{},{},{}{at}\n", s.pdq, s.quality, file.display));
+        }
+        return Ok(hashed(text, fp.partial));
+    }
     let img = media::decode_still(&bytes, args.limits(), args.scale())?;
     let text = media::catch_decoder_panic(|| {
         Ok(match args.algo {

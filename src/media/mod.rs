@@ -28,7 +28,7 @@ pub enum MediaKind {
 }
 
 const STILL_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "png", "gif", "bmp", "tif", "tiff", "webp",
+    "jpg", "jpeg", "jpe", "png", "apng", "gif", "bmp", "tif", "tiff", "webp",
 ];
 const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "m2v", "ts", "m2ts", "mts", "mxf",
@@ -84,6 +84,8 @@ pub enum MediaError {
     Walk(String),
     #[error("{0}: not a format this build decodes")]
     Unsupported(&'static str),
+    #[error("{0}")]
+    Unhashable(&'static str),
     #[error("not a recognised image or video ({0})")]
     NotMedia(&'static str),
     #[error("not a regular file ({0}): not read")]
