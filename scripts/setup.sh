@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what celprint needs to build and test on Debian 12, if it is missing:
 # clang (bindgen, for RocksDB's bindings), pkg-config, the FFmpeg development libraries and
-# the ffmpeg command (tests use it to make fixtures), and rustfmt/clippy.
+# the ffmpeg command and ImageMagick (tests use them to make fixtures), and rustfmt/clippy.
 # Sourced by demo.sh and test.sh; safe to run again.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
           libavfilter-dev libavdevice-dev libswresample-dev
           bsdutils          # script(1): the progress-bar test runs the job on a terminal
+          imagemagick       # convert: the CMYK JPEG, multi-page TIFF and GIF test files
           fonts-dejavu-core)  # drawtext: the burned-in text and timecode tests
 missing=()
 for p in "${packages[@]}"; do
