@@ -51,6 +51,18 @@ pub enum Command {
     /// Set the label of banked assets, recorded in each asset's provenance; or, with
     /// no label, show their provenance.
     Label(LabelArgs),
+    /// Print a shell completion script (e.g. `celprint completions bash >
+    /// /etc/bash_completion.d/celprint`).
+    Completions(CompletionsArgs),
+    /// Print the manual page, in roff (e.g. `celprint man > /usr/local/share/man/man1/celprint.1`).
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -204,6 +204,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
         Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
+        // Both come from the same clap definitions as the parser, so they never drift.
+        Command::Completions(a) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(a.shell, &mut command, "celprint", &mut std::io::stdout());
+            Ok(EXIT_CLEAN)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+            Ok(EXIT_CLEAN)
+        }
         Command::Compare(a) => {
             targets::check_compare(&a)?;
             let report = engine::compare_files(&a.a, &a.b, &a.params(), &a.options(), &ctx)?;

@@ -70,10 +70,11 @@ enum Rule {
 
 /// Walks each input. Directories are walked recursively in name order, following
 /// symlinks; a symlink that leads back to an ancestor is reported as an error rather
-/// than followed for ever. Every file is judged by its content, not its name; a file
-/// named directly that is not media is an error (the user asked for it), one inside a
-/// folder is listed as skipped. Anything that is not a regular file (a FIFO, a device)
-/// is an error, never read. Paths are made absolute and normalised, and written as
+/// than followed for ever. Every file is judged by its content, not its name. Plain text
+/// is listed as text. Other bytes that are not media are an error when the file was
+/// named directly (the user asked for it) or its name promises media; otherwise it is
+/// listed as skipped. An empty file, and anything that is not a regular file (a FIFO, a
+/// device), is an error, never read. Paths are made absolute and normalised, and written as
 /// [`super::pathtext`] text.
 pub fn discover(inputs: &[PathBuf]) -> Discovered {
     walk(inputs, Rule::Content)

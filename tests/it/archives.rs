@@ -1,7 +1,7 @@
 //! Deliveries as archives: zip, tar, tar.gz and tar.zst, one level of nesting, and
 //! hostile archives built here with real zip and tar writers.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Video on real animation (`../shared/media/video`): decoding, segments, and timecoded
 //! matching against a bank. Each case states its truth and how it is known.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

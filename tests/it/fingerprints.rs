@@ -1,6 +1,6 @@
 //! PDQ against Meta's reference hashes (`../shared/conformance/pdq/expected.csv`).
 
-mod common;
+use crate::common;
 
 use celprint::fingerprint::{pdq_of_image, Dihedral, Hash256};
 use celprint::media::{decode_still, DecodeLimits, StillScale};

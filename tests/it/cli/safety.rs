@@ -3,8 +3,8 @@
 
 use std::process::Output;
 
-use super::common::{expect_code, s, stderr, stdout, TestEnv};
 use super::demo;
+use crate::common::{expect_code, s, stderr, stdout, TestEnv};
 
 /// A bank of one banked still (the mirrored demo shot matches it).
 fn small_bank(env: &TestEnv) {

@@ -2,7 +2,7 @@
 //! changed, report what vanished, retry what failed, and a run killed with SIGKILL at any
 //! moment and then rerun leaves exactly the bank one uninterrupted run leaves.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,7 @@
 //! End-to-end tests of the `celprint` binary: the demo data, the report schema, exit
 //! statuses, and bad input.
 
-mod common;
-#[path = "cli/safety.rs"]
+use crate::common;
 mod safety;
 
 use common::{expect_code, s, stderr, stdout, TestEnv};
@@ -969,4 +968,23 @@ fn odd_files_in_a_delivery_are_each_accounted_for() {
     }
     assert_eq!(report["summary"]["files"], 8);
     assert_eq!(report["summary"]["verdict"], "error");
+}
+
+/// Shell completions and the manual page come from the parser's own definitions.
+#[test]
+fn completions_and_the_manual_page_are_generated_from_the_command_line() {
+    let env = TestEnv::new();
+    let o = env.run(&["completions", "bash"]);
+    expect_code(&o, 0);
+    let script = stdout(&o);
+    assert!(script.contains("_celprint()"), "{script}");
+    assert!(script.contains("--prune-all"), "every flag is completed");
+    let o = env.run(&["man"]);
+    expect_code(&o, 0);
+    let page = stdout(&o);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH celprint"),
+        "{page}"
+    );
+    assert!(page.contains("Content\\-provenance") || page.contains("Content-provenance"));
 }
