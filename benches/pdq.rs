@@ -77,6 +77,7 @@ fn benches(c: &mut Criterion) {
         kind: MediaKind::Still,
         size: std::fs::metadata(&jpeg).unwrap().len(),
         modified_ns: None,
+        kind_from_name: false,
     };
     for (name, scale) in [
         ("full", StillScale::Full),

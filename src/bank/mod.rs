@@ -487,6 +487,7 @@ impl Bank {
             at: indexed_at.clone(),
             by: new.by,
         };
+        let words = first.words();
         let record = AssetRecord {
             id,
             digest: crate::media::digest_hex(&new.digest),
@@ -543,13 +544,9 @@ impl Bank {
             );
         }
         if let Some(stamp) = new.seen {
-            self.put_path(
-                &mut batch,
-                &new.path,
-                stamp,
-                Some(record.digest.clone()),
-                None,
-            )?;
+            let said = Some(words);
+            let digest = Some(record.digest.clone());
+            self.put_path(&mut batch, &new.path, stamp, digest, None, said)?;
         }
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         self.next_id += 1;

@@ -24,6 +24,10 @@ pub struct PathRecord {
     /// codec can be fixed).
     pub error: Option<String>,
     pub seen_at: String,
+    /// What the last `index` of this path said of it ([`Provenance::words`]), so that a
+    /// rerun saying the same skips an unchanged file without reading its asset either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub said: Option<String>,
 }
 
 impl PathRecord {
@@ -45,6 +49,7 @@ impl Bank {
         id: AssetId,
         path: &str,
         seen: Option<FileStamp>,
+        said: Option<String>,
     ) -> Result<bool, BankError> {
         let mut record = self
             .asset(id)?
@@ -57,7 +62,8 @@ impl Bank {
             batch.put_cf(self.cf(CF_ASSETS)?, id.key(), value);
         }
         if let Some(stamp) = seen {
-            self.put_path(&mut batch, path, stamp, Some(record.digest.clone()), None)?;
+            let digest = Some(record.digest.clone());
+            self.put_path(&mut batch, path, stamp, digest, None, said)?;
         }
         self.db.write(batch).map_err(|e| self.rocks(e))?;
         Ok(new)
@@ -70,12 +76,14 @@ impl Bank {
         stamp: FileStamp,
         digest: Option<String>,
         error: Option<String>,
+        said: Option<String>,
     ) -> Result<(), BankError> {
         let record = PathRecord {
             stamp,
             digest,
             error,
             seen_at: now_rfc3339(),
+            said,
         };
         batch.put_cf(
             self.cf(CF_PATHS)?,
@@ -99,7 +107,7 @@ impl Bank {
         error: &str,
     ) -> Result<(), BankError> {
         let mut batch = WriteBatch::default();
-        self.put_path(&mut batch, path, seen, None, Some(error.to_string()))?;
+        self.put_path(&mut batch, path, seen, None, Some(error.to_string()), None)?;
         self.db.write(batch).map_err(|e| self.rocks(e))
     }
 

@@ -179,6 +179,16 @@ impl Provenance {
     pub fn same_words(&self, other: &Provenance) -> bool {
         self.label == other.label && self.source == other.source && self.note == other.note
     }
+
+    /// The label, source and note as one string, for comparing statements cheaply.
+    pub fn words(&self) -> String {
+        Provenance::words_of(self.label, self.source.as_deref(), self.note.as_deref())
+    }
+
+    /// [`Provenance::words`] of a statement not yet made.
+    pub fn words_of(label: Label, source: Option<&str>, note: Option<&str>) -> String {
+        serde_json::to_string(&(label, source, note)).expect("words serialise")
+    }
 }
 
 impl AssetRecord {

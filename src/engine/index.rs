@@ -70,6 +70,14 @@ pub enum InputFormat {
     VpdqList,
 }
 
+impl IndexOptions {
+    /// This run's label, source and note, as path records keep them
+    /// ([`Provenance::words`]).
+    pub fn words(&self) -> String {
+        Provenance::words_of(self.label, self.source.as_deref(), self.note.as_deref())
+    }
+}
+
 impl Default for IndexOptions {
     fn default() -> Self {
         IndexOptions {
@@ -149,8 +157,13 @@ impl IndexSummary {
 }
 
 enum Outcome {
-    /// Same path, size and time as when banked; the digest banked from it.
-    Unchanged(Option<[u8; 32]>),
+    /// Same path, size and time as when banked; the digest banked from it, and whether
+    /// the last index of the path said what this run says (then there is nothing to
+    /// record, and the asset need not be read).
+    Unchanged {
+        digest: Option<[u8; 32]>,
+        said_again: bool,
+    },
     /// Not started: the run was cancelled, or the bank cannot be written.
     NotDone,
     Known(AssetId),
@@ -176,7 +189,8 @@ pub fn index_paths(
     ctx: &Context<'_>,
 ) -> IndexSummary {
     let mut found = match opts.format {
-        InputFormat::Media => media::discover(inputs),
+        // Unchanged files are skipped unread, so their bytes are judged only if read.
+        InputFormat::Media => media::discover_deferred(inputs),
         InputFormat::VpdqList => media::discover_with(inputs, |p| {
             (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
         }),
@@ -332,8 +346,10 @@ fn examine(
     // A read error on the bank surfaces again, fatally, at write time.
     let seen = reader.path_record(&file.display).ok().flatten();
     if let Some(record) = seen.filter(|r| r.unchanged(&stamp_of(file))) {
-        let digest = record.digest.as_deref().and_then(media::digest_from_hex);
-        return Outcome::Unchanged(digest);
+        return Outcome::Unchanged {
+            digest: record.digest.as_deref().and_then(media::digest_from_hex),
+            said_again: record.said.as_deref() == Some(opts.words().as_str()),
+        };
     }
     let input = match read_input(file) {
         Err(e) => return Outcome::Failed(e),
@@ -363,11 +379,15 @@ fn commit(
 ) -> Result<(), BankError> {
     let stamp = stamp_of(file);
     match outcome {
-        Outcome::Unchanged(digest) => {
+        Outcome::Unchanged { said_again, .. } if said_again => summary.skipped_unchanged += 1,
+        Outcome::Unchanged { digest, .. } => {
             summary.skipped_unchanged += 1;
             // Unread, but a new label or note for these bytes still counts.
             let id = digest.map(|d| bank.asset_by_digest(&d)).transpose()?;
-            restate(bank, id.flatten(), file, opts, summary)?;
+            if let Some(id) = id.flatten() {
+                restate(bank, Some(id), file, opts, summary)?;
+                bank.add_path(id, &file.display, Some(stamp), Some(opts.words()))?;
+            }
         }
         Outcome::NotDone => {
             summary.cancelled = true;
@@ -378,13 +398,13 @@ fn commit(
             summary.errors.push((file.display.clone(), e));
         }
         Outcome::Known(id) => {
-            record_path(bank, id, file, summary)?;
+            record_path(bank, id, file, opts, summary)?;
             restate(bank, Some(id), file, opts, summary)?;
         }
         Outcome::New(fp) => {
             // The same bytes may have arrived twice in one batch.
             if let Some(id) = bank.asset_by_digest(&fp.digest)? {
-                record_path(bank, id, file, summary)?;
+                record_path(bank, id, file, opts, summary)?;
                 return restate(bank, Some(id), file, opts, summary);
             }
             let segments = fp.bank_segments();
@@ -580,9 +600,10 @@ fn record_path(
     bank: &mut Bank,
     id: crate::bank::AssetId,
     file: &InputFile,
+    opts: &IndexOptions,
     summary: &mut IndexSummary,
 ) -> Result<(), BankError> {
-    if bank.add_path(id, &file.display, Some(stamp_of(file)))? {
+    if bank.add_path(id, &file.display, Some(stamp_of(file)), Some(opts.words()))? {
         summary.new_paths += 1;
     } else {
         summary.unchanged += 1;

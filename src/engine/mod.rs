@@ -168,9 +168,16 @@ pub struct ReadInput {
     pub bytes: Option<Vec<u8>>,
 }
 
-/// Reads a still, or streams a video through BLAKE3, without decoding.
+/// Reads a still, or streams a video through BLAKE3, without decoding. A file whose kind
+/// the walk took from its name ([`media::discover_deferred`]) is judged by its bytes
+/// first: what it is, not what it is called, decides how it is read.
 pub fn read_input(file: &InputFile) -> Result<ReadInput, MediaError> {
-    match file.kind {
+    let kind = if file.kind_from_name {
+        kind_by_content(file)?
+    } else {
+        file.kind
+    };
+    match kind {
         MediaKind::Still => {
             let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
             Ok(ReadInput {
@@ -190,6 +197,22 @@ pub fn read_input(file: &InputFile) -> Result<ReadInput, MediaError> {
                 bytes: None,
             })
         }
+    }
+}
+
+/// What a file's bytes say it is, or why it is not media, as a walk that reads them
+/// says ([`media::discover`]).
+fn kind_by_content(file: &InputFile) -> Result<MediaKind, MediaError> {
+    use media::sniff::Sniffed;
+    if file.size == 0 {
+        return Err(MediaError::Empty);
+    }
+    match media::sniff::sniff_file(&file.path).map_err(MediaError::Io)? {
+        Sniffed::Media(kind) => Ok(kind),
+        Sniffed::Unsupported(what) => Err(MediaError::Unsupported(what)),
+        Sniffed::Text => Err(MediaError::NotMedia("text")),
+        Sniffed::Other(what) => Err(MediaError::NotMedia(what)),
+        Sniffed::Archive => Err(MediaError::NotMedia("an archive under a media name")),
     }
 }
 

@@ -441,6 +441,7 @@ impl Spool {
             kind,
             size: written,
             modified_ns: self.modified_ns,
+            kind_from_name: false,
         });
     }
 
@@ -542,6 +543,7 @@ mod tests {
             path,
             kind: crate::media::MediaKind::Still,
             modified_ns: None,
+            kind_from_name: false,
         }
     }
 

@@ -968,6 +968,47 @@ fn odd_files_in_a_delivery_are_each_accounted_for() {
     }
     assert_eq!(report["summary"]["files"], 8);
     assert_eq!(report["summary"]["verdict"], "error");
+
+    // `index` reads a file's kind from its name until it reads the file (a rerun skips
+    // unchanged files unread), and then its bytes decide, as in a scan.
+    let other = env.path("bank2");
+    let o = env.run(&["index", "--db", s(&other), s(&odd)]);
+    expect_code(&o, 2);
+    let bank = celprint::bank::Bank::open(
+        &other,
+        &celprint::bank::OpenOptions {
+            read_only: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let kinds: Vec<(String, celprint::media::MediaKind)> = bank
+        .assets()
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.path().rsplit('/').next().unwrap().to_string(), a.kind))
+        .collect();
+    assert!(
+        kinds.contains(&(
+            "popeye-clip.png".to_string(),
+            celprint::media::MediaKind::Video
+        )),
+        "{kinds:?}"
+    );
+    let err = stderr(&o);
+    for (name, why) in [
+        (
+            "not-a-picture.png",
+            "not a recognised image or video (text)",
+        ),
+        ("popeye-truncated.jpg", "JPEG"),
+        ("empty.jpg", "empty"),
+    ] {
+        assert!(
+            err.lines().any(|l| l.contains(name) && l.contains(why)),
+            "{name}: {err}"
+        );
+    }
 }
 
 /// Shell completions and the manual page come from the parser's own definitions.
