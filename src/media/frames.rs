@@ -119,24 +119,9 @@ pub fn open_pictures(
     }))
 }
 
-type Decoded<'a> = Box<dyn Iterator<Item = Result<Picture, MediaError>> + 'a>;
+use super::still::check_size;
 
-/// The picture size check a still gets, before its pixels are decoded.
-fn check_size(width: u32, height: u32, limits: DecodeLimits) -> Result<(), MediaError> {
-    let pixels = u64::from(width) * u64::from(height);
-    if width == 0 || height == 0 {
-        return Err(MediaError::NoPixels { width, height });
-    }
-    if pixels > limits.max_pixels {
-        return Err(MediaError::TooLarge {
-            width,
-            height,
-            pixels,
-            limit: limits.max_pixels,
-        });
-    }
-    Ok(())
-}
+type Decoded<'a> = Box<dyn Iterator<Item = Result<Picture, MediaError>> + 'a>;
 
 /// What one decode may allocate, as for a still: 16 bytes a pixel (RGBA at 32-bit
 /// float, the widest layout) and room for the decoder's tables.

@@ -124,18 +124,8 @@ pub fn decode_still(
             Ok(r)
         };
         let (width, height) = reader()?.into_dimensions().map_err(MediaError::Decode)?;
+        check_size(width, height, limits)?;
         let pixels = width as u64 * height as u64;
-        if width == 0 || height == 0 {
-            return Err(MediaError::NoPixels { width, height });
-        }
-        if pixels > limits.max_pixels {
-            return Err(MediaError::TooLarge {
-                width,
-                height,
-                pixels,
-                limit: limits.max_pixels,
-            });
-        }
         if image::guess_format(bytes).ok() == Some(image::ImageFormat::Jpeg) {
             let (denominator, luma_only) = match scale {
                 StillScale::Full => (1, false),
@@ -189,6 +179,24 @@ fn decode_jpeg(
         image::RgbImage::from_raw(d.width, d.height, d.pixels).map(DynamicImage::ImageRgb8)
     };
     built.ok_or_else(|| MediaError::Jpeg("decoded size differs from the header".to_string()))
+}
+
+/// The size check every picture gets from its header, before its pixels are decoded:
+/// empty pictures and pictures over the limit are refused.
+pub(super) fn check_size(width: u32, height: u32, limits: DecodeLimits) -> Result<(), MediaError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width == 0 || height == 0 {
+        return Err(MediaError::NoPixels { width, height });
+    }
+    if pixels > limits.max_pixels {
+        return Err(MediaError::TooLarge {
+            width,
+            height,
+            pixels,
+            limit: limits.max_pixels,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

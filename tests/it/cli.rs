@@ -4,7 +4,7 @@
 use crate::common;
 mod safety;
 
-use common::{expect_code, s, stderr, stdout, TestEnv};
+use common::{expect_code, picture, s, stderr, stdout, TestEnv};
 use serde_json::Value;
 
 fn demo(rel: &str) -> String {
@@ -740,19 +740,6 @@ fn still_cropped_into_the_safe_area_matches_a_new_bank() {
         "{}",
         stdout(&o)
     );
-}
-
-/// A PNG with structure (high PDQ quality) that differs with `seed`.
-fn picture(path: &std::path::Path, seed: u32) {
-    let img = image::RgbImage::from_fn(320, 240, |x, y| {
-        let v = |k: u32| {
-            let t = (x * (3 + seed % 7) + y * (5 + seed % 11) + k * seed) % 256;
-            ((t as f32 / 40.0).sin() * 100.0 + 128.0) as u8
-        };
-        image::Rgb([v(1), v(2), v(3)])
-    });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    img.save(path).unwrap();
 }
 
 fn scanned_entry<'a>(report: &'a Value, suffix: &str) -> &'a Value {

@@ -9,20 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{expect_code, s, stderr, stdout, TestEnv};
-
-/// A PNG with structure (so its PDQ quality is high) that differs with `seed`.
-fn picture(path: &Path, seed: u32) {
-    let img = image::RgbImage::from_fn(256, 192, |x, y| {
-        let v = |k: u32| {
-            let t = (x * (3 + seed % 7) + y * (5 + seed % 11) + k * seed) % 256;
-            ((t as f32 / 40.0).sin() * 100.0 + 128.0) as u8
-        };
-        image::Rgb([v(1), v(2), v(3)])
-    });
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    img.save(path).unwrap();
-}
+use common::{expect_code, picture, s, stderr, stdout, TestEnv};
 
 fn tree(env: &TestEnv, n: u32) -> PathBuf {
     let root = env.path("delivery");
