@@ -10,7 +10,10 @@ use rayon::prelude::*;
 use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
-use celprint::engine::{fingerprint_file, hash_video_frames, Context, IndexSummary, Sampling};
+use celprint::engine::{
+    fingerprint_file, fingerprint_input, hash_video_frames, Context, IndexSummary, ReadInput,
+    Sampling,
+};
 use celprint::fingerprint::borders::BarRule;
 use celprint::fingerprint::keypoints::BANK_STEP_S;
 use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
@@ -274,7 +277,13 @@ fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Has
                 "holds several pictures; only --algo pdq hashes each of them",
             ));
         }
-        let fp = fingerprint_file(file, &params, args.limits(), sampling)?;
+        // The bytes in hand, not read from disk again.
+        let input = ReadInput {
+            digest: media::digest(&bytes),
+            size: bytes.len() as u64,
+            bytes: Some(bytes),
+        };
+        let fp = fingerprint_input(file, &input, &params, args.limits(), sampling)?;
         for (n, q) in fp.segments.iter().enumerate() {
             let s = &q.segment;
             let at = match (s.start_s, s.end_s) {

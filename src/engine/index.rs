@@ -214,11 +214,7 @@ pub fn index_paths(
     if let Prune::DryRun { all } = opts.prune {
         summary.dry_run = true;
         walked.extend(found.files.iter().map(|f| f.display.clone()));
-        let archives: Vec<String> = found.archives.iter().map(|f| f.display.clone()).collect();
-        let present = Present {
-            files: walked.iter().map(String::as_str).collect(),
-            archives: archives.iter().map(String::as_str).collect(),
-        };
+        let present = Present::new(&walked, &found);
         if let Err(e) = find_vanished(bank, &found, &present, Some(all), false, &mut summary) {
             summary.bank_error = Some(e);
         }
@@ -253,11 +249,7 @@ pub fn index_paths(
     .unwrap_or_else(|never| match never {});
     summary.not_done += not_done;
     if summary.bank_error.is_none() {
-        let archives: Vec<String> = found.archives.iter().map(|f| f.display.clone()).collect();
-        let present = Present {
-            files: walked.iter().map(String::as_str).collect(),
-            archives: archives.iter().map(String::as_str).collect(),
-        };
+        let present = Present::new(&walked, &found);
         let prune = match opts.prune {
             Prune::Forget { all } => Some(all),
             _ => None,
@@ -483,7 +475,14 @@ struct Present<'a> {
     archives: std::collections::HashSet<&'a str>,
 }
 
-impl Present<'_> {
+impl<'a> Present<'a> {
+    fn new(walked: &'a [String], found: &'a media::Discovered) -> Present<'a> {
+        Present {
+            files: walked.iter().map(String::as_str).collect(),
+            archives: found.archives.iter().map(|f| f.display.as_str()).collect(),
+        }
+    }
+
     fn holds(&self, path: &str, unpacked: bool) -> bool {
         self.files.contains(path)
             || (!unpacked

@@ -76,7 +76,13 @@ fn format_by_content(path: &Path) -> Option<Format> {
         .take(512)
         .read_to_end(&mut head)
         .ok()?;
-    if head.starts_with(b"PK") {
+    format_of_head(&head)
+}
+
+/// An archive's format from its first 512 bytes (a tar's magic sits at 257); a gzip or
+/// zstd stream is taken for a compressed tar, and unpacking says if it is not one.
+fn format_of_head(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
         Some(Format::Zip)
     } else if head.starts_with(&[0x1f, 0x8b]) {
         Some(Format::TarGz)
@@ -87,6 +93,11 @@ fn format_by_content(path: &Path) -> Option<Format> {
     } else {
         None
     }
+}
+
+/// Whether a file's first bytes are those of an archive this module reads.
+pub(super) fn is_archive_head(head: &[u8]) -> bool {
+    format_of_head(head).is_some()
 }
 
 /// Whether `path` names an archive this module reads.

@@ -71,7 +71,7 @@ pub fn sniff(head: &[u8]) -> Sniffed {
             _ => Sniffed::Unsupported("image in a format this build does not decode"),
         };
     }
-    if is_archive(head) {
+    if super::archive::is_archive_head(head) {
         return Sniffed::Archive;
     }
     if head.starts_with(b"%PDF-") {
@@ -149,14 +149,6 @@ fn unsupported_still(h: &[u8]) -> Option<&'static str> {
     } else {
         None
     }
-}
-
-fn is_archive(h: &[u8]) -> bool {
-    h.starts_with(b"PK\x03\x04")
-        || h.starts_with(b"PK\x05\x06")
-        || h.starts_with(&[0x1f, 0x8b])
-        || h.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-        || h.get(257..262) == Some(b"ustar")
 }
 
 #[cfg(test)]
