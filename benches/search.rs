@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
-use celprint::bank::{AssetId, SegmentRef};
+use celprint::model::{AssetId, SegmentRef};
 use celprint::fingerprint::Hash256;
 use celprint::search::{HammingIndex, LinearIndex};
 

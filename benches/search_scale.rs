@@ -27,7 +27,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use celprint::bank::{AssetId, Bank, Label, NewAsset, OpenOptions, SegmentRef};
+use celprint::bank::{Bank, NewAsset, OpenOptions};
+use celprint::model::{AssetId, Label, SegmentRef};
 use celprint::fingerprint::{Hash256, Segment};
 use celprint::media::MediaKind;
 use celprint::search::{HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS};

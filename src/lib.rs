@@ -5,11 +5,14 @@
 //! `report`. The `engine` module wires those into the `index`, `scan` and `hash` jobs.
 //! See ARCHITECTURE.md.
 
+pub mod audit;
 pub mod bank;
 pub mod engine;
 pub mod fingerprint;
 pub mod heap;
+pub mod model;
 pub mod matching;
 pub mod media;
+pub mod render;
 pub mod report;
 pub mod search;

@@ -23,7 +23,6 @@
 mod paths;
 mod reader;
 mod records;
-pub mod runs;
 mod saved_index;
 
 use std::collections::BTreeMap;
@@ -34,13 +33,13 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 pub use paths::{FileStamp, PathRecord};
 pub use reader::BankReader;
-pub use records::{AssetId, AssetRecord, Label, Provenance, ProvenanceAction, SegmentRef};
+pub use records::AssetRecord;
+use crate::model::{AssetId, Label, Provenance, ProvenanceAction, SegmentRef};
 
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
-use crate::matching::local::FeatureIndex;
 use crate::media::MediaKind;
-use crate::search::{HammingIndex, Hit, Layout, MultiIndex};
+use crate::search::{FeatureIndex, HammingIndex, Hit, Layout, MultiIndex};
 
 /// The on-disk layout version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;
@@ -110,10 +109,6 @@ pub enum BankError {
     },
     #[error("bank at {path} is damaged: {what}")]
     Corrupt { path: PathBuf, what: String },
-    #[error("audit trail at {path}: {what}")]
-    Audit { path: PathBuf, what: String },
-    #[error("no recorded run {0} (see `celprint history`)")]
-    NoSuchRun(String),
     #[error("bank at {0} was being rewritten (a flush) each time it was opened; try again")]
     Torn(PathBuf),
 }
@@ -121,7 +116,7 @@ pub enum BankError {
 /// Whether `path` holds a bank (RocksDB's `CURRENT`). A path that is a file is refused
 /// here: RocksDB would fail on it with a raw I/O error, and "no bank, create one" would
 /// send the user to `index`, which cannot create one there either.
-fn holds_bank(path: &Path) -> Result<bool, BankError> {
+pub fn holds_bank(path: &Path) -> Result<bool, BankError> {
     match std::fs::metadata(path) {
         Ok(m) if !m.is_dir() => Err(BankError::NotADirectory(path.to_path_buf())),
         _ => Ok(path.join("CURRENT").is_file()),

@@ -4,7 +4,8 @@
 
 use rocksdb::WriteBatch;
 
-use super::{now_rfc3339, AssetId, Bank, BankError, CF_ASSETS, CF_PATHS};
+use super::{now_rfc3339, Bank, BankError, CF_ASSETS, CF_PATHS};
+use crate::model::AssetId;
 use crate::search::HammingIndex;
 
 /// A file's size and modification time, as a walk saw them.

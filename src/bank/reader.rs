@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use rocksdb::DB;
 
-use super::{AssetId, Bank, BankError, PathRecord, CF_DIGESTS, CF_PATHS};
+use super::{Bank, BankError, PathRecord, CF_DIGESTS, CF_PATHS};
+use crate::model::AssetId;
 
 /// Reads the digest and path families of a bank opened elsewhere; cheap to clone and
 /// safe to share between threads.

@@ -6,7 +6,8 @@ use rayon::prelude::*;
 use rocksdb::WriteBatch;
 
 use super::records;
-use super::{AssetId, Bank, BankError, SegmentRef, CF_INDEX, CF_SEARCH};
+use super::{Bank, BankError, CF_INDEX, CF_SEARCH};
+use crate::model::{AssetId, SegmentRef};
 use crate::search::{HammingIndex, Layout, MultiIndex};
 
 const KEY_INDEX_HEADER: &[u8] = b"header";

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use celprint::bank::Label;
+use celprint::model::Label;
 use celprint::engine::{IndexOptions, InputFormat, Prune, Sampling, ScanOptions};
 use celprint::fingerprint::keypoints::QUERY_STEP_S;
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};

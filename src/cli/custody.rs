@@ -1,7 +1,7 @@
 //! Who is running this process, and where: recorded with each scan and each statement
 //! of provenance, for the chain of custody.
 
-use celprint::bank::runs::Custody;
+use celprint::audit::Custody;
 
 pub fn custody() -> Custody {
     Custody {

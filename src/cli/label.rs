@@ -4,7 +4,8 @@ use std::io::Write;
 
 use anyhow::Context as _;
 
-use celprint::bank::{Bank, OpenOptions, Provenance, ProvenanceAction};
+use celprint::bank::{Bank, OpenOptions};
+use celprint::model::{Provenance, ProvenanceAction};
 use celprint::media::{self, pathtext};
 
 use super::args::LabelArgs;

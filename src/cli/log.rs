@@ -94,7 +94,7 @@ pub fn unusable(path: &str) {
 }
 
 /// Known bytes given a new label, source or note.
-pub fn restated(path: &str, label: celprint::bank::Label) {
+pub fn restated(path: &str, label: celprint::model::Label) {
     if json() {
         tracing::info!(path, label = label.name(), "new provenance recorded");
     } else {

@@ -18,7 +18,8 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use args::{Cli, Command};
-use celprint::bank::{runs, Bank, OpenOptions};
+use celprint::audit;
+use celprint::bank::{Bank, OpenOptions};
 use celprint::engine::{self, Context};
 use celprint::report::Verdict;
 
@@ -142,7 +143,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 },
             )?;
             let mut report = engine::scan_paths(&bank, &a.paths, &a.options(), &ctx)?;
-            let run_id = runs::new_run_id(&report.started_at);
+            let run_id = audit::new_run_id(&report.started_at);
             report.run_id = Some(run_id.clone());
             output::write_reports(&report, &a)?;
             if let Some(path) = &a.html {
@@ -162,7 +163,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 output::scan_summary(&report, &mut std::io::stdout().lock())?;
             }
             let code = verdict_code(&report);
-            let record = runs::RunRecord {
+            let record = audit::RunRecord {
                 run_id,
                 args: std::env::args().skip(1).collect(),
                 exit_status: code,
@@ -171,7 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             // A scan that cannot be shown later has not done its job: the reports are
             // written, but the exit status says something went wrong.
-            let code = match runs::record_run(&a.db.db, &record) {
+            let code = match audit::record_run(&a.db.db, &record) {
                 Ok(_) => {
                     log::note(&format!("recorded as run {}", record.run_id));
                     code
@@ -187,9 +188,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History(a) => {
             let mut out = std::io::stdout().lock();
             match &a.run_id {
-                None => output::history(&runs::list_runs(&a.db.db)?, a.json, &mut out)?,
+                None => output::history(&audit::list_runs(&a.db.db)?, a.json, &mut out)?,
                 Some(id) => {
-                    let record = runs::load_run(&a.db.db, id)?;
+                    let record = audit::load_run(&a.db.db, id)?;
                     if a.json {
                         serde_json::to_writer_pretty(&mut out, &record.report)?;
                         writeln!(out)?;

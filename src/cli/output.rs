@@ -18,8 +18,8 @@ use celprint::fingerprint::borders::BarRule;
 use celprint::fingerprint::keypoints::BANK_STEP_S;
 use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
 use celprint::media::{self, InputFile, MediaError, MediaKind};
-use celprint::report::html::Evidence;
-use celprint::report::{self, ScanReport, Verdict};
+use celprint::render::{self, html::Evidence};
+use celprint::report::{ScanReport, Verdict};
 
 pub fn index_summary(s: &IndexSummary, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(
@@ -57,17 +57,17 @@ pub fn write_reports(report: &ScanReport, args: &ScanArgs) -> anyhow::Result<()>
         write_json(report, path)?;
     }
     if let Some(path) = &args.csv {
-        let options = report::CsvOptions {
+        let options = render::CsvOptions {
             byte_order_mark: !args.csv_no_bom,
         };
-        with_output(path, |w| Ok(report::write_csv(report, w, &options)?))
+        with_output(path, |w| Ok(render::write_csv(report, w, &options)?))
             .with_context(|| format!("cannot write CSV report to {}", path.display()))?;
     }
     Ok(())
 }
 
 pub fn write_html(report: &ScanReport, evidence: &Evidence, path: &Path) -> anyhow::Result<()> {
-    with_output(path, |w| Ok(report::html::write_html(report, evidence, w)?))
+    with_output(path, |w| Ok(render::html::write_html(report, evidence, w)?))
         .with_context(|| format!("cannot write HTML report to {}", path.display()))
 }
 
@@ -407,7 +407,7 @@ fn chunk_widths(widths: &[u32]) -> String {
 
 /// `celprint history`: one line per recorded scan, oldest first.
 pub fn history(
-    runs: &[celprint::bank::runs::RunSummary],
+    runs: &[celprint::audit::RunSummary],
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {

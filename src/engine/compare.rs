@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{index_paths, scan_paths, Context, IndexOptions, ScanOptions};
-use crate::bank::{Bank, BankError, Label, OpenOptions};
+use crate::bank::{Bank, BankError, OpenOptions};
+use crate::model::Label;
 use crate::fingerprint::FingerprintParams;
 use crate::media::MediaError;
 use crate::report::ScanReport;

@@ -25,7 +25,7 @@ use crate::media::thumbnail::{
     picture_thumbnail, video_thumbnail, video_thumbnail_with_content, Content, Thumbnail,
 };
 use crate::media::{self, DecodeLimits, MediaKind, StillScale};
-use crate::report::html::{Evidence, MatchEvidence, Moment};
+use crate::render::html::{Evidence, MatchEvidence, Moment};
 use crate::report::{Match, ScanReport};
 
 /// Matches given pictures, in report order; later ones are listed without them, so a

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
-use crate::bank::{
-    AssetId, Bank, BankError, BankReader, FileStamp, Label, NewAsset, Provenance, ProvenanceAction,
-};
+use crate::bank::{Bank, BankError, BankReader, FileStamp, NewAsset};
+use crate::model::{AssetId, Label, Provenance, ProvenanceAction};
 use crate::fingerprint::keypoints::BANK_STEP_S;
 use crate::fingerprint::{vpdq, FingerprintParams};
 use crate::matching::{MatchOptions, QuerySegment};
@@ -597,7 +596,7 @@ fn assets_left_without_path(
 
 fn record_path(
     bank: &mut Bank,
-    id: crate::bank::AssetId,
+    id: crate::model::AssetId,
     file: &InputFile,
     opts: &IndexOptions,
     summary: &mut IndexSummary,

@@ -18,17 +18,19 @@
 //! something copied from one of them. Each match's score is scaled by its
 //! `specificity`, the mean weight of the seeding segments inside it, by duration.
 
+mod found;
 pub mod local;
 pub mod temporal;
 
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::bank::{AssetId, AssetRecord, Bank, BankError, Label, SegmentRef};
+use crate::bank::{AssetRecord, Bank, BankError};
+use crate::model::{AssetId, Label, SegmentRef};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
-use crate::report::{BankSide, Match, QuerySide};
+pub use found::{BankSide, LocalEvidence, Match, QuerySide};
 
 /// Thresholds for matching.
 #[derive(Debug, Clone, Copy, PartialEq)]

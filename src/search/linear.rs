@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::{HammingIndex, Hit};
-use crate::bank::{AssetId, SegmentRef};
+use crate::model::{AssetId, SegmentRef};
 use crate::fingerprint::Hash256;
 
 /// Hashes and their owners in two parallel arrays, so the scan streams 32-byte hashes

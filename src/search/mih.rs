@@ -23,7 +23,7 @@
 use rayon::prelude::*;
 
 use super::{HammingIndex, Hit};
-use crate::bank::{AssetId, SegmentRef};
+use crate::model::{AssetId, SegmentRef};
 use crate::fingerprint::Hash256;
 
 /// Below this many entries no tables are built: a linear scan of 8192 hashes takes

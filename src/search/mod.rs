@@ -1,17 +1,20 @@
-//! Hamming-radius search over banked PDQ hashes.
+//! The bank's two in-memory indexes: Hamming-radius search over banked PDQ hashes, and
+//! the keypoint index ([`FeatureIndex`]) that finds reframed and inset pictures.
 //!
 //! [`HammingIndex`] is the interface the bank and the matcher use. [`MultiIndex`]
 //! (multi-index hashing) is what the bank searches with. [`LinearIndex`] compares every
 //! query with every banked hash; it stays as the reference the multi-index is tested
 //! against, and is not on any search path.
 
+mod features;
 mod linear;
 mod mih;
 
+pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
 pub use linear::LinearIndex;
 pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
 
-use crate::bank::SegmentRef;
+use crate::model::SegmentRef;
 use crate::fingerprint::Hash256;
 
 /// One banked segment within the radius of one query.
@@ -31,7 +34,7 @@ pub trait HammingIndex: Send + Sync {
     fn insert(&mut self, segment: SegmentRef, hash: Hash256, quality: u8);
 
     /// Removes every segment of `asset`.
-    fn remove_asset(&mut self, asset: crate::bank::AssetId);
+    fn remove_asset(&mut self, asset: crate::model::AssetId);
 
     /// Every indexed segment within `radius` bits (inclusive) of each query, in no
     /// particular order. Several queries may come at once (the eight rotations and flips

@@ -675,7 +675,7 @@ fn html_report_shows_each_match_with_pictures_and_timecodes() {
     let reel = match_of(&report, "reel_020.mp4");
     for side in ["query", "bank_asset"] {
         let start = reel[side]["start_s"].as_f64().unwrap();
-        let tc = celprint::report::html::timecode(start, Some(24.0));
+        let tc = celprint::render::html::timecode(start, Some(24.0));
         assert!(tc.starts_with("00:00:0"), "{tc}");
         assert!(html.contains(&format!("{tc} – ")), "{side} {tc}");
     }

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use celprint::bank::{AssetId, SegmentRef};
+use celprint::model::{AssetId, SegmentRef};
 use celprint::fingerprint::Hash256;
 use celprint::search::{HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
 

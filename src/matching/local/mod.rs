@@ -4,8 +4,8 @@
 //!
 //! Three steps, each a filter the next relies on:
 //! 1. **Descriptors.** Each keypoint of a delivered sample looks up banked keypoints
-//!    with close descriptors ([`FeatureIndex`], `index.rs`: locality-sensitive hashing
-//!    on disjoint 16-bit slices of the descriptor, then the full distance).
+//!    with close descriptors ([`FeatureIndex`], in `search`: locality-sensitive
+//!    hashing on disjoint 16-bit slices of the descriptor, then the full distance).
 //! 2. **Geometry.** A banked sample that shares enough keypoints is kept only if most
 //!    of them agree on one mapping of the banked picture onto the delivered one: a
 //!    scale and a shift per axis, found by consensus over pairs of matches
@@ -25,14 +25,16 @@ mod runs;
 use rayon::prelude::*;
 
 pub use self::geometry::{Mapping, MIN_INLIERS};
-pub use self::index::{FeatureIndex, SampleHit};
+pub use self::index::{sample_hits, SampleHit};
 pub use self::runs::{runs, LocalRun, RunRules};
 use super::{times_overlap, FileMatches};
-use crate::bank::{AssetId, Bank, BankError, Label};
+use crate::search::FeatureIndex;
+use crate::bank::{Bank, BankError};
+use crate::model::{AssetId, Label};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, QUERY_STEP_S};
 use crate::fingerprint::Dihedral;
-use crate::report::{BankSide, LocalEvidence, Match, QuerySide};
+use super::{BankSide, LocalEvidence, Match, QuerySide};
 
 /// Adds to `found` the runs by keypoints of a delivered video's `samples` against the
 /// banked ones in `index`. A run on an asset labelled `ignore` clears the delivered
@@ -51,7 +53,7 @@ pub fn match_by_keypoints(
     }
     let hits: Vec<(f64, SampleHit)> = samples
         .par_iter()
-        .flat_map_iter(|s| index.search(s).into_iter().map(move |h| (s.time_s, h)))
+        .flat_map_iter(|s| sample_hits(index, s).into_iter().map(move |h| (s.time_s, h)))
         .collect();
     let mut candidates = Vec::new();
     let mut cleared: Vec<QuerySide> = Vec::new();
@@ -241,7 +243,7 @@ mod tests {
         index.build();
         // Level 1 delivered against level 0 banked: a corner 1.25 times the size.
         let query = sample(0.25, delivered(&banked(2), REFRAME, 1, 5));
-        let hits = index.search(&query);
+        let hits = sample_hits(&index, &query);
         assert_eq!(hits.len(), 1, "{hits:?}");
         let h = hits[0];
         assert_eq!((h.owner, h.bank_time_s), (7, 3.5));

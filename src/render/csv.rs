@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use super::{FileStatus, ScanReport};
+use crate::report::{FileStatus, ScanReport};
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
 const HEADER: [&str; 20] = [

@@ -4,14 +4,14 @@
 //! It shows, per delivered file and most severe label first, each match with the
 //! delivered frame beside the banked frame at the start, middle and end of the run, both
 //! timecodes, and what the bank says about the asset. The pictures are gathered by the
-//! engine ([`crate::engine::gather_evidence`]); this module only lays them out.
+//! engine (`engine::gather_evidence`); this module only lays them out.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{FileStatus, Match, ScanReport, Verdict};
-use crate::bank::Label;
+use crate::report::{FileStatus, Match, ScanReport, Verdict};
+use crate::model::Label;
 use crate::fingerprint::inset::Rect;
 use crate::media::thumbnail::Thumbnail;
 

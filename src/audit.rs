@@ -12,8 +12,31 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::BankError;
+use crate::bank::{holds_bank, BankError};
 use crate::report::ScanReport;
+
+/// Why the audit trail could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// No bank at the path given, or a file where the bank should be.
+    #[error(transparent)]
+    Bank(#[from] BankError),
+    #[error("audit trail at {path}: cannot {what}")]
+    Io {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("audit trail at {path}: unreadable run record")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("no recorded run {0} (see `celprint history`)")]
+    NoSuchRun(String),
+}
 
 const RUNS_DIR: &str = "runs";
 
@@ -75,48 +98,49 @@ fn runs_dir(bank_dir: &Path) -> PathBuf {
     bank_dir.join(RUNS_DIR)
 }
 
-fn io_error(path: &Path, what: &str, e: std::io::Error) -> BankError {
-    BankError::Audit {
+fn io_error(path: &Path, what: &'static str, source: std::io::Error) -> AuditError {
+    AuditError::Io {
         path: path.to_path_buf(),
-        what: format!("{what}: {e}"),
+        what,
+        source,
     }
 }
 
 /// Writes `record` under the bank's `runs/`, atomically. Returns the file written.
-pub fn record_run(bank_dir: &Path, record: &RunRecord) -> Result<PathBuf, BankError> {
+pub fn record_run(bank_dir: &Path, record: &RunRecord) -> Result<PathBuf, AuditError> {
     let dir = runs_dir(bank_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "cannot create", e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, "create", e))?;
     let path = dir.join(format!("{}.json", record.run_id));
     let tmp = dir.join(format!(".{}.json.tmp", record.run_id));
     let bytes = serde_json::to_vec_pretty(record).expect("run record serialises");
-    std::fs::write(&tmp, bytes).map_err(|e| io_error(&tmp, "cannot write", e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, "cannot rename into place", e))?;
+    std::fs::write(&tmp, bytes).map_err(|e| io_error(&tmp, "write", e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, "rename into place", e))?;
     Ok(path)
 }
 
 /// Refuses a path that holds no bank, so that a mistyped `--db` is an error and not an
 /// empty history: "no runs" must mean that nothing was scanned against this bank.
-fn require_bank(bank_dir: &Path) -> Result<(), BankError> {
-    if super::holds_bank(bank_dir)? {
+fn require_bank(bank_dir: &Path) -> Result<(), AuditError> {
+    if holds_bank(bank_dir)? {
         Ok(())
     } else {
-        Err(BankError::NotFound(bank_dir.to_path_buf()))
+        Err(BankError::NotFound(bank_dir.to_path_buf()).into())
     }
 }
 
 /// Every recorded run, oldest first. A record that cannot be read is an error, not
 /// skipped: an audit trail with a silent hole is worse than one that says it is damaged.
-pub fn list_runs(bank_dir: &Path) -> Result<Vec<RunSummary>, BankError> {
+pub fn list_runs(bank_dir: &Path) -> Result<Vec<RunSummary>, AuditError> {
     require_bank(bank_dir)?;
     let dir = runs_dir(bank_dir);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io_error(&dir, "cannot list", e)),
+        Err(e) => return Err(io_error(&dir, "list", e)),
     };
     let mut ids = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| io_error(&dir, "cannot list", e))?;
+        let entry = entry.map_err(|e| io_error(&dir, "list", e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if let Some(id) = name.strip_suffix(".json").filter(|n| !n.starts_with('.')) {
             ids.push(id.to_string());
@@ -141,25 +165,22 @@ pub fn list_runs(bank_dir: &Path) -> Result<Vec<RunSummary>, BankError> {
 }
 
 /// The record of one run.
-pub fn load_run(bank_dir: &Path, run_id: &str) -> Result<RunRecord, BankError> {
+pub fn load_run(bank_dir: &Path, run_id: &str) -> Result<RunRecord, AuditError> {
     let valid = !run_id.is_empty()
         && run_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !valid {
-        return Err(BankError::NoSuchRun(run_id.to_string()));
+        return Err(AuditError::NoSuchRun(run_id.to_string()));
     }
     require_bank(bank_dir)?;
     let path = runs_dir(bank_dir).join(format!("{run_id}.json"));
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(BankError::NoSuchRun(run_id.to_string()))
+            return Err(AuditError::NoSuchRun(run_id.to_string()))
         }
-        Err(e) => return Err(io_error(&path, "cannot read", e)),
+        Err(e) => return Err(io_error(&path, "read", e)),
     };
-    serde_json::from_slice(&bytes).map_err(|e| BankError::Audit {
-        path,
-        what: format!("unreadable run record: {e}"),
-    })
+    serde_json::from_slice(&bytes).map_err(|source| AuditError::Unreadable { path, source })
 }

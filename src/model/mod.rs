@@ -1,0 +1,10 @@
+//! The identifiers and labels every layer shares: an asset's and a segment's number in
+//! the bank, an asset's label and the statements of provenance behind it. This module
+//! sits at the bottom and imports nothing of the crate, so that the search index, the
+//! bank, matching and the report can all name an asset without naming each other.
+
+mod ids;
+mod label;
+
+pub use ids::{AssetId, SegmentRef};
+pub use label::{Label, Provenance, ProvenanceAction};
