@@ -4,8 +4,8 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
 
-use celprint::model::{AssetId, SegmentRef};
 use celprint::fingerprint::Hash256;
+use celprint::model::{AssetId, SegmentRef};
 use celprint::search::{HammingIndex, LinearIndex};
 
 /// xorshift64*: deterministic, dependency-free random hashes.

@@ -28,9 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use celprint::bank::{Bank, NewAsset, OpenOptions};
-use celprint::model::{AssetId, Label, SegmentRef};
 use celprint::fingerprint::{Hash256, Segment};
 use celprint::media::MediaKind;
+use celprint::model::{AssetId, Label, SegmentRef};
 use celprint::search::{HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS};
 
 struct Rng(u64);

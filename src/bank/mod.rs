@@ -21,6 +21,7 @@
 //! rebuild at open stream large values instead of millions of small ones.
 
 mod paths;
+mod read;
 mod reader;
 mod records;
 mod saved_index;
@@ -31,10 +32,11 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
+use crate::model::{AssetId, Label, Provenance, ProvenanceAction, SegmentRef};
 pub use paths::{FileStamp, PathRecord};
+pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;
 pub use records::AssetRecord;
-use crate::model::{AssetId, Label, Provenance, ProvenanceAction, SegmentRef};
 
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
@@ -182,6 +184,43 @@ pub struct NewAsset {
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
     /// can skip it; `None` for assets that do not come from a file walk.
     pub seen: Option<FileStamp>,
+}
+
+impl NewAsset {
+    /// The record of this asset as banked under `id` at `indexed_at`, with its first
+    /// statement of provenance.
+    pub(crate) fn record(&self, id: AssetId, indexed_at: String) -> AssetRecord {
+        let first = Provenance {
+            label: self.label,
+            source: self.source.clone(),
+            note: self.note.clone(),
+            action: ProvenanceAction::Index,
+            path: Some(self.path.clone()),
+            at: indexed_at.clone(),
+            by: self.by.clone(),
+        };
+        AssetRecord {
+            id,
+            digest: crate::media::digest_hex(&self.digest),
+            kind: self.kind,
+            label: self.label,
+            source: self.source.clone(),
+            note: self.note.clone(),
+            paths: vec![self.path.clone()],
+            bytes: self.bytes,
+            width: self.width,
+            height: self.height,
+            segments: self.segments.len() as u32,
+            indexed_at,
+            frame_rate: self.frame_rate,
+            crops: self
+                .crops
+                .iter()
+                .map(|(keep, segs)| (*keep, segs.len() as u32))
+                .collect(),
+            provenance: vec![first],
+        }
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -472,38 +511,8 @@ impl Bank {
     /// Banks a new asset: record, digest, segments and search entries in one batch.
     pub fn add_asset(&mut self, new: NewAsset) -> Result<AssetId, BankError> {
         let id = AssetId(self.next_id);
-        let indexed_at = now_rfc3339();
-        let first = Provenance {
-            label: new.label,
-            source: new.source.clone(),
-            note: new.note.clone(),
-            action: ProvenanceAction::Index,
-            path: Some(new.path.clone()),
-            at: indexed_at.clone(),
-            by: new.by,
-        };
-        let words = first.words();
-        let record = AssetRecord {
-            id,
-            digest: crate::media::digest_hex(&new.digest),
-            kind: new.kind,
-            label: new.label,
-            source: new.source,
-            note: new.note,
-            paths: vec![new.path.clone()],
-            bytes: new.bytes,
-            width: new.width,
-            height: new.height,
-            segments: new.segments.len() as u32,
-            indexed_at,
-            frame_rate: new.frame_rate,
-            crops: new
-                .crops
-                .iter()
-                .map(|(keep, segs)| (*keep, segs.len() as u32))
-                .collect(),
-            provenance: vec![first],
-        };
+        let record = new.record(id, now_rfc3339());
+        let words = record.provenance[0].words();
         let mut all = new.segments;
         for (_, segs) in new.crops {
             all.extend(segs);

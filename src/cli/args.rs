@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use celprint::model::Label;
 use celprint::engine::{IndexOptions, InputFormat, Prune, Sampling, ScanOptions};
 use celprint::fingerprint::keypoints::QUERY_STEP_S;
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
 use celprint::media::DecodeLimits;
+use celprint::model::Label;
 
 /// Content-provenance fingerprinting for animation assets.
 ///
@@ -478,10 +478,6 @@ impl HashArgs {
 
     pub fn limits(&self) -> DecodeLimits {
         self.limits.limits()
-    }
-
-    pub fn scale(&self) -> celprint::media::StillScale {
-        self.params().still_scale()
     }
 }
 

@@ -5,8 +5,8 @@ use std::io::Write;
 use anyhow::Context as _;
 
 use celprint::bank::{Bank, OpenOptions};
-use celprint::model::{Provenance, ProvenanceAction};
 use celprint::media::{self, pathtext};
+use celprint::model::{Provenance, ProvenanceAction};
 
 use super::args::LabelArgs;
 use super::{EXIT_CLEAN, EXIT_ERROR};

@@ -178,7 +178,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     code
                 }
                 Err(e) => {
-                    log::file_error(&a.db.db.display().to_string(), &e);
+                    log::file_error(&a.db.db.display().to_string(), &log::with_causes(&e));
                     EXIT_ERROR
                 }
             };

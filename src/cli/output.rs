@@ -5,19 +5,15 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context as _;
-use rayon::prelude::*;
 
 use super::args::{HashAlgo, HashArgs, HashFormat, ScanArgs};
 use super::{EXIT_CLEAN, EXIT_ERROR};
 use celprint::bank::Bank;
-use celprint::engine::{
-    fingerprint_file, fingerprint_input, hash_video_frames, Context, IndexSummary, ReadInput,
-    Sampling,
-};
+use celprint::engine::hash::{self, FileHash, HashOptions, Place, VideoHashes};
+use celprint::engine::{Context, IndexSummary};
 use celprint::fingerprint::borders::BarRule;
 use celprint::fingerprint::keypoints::BANK_STEP_S;
-use celprint::fingerprint::{imghash::imghash64, pdq_inside_bars, pdq_of_image, ImgHashAlgo};
-use celprint::media::{self, InputFile, MediaError, MediaKind};
+use celprint::fingerprint::ImgHashAlgo;
 use celprint::render::{self, html::Evidence};
 use celprint::report::{ScanReport, Verdict};
 
@@ -190,31 +186,40 @@ fn span(start: Option<f64>, end: Option<f64>) -> String {
 /// `celprint hash`: one `hash,quality,path` line per still (and per video segment, or
 /// per video frame in vPDQ format), in input order.
 pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
-    let found = media::discover(&args.paths);
-    let outputs: Vec<Result<Hashed, (String, MediaError)>> = ctx.pool.install(|| {
-        found
-            .files
-            .par_iter()
-            .map(|file| {
-                let sampling = ctx.sampling_for(args.sampling.sampling(), found.files.len());
-                hash_one(args, file, sampling).map_err(|e| (file.display.clone(), e))
-            })
-            .collect()
-    });
+    let opts = HashOptions {
+        algo: match args.algo {
+            HashAlgo::Pdq => hash::HashAlgo::Pdq,
+            HashAlgo::Phash => hash::HashAlgo::Secondary(ImgHashAlgo::Phash),
+            HashAlgo::Dhash => hash::HashAlgo::Secondary(ImgHashAlgo::Dhash),
+            HashAlgo::Mean => hash::HashAlgo::Secondary(ImgHashAlgo::Mean),
+            HashAlgo::Block => hash::HashAlgo::Secondary(ImgHashAlgo::Block),
+        },
+        video: match args.format {
+            HashFormat::Csv => VideoHashes::Segments,
+            HashFormat::Vpdq => VideoHashes::Frames,
+        },
+        exact: args.exact,
+        params: args.params(),
+        limits: args.limits(),
+        sampling: args.sampling.sampling(),
+    };
+    let run = hash::hash_paths(&args.paths, &opts, ctx);
     let mut out = std::io::stdout().lock();
-    let mut failed = !found.errors.is_empty();
-    for (path, e) in &found.errors {
+    let mut failed = !run.walk.errors.is_empty();
+    for (path, e) in &run.walk.errors {
         super::log::file_error(path, e);
     }
     // A file passed over is a file not hashed: said, and counted against the run.
-    for (path, what) in &found.skipped {
+    for (path, what) in &run.walk.skipped {
         failed = true;
         super::log::skipped(path, what);
     }
-    for text in outputs {
-        match text {
+    for file in run.files {
+        match file {
             Ok(hashed) => {
-                out.write_all(hashed.text.as_bytes())?;
+                for h in &hashed.hashes {
+                    writeln!(out, "{}", hash_line(h, &hashed.path))?;
+                }
                 if let Some(why) = &hashed.partial {
                     // What decoded is printed; the run still says the file was not whole.
                     failed = true;
@@ -231,94 +236,26 @@ pub fn hash_files(args: &HashArgs, ctx: &Context<'_>) -> anyhow::Result<u8> {
     Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
 }
 
-/// One file's lines for `hash`, and why the file was only partly decoded, if it was.
-struct Hashed {
-    path: String,
-    text: String,
-    partial: Option<String>,
-}
-
-fn hash_one(args: &HashArgs, file: &InputFile, sampling: Sampling) -> Result<Hashed, MediaError> {
-    let hashed = |text, partial| Hashed {
-        path: file.display.clone(),
-        text,
-        partial,
-    };
-    let params = args.params();
-    let mut text = String::new();
-    if file.kind == MediaKind::Video {
-        if args.format == HashFormat::Vpdq {
-            let info = hash_video_frames(&file.path, &params, sampling, |i, t, h| {
-                text.push_str(&format!("{i},{},{},{t:.3}\n", h.quality, h.hash));
-            })?;
-            return Ok(hashed(text, info.partial));
-        }
-        let fp = fingerprint_file(file, &params, args.limits(), sampling)?;
-        for q in &fp.segments {
-            let s = &q.segment;
-            text.push_str(&format!(
-                "{},{},{}#t={:.3},{:.3}\n",
-                s.pdq,
-                s.quality,
-                file.display,
-                s.start_s.unwrap_or(0.0),
-                s.end_s.unwrap_or(0.0)
-            ));
-        }
-        return Ok(hashed(text, fp.partial));
-    }
-    let bytes = std::fs::read(&file.path).map_err(MediaError::Io)?;
-    if media::frames::open_pictures(&bytes, args.limits())?.is_some() {
-        // An animation or a document of pages: every picture, as the bank holds them.
-        // The secondary hashes are made per segment, not per picture: saying nothing
-        // for the other pictures would pass them over.
-        if args.algo != HashAlgo::Pdq {
-            return Err(MediaError::Unhashable(
-                "holds several pictures; only --algo pdq hashes each of them",
-            ));
-        }
-        // The bytes in hand, not read from disk again.
-        let input = ReadInput {
-            digest: media::digest(&bytes),
-            size: bytes.len() as u64,
-            bytes: Some(bytes),
-        };
-        let fp = fingerprint_input(file, &input, &params, args.limits(), sampling)?;
-        for (n, q) in fp.segments.iter().enumerate() {
-            let s = &q.segment;
-            let at = match (s.start_s, s.end_s) {
-                (Some(a), Some(b)) => format!("#t={a:.3},{b:.3}"),
-                _ => format!("#page={}", n + 1),
+/// One line of `hash`'s output: `hash,quality,path[#t=START,END|#page=N]`, or vPDQ's
+/// `frame,quality,hash,seconds`.
+fn hash_line(h: &FileHash, path: &str) -> String {
+    match *h {
+        FileHash::Pdq { hash, quality, at } => {
+            let at = match at {
+                Place::Whole => String::new(),
+                Place::Span { start_s, end_s } => format!("#t={start_s:.3},{end_s:.3}"),
+                Place::Page(n) => format!("#page={n}"),
             };
-            text.push_str(&format!("{},{},{}{at}\n", s.pdq, s.quality, file.display));
+            format!("{hash},{quality},{path}{at}")
         }
-        return Ok(hashed(text, fp.partial));
+        FileHash::Frame {
+            index,
+            time_s,
+            hash,
+            quality,
+        } => format!("{index},{quality},{hash},{time_s:.3}"),
+        FileHash::Secondary(hash) => format!("{hash:016x},,{path}"),
     }
-    let img = media::decode_still(&bytes, args.limits(), args.scale())?;
-    let text = media::catch_decoder_panic(|| {
-        Ok(match args.algo {
-            HashAlgo::Pdq => {
-                // As banked: inside any bars in the default mode, every pixel with --exact.
-                let dct = if args.exact {
-                    pdq_of_image(&img)
-                } else {
-                    pdq_inside_bars(&img, params.bar_rule)
-                };
-                let h = dct.hash();
-                format!("{},{},{}\n", h.hash, h.quality, file.display)
-            }
-            other => {
-                let algo = match other {
-                    HashAlgo::Dhash => ImgHashAlgo::Dhash,
-                    HashAlgo::Mean => ImgHashAlgo::Mean,
-                    HashAlgo::Block => ImgHashAlgo::Block,
-                    _ => ImgHashAlgo::Phash,
-                };
-                format!("{:016x},,{}\n", imghash64(&img, algo), file.display)
-            }
-        })
-    })?;
-    Ok(hashed(text, None))
 }
 
 pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()> {

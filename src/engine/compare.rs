@@ -6,25 +6,23 @@
 
 use std::path::{Path, PathBuf};
 
+use super::FileError;
 use super::{index_paths, scan_paths, Context, IndexOptions, ScanOptions};
 use crate::bank::{Bank, BankError, OpenOptions};
-use crate::model::Label;
 use crate::fingerprint::FingerprintParams;
-use crate::media::MediaError;
+use crate::model::Label;
 use crate::report::ScanReport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     #[error(transparent)]
     Bank(#[from] BankError),
-    #[error("cannot make a temporary bank: {0}")]
+    #[error("cannot make a temporary bank")]
     TempDir(#[source] std::io::Error),
-    #[error("{path}: {source}")]
-    Reference {
-        path: String,
-        #[source]
-        source: MediaError,
-    },
+    /// The reference file would not decode; like every per-file error, the cause is in
+    /// the message.
+    #[error("{path}: {error}")]
+    Reference { path: String, error: FileError },
 }
 
 /// A folder removed on drop.
@@ -75,8 +73,8 @@ pub fn compare_files(
     if let Some(e) = summary.bank_error {
         return Err(e.into());
     }
-    if let Some((path, source)) = summary.errors.pop() {
-        return Err(CompareError::Reference { path, source });
+    if let Some((path, error)) = summary.errors.pop() {
+        return Err(CompareError::Reference { path, error });
     }
     scan_paths(&bank, &[delivered.to_path_buf()], opts, ctx).map_err(CompareError::from)
 }

@@ -7,11 +7,12 @@ use rayon::prelude::*;
 
 use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
 use crate::bank::{Bank, BankError, BankReader, FileStamp, NewAsset};
-use crate::model::{AssetId, Label, Provenance, ProvenanceAction};
 use crate::fingerprint::keypoints::BANK_STEP_S;
-use crate::fingerprint::{vpdq, FingerprintParams};
+use crate::fingerprint::vpdq::{self, VpdqParseError};
+use crate::fingerprint::FingerprintParams;
 use crate::matching::{MatchOptions, QuerySegment};
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
+use crate::model::{AssetId, Label, Provenance, ProvenanceAction};
 
 /// What to record with each new asset, and how to decode.
 #[derive(Debug, Clone)]
@@ -93,6 +94,16 @@ impl Default for IndexOptions {
     }
 }
 
+/// Why one file given to `index` was not banked: its bytes would not decode, or a
+/// vPDQ hash list would not parse. Both write their cause into their message.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error(transparent)]
+    HashList(#[from] VpdqParseError),
+}
+
 /// What an index run did.
 #[derive(Debug, Default)]
 pub struct IndexSummary {
@@ -125,7 +136,7 @@ pub struct IndexSummary {
     /// Inputs under which pruning was refused, and why; nothing was pruned under them.
     pub prune_refused: Vec<(String, String)>,
     /// Files that could not be fingerprinted, with the reason. Nothing was written for them.
-    pub errors: Vec<(String, MediaError)>,
+    pub errors: Vec<(String, FileError)>,
     /// Videos decoded only in part (damaged or truncated), with the reason. What was
     /// decoded is banked, since a damaged copy of leaked material is still evidence.
     pub partial: Vec<(String, String)>,
@@ -167,7 +178,7 @@ enum Outcome {
     NotDone,
     Known(AssetId),
     New(Box<FileFingerprint>),
-    Failed(MediaError),
+    Failed(FileError),
 }
 
 /// How long committed assets may sit in the kernel's cache before the log is synced to
@@ -207,7 +218,10 @@ pub fn index_paths(
         files: found.errors.len(),
         skipped_not_media: found.skipped.len() + found.text.len(),
         skipped: std::mem::take(&mut found.skipped),
-        errors: std::mem::take(&mut found.errors),
+        errors: std::mem::take(&mut found.errors)
+            .into_iter()
+            .map(|(p, e)| (p, e.into()))
+            .collect(),
         ..IndexSummary::default()
     };
     if let Prune::DryRun { all } = opts.prune {
@@ -229,7 +243,9 @@ pub fn index_paths(
                 walked.extend(passed.skipped.iter().map(|(p, _)| p.clone()));
                 walked.extend(passed.text.iter().cloned());
                 summary.files += passed.errors.len();
-                summary.errors.extend(passed.errors);
+                summary
+                    .errors
+                    .extend(passed.errors.into_iter().map(|(p, e)| (p, e.into())));
                 summary.skipped_not_media += passed.skipped.len() + passed.text.len();
                 summary.skipped.extend(passed.skipped);
                 return Ok::<bool, std::convert::Infallible>(true);
@@ -343,14 +359,16 @@ fn examine(
         };
     }
     let input = match read_input(file) {
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return Outcome::Failed(e.into()),
         Ok(input) => input,
     };
     if let Ok(Some(id)) = reader.asset_by_digest(&input.digest) {
         return Outcome::Known(id);
     }
     let fp = match opts.format {
-        InputFormat::Media => fingerprint_input(file, &input, params, opts.limits, sampling),
+        InputFormat::Media => {
+            fingerprint_input(file, &input, params, opts.limits, sampling).map_err(FileError::from)
+        }
         InputFormat::VpdqList => vpdq_fingerprint(file, &input, params),
     };
     match fp {
@@ -615,7 +633,7 @@ fn vpdq_fingerprint(
     file: &InputFile,
     input: &super::ReadInput,
     params: &FingerprintParams,
-) -> Result<FileFingerprint, MediaError> {
+) -> Result<FileFingerprint, FileError> {
     let text = std::fs::read_to_string(&file.path).map_err(MediaError::Io)?;
     let frames = vpdq::parse(&text)?;
     let opts = params.segment_options();

@@ -6,6 +6,7 @@
 mod bars_window;
 mod compare;
 mod evidence;
+pub mod hash;
 mod index;
 mod pictures;
 mod scan;
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use compare::{compare_files, CompareError};
 pub use evidence::{gather_evidence, MAX_MATCHES_WITH_PICTURES};
-pub use index::{index_paths, IndexOptions, IndexSummary, InputFormat, Prune};
+pub use index::{index_paths, FileError, IndexOptions, IndexSummary, InputFormat, Prune};
 pub use scan::{scan_paths, ScanOptions};
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 

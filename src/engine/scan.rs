@@ -8,10 +8,10 @@ use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::local::match_by_keypoints;
-use crate::search::FeatureIndex;
 use crate::matching::{match_file_and_insets, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
+use crate::search::FeatureIndex;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanOptions {

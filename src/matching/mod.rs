@@ -25,11 +25,11 @@ pub mod temporal;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
-use crate::bank::{AssetRecord, Bank, BankError};
-use crate::model::{AssetId, Label, SegmentRef};
+use crate::bank::{AssetRecord, BankError, BankRead};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
+use crate::model::{AssetId, Label, SegmentRef};
 pub use found::{BankSide, LocalEvidence, Match, QuerySide};
 
 /// Thresholds for matching.
@@ -162,7 +162,7 @@ struct Hit {
 /// match that repeats one of the whole frame's (the same asset over overlapping
 /// delivered time) is dropped: the whole frame said it already.
 pub fn match_file_and_insets(
-    bank: &Bank,
+    bank: &dyn BankRead,
     query_path: &str,
     segments: &[QuerySegment],
     insets: &[(Rect, Vec<QuerySegment>)],
@@ -195,7 +195,7 @@ fn times_overlap(a: &QuerySide, b: &QuerySide) -> bool {
 
 /// Matches one file's segments against the bank.
 pub fn match_file(
-    bank: &Bank,
+    bank: &dyn BankRead,
     query_path: &str,
     segments: &[QuerySegment],
     opts: &MatchOptions,
@@ -380,7 +380,7 @@ fn specificity(m: &Match, segments: &[QuerySegment], weights: &HashMap<usize, f6
 /// searched in parallel on the caller's pool (a long delivery has thousands of segments,
 /// eight queries each). Faint segments are searched only for a video, whose hits can
 /// be checked against a time line.
-fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
+fn seed(bank: &dyn BankRead, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit> {
     let floor = opts.floor_for(segments.iter().any(|q| q.segment.start_s.is_some()));
     segments
         .par_iter()
@@ -390,7 +390,13 @@ fn seed(bank: &Bank, segments: &[QuerySegment], opts: &MatchOptions) -> Vec<Hit>
         .collect()
 }
 
-fn seed_one(bank: &Bank, qi: usize, q: &QuerySegment, floor: u8, opts: &MatchOptions) -> Vec<Hit> {
+fn seed_one(
+    bank: &dyn BankRead,
+    qi: usize,
+    q: &QuerySegment,
+    floor: u8,
+    opts: &MatchOptions,
+) -> Vec<Hit> {
     let variants: Vec<(Dihedral, Hash256)> = q
         .variants
         .iter()
@@ -593,7 +599,7 @@ pub fn score_for_distance(distance: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bank::{NewAsset, OpenOptions};
+    use crate::bank::{MemoryBank, NewAsset};
 
     fn hash(seed: u8) -> Hash256 {
         // Bytes far apart for different seeds: each a different picture.
@@ -619,15 +625,8 @@ mod tests {
         }
     }
 
-    fn bank_of(dir: &std::path::Path, hashes: &[Hash256]) -> Bank {
-        let mut bank = Bank::open(
-            dir,
-            &OpenOptions {
-                create: true,
-                ..OpenOptions::default()
-            },
-        )
-        .unwrap();
+    fn bank_of(hashes: &[Hash256]) -> MemoryBank {
+        let mut bank = MemoryBank::new();
         for (i, h) in hashes.iter().enumerate() {
             bank.add_asset(NewAsset {
                 by: None,
@@ -645,8 +644,7 @@ mod tests {
                 crops: Vec::new(),
                 features: Vec::new(),
                 seen: None,
-            })
-            .unwrap();
+            });
         }
         bank
     }
@@ -684,9 +682,8 @@ mod tests {
     /// banked still, never match, where the same at full quality does.
     #[test]
     fn faint_segments_never_match_a_still() {
-        let dir = tempfile::tempdir().unwrap();
         let a = hash(1);
-        let bank = bank_of(dir.path(), &[a]);
+        let bank = bank_of(&[a]);
         let opts = MatchOptions::default();
         let found = |q: &[QuerySegment]| match_file(&bank, "q", q, &opts).unwrap().matches.len();
         assert_eq!(found(&query(a)), 1);
@@ -724,10 +721,9 @@ mod tests {
     /// matched the same asset at the same time.
     #[test]
     fn inset_matches_carry_their_place_and_do_not_repeat_the_whole_frame() {
-        let dir = tempfile::tempdir().unwrap();
         let (a, b) = (hash(1), hash(2));
         assert!(a.distance(&b) > 64);
-        let bank = bank_of(dir.path(), &[a, b]);
+        let bank = bank_of(&[a, b]);
         let rect = Rect {
             x: 10,
             y: 20,

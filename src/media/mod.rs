@@ -48,17 +48,18 @@ pub fn kind_of(path: &Path) -> Option<MediaKind> {
     }
 }
 
-/// Why one file could not be fingerprinted.
+/// Why one file could not be decoded. Each becomes one line of a report, so each
+/// variant writes its cause into its own message (none is returned as `source`).
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("cannot read: {0}")]
-    Io(#[source] std::io::Error),
+    Io(std::io::Error),
     #[error("empty file (0 bytes)")]
     Empty,
     #[error("not a recognised image format")]
     UnknownFormat,
     #[error("cannot decode: {0}")]
-    Decode(#[source] image::ImageError),
+    Decode(image::ImageError),
     #[error("cannot decode JPEG: {0}")]
     Jpeg(String),
     #[error(
@@ -76,10 +77,15 @@ pub enum MediaError {
     NoPixels { width: u32, height: u32 },
     #[error("decoder panicked: {0}")]
     DecoderPanic(String),
+    /// A video judged unusable here: no video stream, no frame decoded.
     #[error("video: {0}")]
     Video(String),
-    #[error(transparent)]
-    Vpdq(#[from] crate::fingerprint::vpdq::VpdqParseError),
+    /// FFmpeg refused: `what` says at which step, `error` is FFmpeg's own.
+    #[error("video: {what}: {error}")]
+    Ffmpeg {
+        what: &'static str,
+        error: ffmpeg_next::Error,
+    },
     #[error("{0}")]
     Walk(String),
     #[error("{0}: not a format this build decodes")]

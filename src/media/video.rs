@@ -98,7 +98,10 @@ fn init() -> Result<(), MediaError> {
     static INIT: Once = Once::new();
     let mut result = Ok(());
     INIT.call_once(|| {
-        result = ffmpeg::init().map_err(|e| MediaError::Video(format!("FFmpeg init: {e}")));
+        result = ffmpeg::init().map_err(|error| MediaError::Ffmpeg {
+            what: "FFmpeg init",
+            error,
+        });
         ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
     });
     result
@@ -112,7 +115,7 @@ pub fn decode_video(
     mut sink: impl FnMut(Frame<'_>) -> ControlFlow<()>,
 ) -> Result<VideoInfo, MediaError> {
     init()?;
-    let ff = |what: &str, e: ffmpeg::Error| MediaError::Video(format!("{what}: {e}"));
+    let ff = |what: &'static str, error: ffmpeg::Error| MediaError::Ffmpeg { what, error };
     let mut input = ffmpeg::format::input(path).map_err(|e| ff("cannot open", e))?;
     let stream = input
         .streams()
@@ -228,8 +231,10 @@ pub fn decode_video(
 /// independently.
 pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
     init()?;
-    let mut input =
-        ffmpeg::format::input(path).map_err(|e| MediaError::Video(format!("cannot open: {e}")))?;
+    let mut input = ffmpeg::format::input(path).map_err(|error| MediaError::Ffmpeg {
+        what: "cannot open",
+        error,
+    })?;
     let stream = input
         .streams()
         .best(ffmpeg::media::Type::Video)
@@ -282,8 +287,10 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
 /// 0 when it declares none. Reads the header only.
 pub fn declared_frame_rate(path: &Path) -> Result<f64, MediaError> {
     init()?;
-    let input =
-        ffmpeg::format::input(path).map_err(|e| MediaError::Video(format!("cannot open: {e}")))?;
+    let input = ffmpeg::format::input(path).map_err(|error| MediaError::Ffmpeg {
+        what: "cannot open",
+        error,
+    })?;
     let stream = input
         .streams()
         .best(ffmpeg::media::Type::Video)
@@ -443,14 +450,21 @@ impl FrameState {
         });
         if stale {
             self.scaler = Some(
-                Scaler::get(self.decoded.format(), w, h, format, w, h, Flags::BILINEAR)
-                    .map_err(|e| MediaError::Video(format!("scaler: {e}")))?,
+                Scaler::get(self.decoded.format(), w, h, format, w, h, Flags::BILINEAR).map_err(
+                    |error| MediaError::Ffmpeg {
+                        what: "scaler",
+                        error,
+                    },
+                )?,
             );
         }
         let scaler = self.scaler.as_mut().expect("scaler set above");
         scaler
             .run(&self.decoded, &mut self.scaled)
-            .map_err(|e| MediaError::Video(format!("conversion: {e}")))
+            .map_err(|error| MediaError::Ffmpeg {
+                what: "conversion",
+                error,
+            })
     }
 
     /// Hands the held-back frame to `sink`, lasting until `next_s` (the next frame's

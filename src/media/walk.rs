@@ -89,7 +89,7 @@ pub fn discover(inputs: &[PathBuf]) -> Discovered {
 /// [`discover`] for a caller that may never read most files (a rerun of `index` skips
 /// unchanged ones unread): a file with a media name is listed without opening it, its
 /// kind taken from the name and marked `kind_from_name`, to be judged by its bytes when
-/// it is read ([`crate::engine::read_input`]). Other files are judged as by
+/// it is read (by the engine, `engine::read_input`). Other files are judged as by
 /// [`discover`]. Opening 10,000 files to read their heads made a no-change rerun 1.6
 /// times as long.
 pub fn discover_deferred(inputs: &[PathBuf]) -> Discovered {

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::report::{FileStatus, Match, ScanReport, Verdict};
-use crate::model::Label;
 use crate::fingerprint::inset::Rect;
 use crate::media::thumbnail::Thumbnail;
+use crate::model::Label;
+use crate::report::{FileStatus, Match, ScanReport, Verdict};
 
 /// Pictures for a report's matches, in the report's order.
 #[derive(Debug, Default)]

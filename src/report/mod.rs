@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::FingerprintParams;
-use crate::media::MediaKind;
 pub use crate::matching::{BankSide, LocalEvidence, Match, QuerySide};
+use crate::media::MediaKind;
 
 /// Everything a scan found, and everything it could not check.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::{HammingIndex, Hit};
-use crate::model::{AssetId, SegmentRef};
 use crate::fingerprint::Hash256;
+use crate::model::{AssetId, SegmentRef};
 
 /// Hashes and their owners in two parallel arrays, so the scan streams 32-byte hashes
 /// and touches owners only on a hit.

@@ -23,8 +23,8 @@
 use rayon::prelude::*;
 
 use super::{HammingIndex, Hit};
-use crate::model::{AssetId, SegmentRef};
 use crate::fingerprint::Hash256;
+use crate::model::{AssetId, SegmentRef};
 
 /// Below this many entries no tables are built: a linear scan of 8192 hashes takes
 /// tens of microseconds.

@@ -14,8 +14,8 @@ pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MAT
 pub use linear::LinearIndex;
 pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
 
-use crate::model::SegmentRef;
 use crate::fingerprint::Hash256;
+use crate::model::SegmentRef;
 
 /// One banked segment within the radius of one query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

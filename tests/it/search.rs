@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 
-use celprint::model::{AssetId, SegmentRef};
 use celprint::fingerprint::Hash256;
+use celprint::model::{AssetId, SegmentRef};
 use celprint::search::{HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
 
 /// xorshift64*, so a case is reproducible from its seed alone.

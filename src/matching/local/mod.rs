@@ -28,13 +28,13 @@ pub use self::geometry::{Mapping, MIN_INLIERS};
 pub use self::index::{sample_hits, SampleHit};
 pub use self::runs::{runs, LocalRun, RunRules};
 use super::{times_overlap, FileMatches};
-use crate::search::FeatureIndex;
-use crate::bank::{Bank, BankError};
-use crate::model::{AssetId, Label};
+use super::{BankSide, LocalEvidence, Match, QuerySide};
+use crate::bank::{BankError, BankRead};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, QUERY_STEP_S};
 use crate::fingerprint::Dihedral;
-use super::{BankSide, LocalEvidence, Match, QuerySide};
+use crate::model::{AssetId, Label};
+use crate::search::FeatureIndex;
 
 /// Adds to `found` the runs by keypoints of a delivered video's `samples` against the
 /// banked ones in `index`. A run on an asset labelled `ignore` clears the delivered
@@ -42,7 +42,7 @@ use super::{BankSide, LocalEvidence, Match, QuerySide};
 /// never reported; a run on an asset the whole frame or an inset already matched over
 /// overlapping delivered time is not repeated.
 pub fn match_by_keypoints(
-    bank: &Bank,
+    bank: &dyn BankRead,
     index: &FeatureIndex,
     query_path: &str,
     samples: &[FeatureSample],
@@ -53,7 +53,11 @@ pub fn match_by_keypoints(
     }
     let hits: Vec<(f64, SampleHit)> = samples
         .par_iter()
-        .flat_map_iter(|s| sample_hits(index, s).into_iter().map(move |h| (s.time_s, h)))
+        .flat_map_iter(|s| {
+            sample_hits(index, s)
+                .into_iter()
+                .map(move |h| (s.time_s, h))
+        })
         .collect();
     let mut candidates = Vec::new();
     let mut cleared: Vec<QuerySide> = Vec::new();
