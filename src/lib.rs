@@ -1,9 +1,11 @@
 //! celprint: content-provenance fingerprinting for animation assets.
 //!
-//! Data flows `media` (find and decode files) → `fingerprint` (PDQ and the img_hash
-//! family) → `bank` (RocksDB store, with the `search` index inside) → `matching` →
-//! `report`. The `engine` module wires those into the `index`, `scan` and `hash` jobs.
-//! See ARCHITECTURE.md.
+//! Layers, bottom to top, each importing only those below it: `model` (asset numbers,
+//! labels, provenance) → `media` (find and decode files) → `fingerprint` (PDQ, segments,
+//! keypoints) → `search` (the in-memory indexes) → `bank` (RocksDB store) → `matching`
+//! → `report` (the scan report's data) → `render` (HTML, CSV) and `audit` (the trail of
+//! runs) → `engine` (the `index`, `scan`, `hash` and `compare` jobs). See
+//! ARCHITECTURE.md.
 
 pub mod audit;
 pub mod bank;

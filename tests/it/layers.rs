@@ -66,7 +66,12 @@ fn library_modules_import_only_lower_layers() {
     let mut seen = 0;
     for file in files {
         let rel = file.strip_prefix(&src).unwrap();
-        let top = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
         let module = top.trim_end_matches(".rs").to_string();
         if matches!(module.as_str(), "lib" | "main" | "cli") {
             continue; // the crate root and the binary sit above every layer
@@ -89,8 +94,14 @@ fn library_modules_import_only_lower_layers() {
             }
         }
     }
-    assert!(seen > 100, "found only {seen} crate paths: is the scan broken?");
-    assert!(wrong.is_empty(), "imports that run sideways or up: {wrong:#?}");
+    assert!(
+        seen > 100,
+        "found only {seen} crate paths: is the scan broken?"
+    );
+    assert!(
+        wrong.is_empty(),
+        "imports that run sideways or up: {wrong:#?}"
+    );
 }
 
 #[test]
