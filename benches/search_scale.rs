@@ -262,6 +262,8 @@ fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
             height: 1080,
             frame_rate: Some(24.0),
             crops: Vec::new(),
+            panels: Vec::new(),
+            panel_pages: Vec::new(),
             features: Vec::new(),
             segments,
             seen: None,

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
-use crate::model::{AssetId, Label, Provenance, ProvenanceAction, SegmentRef};
+use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
 pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;
@@ -179,6 +179,10 @@ pub struct NewAsset {
     /// Segments of centre crops of the same picture (per cent of each side kept), stored
     /// after `segments` and searched like them; see [`AssetRecord::crop_of`].
     pub crops: Vec<(u8, Vec<Segment>)>,
+    /// Storyboard panels (blank ones left out), stored after the crops, a segment each.
+    pub panels: Vec<(PanelPlace, Segment)>,
+    /// Pages on which panels were found, blank ones included ([`AssetRecord::panel_pages`]).
+    pub panel_pages: Vec<u32>,
     /// Keypoints of sampled frames, for banks with `local_features`; empty otherwise.
     pub features: Vec<FeatureSample>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
@@ -219,7 +223,20 @@ impl NewAsset {
                 .map(|(keep, segs)| (*keep, segs.len() as u32))
                 .collect(),
             provenance: vec![first],
+            panels: self.panels.iter().map(|(place, _)| *place).collect(),
+            panel_pages: self.panel_pages.clone(),
         }
+    }
+
+    /// The segments as stored, taken out of `self`: the picture's own, each centre
+    /// crop's, then each panel's.
+    pub(super) fn take_stored_segments(&mut self) -> Vec<Segment> {
+        let mut all = std::mem::take(&mut self.segments);
+        for (_, segs) in std::mem::take(&mut self.crops) {
+            all.extend(segs);
+        }
+        all.extend(std::mem::take(&mut self.panels).into_iter().map(|(_, s)| s));
+        all
     }
 }
 
@@ -509,14 +526,11 @@ impl Bank {
     }
 
     /// Banks a new asset: record, digest, segments and search entries in one batch.
-    pub fn add_asset(&mut self, new: NewAsset) -> Result<AssetId, BankError> {
+    pub fn add_asset(&mut self, mut new: NewAsset) -> Result<AssetId, BankError> {
         let id = AssetId(self.next_id);
         let record = new.record(id, now_rfc3339());
         let words = record.provenance[0].words();
-        let mut all = new.segments;
-        for (_, segs) in new.crops {
-            all.extend(segs);
-        }
+        let all = new.take_stored_segments();
         let mut batch = WriteBatch::default();
         batch.put_cf(self.cf(CF_META)?, KEY_NEXT_ID, (id.0 + 1).to_le_bytes());
         batch.put_cf(

@@ -54,13 +54,10 @@ impl MemoryBank {
     }
 
     /// Banks `new` as [`Bank::add_asset`] does, keypoints and path stamp aside.
-    pub fn add_asset(&mut self, new: NewAsset) -> AssetId {
+    pub fn add_asset(&mut self, mut new: NewAsset) -> AssetId {
         let id = AssetId(self.assets.len() as u64 + 1);
         let record = new.record(id, now_rfc3339());
-        let mut all = new.segments;
-        for (_, segs) in new.crops {
-            all.extend(segs);
-        }
+        let all = new.take_stored_segments();
         for (i, seg) in all.iter().enumerate() {
             let at = SegmentRef {
                 asset: id,

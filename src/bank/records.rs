@@ -6,7 +6,7 @@ use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, Keypoint};
 use crate::fingerprint::{Hash256, Segment};
 use crate::media::MediaKind;
-use crate::model::{AssetId, Label, Provenance, ProvenanceAction};
+use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction};
 
 /// One banked asset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,14 @@ pub struct AssetRecord {
     /// is the fields above.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provenance: Vec<Provenance>,
+    /// The storyboard panels banked after the crops, one segment each, in storage
+    /// order. Blank panels are not banked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panels: Vec<PanelPlace>,
+    /// The pages (from 1) on which panels were found, blank ones included: pages laid
+    /// out as storyboards, whose template alone must never count as evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panel_pages: Vec<u32>,
 }
 
 impl AssetRecord {
@@ -95,6 +103,29 @@ impl AssetRecord {
             start += n as usize;
         }
         parts
+    }
+
+    /// Where a stored segment sits in the file: the page of a document of several
+    /// pictures (from 1), and the panel when the segment is one. A video's segments and a
+    /// single picture's own have no place.
+    pub fn place_of(&self, index: u32) -> (Option<u32>, Option<PanelPlace>) {
+        let index = index as usize;
+        let own = self.segments as usize;
+        let crops: usize = self.crops.iter().map(|&(_, n)| n as usize).sum();
+        if index >= own + crops {
+            // Past the picture and its crops: the panels.
+            let panel = self.panels.get(index - own - crops).copied();
+            return (panel.map(|p| p.page), panel);
+        }
+        let pages = self.kind == MediaKind::Still && own > 1;
+        // Each centre crop of a document has a segment a page too, in page order.
+        let page = self
+            .parts()
+            .into_iter()
+            .find(|(_, range)| range.contains(&index))
+            .filter(|_| pages)
+            .map(|(_, range)| (index - range.start) as u32 + 1);
+        (page, None)
     }
 
     /// Which part a stored segment index belongs to: `None` for the picture itself, or

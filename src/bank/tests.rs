@@ -17,6 +17,8 @@ fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
         height: 64,
         frame_rate: None,
         crops: Vec::new(),
+        panels: Vec::new(),
+        panel_pages: Vec::new(),
         features: Vec::new(),
         segments: hashes
             .iter()

@@ -435,6 +435,12 @@ fn commit(
                 frame_rate: fp.frame_rate,
                 segments,
                 crops: fp.crops,
+                panels: fp
+                    .panels
+                    .into_iter()
+                    .map(|(place, q)| (place, q.segment))
+                    .collect(),
+                panel_pages: fp.panel_pages,
                 features: fp.features,
                 seen: Some(stamp),
             })?;
@@ -655,6 +661,8 @@ fn vpdq_fingerprint(
         segments,
         crops: Vec::new(),
         insets: Vec::new(),
+        panels: Vec::new(),
+        panel_pages: Vec::new(),
         features: Vec::new(),
     })
 }

@@ -25,6 +25,7 @@ use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
+use crate::model::PanelPlace;
 
 /// Receives progress from a running job. All methods may be called from worker threads.
 pub trait Progress: Sync {
@@ -148,6 +149,11 @@ pub struct FileFingerprint {
     /// Keypoints of a video's frames sampled every `Sampling::feature_step_s`; empty
     /// for stills and when not asked for.
     pub features: Vec<FeatureSample>,
+    /// Storyboard panels found on the picture or on each page, each fingerprinted as a
+    /// still of its own; blank panels are left out.
+    pub panels: Vec<(PanelPlace, QuerySegment)>,
+    /// The pages (from 1) on which panels were found, blank ones included.
+    pub panel_pages: Vec<u32>,
 }
 
 impl FileFingerprint {
@@ -251,6 +257,8 @@ pub fn fingerprint_input(
                 crops: v.crops,
                 insets: v.insets,
                 features: v.features,
+                panels: Vec::new(),
+                panel_pages: Vec::new(),
             })
         }
     }
@@ -298,6 +306,8 @@ pub fn fingerprint_still_bytes(
         crops,
         insets: Vec::new(),
         features: Vec::new(),
+        panels: Vec::new(),
+        panel_pages: Vec::new(),
     })
 }
 

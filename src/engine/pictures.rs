@@ -189,6 +189,8 @@ impl<'a> Walk<'a> {
             crops,
             insets: Vec::new(),
             features: self.features,
+            panels: Vec::new(),
+            panel_pages: Vec::new(),
         }
     }
 }

@@ -78,6 +78,12 @@ pub struct FingerprintParams {
     /// so that their banked hashes still meet the same files.
     #[serde(default)]
     pub flatten_alpha: bool,
+    /// Stills and document pages are searched for storyboard panels, and each panel
+    /// with a drawing in it is fingerprinted as a picture of its own (`panels`). On by
+    /// default; off for banks made before it, whose stills were hashed whole only and
+    /// keep being so.
+    #[serde(default)]
+    pub panels: bool,
 }
 
 impl Default for FingerprintParams {
@@ -95,6 +101,7 @@ impl Default for FingerprintParams {
             faint_quality: Some(pdq::DEFAULT_FAINT_QUALITY),
             local_features: None,
             flatten_alpha: true,
+            panels: true,
         }
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::bank::AssetRecord;
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::Dihedral;
-use crate::model::{Label, Provenance};
+use crate::model::{Label, PanelBox, Provenance};
 
 /// One piece of delivered material that matches one banked asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +94,13 @@ pub struct QuerySide {
     /// Frames a second of the delivered video, for timecodes; `None` for a still.
     #[serde(default)]
     pub frame_rate: Option<f64>,
+    /// The page (from 1) of a document of several pictures, or of a page whose panel
+    /// matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// The storyboard panel that matched, in the page's pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelBox>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +120,18 @@ pub struct BankSide {
     /// than one; `label`, `source` and `note` are those of the one that decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provenance: Vec<Provenance>,
+    /// The banked page (from 1) of a document of several pictures, or of a banked
+    /// panel that matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// The banked storyboard panel that matched, in its page's pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelBox>,
+    /// The banked page is laid out as a storyboard (panels were found on it): a match
+    /// of the whole page must be borne out by a panel's (`matching::pages`). Not part
+    /// of the report.
+    #[serde(skip)]
+    pub template_page: bool,
 }
 
 impl BankSide {
@@ -133,6 +152,19 @@ impl BankSide {
             } else {
                 Vec::new()
             },
+            page: None,
+            panel: None,
+            template_page: false,
         }
+    }
+
+    /// This side placed on the page or panel that stored segment `index` of `asset`
+    /// holds ([`AssetRecord::place_of`]).
+    pub fn at(mut self, asset: &AssetRecord, index: u32) -> BankSide {
+        let (page, panel) = asset.place_of(index);
+        self.page = page;
+        self.panel = panel.map(|p| p.rect);
+        self.template_page = panel.is_none() && asset.panel_pages.contains(&page.unwrap_or(1));
+        self
     }
 }

@@ -20,6 +20,7 @@
 
 mod found;
 pub mod local;
+mod pages;
 pub mod temporal;
 
 use rayon::prelude::*;
@@ -31,6 +32,7 @@ use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label, SegmentRef};
 pub use found::{BankSide, LocalEvidence, Match, QuerySide};
+pub use pages::{match_document, Document};
 
 /// Thresholds for matching.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -279,6 +281,7 @@ pub fn match_file(
                     .into_iter()
                     .map(|(mut m, index)| {
                         m.bank_crop = asset.crop_of(index);
+                        m.bank_asset = m.bank_asset.at(asset, index);
                         m
                     }),
             );
@@ -300,8 +303,10 @@ pub fn match_file(
                     start_s: None,
                     end_s: None,
                     frame_rate: None,
+                    page: None,
+                    panel: None,
                 },
-                bank_asset: side(bank_seg.start_s, bank_seg.end_s),
+                bank_asset: side(bank_seg.start_s, bank_seg.end_s).at(asset, best.seg.index),
                 score: score_for_distance(best.distance),
                 distance: best.distance,
                 median_distance: best.distance,
@@ -470,6 +475,8 @@ fn align_videos(
                     start_s: Some(run.query_start_s),
                     end_s: Some(run.query_end_s),
                     frame_rate: None,
+                    page: None,
+                    panel: None,
                 },
                 bank_asset: side(Some(run.bank_start_s), Some(run.bank_end_s)),
                 score: fraction.min(1.0) * score_for_distance(run.median_distance),
@@ -569,6 +576,8 @@ fn video_against_still(
                 start_s: query[qs[i]].segment.start_s,
                 end_s: query[qs[j]].segment.end_s,
                 frame_rate: None,
+                page: None,
+                panel: None,
             },
             bank_asset: side(None, None),
             score: score_for_distance(median),
@@ -642,6 +651,8 @@ mod tests {
                 frame_rate: None,
                 segments: vec![still(*h)],
                 crops: Vec::new(),
+                panels: Vec::new(),
+                panel_pages: Vec::new(),
                 features: Vec::new(),
                 seen: None,
             });

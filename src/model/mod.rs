@@ -1,10 +1,13 @@
 //! The identifiers and labels every layer shares: an asset's and a segment's number in
-//! the bank, an asset's label and the statements of provenance behind it. This module
-//! sits at the bottom and imports nothing of the crate, so that the search index, the
-//! bank, matching and the report can all name an asset without naming each other.
+//! the bank, an asset's label and the statements of provenance behind it, and the place
+//! of a panel on a page. This module sits at the bottom and imports nothing of the
+//! crate, so that the search index, the bank, matching and the report can all name an
+//! asset without naming each other.
 
 mod ids;
 mod label;
+mod place;
 
 pub use ids::{AssetId, SegmentRef};
 pub use label::{Label, Provenance, ProvenanceAction};
+pub use place::{PanelBox, PanelPlace};

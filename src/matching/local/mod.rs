@@ -70,6 +70,8 @@ pub fn match_by_keypoints(
             start_s: Some((run.first_s - QUERY_STEP_S / 2.0).max(0.0)),
             end_s: Some(run.last_s + QUERY_STEP_S / 2.0),
             frame_rate: None,
+            page: None,
+            panel: None,
         };
         if asset.label == Label::Ignore {
             found.ignored_hits += run.samples;
