@@ -1,13 +1,16 @@
 //! The integration tests, as one binary (each area a module) so that RocksDB and FFmpeg
 //! are linked once: the command line and reports (`cli`), archives, the nightly job,
-//! fingerprints against Meta's references, the search index, and video.
-//! Run one area with `cargo test --release --test it -- video::`.
+//! fingerprints against Meta's references, the search index, video (a module per area:
+//! `video::decode`, `ranges`, `bars`, `crops`, `insets`, `keypoints`), and pictures of
+//! more than one frame or page (`multiframe`).
+//! Run one area with `cargo test --release --test it -- video::` or `-- video::bars::`.
 
 mod common;
 
 mod archives;
 mod cli;
 mod fingerprints;
+mod multiframe;
 mod nightly;
 mod search;
 mod video;
