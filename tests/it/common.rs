@@ -160,7 +160,7 @@ pub fn scan(env: &TestEnv, files: &[&str]) -> Scanned {
     scan_with(env, &[], files)
 }
 
-/// `scan` with `extra` options before the files. Used by `video` and `multiframe`.
+/// `scan` with `extra` options before the files. Used by `video` (and by `scan`).
 pub fn scan_with(env: &TestEnv, extra: &[&str], files: &[&str]) -> Scanned {
     let json = env.path("r.json");
     let db = env.db();
@@ -205,7 +205,7 @@ pub fn runs(report: &Value) -> Vec<Run> {
         .collect()
 }
 
-/// Two times within 0.5 s of each other. Used by `video` and `multiframe`.
+/// Two times within 0.5 s of each other. Used by `video` (and by `assert_ranges`).
 pub fn near(a: f64, b: f64) -> bool {
     (a - b).abs() <= 0.5
 }

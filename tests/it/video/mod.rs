@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::common::{ffmpeg, index, media, s, TestEnv};
 
 /// Banks the 30 s Big Buck Bunny clip most cases are measured against; returns its path.
+/// Used by `decode`, `ranges`, `bars` and `insets`.
 fn index_bbb(env: &TestEnv, shared: &Path) -> String {
     let bbb = media(shared, "bbb/bower_bbb_480p_30s.mp4");
     index(env, &[&bbb]);
@@ -23,14 +24,16 @@ fn index_bbb(env: &TestEnv, shared: &Path) -> String {
 }
 
 /// One input of [`compose`]: `seconds` of `file` from `from` seconds in (ffmpeg's `-ss`
-/// and `-t`, so a length, not an end time).
+/// and `-t`, so a length, not an end time). Used by `ranges`, `bars`, `insets` and
+/// `keypoints`.
 struct Clip<'a> {
     file: &'a str,
     from: &'a str,
     seconds: &'a str,
 }
 
-/// Encodes `filter`, a graph over the inputs that ends in `[v]`, to H.264 at `crf`.
+/// Encodes `filter`, a graph over the inputs that ends in `[v]`, to H.264 at `crf`. Used
+/// by `ranges`, `bars`, `insets` and `keypoints`.
 fn compose(inputs: &[Clip], filter: &str, crf: &str, out: &Path) {
     let mut args: Vec<&str> = Vec::new();
     for clip in inputs {
@@ -43,6 +46,7 @@ fn compose(inputs: &[Clip], filter: &str, crf: &str, out: &Path) {
 
 /// The eval's picture-in-picture layout: 854 × 480, the second input half as wide (428)
 /// in an inset 24 pixels from the top right, `overlay` options added to the overlay.
+/// Used by `insets` and `keypoints`.
 fn pip_layout(overlay: &str) -> String {
     format!(
         "[0:v]fps=24,scale=854:480:force_original_aspect_ratio=decrease,\
@@ -51,7 +55,8 @@ fn pip_layout(overlay: &str) -> String {
     )
 }
 
-/// A rectangle of the delivered picture, in pixels: where an inset is.
+/// A rectangle of the delivered picture, in pixels: where an inset is. Used by `insets`
+/// and `keypoints`.
 #[derive(Debug, Clone, Copy)]
 struct Rect {
     x: i64,
@@ -73,7 +78,8 @@ impl Rect {
     }
 }
 
-/// Where [`pip_layout`] puts its inset: 428 × 240 at (402, 24).
+/// Where [`pip_layout`] puts its inset: 428 × 240 at (402, 24). Used by `insets` and
+/// `keypoints`.
 const PIP_INSET: Rect = Rect {
     x: 402,
     y: 24,
