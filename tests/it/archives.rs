@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use common::{expect_code, s, TestEnv};
+use common::{expect_code, s, Scanned, TestEnv};
 
 fn demo(rel: &str) -> PathBuf {
     common::repo().join("data/demo").join(rel)
@@ -21,7 +21,7 @@ fn bank(env: &TestEnv) {
 
 /// Scans with TMPDIR inside the test folder, so the test can check that every unpacked
 /// entry was removed, and returns the report.
-fn scan(env: &TestEnv, target: &Path) -> (i32, Value) {
+fn scan(env: &TestEnv, target: &Path) -> Scanned {
     let tmp = env.path("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     let json = env.path("report.json");
@@ -46,7 +46,10 @@ fn scan(env: &TestEnv, target: &Path) -> (i32, Value) {
         "unpacked entries left behind: {leftovers:?}"
     );
     let report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    (o.status.code().unwrap(), report)
+    Scanned {
+        code: o.status.code().unwrap(),
+        report,
+    }
 }
 
 /// The delivered paths with at least one match, sorted, each once (a frame can match a
@@ -63,7 +66,15 @@ fn matched_paths(report: &Value) -> Vec<String> {
     paths
 }
 
-fn errors(report: &Value) -> Vec<(String, String)> {
+/// A file the scan could not read, and why.
+#[derive(Debug)]
+struct FileError {
+    path: String,
+    error: String,
+}
+
+/// The files of a report with the status `error`.
+fn errors(report: &Value) -> Vec<FileError> {
     report["scanned"]
         .as_array()
         .unwrap()
@@ -71,29 +82,39 @@ fn errors(report: &Value) -> Vec<(String, String)> {
         .filter(|f| f["status"] == "error")
         .map(|f| {
             let path = f["path"].as_str().unwrap().to_string();
-            (path, f["error"].as_str().unwrap_or("").to_string())
+            FileError {
+                path,
+                error: f["error"].as_str().unwrap_or("").to_string(),
+            }
         })
         .collect()
 }
 
-fn zip_with(path: &Path, entries: &[(&str, &[u8])]) {
+/// A file to put in an archive: its path inside, and its bytes.
+struct Entry<'a> {
+    name: &'a str,
+    bytes: &'a [u8],
+}
+
+fn zip_with(path: &Path, entries: &[Entry]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
-    for (name, bytes) in entries {
-        zip.start_file(*name, opts).unwrap();
-        zip.write_all(bytes).unwrap();
+    for entry in entries {
+        zip.start_file(entry.name, opts).unwrap();
+        zip.write_all(entry.bytes).unwrap();
     }
     zip.finish().unwrap();
 }
 
-fn tar_with(out: impl Write, entries: &[(&str, &[u8])]) -> impl Write {
+fn tar_with(out: impl Write, entries: &[Entry]) -> impl Write {
     let mut tar = tar::Builder::new(out);
-    for (name, bytes) in entries {
+    for entry in entries {
         let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
+        header.set_size(entry.bytes.len() as u64);
         header.set_mode(0o644);
         header.set_cksum();
-        tar.append_data(&mut header, name, *bytes).unwrap();
+        tar.append_data(&mut header, entry.name, entry.bytes)
+            .unwrap();
     }
     tar.into_inner().unwrap()
 }
@@ -108,12 +129,21 @@ fn entries_are_scanned_in_place_and_reported_with_their_inner_path() {
     zip_with(
         &zip,
         &[
-            ("shots/sh050.jpg", &copy),
-            ("shots/sh020.jpg", &clean),
-            ("notes.txt", b"x"),
+            Entry {
+                name: "shots/sh050.jpg",
+                bytes: &copy,
+            },
+            Entry {
+                name: "shots/sh020.jpg",
+                bytes: &clean,
+            },
+            Entry {
+                name: "notes.txt",
+                bytes: b"x",
+            },
         ],
     );
-    let (code, report) = scan(&env, &zip);
+    let Scanned { code, report } = scan(&env, &zip);
     assert_eq!(code, 1, "{report:#}");
     let zip_name = format!("{}!/shots/sh050.jpg", zip.display());
     assert_eq!(matched_paths(&report), vec![zip_name.clone()]);
@@ -131,13 +161,33 @@ fn a_zip_inside_a_compressed_tar_is_opened_one_level_deep() {
     bank(&env);
     let copy = std::fs::read(demo("delivery/shot_050.jpg")).unwrap();
     let inner = env.path("inner.zip");
-    zip_with(&inner, &[("shots/sh050.jpg", &copy)]);
+    zip_with(
+        &inner,
+        &[Entry {
+            name: "shots/sh050.jpg",
+            bytes: &copy,
+        }],
+    );
     let inner = std::fs::read(&inner).unwrap();
     let innermost = env.path("deeper.zip");
-    zip_with(&innermost, &[("x.zip", &inner)]);
+    zip_with(
+        &innermost,
+        &[Entry {
+            name: "x.zip",
+            bytes: &inner,
+        }],
+    );
     let deeper = std::fs::read(&innermost).unwrap();
-    let entries: [(&str, &[u8]); 2] =
-        [("vendor/inner.zip", &inner), ("vendor/deeper.zip", &deeper)];
+    let entries: [Entry; 2] = [
+        Entry {
+            name: "vendor/inner.zip",
+            bytes: &inner,
+        },
+        Entry {
+            name: "vendor/deeper.zip",
+            bytes: &deeper,
+        },
+    ];
 
     let gz = env.path("outer.tar.gz");
     let enc =
@@ -150,14 +200,14 @@ fn a_zip_inside_a_compressed_tar_is_opened_one_level_deep() {
     drop(tar_with(enc, &entries));
 
     for outer in [gz, zst] {
-        let (code, report) = scan(&env, &outer);
+        let Scanned { code, report } = scan(&env, &outer);
         assert_eq!(code, 2, "the too-deep one is an error: {report:#}");
         let expected = format!("{}!/vendor/inner.zip!/shots/sh050.jpg", outer.display());
         assert_eq!(matched_paths(&report), vec![expected]);
         let errs = errors(&report);
         assert!(
             errs.iter()
-                .any(|(p, e)| p.ends_with("deeper.zip!/x.zip") && e.contains("nested")),
+                .any(|f| f.path.ends_with("deeper.zip!/x.zip") && f.error.contains("nested")),
             "{errs:#?}"
         );
     }
@@ -187,20 +237,32 @@ fn hostile_entries_get_their_own_errors_and_the_rest_is_scanned() {
     zip_with(
         &zip,
         &[
-            ("../../escaped.jpg", &copy),
-            ("/etc/absolute.jpg", &copy),
-            ("bomb.png", &bomb),
-            ("shots/sh050.jpg", &copy),
+            Entry {
+                name: "../../escaped.jpg",
+                bytes: &copy,
+            },
+            Entry {
+                name: "/etc/absolute.jpg",
+                bytes: &copy,
+            },
+            Entry {
+                name: "bomb.png",
+                bytes: &bomb,
+            },
+            Entry {
+                name: "shots/sh050.jpg",
+                bytes: &copy,
+            },
         ],
     );
-    let (code, report) = scan(&env, &zip);
+    let Scanned { code, report } = scan(&env, &zip);
     assert_eq!(code, 2, "{report:#}");
     assert_eq!(matched_paths(&report).len(), 1, "{report:#}");
     let errs = errors(&report);
     let reason = |name: &str| {
         errs.iter()
-            .find(|(p, _)| p.ends_with(name))
-            .map(|(_, e)| e.clone())
+            .find(|f| f.path.ends_with(name))
+            .map(|f| f.error.clone())
             .unwrap_or_else(|| panic!("no error for {name}: {errs:#?}"))
     };
     assert!(reason("escaped.jpg").contains("unsafe path"));
@@ -218,14 +280,20 @@ fn hostile_entries_get_their_own_errors_and_the_rest_is_scanned() {
     );
 
     let locked = env.path("locked.zip");
-    zip_with(&locked, &[("shots/sh050.jpg", &copy)]);
+    zip_with(
+        &locked,
+        &[Entry {
+            name: "shots/sh050.jpg",
+            bytes: &copy,
+        }],
+    );
     let mut bytes = std::fs::read(&locked).unwrap();
     mark_encrypted(&mut bytes);
     std::fs::write(&locked, bytes).unwrap();
-    let (code, report) = scan(&env, &locked);
+    let Scanned { code, report } = scan(&env, &locked);
     assert_eq!(code, 2);
     assert!(matched_paths(&report).is_empty());
-    assert!(errors(&report)[0].1.contains("encrypted"), "{report:#}");
+    assert!(errors(&report)[0].error.contains("encrypted"), "{report:#}");
 }
 
 #[test]
@@ -247,12 +315,12 @@ fn links_in_a_tar_are_not_followed() {
         .unwrap();
     tar.finish().unwrap();
     drop(tar);
-    let (code, report) = scan(&env, &path);
+    let Scanned { code, report } = scan(&env, &path);
     assert_eq!(code, 2);
     assert_eq!(matched_paths(&report).len(), 1);
     let errs = errors(&report);
     assert!(
-        errs[0].0.ends_with("passwd.jpg") && errs[0].1.contains("link"),
+        errs[0].path.ends_with("passwd.jpg") && errs[0].error.contains("link"),
         "{errs:#?}"
     );
 }
@@ -264,7 +332,20 @@ fn truncated_archives_give_what_comes_before_the_damage() {
     let first = std::fs::read(demo("delivery/shot_050.jpg")).unwrap();
     let second = std::fs::read(demo("delivery/shot_010.jpg")).unwrap();
     let filler = std::fs::read(demo("delivery/shot_020.jpg")).unwrap();
-    let entries: [(&str, &[u8]); 3] = [("a.jpg", &first), ("b.jpg", &second), ("c.jpg", &filler)];
+    let entries: [Entry; 3] = [
+        Entry {
+            name: "a.jpg",
+            bytes: &first,
+        },
+        Entry {
+            name: "b.jpg",
+            bytes: &second,
+        },
+        Entry {
+            name: "c.jpg",
+            bytes: &filler,
+        },
+    ];
     let cut = |path: &Path| {
         let bytes = std::fs::read(path).unwrap();
         let keep = first.len() + second.len() + 2048;
@@ -284,7 +365,7 @@ fn truncated_archives_give_what_comes_before_the_damage() {
     cut(&gz);
 
     for archive in [zip, gz] {
-        let (code, report) = scan(&env, &archive);
+        let Scanned { code, report } = scan(&env, &archive);
         assert_eq!(code, 2, "{report:#}");
         let found = matched_paths(&report);
         assert_eq!(found.len(), 2, "both entries before the cut: {report:#}");
@@ -298,7 +379,13 @@ fn index_banks_archive_entries_under_their_inner_paths() {
     let env = TestEnv::new();
     let copy = std::fs::read(demo("bank/bbb_t13s.jpg")).unwrap();
     let zip = env.path("leak.zip");
-    zip_with(&zip, &[("dump/frame.jpg", &copy)]);
+    zip_with(
+        &zip,
+        &[Entry {
+            name: "dump/frame.jpg",
+            bytes: &copy,
+        }],
+    );
     let o = env.run(&["index", "--db", s(&env.db()), s(&zip)]);
     expect_code(&o, 0);
     let bank = celprint::bank::Bank::open(

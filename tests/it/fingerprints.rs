@@ -2,6 +2,8 @@
 
 use crate::common;
 
+use common::convert;
+
 use celprint::fingerprint::{pdq_of_image, Dihedral, Hash256};
 use celprint::media::{decode_still, DecodeLimits, StillScale};
 
@@ -228,19 +230,6 @@ const PDQ_GOLDEN: [(&str, &str); 2] = [
     ),
 ];
 
-/// Runs ImageMagick's `convert` with `args`; panics with its stderr when it fails.
-fn convert(args: &[&str]) {
-    let o = std::process::Command::new("convert")
-        .args(args)
-        .output()
-        .expect("ImageMagick's convert");
-    assert!(
-        o.status.success(),
-        "convert {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 fn pdq_of_file(path: &std::path::Path, scale: StillScale) -> celprint::fingerprint::PdqHash {
     let bytes = std::fs::read(path).expect("read");
     let img = decode_still(&bytes, DecodeLimits::default(), scale).expect("decode");
@@ -394,12 +383,19 @@ fn cmyk_jpeg_decodes_to_its_rgb_picture() {
     common::expect_code(&o, 0);
 }
 
-/// Runs `celprint` with `args` in `env`'s folder; returns its exit code, its stdout and
-/// its peak resident memory in bytes (this child's own, from `wait4`).
+/// What [`run_measuring_memory`] saw of one run of `celprint`.
+struct Measured {
+    code: i32,
+    stdout: String,
+    /// Peak resident memory in bytes, this child's own (from `wait4`).
+    peak_bytes: u64,
+}
+
+/// Runs `celprint` with `args` in `env`'s folder and measures its peak memory.
 // The child is reaped by `wait4`, which std's `wait` cannot stand in for: it gives no
 // resource usage.
 #[allow(clippy::zombie_processes)]
-fn run_measuring_memory(env: &common::TestEnv, args: &[&str]) -> (i32, String, u64) {
+fn run_measuring_memory(env: &common::TestEnv, args: &[&str]) -> Measured {
     use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_celprint"))
         .args(args)
@@ -424,11 +420,11 @@ fn run_measuring_memory(env: &common::TestEnv, args: &[&str]) -> (i32, String, u
         .read_to_string(&mut out)
         .unwrap();
     // ru_maxrss is in KiB on Linux.
-    (
-        libc::WEXITSTATUS(status),
-        out,
-        usage.ru_maxrss as u64 * 1024,
-    )
+    Measured {
+        code: libc::WEXITSTATUS(status),
+        stdout: out,
+        peak_bytes: usage.ru_maxrss as u64 * 1024,
+    }
 }
 
 /// A large PNG made by FFmpeg (ImageMagick's default policy refuses pictures over 128
@@ -470,7 +466,11 @@ fn decode_memory_budget_bounds_the_stills_in_flight() {
         .save(&small)
         .unwrap();
     let run = |args: &[&str]| {
-        let (code, out, peak) = run_measuring_memory(&env, args);
+        let Measured {
+            code,
+            stdout: out,
+            peak_bytes: peak,
+        } = run_measuring_memory(&env, args);
         assert_eq!(code, 0, "celprint {args:?}: {out}");
         (out, peak)
     };

@@ -1,7 +1,9 @@
 //! The integration tests, as one binary (each area a module) so that RocksDB and FFmpeg
 //! are linked once: the command line and reports (`cli`), archives, the nightly job,
-//! fingerprints against Meta's references, the search index, and video.
-//! Run one area with `cargo test --release --test it -- video::`.
+//! fingerprints against Meta's references, the search index, video (a module per area:
+//! `video::decode`, `ranges`, `bars`, `crops`, `insets`, `keypoints`), pictures of more
+//! than one frame or page (`multiframe`), and the layers' import rule (`layers`).
+//! Run one area with `cargo test --release --test it -- video::` or `-- video::bars::`.
 
 mod common;
 
@@ -9,6 +11,7 @@ mod archives;
 mod cli;
 mod fingerprints;
 mod layers;
+mod multiframe;
 mod nightly;
 mod search;
 mod video;

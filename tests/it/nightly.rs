@@ -26,12 +26,28 @@ fn index(env: &TestEnv, db: &Path, extra: &[&str], root: &Path) -> std::process:
     env.run(&args)
 }
 
-/// What a bank holds, independent of asset numbering: digest → (sorted paths, segment
-/// hashes), plus every path record without its time.
-type Contents = (
-    BTreeMap<String, (Vec<String>, Vec<String>)>,
-    Vec<(String, String)>,
-);
+/// What a bank holds, independent of asset numbering.
+#[derive(Debug, PartialEq)]
+struct Contents {
+    /// Each asset by its digest.
+    assets: BTreeMap<String, Asset>,
+    /// Every path record under the root, without its time.
+    paths: Vec<PathRecord>,
+}
+
+/// An asset's paths, sorted, and its segments' hashes.
+#[derive(Debug, PartialEq)]
+struct Asset {
+    paths: Vec<String>,
+    hashes: Vec<String>,
+}
+
+/// A path the index saw, and what it recorded: stamp, digest and error.
+#[derive(Debug, PartialEq)]
+struct PathRecord {
+    path: String,
+    record: String,
+}
 
 fn contents(db: &Path, root: &Path) -> Contents {
     let bank = celprint::bank::Bank::open(
@@ -52,16 +68,19 @@ fn contents(db: &Path, root: &Path) -> Contents {
             .iter()
             .map(|seg| seg.pdq.to_string())
             .collect();
-        let previous = assets.insert(a.digest.clone(), (paths, hashes));
+        let previous = assets.insert(a.digest.clone(), Asset { paths, hashes });
         assert!(previous.is_none(), "two assets with digest {}", a.digest);
     }
     let paths = bank
         .paths_under(s(root))
         .unwrap()
         .into_iter()
-        .map(|(p, r)| (p, format!("{:?} {:?} {:?}", r.stamp, r.digest, r.error)))
+        .map(|(path, r)| PathRecord {
+            path,
+            record: format!("{:?} {:?} {:?}", r.stamp, r.digest, r.error),
+        })
         .collect();
-    (assets, paths)
+    Contents { assets, paths }
 }
 
 #[test]
@@ -95,7 +114,7 @@ fn changed_files_are_refingerprinted_and_vanished_ones_kept_unless_pruned() {
     let root = tree(&env, 5);
     let db = env.db();
     expect_code(&index(&env, &db, &[], &root), 0);
-    let assets = |env: &TestEnv| contents(&env.db(), &root).0.len();
+    let assets = |env: &TestEnv| contents(&env.db(), &root).assets.len();
     assert_eq!(assets(&env), 5);
 
     // A changed file: new content, and a later modification time.
@@ -155,13 +174,13 @@ fn failures_are_recorded_and_retried_on_the_next_run() {
     let db = env.db();
     let first = index(&env, &db, &[], &root);
     expect_code(&first, 2);
-    let record = contents(&db, &root).1;
+    let record = contents(&db, &root).paths;
     let failed = record
         .iter()
-        .find(|(p, _)| p.ends_with("broken.png"))
+        .find(|r| r.path.ends_with("broken.png"))
         .unwrap();
     assert!(
-        failed.1.contains("Some(\""),
+        failed.record.contains("Some(\""),
         "failure reason recorded: {failed:?}"
     );
     // Not cached as permanent: tried again, and fails again.
