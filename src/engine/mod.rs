@@ -8,6 +8,7 @@ mod compare;
 mod evidence;
 pub mod hash;
 mod index;
+mod panels;
 mod pictures;
 mod scan;
 mod video;
@@ -22,7 +23,7 @@ pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint
 
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::FeatureSample;
-use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment};
+use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment, StillFingerprint};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
 use crate::model::PanelPlace;
@@ -289,11 +290,11 @@ pub fn fingerprint_still_bytes(
             (keep, vec![crop])
         })
         .collect();
-    let variants = fp
-        .dct
-        .dihedral_hashes()
-        .map(|(t, h): (Dihedral, _)| (t, h.hash))
-        .to_vec();
+    let query = still_query_segment(&fp);
+    let found = media::catch_decoder_panic(|| {
+        let source = panels::source_size(bytes).unwrap_or((img.width(), img.height()));
+        Ok(panels::panels_of(&img, 1, source, params))
+    })?;
     Ok(FileFingerprint {
         digest,
         bytes: bytes.len() as u64,
@@ -302,13 +303,25 @@ pub fn fingerprint_still_bytes(
         height: fp.height,
         frame_rate: None,
         partial: None,
-        segments: vec![QuerySegment { segment, variants }],
+        segments: vec![query],
         crops,
         insets: Vec::new(),
         features: Vec::new(),
-        panels: Vec::new(),
-        panel_pages: Vec::new(),
+        panels: found.panels,
+        panel_pages: if found.laid_out { vec![1] } else { Vec::new() },
     })
+}
+
+/// A still's picture as a query: its segment and its eight dihedral hashes.
+fn still_query_segment(fp: &StillFingerprint) -> QuerySegment {
+    QuerySegment {
+        segment: fp.segment(),
+        variants: fp
+            .dct
+            .dihedral_hashes()
+            .map(|(t, h): (Dihedral, _)| (t, h.hash))
+            .to_vec(),
+    }
 }
 
 /// Reads and fingerprints one file.

@@ -19,8 +19,11 @@ use crate::fingerprint::pdq::LumaPlane;
 use crate::fingerprint::segments::{SegmentWithDct, Segmenter};
 use crate::fingerprint::{flattened, picture_dcts, FingerprintParams, Segment};
 use crate::media::frames::{open_pictures, Picture, Sequence};
+use crate::matching::QuerySegment;
 use crate::media::{catch_decoder_panic, DecodeLimits, MediaError, MediaKind};
+use crate::model::PanelPlace;
 
+use super::panels::panels_of;
 use super::video::query_segment;
 use super::{FileFingerprint, Sampling};
 
@@ -75,6 +78,10 @@ struct Walk<'a> {
     features: Vec<FeatureSample>,
     previous_s: Option<f64>,
     partial: Option<String>,
+    /// A document's storyboard panels, and the pages they were found on.
+    panels: Vec<(PanelPlace, QuerySegment)>,
+    panel_pages: Vec<u32>,
+    pages: u32,
 }
 
 /// Segments of one track: a video's collapse held frames, pages are kept one each.
@@ -100,6 +107,9 @@ impl<'a> Walk<'a> {
             features: Vec::new(),
             previous_s: None,
             partial: None,
+            panels: Vec::new(),
+            panel_pages: Vec::new(),
+            pages: 0,
         }
     }
 
@@ -124,6 +134,15 @@ impl<'a> Walk<'a> {
                 }
                 self.previous_s = Some(self.time_s);
             }
+        }
+        if self.sequence == Sequence::Pages {
+            self.pages += 1;
+            let size = (picture.image.width(), picture.image.height());
+            let found = panels_of(&picture.image, self.pages, size, self.params);
+            if found.laid_out {
+                self.panel_pages.push(self.pages);
+            }
+            self.panels.extend(found.panels);
         }
         let dcts = std::iter::once(dct).chain(crops);
         for (n, (dct, track)) in dcts.zip(&mut self.tracks).enumerate() {
@@ -189,8 +208,8 @@ impl<'a> Walk<'a> {
             crops,
             insets: Vec::new(),
             features: self.features,
-            panels: Vec::new(),
-            panel_pages: Vec::new(),
+            panels: self.panels,
+            panel_pages: self.panel_pages,
         }
     }
 }

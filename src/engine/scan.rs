@@ -8,7 +8,7 @@ use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::local::match_by_keypoints;
-use crate::matching::{match_file_and_insets, MatchOptions};
+use crate::matching::{match_document, match_file_and_insets, Document, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
 use crate::search::FeatureIndex;
@@ -96,13 +96,23 @@ pub fn scan_paths(
                             // Keypoints are spent once matched; the batch keeps the rest of
                             // each fingerprint for the report until its last file is done.
                             let samples = std::mem::take(&mut fp.features);
-                            let matched = match_file_and_insets(
-                                bank,
-                                &file.display,
-                                &fp.segments,
-                                &fp.insets,
-                                &matching,
-                            )
+                            let matched = if fp.kind == MediaKind::Still {
+                                // Page by page, and each storyboard panel on its own.
+                                let doc = Document {
+                                    pages: &fp.segments,
+                                    panels: &fp.panels,
+                                    panel_pages: &fp.panel_pages,
+                                };
+                                match_document(bank, &file.display, &doc, &matching)
+                            } else {
+                                match_file_and_insets(
+                                    bank,
+                                    &file.display,
+                                    &fp.segments,
+                                    &fp.insets,
+                                    &matching,
+                                )
+                            }
                             .and_then(|mut found| {
                                 match_by_keypoints(
                                     bank,
