@@ -9,5 +9,6 @@ mod archives;
 mod cli;
 mod fingerprints;
 mod nightly;
+mod panels;
 mod search;
 mod video;
