@@ -10,6 +10,7 @@ pub mod hash256;
 pub mod imghash;
 pub mod inset;
 pub mod keypoints;
+pub mod panels;
 pub mod pdq;
 pub mod segments;
 pub mod vpdq;

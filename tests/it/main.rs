@@ -13,5 +13,6 @@ mod fingerprints;
 mod layers;
 mod multiframe;
 mod nightly;
+mod panels;
 mod search;
 mod video;
