@@ -128,6 +128,25 @@ impl AssetRecord {
         (page, None)
     }
 
+    /// Which picture of the asset a stored segment shows, as a number: a page and its
+    /// centre crops share one, each panel has its own. A video's segments (and a single
+    /// picture's with its crops) all show picture 0.
+    pub fn picture_of(&self, index: u32) -> u32 {
+        let own = self.segments;
+        if self.kind != MediaKind::Still || own <= 1 && self.panels.is_empty() {
+            return 0;
+        }
+        let crops: u32 = self.crops.iter().map(|&(_, n)| n).sum();
+        if index >= own + crops {
+            return index - crops;
+        }
+        self.parts()
+            .into_iter()
+            .find(|(_, range)| range.contains(&(index as usize)))
+            .map(|(_, range)| index - range.start as u32)
+            .unwrap_or(index)
+    }
+
     /// Which part a stored segment index belongs to: `None` for the picture itself, or
     /// the centre crop's per cent kept.
     pub fn crop_of(&self, index: u32) -> Option<u8> {

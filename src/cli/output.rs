@@ -14,6 +14,7 @@ use celprint::engine::{Context, IndexSummary};
 use celprint::fingerprint::borders::BarRule;
 use celprint::fingerprint::keypoints::BANK_STEP_S;
 use celprint::fingerprint::ImgHashAlgo;
+use celprint::model::PanelBox;
 use celprint::render::{self, html::Evidence};
 use celprint::report::{ScanReport, Verdict};
 
@@ -103,14 +104,28 @@ fn by_keypoints(l: &celprint::report::LocalEvidence) -> String {
     )
 }
 
+/// ` p2`, ` panel 400x300+220+179`, or both: where on its pages a match sits.
+fn place(page: Option<u32>, panel: Option<PanelBox>) -> String {
+    let mut out = String::new();
+    if let Some(p) = page {
+        out.push_str(&format!(" p{p}"));
+    }
+    if let Some(b) = panel {
+        out.push_str(&format!(" panel {}x{}+{}+{}", b.w, b.h, b.x, b.y));
+    }
+    out
+}
+
 pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()> {
     for m in &r.matches {
         writeln!(
             out,
-            "MATCH {}{} ~ {} [{}]{} distance {} score {:.2} transform {}{}{}{}{}",
+            "MATCH {}{}{} ~ {}{} [{}]{} distance {} score {:.2} transform {}{}{}{}{}",
             m.query.path,
+            place(m.query.page, m.query.panel),
             span(m.query.start_s, m.query.end_s),
             m.bank_asset.path,
+            place(m.bank_asset.page, m.bank_asset.panel),
             m.bank_asset.label,
             span(m.bank_asset.start_s, m.bank_asset.end_s),
             m.distance,

@@ -23,7 +23,9 @@ pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint
 
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::FeatureSample;
-use crate::fingerprint::{fingerprint_still, Dihedral, FingerprintParams, Segment, StillFingerprint};
+use crate::fingerprint::{
+    fingerprint_still, Dihedral, FingerprintParams, Segment, StillFingerprint,
+};
 use crate::matching::QuerySegment;
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
 use crate::model::PanelPlace;

@@ -18,8 +18,8 @@ use crate::fingerprint::keypoints::{keypoints, starts_step, FeatureSample};
 use crate::fingerprint::pdq::LumaPlane;
 use crate::fingerprint::segments::{SegmentWithDct, Segmenter};
 use crate::fingerprint::{flattened, picture_dcts, FingerprintParams, Segment};
-use crate::media::frames::{open_pictures, Picture, Sequence};
 use crate::matching::QuerySegment;
+use crate::media::frames::{open_pictures, Picture, Sequence};
 use crate::media::{catch_decoder_panic, DecodeLimits, MediaError, MediaKind};
 use crate::model::PanelPlace;
 

@@ -277,13 +277,15 @@ pub fn match_file(
             out.matches.extend(keep_best_per_stretch(runs));
         } else if query_is_video {
             out.matches.extend(
-                video_against_still(query_path, segments, &firm, opts, &side)
-                    .into_iter()
-                    .map(|(mut m, index)| {
-                        m.bank_crop = asset.crop_of(index);
-                        m.bank_asset = m.bank_asset.at(asset, index);
-                        m
-                    }),
+                video_against_still(query_path, segments, &firm, opts, &side, &|i| {
+                    asset.picture_of(i)
+                })
+                .into_iter()
+                .map(|(mut m, index)| {
+                    m.bank_crop = asset.crop_of(index);
+                    m.bank_asset = m.bank_asset.at(asset, index);
+                    m
+                }),
             );
         } else {
             // A still: its best evidence in this asset.
@@ -536,6 +538,7 @@ fn video_against_still(
     hits: &[&Hit],
     opts: &MatchOptions,
     side: &dyn Fn(Option<f64>, Option<f64>) -> BankSide,
+    picture_of: &dyn Fn(u32) -> u32,
 ) -> Vec<(Match, u32)> {
     let mut best: HashMap<usize, &Hit> = HashMap::new();
     for h in hits {
@@ -551,8 +554,12 @@ fn video_against_still(
     while i < qs.len() {
         let mut j = i;
         let end_of = |k: usize| query[qs[k]].segment.end_s.unwrap_or(0.0);
+        // A run shows one picture: an animatic cuts from one banked panel or page to the
+        // next, and each is its own match with its own seconds.
+        let picture = |k: usize| picture_of(best[&qs[k]].seg.index);
         while j + 1 < qs.len()
             && query[qs[j + 1]].segment.start_s.unwrap_or(0.0) - end_of(j) <= opts.max_gap_s
+            && picture(j + 1) == picture(i)
         {
             j += 1;
         }

@@ -12,10 +12,11 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use crate::model::PanelBox;
 use crate::report::{FileStatus, ScanReport};
 
 /// New columns go at the end, so that scripts reading columns by position keep working.
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 24] = [
     "query_path",
     "query_start_s",
     "query_end_s",
@@ -36,7 +37,14 @@ const HEADER: [&str; 20] = [
     "local_keypoints",
     "status",
     "reason",
+    "query_page",
+    "query_panel",
+    "bank_page",
+    "bank_panel",
 ];
+/// Where a row that is not a match says what it is, and why.
+const STATUS: usize = 18;
+const REASON: usize = 19;
 
 const BYTE_ORDER_MARK: &[u8] = "\u{feff}".as_bytes();
 
@@ -105,6 +113,10 @@ pub fn write_csv<W: Write>(
                 .unwrap_or_default(),
             "match",
             "",
+            &page(m.query.page),
+            &panel(m.query.panel),
+            &page(m.bank_asset.page),
+            &panel(m.bank_asset.panel),
         ])?;
     }
     let unchecked = report
@@ -120,13 +132,24 @@ pub fn write_csv<W: Write>(
     for (path, status, reason) in unchecked.chain(whole) {
         let mut row = vec![""; HEADER.len()];
         row[0] = &path;
-        row[HEADER.len() - 2] = status;
+        row[STATUS] = status;
         let reason = text_cell(reason.unwrap_or(""));
-        row[HEADER.len() - 1] = &reason;
+        row[REASON] = &reason;
         w.write_record(row)?;
     }
     w.flush()?;
     Ok(())
+}
+
+fn page(page: Option<u32>) -> String {
+    page.map(|p| p.to_string()).unwrap_or_default()
+}
+
+/// A panel as X11 geometry, `WxH+X+Y`, as `query_inset` is written.
+fn panel(panel: Option<PanelBox>) -> String {
+    panel
+        .map(|b| format!("{}x{}+{}+{}", b.w, b.h, b.x, b.y))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -286,12 +286,14 @@ fn csv_rows_follow_the_matches() {
     );
     assert!(
         lines[0].ends_with(
-            ",\"transform\",\"specificity\",\"bank_crop\",\"query_inset\",\"faint_only\",\"local_keypoints\",\"status\",\"reason\""
+            ",\"transform\",\"specificity\",\"bank_crop\",\"query_inset\",\"faint_only\",\"local_keypoints\",\"status\",\"reason\",\"query_page\",\"query_panel\",\"bank_page\",\"bank_panel\""
         ),
         "{text}"
     );
     assert!(
-        lines[1].ends_with(",\"flip_h\",1.0000,\"\",\"\",\"false\",\"\",\"match\",\"\""),
+        lines[1].ends_with(
+            ",\"flip_h\",1.0000,\"\",\"\",\"false\",\"\",\"match\",\"\",\"\",\"\",\"\",\"\""
+        ),
         "{text}"
     );
     assert!(
