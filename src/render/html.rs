@@ -13,6 +13,7 @@ use std::io::{self, Write};
 use crate::fingerprint::inset::Rect;
 use crate::media::thumbnail::Thumbnail;
 use crate::model::Label;
+use crate::model::PanelBox;
 use crate::report::{FileStatus, Match, ScanReport, Verdict};
 
 /// Pictures for a report's matches, in the report's order.
@@ -283,6 +284,21 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
             ),
         );
     }
+    for (side, page, panel) in [
+        ("Delivered", m.query.page, m.query.panel),
+        ("Banked", m.bank_asset.page, m.bank_asset.panel),
+    ] {
+        let place = match (page, panel) {
+            (Some(p), Some(b)) => format!(
+                "page {p}, panel {}×{} pixels at ({}, {})",
+                b.w, b.h, b.x, b.y
+            ),
+            (None, Some(b)) => format!("panel {}×{} pixels at ({}, {})", b.w, b.h, b.x, b.y),
+            (Some(p), None) => format!("page {p}"),
+            (None, None) => continue,
+        };
+        row(&format!("{side} page"), place);
+    }
     if let Some(l) = &m.local {
         let [left, top, right, bottom] = l.bank_area.map(|f| (f * 100.0).round());
         row(
@@ -344,21 +360,32 @@ fn match_block(h: &mut String, m: &Match, evidence: Option<&MatchEvidence>) {
             &moment.query,
             moment.query_s,
             m.query.frame_rate,
-            m.query_inset,
+            m.query_inset.or(m.query.panel.map(rect)),
         );
         picture(
             h,
             &moment.bank,
             moment.bank_s,
             m.bank_asset.frame_rate,
-            None,
+            m.bank_asset.panel.map(rect),
         );
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n</article>\n");
 }
 
-/// One picture with its timecode; `mark` outlines a picture-in-picture inset on it.
+/// A storyboard panel's box as the outline a picture takes.
+fn rect(b: PanelBox) -> Rect {
+    Rect {
+        x: b.x as usize,
+        y: b.y as usize,
+        width: b.w as usize,
+        height: b.h as usize,
+    }
+}
+
+/// One picture with its timecode; `mark` outlines a picture-in-picture inset or a
+/// storyboard panel on it.
 fn picture(
     h: &mut String,
     pic: &Result<Thumbnail, String>,
