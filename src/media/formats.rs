@@ -201,7 +201,8 @@ mod tests {
         let sdr = tone_map(&ramp(1.0)).to_luma8().into_raw();
         let hdr = tone_map(&ramp(6.0)).to_luma8().into_raw();
         let white = hdr.iter().filter(|&&v| v == 255).count();
-        assert!(white <= 6, "{white} pixels clipped");
+        // The brightest 0.5 %, and those that round up to white; a clamp would whiten 83 %.
+        assert!(white <= 12, "{white} pixels clipped");
         let off = sdr.iter().zip(&hdr).map(|(a, b)| a.abs_diff(*b)).max();
         assert!(off <= Some(2), "{off:?}");
         // NaN, infinities and negatives do not poison the picture.

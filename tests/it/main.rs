@@ -8,6 +8,7 @@ mod common;
 mod archives;
 mod cli;
 mod fingerprints;
+mod formats;
 mod nightly;
 mod search;
 mod video;
