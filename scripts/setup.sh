@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what celprint needs to build and test on Debian 12, if it is missing:
 # clang (bindgen, for RocksDB's bindings), pkg-config, the FFmpeg development libraries and
-# the ffmpeg command and ImageMagick (tests use them to make fixtures), and rustfmt/clippy.
+# the ffmpeg command and ImageMagick (tests use them to make fixtures), poppler-utils (PDF
+# input, at run time) and qpdf (a test file), and rustfmt/clippy.
 # Sourced by demo.sh and test.sh; safe to run again.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           libavfilter-dev libavdevice-dev libswresample-dev
           bsdutils          # script(1): the progress-bar test runs the job on a terminal
           imagemagick       # convert: the CMYK JPEG, multi-page TIFF and GIF test files
+          poppler-utils     # pdfinfo, pdftoppm, pdftohtml: PDF pages rendered at run time
+          qpdf              # the encrypted PDF test file
           fonts-dejavu-core)  # drawtext: the burned-in text and timecode tests
 missing=()
 for p in "${packages[@]}"; do

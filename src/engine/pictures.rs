@@ -41,16 +41,16 @@ pub(super) fn fingerprint_pictures(
     };
     let sequence = pictures.sequence;
     let mut walk = Walk::new(params, sequence, sampling);
+    let unit = match sequence {
+        Sequence::Animation => "frame",
+        Sequence::Pages => "page",
+    };
     for (n, picture) in pictures.enumerate() {
         let picture = match picture {
             Ok(picture) => picture,
             // Nothing checked: the file is an error, as a still that fails is.
             Err(e) if n == 0 => return Err(e),
             Err(e) => {
-                let unit = match sequence {
-                    Sequence::Animation => "frame",
-                    Sequence::Pages => "page",
-                };
                 walk.partial = Some(format!("{unit} {}: {e}", n + 1));
                 break;
             }
@@ -59,6 +59,11 @@ pub(super) fn fingerprint_pictures(
             walk.add(&picture);
             Ok(())
         })?;
+        // Hashed, but not all of it was read (a PDF page the renderer found damaged).
+        if let Some(damage) = &picture.damage {
+            walk.partial
+                .get_or_insert_with(|| format!("{unit} {}: {damage}", n + 1));
+        }
     }
     Ok(Some(walk.finish(digest, bytes.len() as u64)))
 }

@@ -8,6 +8,9 @@
 //! [`DecodeLimits::max_total_pixels`]: past either, the pictures stop with an error
 //! and the ones before it stand (a decompression bomb of a thousand full-size frames,
 //! or a chain of pages that never ends, costs no more than the limits allow).
+//!
+//! A PDF is a file of pages too, rendered by [`super::pdf`]; even a PDF of one page is
+//! opened here, since the still decoder cannot read it.
 
 use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
 
@@ -35,6 +38,46 @@ pub struct Picture {
     /// How long an animation's frame is shown, in seconds ([`shown_for`]); `None` for a
     /// page.
     pub duration_s: Option<f64>,
+    /// The pictures a PDF page embeds, each with the box it is drawn in; empty for
+    /// other formats.
+    pub placed: Vec<Placed>,
+    /// What went wrong on a picture that was still decoded (a PDF page the renderer
+    /// reported damage on, or whose embedded pictures could not all be read): the file
+    /// has not been fully checked.
+    pub damage: Option<String>,
+    /// The resolution a PDF page was rendered at: [`super::pdf::RENDER_DPI`], or lower
+    /// for a page that would otherwise pass the pixel limit. `None` for other formats.
+    pub dpi: Option<f64>,
+}
+
+impl Picture {
+    fn plain(image: DynamicImage, duration_s: Option<f64>) -> Picture {
+        Picture {
+            image,
+            duration_s,
+            placed: Vec::new(),
+            damage: None,
+            dpi: None,
+        }
+    }
+}
+
+/// A picture embedded in a page, as stored in the file (its own pixels, at its own
+/// size), and where the page draws it.
+#[derive(Debug)]
+pub struct Placed {
+    pub rect: PlacedRect,
+    pub image: DynamicImage,
+}
+
+/// A box in a rendered page's pixels (at [`Picture::dpi`]), origin top-left. It may
+/// reach past the page's edges, where the document places a picture partly off it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlacedRect {
+    pub x: i64,
+    pub y: i64,
+    pub width: u64,
+    pub height: u64,
 }
 
 /// The pictures of one file, decoded one at a time as they are asked for.
@@ -89,15 +132,22 @@ impl Iterator for Pictures<'_> {
     }
 }
 
-/// The pictures of `bytes` when it is an animated GIF, APNG or WebP, or a TIFF with
-/// more than one page; `None` for anything else, a file with a single picture included,
-/// and for a file whose first picture cannot be decoded here (the still decoder then
-/// reports on it as it always has).
+/// The pictures of `bytes` when it is an animated GIF, APNG or WebP, a TIFF with more
+/// than one page, or a PDF; `None` for anything else, a file with a single picture
+/// included (a PDF aside), and for a file whose first picture cannot be decoded here
+/// (the still decoder then reports on it as it always has). A PDF that cannot be opened
+/// is an error.
 pub fn open_pictures(
     bytes: &[u8],
     limits: DecodeLimits,
 ) -> Result<Option<Pictures<'_>>, MediaError> {
     let opened = catch_decoder_panic(|| {
+        if super::sniff::is_pdf(bytes) {
+            return Ok(Some((
+                Sequence::Pages,
+                super::pdf::pages(bytes, limits)? as Decoded<'_>,
+            )));
+        }
         Ok(match image::guess_format(bytes).ok() {
             Some(ImageFormat::Gif) => animation(GifDecoder::new(Cursor::new(bytes)), limits),
             Some(ImageFormat::Png) => apng(bytes, limits),
@@ -164,10 +214,10 @@ fn frames_of(mut frames: image::Frames<'_>, least: usize) -> Option<(Sequence, D
     let picture = |f: image::ImageResult<image::Frame>| {
         f.map_err(MediaError::Decode).map(|f| {
             let (n, d) = f.delay().numer_denom_ms();
-            Picture {
-                duration_s: Some(shown_for(f64::from(n) / f64::from(d.max(1)))),
-                image: DynamicImage::ImageRgba8(f.into_buffer()),
-            }
+            Picture::plain(
+                DynamicImage::ImageRgba8(f.into_buffer()),
+                Some(shown_for(f64::from(n) / f64::from(d.max(1)))),
+            )
         })
     };
     let first = picture(Ok(frames.next()?.ok()?));
@@ -200,10 +250,7 @@ fn apng(bytes: &[u8], limits: DecodeLimits) -> Option<(Sequence, Decoded<'_>)> {
     }
     let default = move || -> Result<Picture, MediaError> {
         let image = super::decode_still(bytes, limits, super::StillScale::Full)?.into_image();
-        Ok(Picture {
-            image,
-            duration_s: Some(shown_for(0.0)),
-        })
+        Ok(Picture::plain(image, Some(shown_for(0.0))))
     };
     Some((
         sequence,
@@ -259,10 +306,7 @@ fn pages(bytes: &[u8], limits: DecodeLimits) -> Option<(Sequence, Decoded<'_>)> 
         check_size(w, h, limits)?;
         page.set_limits(caps(w, h)).map_err(MediaError::Decode)?;
         let image = DynamicImage::from_decoder(page).map_err(MediaError::Decode)?;
-        Ok(Picture {
-            image,
-            duration_s: None,
-        })
+        Ok(Picture::plain(image, None))
     };
     Some((
         Sequence::Pages,

@@ -5,8 +5,11 @@
 
 pub mod archive;
 pub mod budget;
+pub mod formats;
 pub mod frames;
 pub mod pathtext;
+pub mod pdf;
+pub mod psd;
 pub mod sniff;
 pub mod still;
 pub mod thumbnail;
@@ -28,7 +31,8 @@ pub enum MediaKind {
 }
 
 const STILL_EXTENSIONS: &[&str] = &[
-    "jpg", "jpeg", "jpe", "png", "apng", "gif", "bmp", "tif", "tiff", "webp",
+    "jpg", "jpeg", "jpe", "png", "apng", "gif", "bmp", "tif", "tiff", "webp", "tga", "psd", "psb",
+    "exr", "pdf",
 ];
 const VIDEO_EXTENSIONS: &[&str] = &[
     "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "m2v", "ts", "m2ts", "mts", "mxf",
@@ -62,6 +66,12 @@ pub enum MediaError {
     Decode(image::ImageError),
     #[error("cannot decode JPEG: {0}")]
     Jpeg(String),
+    #[error("{0}")]
+    Psd(String),
+    #[error("cannot decode OpenEXR: {0}")]
+    Exr(String),
+    #[error(transparent)]
+    Pdf(#[from] pdf::PdfError),
     #[error(
         "image is {width}×{height} = {pixels} pixels, over the decode limit of {limit} pixels"
     )]

@@ -41,8 +41,23 @@ pub fn sniff_file(path: &Path) -> std::io::Result<Sniffed> {
         if super::kind_of(path) == Some(MediaKind::Video) {
             return Ok(Sniffed::Media(MediaKind::Video));
         }
+        // TGA has no magic number: its name and a consistent header together say it.
+        if has_tga_name(path) && super::formats::looks_like_tga(&head) {
+            return Ok(Sniffed::Media(MediaKind::Still));
+        }
     }
     Ok(sniffed)
+}
+
+fn has_tga_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("tga"))
+}
+
+/// A PDF: `%PDF-` at the start, where every writer puts it.
+pub fn is_pdf(head: &[u8]) -> bool {
+    head.starts_with(b"%PDF-")
 }
 
 /// Identifies a file from its first bytes (up to [`HEAD`] of them).
@@ -56,13 +71,16 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if let Some(found) = unsupported_still(head) {
         return Sniffed::Unsupported(found);
     }
+    // Photoshop documents: their flattened composite ([`super::psd`]).
+    if super::psd::is_psd(head) {
+        return Sniffed::Media(MediaKind::Still);
+    }
     if let Ok(format) = image::guess_format(head) {
         use image::ImageFormat as F;
         return match format {
-            F::Png | F::Jpeg | F::Gif | F::Bmp | F::Tiff | F::WebP => {
+            F::Png | F::Jpeg | F::Gif | F::Bmp | F::Tiff | F::WebP | F::OpenExr => {
                 Sniffed::Media(MediaKind::Still)
             }
-            F::OpenExr => Sniffed::Unsupported("OpenEXR image"),
             F::Avif => Sniffed::Unsupported("AVIF image"),
             F::Hdr => Sniffed::Unsupported("Radiance HDR image"),
             F::Ico => Sniffed::Unsupported("ICO icon"),
@@ -74,8 +92,8 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if super::archive::is_archive_head(head) {
         return Sniffed::Archive;
     }
-    if head.starts_with(b"%PDF-") {
-        return Sniffed::Unsupported("PDF document");
+    if is_pdf(head) {
+        return Sniffed::Media(MediaKind::Still);
     }
     if !head.contains(&0) && std::str::from_utf8(trim_cut_char(head)).is_ok() {
         let lower = head.to_ascii_lowercase();
@@ -138,14 +156,10 @@ fn transport_stream(h: &[u8], packet: usize, first: usize) -> bool {
 }
 
 fn unsupported_still(h: &[u8]) -> Option<&'static str> {
-    if h.starts_with(b"8BPS") {
-        Some("Photoshop document")
-    } else if h.starts_with(b"SDPX") || h.starts_with(b"XPDS") {
+    if h.starts_with(b"SDPX") || h.starts_with(b"XPDS") {
         Some("DPX image")
     } else if h.starts_with(b"gimp xcf") {
         Some("GIMP document")
-    } else if h.starts_with(&[0x76, 0x2f, 0x31, 0x01]) {
-        Some("OpenEXR image")
     } else {
         None
     }
@@ -178,7 +192,12 @@ mod tests {
             sniff(b"\x89PNG\r\n\x1a\n...."),
             Sniffed::Media(MediaKind::Still)
         );
-        assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Unsupported("PDF document"));
+        assert_eq!(sniff(b"%PDF-1.7\n"), Sniffed::Media(MediaKind::Still));
+        assert_eq!(sniff(b"8BPS\0\x01"), Sniffed::Media(MediaKind::Still));
+        assert_eq!(
+            sniff(&[0x76, 0x2f, 0x31, 0x01, 2, 0, 0, 0]),
+            Sniffed::Media(MediaKind::Still)
+        );
         assert_eq!(sniff(b"PK\x03\x04rest"), Sniffed::Archive);
     }
 

@@ -1,5 +1,7 @@
-//! Decoding stills under a pixel limit: JPEG through libjpeg-turbo, everything else
-//! through the `image` crate.
+//! Decoding stills under a pixel limit: JPEG through libjpeg-turbo, Photoshop documents'
+//! composites through [`super::psd`], OpenEXR through the `exr` crate,
+//! tone-mapped ([`super::formats::tone_map`]), everything else (TGA included) through
+//! the `image` crate.
 
 use std::io::Cursor;
 use std::ops::Deref;
@@ -114,10 +116,40 @@ pub fn decode_still(
     }
     let budget = DecodeBudget::process();
     catch_decoder_panic(|| {
+        if super::psd::is_psd(bytes) {
+            let header = super::psd::header(bytes)?;
+            check_size(header.width, header.height, limits)?;
+            let pixels = u64::from(header.width) * u64::from(header.height);
+            let need = peak_bytes(header.decoded_bytes(), pixels, false);
+            let permit = budget.acquire(need, limits.memory_bytes);
+            let image = super::psd::decode(bytes, header)?;
+            return Ok(DecodedStill {
+                image,
+                _permit: permit,
+            });
+        }
+        if super::formats::is_exr(bytes) {
+            let (width, height) = super::formats::exr_size(bytes)?;
+            check_size(width, height, limits)?;
+            let pixels = u64::from(width) * u64::from(height);
+            // Linear RGBA at 32-bit float, and its tone-mapped copy beside it.
+            let need = peak_bytes(pixels.saturating_mul(16 + 4), pixels, true);
+            let permit = budget.acquire(need, limits.memory_bytes);
+            let image = super::formats::decode_exr(bytes)?;
+            return Ok(DecodedStill {
+                image,
+                _permit: permit,
+            });
+        }
         let reader = || -> Result<ImageReader<Cursor<&[u8]>>, MediaError> {
-            let r = ImageReader::new(Cursor::new(bytes))
+            let mut r = ImageReader::new(Cursor::new(bytes))
                 .with_guessed_format()
                 .map_err(MediaError::Io)?;
+            if r.format().is_none() && super::formats::looks_like_tga(bytes) {
+                // Only files the walk accepted reach here: a `.tga` name with a TGA
+                // header (TGA has no magic number to guess by).
+                r.set_format(image::ImageFormat::Tga);
+            }
             if r.format().is_none() {
                 return Err(MediaError::UnknownFormat);
             }

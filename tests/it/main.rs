@@ -2,7 +2,8 @@
 //! are linked once: the command line and reports (`cli`), archives, the nightly job,
 //! fingerprints against Meta's references, the search index, video (a module per area:
 //! `video::decode`, `ranges`, `bars`, `crops`, `insets`, `keypoints`), pictures of more
-//! than one frame or page (`multiframe`), and the layers' import rule (`layers`).
+//! than one frame or page (`multiframe`), production formats (`formats`: PDF, TGA, PSD, EXR), storyboard panels (`panels`),
+//! and the layers' import rule (`layers`).
 //! Run one area with `cargo test --release --test it -- video::` or `-- video::bars::`.
 
 mod common;
@@ -10,6 +11,7 @@ mod common;
 mod archives;
 mod cli;
 mod fingerprints;
+mod formats;
 mod layers;
 mod multiframe;
 mod nightly;
