@@ -295,7 +295,7 @@ pub fn fingerprint_still_bytes(
     let query = still_query_segment(&fp);
     let found = media::catch_decoder_panic(|| {
         let source = panels::source_size(bytes).unwrap_or((img.width(), img.height()));
-        Ok(panels::panels_of(&img, 1, source, params))
+        Ok(panels::panels_of(&img, 1, source, params, &[]))
     })?;
     Ok(FileFingerprint {
         digest,

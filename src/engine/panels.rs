@@ -5,9 +5,11 @@
 use image::DynamicImage;
 
 use super::still_query_segment;
+use crate::fingerprint::inset::Rect;
 use crate::fingerprint::panels::find_panels;
 use crate::fingerprint::{fingerprint_still, FingerprintParams};
 use crate::matching::QuerySegment;
+use crate::media::frames::Placed;
 use crate::model::{PanelBox, PanelPlace};
 
 /// What the panel finder made of one page.
@@ -22,16 +24,37 @@ pub(super) struct PagePanels {
 /// The panels of `page`, page `number` (from 1) of its file, whose own size is `source`
 /// pixels: a JPEG may have been shrunk as it was decoded, and boxes are given in the
 /// file's pixels.
+///
+/// `placed` are the pictures a PDF page embeds, in the page's pixels: a panel the finder
+/// found where one of them is drawn is fingerprinted from the embedded pixels (the
+/// export's own, before the page was rendered), and an embedded picture the finder did
+/// not see (a page with no frames drawn) is a panel of its own.
 pub(super) fn panels_of(
     page: &DynamicImage,
     number: u32,
     source: (u32, u32),
     params: &FingerprintParams,
+    placed: &[Placed],
 ) -> PagePanels {
     if !params.panels {
         return PagePanels::default();
     }
-    let found = find_panels(&page.to_luma8());
+    let mut found: Vec<(Rect, bool, Option<&DynamicImage>)> = find_panels(&page.to_luma8())
+        .into_iter()
+        .map(|p| (p.rect, p.blank, None))
+        .collect();
+    for embedded in placed {
+        let Some(r) = on_page(embedded, page) else {
+            continue;
+        };
+        match found.iter_mut().find(|(f, _, _)| iou(f, &r) >= SAME_BOX) {
+            Some(panel) => {
+                panel.1 = false;
+                panel.2 = Some(&embedded.image);
+            }
+            None => found.push((r, false, Some(&embedded.image))),
+        }
+    }
     let scale_x = f64::from(source.0) / f64::from(page.width().max(1));
     let scale_y = f64::from(source.1) / f64::from(page.height().max(1));
     // A panel is a picture of its own: no centre crops of it are kept.
@@ -42,11 +65,15 @@ pub(super) fn panels_of(
     let panels = found
         .iter()
         .enumerate()
-        .filter(|(_, p)| !p.blank)
-        .map(|(i, p)| {
-            let r = p.rect;
-            let cut = page.crop_imm(r.x as u32, r.y as u32, r.width as u32, r.height as u32);
-            let fp = fingerprint_still(&cut, &plain);
+        .filter(|(_, (_, blank, _))| !blank)
+        .map(|(i, &(r, _, embedded))| {
+            let fp = match embedded {
+                Some(image) => fingerprint_still(image, &plain),
+                None => {
+                    let (x, y, w, h) = (r.x as u32, r.y as u32, r.width as u32, r.height as u32);
+                    fingerprint_still(&page.crop_imm(x, y, w, h), &plain)
+                }
+            };
             let place = PanelPlace {
                 page: number,
                 panel: i as u32 + 1,
@@ -74,4 +101,44 @@ pub(super) fn source_size(bytes: &[u8]) -> Option<(u32, u32)> {
         .ok()?
         .into_dimensions()
         .ok()
+}
+
+/// An embedded picture and a found panel this much alike (intersection over union) are
+/// one panel: the layout's boxes and the found ones agree within a few pixels.
+const SAME_BOX: f64 = 0.8;
+/// An embedded picture smaller than this share of the page's shorter side on either
+/// side is a logo or a rule, not a panel: as the panel finder's own minimum.
+const MIN_PANEL_SHARE: f64 = 0.05;
+
+/// An embedded picture's box clipped to the page, when enough of it is on the page to
+/// be a panel.
+fn on_page(embedded: &Placed, page: &DynamicImage) -> Option<Rect> {
+    let (pw, ph) = (i64::from(page.width()), i64::from(page.height()));
+    let r = embedded.rect;
+    let (x0, y0) = (r.x.clamp(0, pw), r.y.clamp(0, ph));
+    let x1 = (r.x + r.width as i64).clamp(0, pw);
+    let y1 = (r.y + r.height as i64).clamp(0, ph);
+    let min = (pw.min(ph) as f64 * MIN_PANEL_SHARE) as i64;
+    (x1 - x0 >= min.max(8) && y1 - y0 >= min.max(8)).then(|| Rect {
+        x: x0 as usize,
+        y: y0 as usize,
+        width: (x1 - x0) as usize,
+        height: (y1 - y0) as usize,
+    })
+}
+
+fn iou(a: &Rect, b: &Rect) -> f64 {
+    let w = (a.x + a.width)
+        .min(b.x + b.width)
+        .saturating_sub(a.x.max(b.x));
+    let h = (a.y + a.height)
+        .min(b.y + b.height)
+        .saturating_sub(a.y.max(b.y));
+    let inter = (w * h) as f64;
+    let union = (a.width * a.height + b.width * b.height) as f64 - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
 }

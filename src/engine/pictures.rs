@@ -143,7 +143,13 @@ impl<'a> Walk<'a> {
         if self.sequence == Sequence::Pages {
             self.pages += 1;
             let size = (picture.image.width(), picture.image.height());
-            let found = panels_of(&picture.image, self.pages, size, self.params);
+            let found = panels_of(
+                &picture.image,
+                self.pages,
+                size,
+                self.params,
+                &picture.placed,
+            );
             if found.laid_out {
                 self.panel_pages.push(self.pages);
             }
