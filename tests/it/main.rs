@@ -11,4 +11,5 @@ mod fingerprints;
 mod layers;
 mod nightly;
 mod search;
+mod sequences;
 mod video;
