@@ -5,9 +5,10 @@
 //! The frame number is the last run of digits before the extension. Files of one folder
 //! whose names differ only in that number (same text before it, same text and extension
 //! after it) are one sequence, in number order, when there are at least [`MIN_FRAMES`] of
-//! them. Numbers are either padded to one width (`0001`, `0048`, and `1000` beside them)
-//! or unpadded (`1`, `12`, `100`); the two are different sequences, as they are to the
-//! tools that write them. Grouping reads names only: no file is opened.
+//! them, numbered as frames are ([`frame_like`]). Numbers are either padded to one width
+//! (`0001`, `0048`, and `1000` beside them) or unpadded (`1`, `12`, `100`); the two are
+//! different sequences, as they are to the tools that write them. Grouping reads names
+//! only: no file is opened.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,6 +20,10 @@ use super::{InputFile, MediaKind};
 /// picture (`logo1.png`, `logo2.png`) than a shot, and stay two stills; three of one
 /// pattern is the shortest run a renderer or a layout export writes as a shot.
 pub const MIN_FRAMES: usize = 3;
+
+/// Fewest digits of a frame number not set off by a dot: renderers and layout exports pad
+/// frames to 4 (`%04d`, `####`), while shots are numbered in 3 (`shot_010.jpg`).
+const FRAME_DIGITS: usize = 4;
 
 /// Longest frame number, in digits. Longer runs are ids or timestamps, not frames, and a
 /// frame number must fit the time line.
@@ -151,6 +156,10 @@ pub fn find_runs(displays: &[&str]) -> Vec<Run> {
                 .map(|&(i, _)| parsed[i].expect("parsed").digits.len())
                 .min()
                 .unwrap_or(1);
+            let numbers: Vec<u64> = members.iter().map(|&(_, n)| n).collect();
+            if !frame_like(prefix, hashes, &numbers) {
+                continue;
+            }
             let (first, last) = (members[0].1, members[members.len() - 1].1);
             let name = format!(
                 "{dir}{prefix}{}{suffix} [{first}-{last}]",
@@ -161,6 +170,18 @@ pub fn find_runs(displays: &[&str]) -> Vec<Run> {
     }
     runs.sort_by_key(|r| r.members.iter().map(|&(i, _)| i).min());
     runs
+}
+
+/// Whether numbers of at least `digits` digits after `prefix`, in order, are frames and
+/// not shots or takes: the number is set off by a dot (`shot010.0001.png`, `comp.7.exr`)
+/// or has at least [`FRAME_DIGITS`] digits (`layout_v3_0001.tga`), and at least half the
+/// steps from one number to the next are 1. Gaps are allowed (frames not rendered), but a
+/// delivery of shots numbered in tens (`shot_010.jpg`, `shot_020.jpg`, …) or in 3
+/// digits (`shot_001.png`, …) is a delivery of stills.
+fn frame_like(prefix: &str, digits: usize, numbers: &[u64]) -> bool {
+    let steps = numbers.windows(2).map(|w| w[1] - w[0]);
+    let ones = steps.clone().filter(|&d| d == 1).count();
+    (prefix.ends_with('.') || digits >= FRAME_DIGITS) && 2 * ones >= steps.count()
 }
 
 /// `files` with the frames of each sequence among its stills replaced, where the first
@@ -318,6 +339,28 @@ mod tests {
     #[test]
     fn two_numbered_files_stay_stills() {
         assert!(find_runs(&["/r/logo1.png", "/r/logo2.png"]).is_empty());
+    }
+
+    /// The demo delivery's layout, and the nightly job's: shots, not frames.
+    #[test]
+    fn shots_numbered_in_tens_or_three_digits_stay_stills() {
+        let tens = ["/d/shot_010.jpg", "/d/shot_020.jpg", "/d/shot_040.jpg"];
+        assert!(find_runs(&tens).is_empty());
+        let three = ["/d/shot_000.png", "/d/shot_001.png", "/d/shot_002.png"];
+        assert!(find_runs(&three).is_empty());
+        // Set off by a dot, or four digits, consecutive numbers are frames, gaps and all.
+        let dotted = [
+            "/d/s.001.png",
+            "/d/s.002.png",
+            "/d/s.003.png",
+            "/d/s.010.png",
+        ];
+        assert_eq!(find_runs(&dotted)[0].name, "/d/s.###.png [1-10]");
+        let four = ["/d/l_v3_0001.png", "/d/l_v3_0002.png", "/d/l_v3_0003.png"];
+        assert_eq!(find_runs(&four)[0].name, "/d/l_v3_####.png [1-3]");
+        // Four digits in steps of ten: takes or shots, not frames.
+        let takes = ["/d/t_0010.png", "/d/t_0020.png", "/d/t_0030.png"];
+        assert!(find_runs(&takes).is_empty());
     }
 
     #[test]

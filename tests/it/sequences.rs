@@ -151,7 +151,7 @@ fn a_sequence_cut_from_a_film_matches_the_banked_film_with_its_seconds() {
         &film,
         "-vf",
         "fps=12",
-        s(&twelve.join("sh020_%03d.png")),
+        s(&twelve.join("sh020_%04d.png")),
     ]);
     let spans = |extra: &[&str]| -> Vec<(f64, f64)> {
         let mut args = vec!["hash"];
@@ -177,7 +177,7 @@ fn a_sequence_cut_from_a_film_matches_the_banked_film_with_its_seconds() {
     let (code, report) = scan(&env, &["--sequence-fps", "12"], &[s(&twelve)]);
     assert_eq!(code, 1, "{report:#}");
     let (path, query, bank) = longest(&report);
-    assert!(path.ends_with("sh020_###.png [1-48]"), "{path}");
+    assert!(path.ends_with("sh020_####.png [1-48]"), "{path}");
     assert!(near(query, (0.0, 4.0)), "sequence at 12 fps {query:?}");
     assert!(near(bank, (10.0, 14.0)), "film {bank:?}");
 }
@@ -328,9 +328,9 @@ fn a_corrupt_frame_in_the_middle_makes_the_shot_partial_never_clean() {
     index(&env, &[s(&banked)]);
     let dir = env.path("delivery");
     for n in 1..=6 {
-        picture(&dir.join(format!("s_{n:03}.png")), n);
+        picture(&dir.join(format!("s.{n:03}.png")), n);
     }
-    let third = dir.join("s_003.png");
+    let third = dir.join("s.003.png");
     let bytes = std::fs::read(&third).unwrap();
     std::fs::write(&third, &bytes[..bytes.len() / 2]).unwrap();
 
@@ -342,20 +342,20 @@ fn a_corrupt_frame_in_the_middle_makes_the_shot_partial_never_clean() {
     let entries = scanned(&report);
     assert_eq!(entries.len(), 1, "{entries:?}");
     let (path, status, error) = &entries[0];
-    assert_eq!(path, &format!("{}/s_###.png [1-6]", s(&dir)));
+    assert_eq!(path, &format!("{}/s.###.png [1-6]", s(&dir)));
     assert_eq!(status, "partial");
-    assert!(error.starts_with("frame 3 (s_003.png): "), "{error}");
+    assert!(error.starts_with("frame 3 (s.003.png): "), "{error}");
 
     // Every frame broken: nothing checked, an error.
     for n in [1, 2, 4, 5, 6] {
-        std::fs::write(dir.join(format!("s_{n:03}.png")), b"not a png").unwrap();
+        std::fs::write(dir.join(format!("s.{n:03}.png")), b"not a png").unwrap();
     }
     let (code, report) = scan(&env, &[], &[s(&dir)]);
     assert_eq!(code, 2);
     assert_eq!(scanned(&report)[0].1, "error", "{report:#}");
 }
 
-/// Truth: three unrelated drawings of three sizes, numbered `ref_1` to `ref_3`. They are
+/// Truth: three unrelated drawings of three sizes, numbered `ref.1` to `ref.3`. They are
 /// one sequence (grouping reads names; a size change does not split it), and each
 /// frame is still checked on its own: the middle one, banked alone under another name,
 /// is found at its time, 1/24 s.
@@ -367,7 +367,7 @@ fn numbered_stills_of_different_sizes_are_one_sequence_and_each_is_checked() {
     for (n, size) in sizes.iter().enumerate() {
         let drawn = env.path(&format!("drawn{n}.png"));
         picture(&drawn, 50 + n as u32);
-        let out = dir.join(format!("ref_{}.png", n + 1));
+        let out = dir.join(format!("ref.{}.png", n + 1));
         std::fs::create_dir_all(&dir).unwrap();
         let ok = Command::new("convert")
             .args([s(&drawn), "-resize", &format!("{size}!"), s(&out)])
@@ -378,7 +378,7 @@ fn numbered_stills_of_different_sizes_are_one_sequence_and_each_is_checked() {
     }
     let banked = env.path("bank/middle.png");
     std::fs::create_dir_all(banked.parent().unwrap()).unwrap();
-    std::fs::copy(dir.join("ref_2.png"), &banked).unwrap();
+    std::fs::copy(dir.join("ref.2.png"), &banked).unwrap();
     index(&env, &[s(&banked)]);
     let (code, report) = scan(&env, &[], &[s(&dir)]);
     assert_eq!(code, 1, "{report:#}");
@@ -386,7 +386,7 @@ fn numbered_stills_of_different_sizes_are_one_sequence_and_each_is_checked() {
     assert_eq!(
         entries,
         [(
-            format!("{}/ref_#.png [1-3]", s(&dir)),
+            format!("{}/ref.#.png [1-3]", s(&dir)),
             "ok".to_string(),
             String::new()
         )]
