@@ -78,6 +78,7 @@ fn benches(c: &mut Criterion) {
         size: std::fs::metadata(&jpeg).unwrap().len(),
         modified_ns: None,
         kind_from_name: false,
+        sequence: None,
     };
     for (name, scale) in [
         ("full", StillScale::Full),

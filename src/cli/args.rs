@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use celprint::engine::{IndexOptions, InputFormat, Prune, Sampling, ScanOptions};
+use celprint::engine::{
+    IndexOptions, InputFormat, Prune, Sampling, ScanOptions, DEFAULT_SEQUENCE_FPS,
+};
 use celprint::fingerprint::keypoints::QUERY_STEP_S;
 use celprint::fingerprint::{FingerprintParams, ImgHashAlgo};
 use celprint::matching::MatchOptions;
@@ -134,6 +136,10 @@ pub struct SamplingArgs {
     /// Decode only video keyframes: fast triage of large archives, coarse in time.
     #[arg(long)]
     pub keyframes: bool,
+    /// Frames a second at which an image sequence (3 or more numbered stills of one
+    /// pattern in one folder: `shot010.0001.png` …) is timed, from 0.01 to 1000.
+    #[arg(long, value_name = "FPS", value_parser = sequence_fps, default_value_t = DEFAULT_SEQUENCE_FPS)]
+    pub sequence_fps: f64,
 }
 
 impl SamplingArgs {
@@ -144,6 +150,7 @@ impl SamplingArgs {
             ranges: 0,
             find_insets: false,
             feature_step_s: None,
+            sequence_fps: Some(self.sequence_fps),
         }
     }
 }
@@ -557,6 +564,16 @@ fn positive_finite(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err("must be more than 0".to_string())
+    }
+}
+
+/// An image sequence's frame rate: a storyboard's slow one up to a high-speed camera's.
+fn sequence_fps(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if (0.01..=1000.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err("must be from 0.01 to 1000".to_string())
     }
 }
 

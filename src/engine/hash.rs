@@ -110,6 +110,15 @@ fn hash_file(
     };
     let params = &opts.params;
     let mut hashes = Vec::new();
+    if file.sequence.is_some() {
+        // Frames are hashed as stills and timed at the sequence's rate; their secondary
+        // hashes are made per segment, and vPDQ's lines are a video file's.
+        if opts.algo != HashAlgo::Pdq || opts.video == VideoHashes::Frames {
+            return Err(MediaError::Unhashable(
+                "an image sequence: only --algo pdq, one hash a segment, hashes it",
+            ));
+        }
+    }
     if file.kind == MediaKind::Video {
         if opts.video == VideoHashes::Frames {
             let info = hash_video_frames(&file.path, params, sampling, |index, time_s, h| {

@@ -11,6 +11,7 @@ mod index;
 mod panels;
 mod pictures;
 mod scan;
+mod sequence;
 mod video;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ pub use compare::{compare_files, CompareError};
 pub use evidence::{gather_evidence, MAX_MATCHES_WITH_PICTURES};
 pub use index::{index_paths, FileError, IndexOptions, IndexSummary, InputFormat, Prune};
 pub use scan::{scan_paths, ScanOptions};
+pub use sequence::DEFAULT_FPS as DEFAULT_SEQUENCE_FPS;
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
 use crate::fingerprint::inset::Rect;
@@ -120,10 +122,12 @@ fn in_batches<E>(
             skipped: expanded.skipped,
             text: expanded.text,
         }))?;
-        for (b, batch) in expanded.files.chunks(BATCH).enumerate() {
+        // An archive's folders hold sequences as a disk's do.
+        let files = media::sequence::group(expanded.files);
+        for (b, batch) in files.chunks(BATCH).enumerate() {
             if !f(Work::Files(batch))? {
                 let left = found.archives.len() - a - 1;
-                return Ok(expanded.files.len() - b * BATCH + left);
+                return Ok(files.len() - b * BATCH + left);
             }
         }
     }
@@ -182,6 +186,9 @@ pub struct ReadInput {
 /// the walk took from its name ([`media::discover_deferred`]) is judged by its bytes
 /// first: what it is, not what it is called, decides how it is read.
 pub fn read_input(file: &InputFile) -> Result<ReadInput, MediaError> {
+    if let Some(frames) = &file.sequence {
+        return Ok(sequence::read_sequence(frames));
+    }
     let kind = if file.kind_from_name {
         kind_by_content(file)?
     } else {
@@ -234,6 +241,9 @@ pub fn fingerprint_input(
     limits: DecodeLimits,
     sampling: Sampling,
 ) -> Result<FileFingerprint, MediaError> {
+    if let Some(frames) = &file.sequence {
+        return sequence::fingerprint_sequence(frames, params, limits, sampling);
+    }
     match &input.bytes {
         Some(bytes) => {
             // An animation or a multi-page TIFF: every frame or page is checked.
@@ -326,13 +336,17 @@ fn still_query_segment(fp: &StillFingerprint) -> QuerySegment {
     }
 }
 
-/// Reads and fingerprints one file.
+/// Reads and fingerprints one file (or image sequence: its frames are read once, and
+/// digested as they are decoded).
 pub fn fingerprint_file(
     file: &InputFile,
     params: &FingerprintParams,
     limits: DecodeLimits,
     sampling: Sampling,
 ) -> Result<FileFingerprint, MediaError> {
+    if let Some(frames) = &file.sequence {
+        return sequence::fingerprint_sequence(frames, params, limits, sampling);
+    }
     let input = read_input(file)?;
     fingerprint_input(file, &input, params, limits, sampling)
 }

@@ -11,6 +11,8 @@
 //! A file that stops part-way (a damaged frame, a decode limit) keeps the pictures
 //! before it and is reported as checked in part.
 
+use image::DynamicImage;
+
 use crate::fingerprint::borders::{find_bars, Bars};
 use crate::fingerprint::imghash::imghash64_as_stored;
 use crate::fingerprint::inset::{luma_plane_of_rgb, Rect};
@@ -135,7 +137,7 @@ impl<'a> Walk<'a> {
             if let Some(step) = self.sampling.feature_step_s {
                 if starts_step(self.previous_s, self.time_s, step) {
                     self.features
-                        .push(feature_sample(picture, self.time_s, self.params));
+                        .push(feature_sample(&picture.image, self.time_s, self.params));
                 }
                 self.previous_s = Some(self.time_s);
             }
@@ -225,9 +227,14 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// The keypoints of an animation's frame, in its picture inside any bars.
-fn feature_sample(picture: &Picture, time_s: f64, params: &FingerprintParams) -> FeatureSample {
-    let rgb = picture.image.to_rgb8();
+/// The keypoints of an animation's frame (or a sequence's), in its picture inside any
+/// bars.
+pub(super) fn feature_sample(
+    image: &DynamicImage,
+    time_s: f64,
+    params: &FingerprintParams,
+) -> FeatureSample {
+    let rgb = image.to_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let luma = luma_plane_of_rgb(rgb.as_raw());
     let bars = if params.crop_borders {

@@ -453,6 +453,7 @@ impl Spool {
             size: written,
             modified_ns: self.modified_ns,
             kind_from_name: false,
+            sequence: None,
         });
     }
 
@@ -555,6 +556,7 @@ mod tests {
             kind: crate::media::MediaKind::Still,
             modified_ns: None,
             kind_from_name: false,
+            sequence: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod frames;
 pub mod pathtext;
 pub mod pdf;
 pub mod psd;
+pub mod sequence;
 pub mod sniff;
 pub mod still;
 pub mod thumbnail;
@@ -106,6 +107,14 @@ pub enum MediaError {
     NotMedia(&'static str),
     #[error("not a regular file ({0}): not read")]
     NotRegular(&'static str),
+    /// A frame of an image sequence ([`sequence`]) that could not be checked: its
+    /// number, its file's name, and why.
+    #[error("frame {number} ({file}): {error}")]
+    Frame {
+        number: u64,
+        file: String,
+        error: Box<MediaError>,
+    },
 }
 
 /// Runs `f`, turning a panic inside it into [`MediaError::DecoderPanic`]. Codecs are

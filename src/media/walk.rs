@@ -23,6 +23,10 @@ pub struct InputFile {
     /// `kind` is what the name says, not yet what the bytes say ([`discover_deferred`]);
     /// whoever reads the file judges its bytes first.
     pub kind_from_name: bool,
+    /// Set when this input is the numbered frames of one shot ([`super::sequence`]):
+    /// `display` is then the sequence's name, `path` its first frame's, `size` all its
+    /// frames', and `kind` video.
+    pub sequence: Option<std::sync::Arc<super::sequence::ImageSequence>>,
 }
 
 fn modified_ns(meta: &std::fs::Metadata) -> Option<u64> {
@@ -81,7 +85,8 @@ enum Rule {
 /// named directly (the user asked for it) or its name promises media; otherwise it is
 /// listed as skipped. An empty file, and anything that is not a regular file (a FIFO, a
 /// device), is an error, never read. Paths are made absolute and normalised, and written as
-/// [`super::pathtext`] text.
+/// [`super::pathtext`] text. The numbered frames of a shot in one folder are one input
+/// ([`super::sequence`]), not one still each.
 pub fn discover(inputs: &[PathBuf]) -> Discovered {
     walk(inputs, Rule::Content)
 }
@@ -140,6 +145,10 @@ fn walk(inputs: &[PathBuf], rule: Rule) -> Discovered {
     let mut seen = std::collections::HashSet::new();
     found.files.retain(|f| seen.insert(f.display.clone()));
     found.archives.retain(|f| seen.insert(f.display.clone()));
+    // Hash lists are not frames, however they are numbered.
+    if !matches!(rule, Rule::Name(_)) {
+        found.files = super::sequence::group(std::mem::take(&mut found.files));
+    }
     found
 }
 
@@ -159,6 +168,7 @@ fn classify(
         size: meta.len(),
         modified_ns: modified_ns(meta),
         kind_from_name,
+        sequence: None,
     };
     let named_kind = super::kind_of(path);
     if let (Rule::Deferred, Some(kind), false) = (rule, named_kind, meta.len() == 0) {

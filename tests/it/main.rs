@@ -17,4 +17,5 @@ mod multiframe;
 mod nightly;
 mod panels;
 mod search;
+mod sequences;
 mod video;

@@ -44,6 +44,9 @@ pub struct Sampling {
     /// of every step of this many seconds: a bank's samples
     /// ([`BANK_STEP_S`](crate::fingerprint::keypoints::BANK_STEP_S)) or a scan's.
     pub feature_step_s: Option<f64>,
+    /// Frames a second at which an image sequence is timed
+    /// ([`crate::media::sequence`]); `None`: [`super::sequence::DEFAULT_FPS`].
+    pub sequence_fps: Option<f64>,
 }
 
 impl Sampling {
