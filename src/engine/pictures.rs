@@ -14,7 +14,7 @@
 use crate::fingerprint::borders::{find_bars, Bars};
 use crate::fingerprint::imghash::imghash64_as_stored;
 use crate::fingerprint::inset::{luma_plane_of_rgb, Rect};
-use crate::fingerprint::keypoints::{keypoints, starts_step, FeatureSample};
+use crate::fingerprint::keypoints::{keypoints, starts_step, still_sample, FeatureSample};
 use crate::fingerprint::pdq::LumaPlane;
 use crate::fingerprint::segments::{SegmentWithDct, Segmenter};
 use crate::fingerprint::{flattened, picture_dcts, FingerprintParams, Segment};
@@ -124,6 +124,12 @@ impl<'a> Walk<'a> {
                 }
                 self.previous_s = Some(self.time_s);
             }
+        }
+        if self.sequence == Sequence::Pages && self.sampling.feature_step_s.is_some() {
+            // A page is a still: one sample, its page number for a time.
+            let page = self.features.len() as f64;
+            let bars = params.crop_borders.then_some(params.bar_rule);
+            self.features.push(still_sample(img, page, bars));
         }
         let dcts = std::iter::once(dct).chain(crops);
         for (n, (dct, track)) in dcts.zip(&mut self.tracks).enumerate() {
@@ -238,7 +244,7 @@ mod tests {
 
     /// What the picture fingerprints as, saved alone in the same format.
     fn alone(bytes: Vec<u8>, params: &FingerprintParams) -> Segment {
-        let fp = fingerprint_still_bytes(&bytes, [0; 32], params, DecodeLimits::default());
+        let fp = fingerprint_still_bytes(&bytes, [0; 32], params, DecodeLimits::default(), false);
         fp.unwrap().segments[0].segment
     }
 

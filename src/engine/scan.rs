@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
-use crate::matching::local::match_by_keypoints;
+use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
 use crate::matching::{match_file_and_insets, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
@@ -51,12 +51,12 @@ pub fn scan_paths(
         ..bank.params().clone()
     };
     let matching = opts.matching.for_bank(&params);
-    // Keypoints are looked for in delivered videos only when the bank has some to meet
-    // them; they are held in memory, so they are loaded only when there may be a video.
-    let may_hold_video =
-        !found.archives.is_empty() || found.files.iter().any(|f| f.kind == MediaKind::Video);
+    // Keypoints are looked for in delivered files (videos and stills) only when the bank
+    // has some to meet them; they are loaded into memory once, and only when there is
+    // something to scan.
+    let may_hold_pictures = !found.archives.is_empty() || !found.files.is_empty();
     let features = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) if may_hold_video => bank.feature_index()?,
+        (Some(_), Some(_)) if may_hold_pictures => bank.feature_index()?,
         _ => FeatureIndex::new(),
     };
     let base_sampling = super::Sampling {
@@ -104,13 +104,24 @@ pub fn scan_paths(
                                 &matching,
                             )
                             .and_then(|mut found| {
-                                match_by_keypoints(
-                                    bank,
-                                    &features,
-                                    &file.display,
-                                    &samples,
-                                    &mut found,
-                                )?;
+                                if fp.kind == MediaKind::Still {
+                                    match_still_by_keypoints(
+                                        bank,
+                                        &features,
+                                        &file.display,
+                                        &samples,
+                                        &mut found,
+                                        &matching,
+                                    )?;
+                                } else {
+                                    match_by_keypoints(
+                                        bank,
+                                        &features,
+                                        &file.display,
+                                        &samples,
+                                        &mut found,
+                                    )?;
+                                }
                                 Ok(found)
                             });
                             (fp, matched)

@@ -17,16 +17,21 @@
 //!    seconds on end. The geometry also fixes the offset: in a pan or a slow shot,
 //!    banked samples seconds apart share corners, but the picture sits in the same
 //!    place only at the right offset.
+//!
+//! A delivered still has one sample and no time line: `still.rs` decides on that one
+//! sample alone, with a stronger geometric agreement.
 
 mod geometry;
 mod index;
 mod runs;
+mod still;
 
 use rayon::prelude::*;
 
 pub use self::geometry::{Mapping, MIN_INLIERS};
 pub use self::index::{sample_hits, SampleHit};
 pub use self::runs::{runs, LocalRun, RunRules};
+pub use self::still::{match_still_by_keypoints, STILL_MIN_KEYPOINTS};
 use super::{times_overlap, FileMatches};
 use super::{BankSide, LocalEvidence, Match, QuerySide};
 use crate::bank::{BankError, BankRead};
