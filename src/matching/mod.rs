@@ -372,7 +372,9 @@ fn held_span(
     }
     match (segments.get(first), segments.get(last)) {
         (Some(a), Some(b)) => (a.start_s, b.end_s),
-        _ => segments.get(at).map_or((None, None), |s| (s.start_s, s.end_s)),
+        _ => segments
+            .get(at)
+            .map_or((None, None), |s| (s.start_s, s.end_s)),
     }
 }
 

@@ -178,7 +178,7 @@ mod tests {
     use super::*;
     use crate::fingerprint::keypoints::Keypoint;
 
-    fn keypoint(x: f32, y: f32, level: u8, seed: u64) -> Keypoint {
+    pub(super) fn keypoint(x: f32, y: f32, level: u8, seed: u64) -> Keypoint {
         let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut next = move || {
             z ^= z << 13;
@@ -194,7 +194,7 @@ mod tests {
         }
     }
 
-    fn picture() -> Rect {
+    pub(super) fn picture() -> Rect {
         Rect {
             x: 0,
             y: 0,
@@ -204,7 +204,7 @@ mod tests {
     }
 
     /// 60 banked corners spread over the picture.
-    fn banked(seed: u64) -> Vec<Keypoint> {
+    pub(super) fn banked(seed: u64) -> Vec<Keypoint> {
         (0..60u64)
             .map(|i| {
                 let (x, y) = (20.0 + (i % 10) as f32 * 33.0, 20.0 + (i / 10) as f32 * 30.0);
@@ -215,7 +215,7 @@ mod tests {
 
     /// The banked corners as a delivery shows them under `m`, those falling outside the
     /// delivered picture dropped, with 20 unrelated corners added.
-    fn delivered(bank: &[Keypoint], m: Mapping, level: u8, seed: u64) -> Vec<Keypoint> {
+    pub(super) fn delivered(bank: &[Keypoint], m: Mapping, level: u8, seed: u64) -> Vec<Keypoint> {
         let mut out: Vec<Keypoint> = bank
             .iter()
             .filter_map(|k| {

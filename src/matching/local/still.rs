@@ -26,7 +26,7 @@ use crate::search::FeatureIndex;
 
 /// The default of [`MatchOptions::still_keypoints`]: see `docs/stills-keypoints.md`
 /// for the curve it was picked from.
-pub const STILL_MIN_KEYPOINTS: usize = 20;
+pub const STILL_MIN_KEYPOINTS: usize = 24;
 
 /// How far, in base pixels, a banked sample's mapping may move the picture's corners
 /// from where the still has them and still be the frame the still shows: keypoints are
@@ -81,7 +81,10 @@ pub fn match_still_by_keypoints(
     found.ignored_hits += ignored.len();
     // The best hit per asset: most corners agreeing, then the closest descriptors.
     let mut best: HashMap<u64, &(usize, SampleHit)> = HashMap::new();
-    for hit in strong.iter().filter(|(_, h)| assets[&h.owner].label != Label::Ignore) {
+    for hit in strong
+        .iter()
+        .filter(|(_, h)| assets[&h.owner].label != Label::Ignore)
+    {
         let e = best.entry(hit.1.owner).or_insert(hit);
         if (hit.1.inliers, std::cmp::Reverse(hit.1.distance))
             > (e.1.inliers, std::cmp::Reverse(e.1.distance))
@@ -258,6 +261,229 @@ fn covered(m: &Mapping, (bw, bh): (f32, f32), sample: &FeatureSample) -> [f32; 4
 /// Whether two parts of a picture share more than half of the smaller.
 fn overlaps(a: &[f32; 4], b: &[f32; 4]) -> bool {
     let area = |r: &[f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
-    let common = [a[0].max(b[0]), a[1].max(b[1]), a[2].min(b[2]), a[3].min(b[3])];
+    let common = [
+        a[0].max(b[0]),
+        a[1].max(b[1]),
+        a[2].min(b[2]),
+        a[3].min(b[3]),
+    ];
     area(&common) > 0.5 * area(a).min(area(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{banked, delivered, keypoint, picture};
+    use super::*;
+    use crate::bank::{MemoryBank, NewAsset};
+    use crate::fingerprint::keypoints::Keypoint;
+    use crate::fingerprint::Segment;
+
+    fn asset(kind: MediaKind, label: Label, n: u8) -> NewAsset {
+        NewAsset {
+            by: None,
+            digest: [n; 32],
+            kind,
+            label,
+            source: None,
+            note: None,
+            path: format!("banked-{n}"),
+            bytes: 1,
+            width: 370,
+            height: 208,
+            frame_rate: None,
+            segments: Vec::<Segment>::new(),
+            crops: Vec::new(),
+            features: Vec::new(),
+            seen: None,
+        }
+    }
+
+    fn sample(t: f64, keypoints: Vec<Keypoint>) -> FeatureSample {
+        FeatureSample {
+            time_s: t,
+            picture: picture(),
+            keypoints,
+        }
+    }
+
+    /// 5 % cut off the left and the top, resized back to the frame.
+    const CUT: Mapping = Mapping {
+        sx: 1.0 / 0.95,
+        sy: 1.0 / 0.95,
+        tx: -0.05 / 0.95 * 370.0,
+        ty: -0.05 / 0.95 * 208.0,
+    };
+
+    fn still_query(keypoints: Vec<Keypoint>) -> Vec<FeatureSample> {
+        vec![sample(0.0, keypoints)]
+    }
+
+    fn matches(
+        bank: &MemoryBank,
+        index: &FeatureIndex,
+        query: &[FeatureSample],
+        opts: &MatchOptions,
+    ) -> FileMatches {
+        let mut found = FileMatches::default();
+        match_still_by_keypoints(bank, index, "q.png", query, &mut found, opts).unwrap();
+        found
+    }
+
+    /// Two banked stills: one delivered still cut on two sides and resized matches its
+    /// own with `local` evidence of the cut; a still that shares only a dozen corners
+    /// placed alike (what another frame of a show can share) is no match at the
+    /// default, though a video sample would count it, and only a threshold lowered to
+    /// a video sample's makes it one.
+    #[test]
+    fn one_sample_decides_only_with_a_still_s_stronger_agreement() {
+        let mut bank = MemoryBank::new();
+        let a = bank.add_asset(asset(MediaKind::Still, Label::Leaked, 1));
+        let b = bank.add_asset(asset(MediaKind::Still, Label::Leaked, 2));
+        let mut index = FeatureIndex::new();
+        index.add(a.0, &[sample(0.0, banked(1))]);
+        index.add(b.0, &[sample(0.0, banked(2))]);
+        index.build();
+        let opts = MatchOptions::default();
+
+        let found = matches(
+            &bank,
+            &index,
+            &still_query(delivered(&banked(1), CUT, 0, 5)),
+            &opts,
+        );
+        assert_eq!(found.matches.len(), 1, "{:#?}", found.matches);
+        let m = &found.matches[0];
+        assert_eq!(m.bank_asset.path, "banked-1");
+        assert_eq!((m.bank_asset.start_s, m.query.start_s), (None, None));
+        let local = m.local.as_ref().expect("local evidence");
+        assert!(local.keypoints >= opts.still_keypoints, "{local:?}");
+        assert!((local.scale_x - 1.0 / 0.95).abs() < 0.01, "{local:?}");
+        assert!((local.bank_area[0] - 0.05).abs() < 0.01, "{local:?}");
+        assert!((local.bank_area[1] - 0.05).abs() < 0.01, "{local:?}");
+
+        // Twelve of the banked corners where the cut puts them, among unrelated ones.
+        let few: Vec<Keypoint> = delivered(&banked(2)[..12], CUT, 0, 9);
+        let found = matches(&bank, &index, &still_query(few.clone()), &opts);
+        assert!(found.matches.is_empty(), "{:#?}", found.matches);
+        let video_like = MatchOptions {
+            still_keypoints: super::super::MIN_INLIERS,
+            ..opts
+        };
+        let found = matches(&bank, &index, &still_query(few), &video_like);
+        assert_eq!(found.matches.len(), 1, "{:#?}", found.matches);
+    }
+
+    /// A still the hash already matched to an asset is not reported again by keypoints;
+    /// a hit on an `ignore` asset is counted, and clears a hit on the same part of the
+    /// picture but not one elsewhere (a collage).
+    #[test]
+    fn no_repeat_of_a_hash_match_and_ignore_clears_only_its_own_part() {
+        let mut bank = MemoryBank::new();
+        let leak = bank.add_asset(asset(MediaKind::Still, Label::Leaked, 1));
+        let stock = bank.add_asset(asset(MediaKind::Still, Label::Ignore, 2));
+        let mut index = FeatureIndex::new();
+        index.add(leak.0, &[sample(0.0, banked(1))]);
+        index.add(stock.0, &[sample(0.0, banked(2))]);
+        index.build();
+        let opts = MatchOptions::default();
+        let record = bank.asset(leak).unwrap().unwrap();
+
+        let mut found = FileMatches::default();
+        found.matches.push(Match {
+            local: None,
+            ..local_match(&record)
+        });
+        let query = still_query(delivered(&banked(1), CUT, 0, 5));
+        match_still_by_keypoints(&bank, &index, "q.png", &query, &mut found, &opts).unwrap();
+        assert_eq!(found.matches.len(), 1, "the hash match alone");
+
+        // Both pictures at 70 %: side by side, then one over the other.
+        let half = |tx: f32| Mapping {
+            sx: 0.7,
+            sy: 0.7,
+            tx,
+            ty: 50.0,
+        };
+        let collage = |stock_at: f32| {
+            let mut k = delivered(&banked(1), half(0.0), 0, 5);
+            k.extend(delivered(&banked(2), half(stock_at), 0, 6));
+            still_query(k)
+        };
+        let found = matches(&bank, &index, &collage(185.0), &opts);
+        assert_eq!(found.ignored_hits, 1);
+        let paths: Vec<&str> = found
+            .matches
+            .iter()
+            .map(|m| m.bank_asset.path.as_str())
+            .collect();
+        assert_eq!(paths, ["banked-1"]);
+        let found = matches(&bank, &index, &collage(10.0), &opts);
+        assert_eq!((found.ignored_hits, found.matches.len()), (1, 0));
+    }
+
+    fn local_match(record: &AssetRecord) -> Match {
+        Match {
+            query: QuerySide {
+                path: "q.png".into(),
+                start_s: None,
+                end_s: None,
+                frame_rate: None,
+            },
+            bank_asset: BankSide::of(record, None, None),
+            score: 1.0,
+            specificity: 1.0,
+            distance: 4,
+            median_distance: 4,
+            matched_duration_s: None,
+            segments: 1,
+            rate: None,
+            transform: Dihedral::Identity,
+            bank_crop: None,
+            query_inset: None,
+            faint_only: false,
+            secondary_distance: None,
+            local: None,
+        }
+    }
+
+    /// A slow pan: the banked video's samples every 0.5 s show the same corners moved 8
+    /// pixels a step. A grab at 11.0 s matched by hash a segment of 9.8-12.3 s; the
+    /// samples place it at the one whose corners sit where the grab has them.
+    #[test]
+    fn a_hash_match_in_a_slow_shot_is_narrowed_to_the_samples_that_show_the_grab() {
+        let mut bank = MemoryBank::new();
+        let video = bank.add_asset(asset(MediaKind::Video, Label::Leaked, 1));
+        let scene: Vec<Keypoint> = (0..60u64)
+            .map(|i| {
+                let (x, y) = (40.0 + (i % 10) as f32 * 29.0, 20.0 + (i / 10) as f32 * 30.0);
+                keypoint(x, y, 0, 500 + i)
+            })
+            .collect();
+        let panned = |t: f64| {
+            let m = Mapping {
+                sx: 1.0,
+                sy: 1.0,
+                tx: ((t - 11.0) * 16.0) as f32,
+                ty: 0.0,
+            };
+            delivered(&scene, m, 0, 1000 + (t * 10.0) as u64)
+        };
+        let times = [10.0, 10.5, 11.0, 11.5, 12.0];
+        let mut index = FeatureIndex::new();
+        let samples: Vec<FeatureSample> = times.iter().map(|&t| sample(t, panned(t))).collect();
+        index.add(video.0, &samples);
+        index.build();
+        let record = bank.asset(video).unwrap().unwrap();
+        let mut found = FileMatches::default();
+        found.matches.push(Match {
+            bank_asset: BankSide::of(&record, Some(9.8), Some(12.3)),
+            ..local_match(&record)
+        });
+        let grab = still_query(panned(11.0));
+        let opts = MatchOptions::default();
+        match_still_by_keypoints(&bank, &index, "q.png", &grab, &mut found, &opts).unwrap();
+        assert_eq!(found.matches.len(), 1, "no repeat by keypoints");
+        let b = &found.matches[0].bank_asset;
+        assert_eq!((b.start_s, b.end_s), (Some(10.75), Some(11.25)));
+    }
 }
