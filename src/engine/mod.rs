@@ -235,7 +235,7 @@ pub fn fingerprint_input(
                 Some(fp) => Ok(fp),
                 None => {
                     let keypoints = sampling.feature_step_s.is_some();
-                    fingerprint_still_bytes(bytes, input.digest, params, limits, keypoints)
+                    fingerprint_still_keypoints(bytes, input.digest, params, limits, keypoints)
                 }
             }
         }
@@ -260,9 +260,19 @@ pub fn fingerprint_input(
     }
 }
 
-/// Decodes and fingerprints a still image's bytes; with `keypoints`, its keypoints too
-/// (one sample: a bank with `local_features`, or a scan that looks for them).
+/// Decodes and fingerprints a still image's bytes.
 pub fn fingerprint_still_bytes(
+    bytes: &[u8],
+    digest: [u8; 32],
+    params: &FingerprintParams,
+    limits: DecodeLimits,
+) -> Result<FileFingerprint, MediaError> {
+    fingerprint_still_keypoints(bytes, digest, params, limits, false)
+}
+
+/// [`fingerprint_still_bytes`], and with `keypoints` the still's keypoints too (one
+/// sample: a bank with `local_features`, or a scan that looks for them).
+fn fingerprint_still_keypoints(
     bytes: &[u8],
     digest: [u8; 32],
     params: &FingerprintParams,

@@ -244,7 +244,7 @@ mod tests {
 
     /// What the picture fingerprints as, saved alone in the same format.
     fn alone(bytes: Vec<u8>, params: &FingerprintParams) -> Segment {
-        let fp = fingerprint_still_bytes(&bytes, [0; 32], params, DecodeLimits::default(), false);
+        let fp = fingerprint_still_bytes(&bytes, [0; 32], params, DecodeLimits::default());
         fp.unwrap().segments[0].segment
     }
 

@@ -29,9 +29,10 @@ use crate::search::FeatureIndex;
 pub const STILL_MIN_KEYPOINTS: usize = 24;
 
 /// How far, in base pixels, a banked sample's mapping may move the picture's corners
-/// from where the still has them and still be the frame the still shows: keypoints are
-/// placed to about a pixel, and a slow pan moves the picture a few pixels a second.
-const SAME_FRAME_MISS: f32 = 4.0;
+/// from where the still has them and still be a frame near the one the still shows:
+/// samples are half a second apart, and a pan moves the picture tens of pixels a
+/// second. The sample that misses least is the still's moment.
+const SAME_FRAME_MISS: f32 = 24.0;
 /// Samples whose miss is within this much of the best one's are as good a place: a
 /// picture held still for a while is shown by all of them.
 const MISS_SLACK: f32 = 1.5;
@@ -109,13 +110,8 @@ pub fn match_still_by_keypoints(
             continue;
         }
         let bank_range = if asset.kind == MediaKind::Video {
-            let of_owner: Vec<&SampleHit> = hits
-                .iter()
-                .filter(|(p, h)| *p == page && h.owner == owner)
-                .map(|(_, h)| h)
-                .collect();
-            span(&of_owner, &hit.mapping, SAME_FRAME_MISS)
-                .map(|(a, b)| ((a - BANK_STEP_S / 2.0).max(0.0), b + BANK_STEP_S / 2.0))
+            let t = hit.bank_time_s;
+            Some(((t - BANK_STEP_S / 2.0).max(0.0), t + BANK_STEP_S / 2.0))
         } else {
             None
         };
