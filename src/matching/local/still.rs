@@ -62,9 +62,9 @@ pub fn match_still_by_keypoints(
         .collect();
     let mut assets: HashMap<u64, AssetRecord> = HashMap::new();
     for (_, h) in &hits {
-        if !assets.contains_key(&h.owner) {
+        if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(h.owner) {
             if let Some(record) = bank.asset(AssetId(h.owner))? {
-                assets.insert(h.owner, record);
+                e.insert(record);
             }
         }
     }
