@@ -396,6 +396,12 @@ pub struct MatchArgs {
     /// intro, a studio card): it weighs N / assets hit in a match's score.
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub common_assets: u32,
+    /// A delivered still matches by keypoints (a picture cut on a side and resized, a
+    /// region collaged into another) when at least N of its corners agree on one
+    /// placement of a banked picture or frame.
+    #[arg(long, default_value_t = celprint::matching::local::STILL_MIN_KEYPOINTS as u32,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(10..=1000))]
+    pub still_keypoints: u32,
 }
 
 impl MatchArgs {
@@ -409,6 +415,7 @@ impl MatchArgs {
             min_duration_s: self.min_duration,
             min_fraction: self.min_fraction,
             common_assets: self.common_assets as usize,
+            still_keypoints: self.still_keypoints as usize,
             ..MatchOptions::default()
         }
     }

@@ -24,7 +24,7 @@ pub use sequence::DEFAULT_FPS as DEFAULT_SEQUENCE_FPS;
 pub use video::{fingerprint_video, hash_video_frames, Sampling, VideoFingerprint};
 
 use crate::fingerprint::inset::Rect;
-use crate::fingerprint::keypoints::FeatureSample;
+use crate::fingerprint::keypoints::{still_sample, FeatureSample};
 use crate::fingerprint::{
     fingerprint_still, Dihedral, FingerprintParams, Segment, StillFingerprint,
 };
@@ -153,8 +153,9 @@ pub struct FileFingerprint {
     /// Picture-in-picture insets found in a video (with `Sampling::find_insets`), each
     /// with the segments of what it shows; empty for stills.
     pub insets: Vec<(Rect, Vec<QuerySegment>)>,
-    /// Keypoints of a video's frames sampled every `Sampling::feature_step_s`; empty
-    /// for stills and when not asked for.
+    /// Keypoints of a video's frames sampled every `Sampling::feature_step_s`, of a
+    /// still (one sample) or of each page of a multi-page still, when asked for
+    /// (`Sampling::feature_step_s` set); empty otherwise.
     pub features: Vec<FeatureSample>,
     /// Storyboard panels found on the picture or on each page, each fingerprinted as a
     /// still of its own; blank panels are left out.
@@ -251,7 +252,10 @@ pub fn fingerprint_input(
                 pictures::fingerprint_pictures(bytes, input.digest, params, limits, sampling)?;
             match several {
                 Some(fp) => Ok(fp),
-                None => fingerprint_still_bytes(bytes, input.digest, params, limits),
+                None => {
+                    let keypoints = sampling.feature_step_s.is_some();
+                    fingerprint_still_keypoints(bytes, input.digest, params, limits, keypoints)
+                }
             }
         }
         None => {
@@ -284,8 +288,29 @@ pub fn fingerprint_still_bytes(
     params: &FingerprintParams,
     limits: DecodeLimits,
 ) -> Result<FileFingerprint, MediaError> {
+    fingerprint_still_keypoints(bytes, digest, params, limits, false)
+}
+
+/// [`fingerprint_still_bytes`], and with `keypoints` the still's keypoints too (one
+/// sample: a bank with `local_features`, or a scan that looks for them).
+fn fingerprint_still_keypoints(
+    bytes: &[u8],
+    digest: [u8; 32],
+    params: &FingerprintParams,
+    limits: DecodeLimits,
+    keypoints: bool,
+) -> Result<FileFingerprint, MediaError> {
     let img = media::decode_still(bytes, limits, params.still_scale())?;
     let fp = media::catch_decoder_panic(|| Ok(fingerprint_still(&img, params)))?;
+    let features = if keypoints {
+        let bars = params.crop_borders.then_some(params.bar_rule);
+        media::catch_decoder_panic(|| {
+            let flat = crate::fingerprint::flattened(&img, params);
+            Ok(vec![still_sample(flat.as_ref(), 0.0, bars)])
+        })?
+    } else {
+        Vec::new()
+    };
     let segment = fp.segment();
     let crops = params
         .crop_variants
@@ -318,7 +343,7 @@ pub fn fingerprint_still_bytes(
         segments: vec![query],
         crops,
         insets: Vec::new(),
-        features: Vec::new(),
+        features,
         panels: found.panels,
         panel_pages: if found.laid_out { vec![1] } else { Vec::new() },
     })

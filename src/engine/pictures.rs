@@ -16,7 +16,7 @@ use image::DynamicImage;
 use crate::fingerprint::borders::{find_bars, Bars};
 use crate::fingerprint::imghash::imghash64_as_stored;
 use crate::fingerprint::inset::{luma_plane_of_rgb, Rect};
-use crate::fingerprint::keypoints::{keypoints, starts_step, FeatureSample};
+use crate::fingerprint::keypoints::{keypoints, starts_step, still_sample, FeatureSample};
 use crate::fingerprint::pdq::LumaPlane;
 use crate::fingerprint::segments::{SegmentWithDct, Segmenter};
 use crate::fingerprint::{flattened, picture_dcts, FingerprintParams, Segment};
@@ -156,6 +156,12 @@ impl<'a> Walk<'a> {
                 self.panel_pages.push(self.pages);
             }
             self.panels.extend(found.panels);
+        }
+        if self.sequence == Sequence::Pages && self.sampling.feature_step_s.is_some() {
+            // A page is a still: one sample, its page number for a time.
+            let page = self.features.len() as f64;
+            let bars = params.crop_borders.then_some(params.bar_rule);
+            self.features.push(still_sample(img, page, bars));
         }
         let dcts = std::iter::once(dct).chain(crops);
         for (n, (dct, track)) in dcts.zip(&mut self.tracks).enumerate() {

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::{fingerprint_file, in_batches, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
-use crate::matching::local::match_by_keypoints;
+use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
 use crate::matching::{match_document, match_file_and_insets, Document, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
@@ -51,12 +51,12 @@ pub fn scan_paths(
         ..bank.params().clone()
     };
     let matching = opts.matching.for_bank(&params);
-    // Keypoints are looked for in delivered videos only when the bank has some to meet
-    // them; they are held in memory, so they are loaded only when there may be a video.
-    let may_hold_video =
-        !found.archives.is_empty() || found.files.iter().any(|f| f.kind == MediaKind::Video);
+    // Keypoints are looked for in delivered files (videos and stills) only when the bank
+    // has some to meet them; they are loaded into memory once, and only when there is
+    // something to scan.
+    let may_hold_pictures = !found.archives.is_empty() || !found.files.is_empty();
     let features = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) if may_hold_video => bank.feature_index()?,
+        (Some(_), Some(_)) if may_hold_pictures => bank.feature_index()?,
         _ => FeatureIndex::new(),
     };
     let base_sampling = super::Sampling {
@@ -95,7 +95,14 @@ pub fn scan_paths(
                         fingerprint_file(file, &params, opts.limits, sampling).map(|mut fp| {
                             // Keypoints are spent once matched; the batch keeps the rest of
                             // each fingerprint for the report until its last file is done.
-                            let samples = std::mem::take(&mut fp.features);
+                            let mut samples = std::mem::take(&mut fp.features);
+                            // A page laid out as a storyboard is not one picture: its
+                            // keypoints are mostly the template's (frames, captions),
+                            // which must never be evidence. Its panels are searched.
+                            if fp.kind == MediaKind::Still {
+                                let page_of = |t: f64| t as u32 + 1;
+                                samples.retain(|s| !fp.panel_pages.contains(&page_of(s.time_s)));
+                            }
                             let matched = if fp.kind == MediaKind::Still {
                                 // Page by page, and each storyboard panel on its own.
                                 let doc = Document {
@@ -114,13 +121,24 @@ pub fn scan_paths(
                                 )
                             }
                             .and_then(|mut found| {
-                                match_by_keypoints(
-                                    bank,
-                                    &features,
-                                    &file.display,
-                                    &samples,
-                                    &mut found,
-                                )?;
+                                if fp.kind == MediaKind::Still {
+                                    match_still_by_keypoints(
+                                        bank,
+                                        &features,
+                                        &file.display,
+                                        &samples,
+                                        &mut found,
+                                        &matching,
+                                    )?;
+                                } else {
+                                    match_by_keypoints(
+                                        bank,
+                                        &features,
+                                        &file.display,
+                                        &samples,
+                                        &mut found,
+                                    )?;
+                                }
                                 Ok(found)
                             });
                             (fp, matched)

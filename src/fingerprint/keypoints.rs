@@ -14,9 +14,13 @@
 //! pairs of offsets around it (BRIEF, upright: rotations and flips are the whole-frame
 //! hash's business).
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use super::inset::Rect;
+use image::DynamicImage;
+
+use super::borders::{find_bars, BarRule, Bars};
+use super::inset::{luma_plane_of_rgb, Rect};
 use super::pdq::LumaPlane;
 
 /// The area, in pixels, the picture is resampled to before corners are looked for.
@@ -62,9 +66,12 @@ impl Keypoint {
     }
 }
 
-/// The keypoints of one sampled frame of a video.
+/// The keypoints of one sampled frame of a video, of a still, or of one page of a
+/// multi-page still.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureSample {
+    /// Seconds into a video; 0 for a still, and the page number (from 0) for a page of
+    /// a multi-page still: a still has no time line.
     pub time_s: f64,
     /// The part of the frame the keypoints were found in (the picture inside its
     /// bars), in frame pixels: base pixels map onto it.
@@ -145,6 +152,45 @@ pub fn keypoints(plane: &LumaPlane<'_>) -> Vec<Keypoint> {
         }
     }
     out
+}
+
+/// The keypoints of a still picture (already flattened as the bank hashes it), in the
+/// picture inside any bars found under `bars`, placed at `time_s` (see
+/// [`FeatureSample::time_s`]). Its luma is a byte a pixel, made after the picture's
+/// hashes, so a still holds no more memory at once than its hashing did.
+pub fn still_sample(img: &DynamicImage, time_s: f64, bars: Option<BarRule>) -> FeatureSample {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let luma: Cow<'_, [u8]> = match img {
+        DynamicImage::ImageLuma8(gray) => Cow::Borrowed(gray.as_raw()),
+        DynamicImage::ImageRgb8(rgb) => Cow::Owned(luma_plane_of_rgb(rgb.as_raw())),
+        other => Cow::Owned(luma_plane_of_rgb(other.to_rgb8().as_raw())),
+    };
+    let bars = match bars {
+        Some(rule) if w > 0 && h > 0 => find_bars(w, h, rule, |x, y| f32::from(luma[y * w + x])),
+        _ => Bars::default(),
+    };
+    let picture = Rect {
+        x: bars.left,
+        y: bars.top,
+        width: w - bars.left - bars.right,
+        height: h - bars.top - bars.bottom,
+    };
+    let keypoints = if picture.width == 0 || picture.height == 0 {
+        Vec::new()
+    } else {
+        keypoints(&LumaPlane {
+            data: &luma[bars.top * w + bars.left..],
+            stride: w,
+            width: picture.width,
+            height: picture.height,
+            gain: 1.0,
+        })
+    };
+    FeatureSample {
+        time_s,
+        picture,
+        keypoints,
+    }
 }
 
 /// A grey picture, row after row.

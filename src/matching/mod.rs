@@ -62,6 +62,11 @@ pub struct MatchOptions {
     pub min_fraction: f64,
     /// Longest stretch without evidence (seconds) that a run bridges. Default 2.
     pub max_gap_s: f64,
+    /// A delivered still matches a banked picture or frame by keypoints when at least
+    /// this many of its corners agree on one mapping ([`local::match_still_by_keypoints`]):
+    /// one sample has no time line to vouch for it, where a video's run needs five.
+    /// Default [`local::STILL_MIN_KEYPOINTS`].
+    pub still_keypoints: usize,
     /// Largest speed difference between delivery and bank, as a fraction. Default 0.10.
     pub max_rate_deviation: f64,
     /// A delivered segment that seeds on more banked assets than this is common material
@@ -121,6 +126,7 @@ impl Default for MatchOptions {
             max_gap_s: 2.0,
             max_rate_deviation: 0.10,
             common_assets: 2,
+            still_keypoints: local::STILL_MIN_KEYPOINTS,
         }
     }
 }
@@ -298,6 +304,11 @@ pub fn match_file(
             let Some(bank_seg) = bank.segment(best.seg)? else {
                 continue;
             };
+            let (start_s, end_s) = if bank_seg.start_s.is_some() {
+                held_span(&firm, best, &bank.segments(id)?, asset)
+            } else {
+                (None, None)
+            };
             let q = &segments[best.q].segment;
             out.matches.push(Match {
                 query: QuerySide {
@@ -308,7 +319,7 @@ pub fn match_file(
                     page: None,
                     panel: None,
                 },
-                bank_asset: side(bank_seg.start_s, bank_seg.end_s).at(asset, best.seg.index),
+                bank_asset: side(start_s, end_s).at(asset, best.seg.index),
                 score: score_for_distance(best.distance),
                 distance: best.distance,
                 median_distance: best.distance,
@@ -332,6 +343,46 @@ pub fn match_file(
         m.score *= m.specificity;
     }
     Ok(out)
+}
+
+/// The banked time a still's best hit in a video stands for: its segment, joined by the
+/// segments next to it (in the same part: the picture or one crop) that the still also
+/// hits within the radius, in the same orientation. A segment keeps one hash for all
+/// its frames, so this is as near as the hashes can place the still; neighbours it does
+/// not hit are not included. The keypoints narrow it further where the bank has them
+/// (`local::match_still_by_keypoints`).
+fn held_span(
+    hits: &[&Hit],
+    best: &Hit,
+    segments: &[Segment],
+    asset: &AssetRecord,
+) -> (Option<f64>, Option<f64>) {
+    let at = best.seg.index as usize;
+    let part = asset
+        .parts()
+        .into_iter()
+        .map(|(_, range)| range)
+        .find(|r| r.contains(&at))
+        .unwrap_or(at..at + 1);
+    let hit: HashSet<usize> = hits
+        .iter()
+        .filter(|h| h.seg.asset == best.seg.asset && h.transform == best.transform)
+        .map(|h| h.seg.index as usize)
+        .filter(|i| part.contains(i))
+        .collect();
+    let (mut first, mut last) = (at, at);
+    while first > part.start && hit.contains(&(first - 1)) {
+        first -= 1;
+    }
+    while last + 1 < part.end && hit.contains(&(last + 1)) {
+        last += 1;
+    }
+    match (segments.get(first), segments.get(last)) {
+        (Some(a), Some(b)) => (a.start_s, b.end_s),
+        _ => segments
+            .get(at)
+            .map_or((None, None), |s| (s.start_s, s.end_s)),
+    }
 }
 
 /// The weight of each seeding query segment: 1 when it hits at most `common_assets`

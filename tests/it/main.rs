@@ -2,8 +2,9 @@
 //! are linked once: the command line and reports (`cli`), archives, the nightly job,
 //! fingerprints against Meta's references, the search index, video (a module per area:
 //! `video::decode`, `ranges`, `bars`, `crops`, `insets`, `keypoints`), pictures of more
-//! than one frame or page (`multiframe`), production formats (`formats`: PDF, TGA, PSD, EXR), storyboard panels (`panels`),
-//! and the layers' import rule (`layers`).
+//! than one frame or page (`multiframe`), production formats (`formats`: PDF, TGA, PSD,
+//! EXR), storyboard panels (`panels`), image sequences (`sequences`), stills by keypoints
+//! (`stills`), and the layers' import rule (`layers`).
 //! Run one area with `cargo test --release --test it -- video::` or `-- video::bars::`.
 
 mod common;
@@ -18,4 +19,5 @@ mod nightly;
 mod panels;
 mod search;
 mod sequences;
+mod stills;
 mod video;

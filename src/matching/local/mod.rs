@@ -17,16 +17,21 @@
 //!    seconds on end. The geometry also fixes the offset: in a pan or a slow shot,
 //!    banked samples seconds apart share corners, but the picture sits in the same
 //!    place only at the right offset.
+//!
+//! A delivered still has one sample and no time line: `still.rs` decides on that one
+//! sample alone, with a stronger geometric agreement.
 
 mod geometry;
 mod index;
 mod runs;
+mod still;
 
 use rayon::prelude::*;
 
 pub use self::geometry::{Mapping, MIN_INLIERS};
 pub use self::index::{sample_hits, SampleHit};
 pub use self::runs::{runs, LocalRun, RunRules};
+pub use self::still::{match_still_by_keypoints, STILL_MIN_KEYPOINTS};
 use super::{times_overlap, FileMatches};
 use super::{BankSide, LocalEvidence, Match, QuerySide};
 use crate::bank::{BankError, BankRead};
@@ -175,7 +180,7 @@ mod tests {
     use super::*;
     use crate::fingerprint::keypoints::Keypoint;
 
-    fn keypoint(x: f32, y: f32, level: u8, seed: u64) -> Keypoint {
+    pub(super) fn keypoint(x: f32, y: f32, level: u8, seed: u64) -> Keypoint {
         let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut next = move || {
             z ^= z << 13;
@@ -191,7 +196,7 @@ mod tests {
         }
     }
 
-    fn picture() -> Rect {
+    pub(super) fn picture() -> Rect {
         Rect {
             x: 0,
             y: 0,
@@ -201,7 +206,7 @@ mod tests {
     }
 
     /// 60 banked corners spread over the picture.
-    fn banked(seed: u64) -> Vec<Keypoint> {
+    pub(super) fn banked(seed: u64) -> Vec<Keypoint> {
         (0..60u64)
             .map(|i| {
                 let (x, y) = (20.0 + (i % 10) as f32 * 33.0, 20.0 + (i / 10) as f32 * 30.0);
@@ -212,7 +217,7 @@ mod tests {
 
     /// The banked corners as a delivery shows them under `m`, those falling outside the
     /// delivered picture dropped, with 20 unrelated corners added.
-    fn delivered(bank: &[Keypoint], m: Mapping, level: u8, seed: u64) -> Vec<Keypoint> {
+    pub(super) fn delivered(bank: &[Keypoint], m: Mapping, level: u8, seed: u64) -> Vec<Keypoint> {
         let mut out: Vec<Keypoint> = bank
             .iter()
             .filter_map(|k| {
