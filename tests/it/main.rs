@@ -20,4 +20,5 @@ mod panels;
 mod search;
 mod sequences;
 mod stills;
+mod storyboards;
 mod video;

@@ -1,0 +1,328 @@
+//! Storyboards matched by their panels, on the shared boards and pages
+//! (`media/storyboards`, whose `layout.json` gives every panel's box and the animatic's
+//! timings): a page laid out anew, a single panel, a mixed page, a scanned page, an
+//! animatic against the PDF, and pages that share only the template, which are clean.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{convert, index, s, scan, shared, Scanned, TestEnv};
+
+struct Layout(Value);
+
+/// One panel as `layout.json` places it.
+struct PanelAt {
+    board: String,
+    page: u64,
+    rect: [i64; 4],
+}
+
+impl Layout {
+    fn load(shared: &Path) -> Layout {
+        let text = std::fs::read_to_string(shared.join("media/storyboards/layout.json")).unwrap();
+        Layout(serde_json::from_str(&text).unwrap())
+    }
+
+    /// Every panel of a layout (`stack3`, `grid6`), in page order.
+    fn panels(&self, layout: &str) -> Vec<PanelAt> {
+        let pages = self.0["layouts"][layout]["pages"].as_array().unwrap();
+        pages
+            .iter()
+            .flat_map(|page| {
+                let number = page["page"].as_u64().unwrap();
+                page["panels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(move |p| PanelAt {
+                        board: p["board"].as_str().unwrap().to_string(),
+                        page: number,
+                        rect: box_of(&p["box_px"]),
+                    })
+            })
+            .collect()
+    }
+}
+
+fn box_of(v: &Value) -> [i64; 4] {
+    let a: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    [a[0], a[1], a[2], a[3]]
+}
+
+fn panel_of(side: &Value) -> Option<[i64; 4]> {
+    let p = side.get("panel")?;
+    Some(["x", "y", "w", "h"].map(|k| p[k].as_i64().unwrap()))
+}
+
+fn near(a: [i64; 4], b: [i64; 4], px: i64) -> bool {
+    a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= px)
+}
+
+fn matches(r: &Scanned) -> Vec<Value> {
+    r.report["matches"].as_array().unwrap().clone()
+}
+
+fn pages(shared: &Path, pattern: &str) -> Vec<String> {
+    let dir = shared.join("media/storyboards/pages");
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(pattern) && name.ends_with(".png")
+        })
+        .map(|p| p.display().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// The stack3 pages banked as PNGs: the bank every test here starts from.
+fn bank_stack3(env: &TestEnv, shared: &Path) {
+    let files = pages(shared, "stack3_p");
+    index(env, &files.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// Each banked panel that `found` names on the bank side, by the board layout.json
+/// puts there on a stack3 page.
+fn bank_board(layout: &Layout, m: &Value) -> Option<String> {
+    let path = m["bank_asset"]["path"].as_str()?;
+    let page: u64 = path
+        .rsplit("_p")
+        .next()?
+        .trim_end_matches(".png")
+        .parse()
+        .ok()?;
+    let rect = panel_of(&m["bank_asset"])?;
+    layout
+        .panels("stack3")
+        .into_iter()
+        .find(|p| p.page == page && near(p.rect, rect, 3))
+        .map(|p| p.board)
+}
+
+#[test]
+fn a_page_laid_out_anew_is_found_panel_by_panel() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    bank_stack3(&env, &shared);
+    let grid = pages(&shared, "grid6_p");
+    let r = scan(&env, &grid.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.code, 1);
+    let found = matches(&r);
+    // Every grid6 panel meets the banked panel of the same board, with both boxes.
+    for want in layout.panels("grid6") {
+        let hit = found.iter().find(|m| {
+            let path = m["query"]["path"].as_str().unwrap();
+            path.ends_with(&format!("grid6_p{:02}.png", want.page))
+                && panel_of(&m["query"]).is_some_and(|b| near(b, want.rect, 3))
+        });
+        let hit =
+            hit.unwrap_or_else(|| panic!("{} on grid6 page {} not found", want.board, want.page));
+        assert_eq!(
+            bank_board(&layout, hit).as_deref(),
+            Some(want.board.as_str())
+        );
+        assert_eq!(hit["query"]["page"], 1, "a PNG page is page 1");
+    }
+    // The pages themselves share no picture with the banked pages: nothing else.
+    assert!(found.iter().all(|m| panel_of(&m["query"]).is_some()));
+}
+
+#[test]
+fn a_single_board_and_a_mixed_page_meet_the_banked_panels_only() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    bank_stack3(&env, &shared);
+    let sb = shared.join("media/storyboards");
+    // A board delivered alone, as a JPEG.
+    let single = env.path("bbb_f0396.jpg");
+    convert(&[
+        s(&sb.join("boards/bbb_f0396.png")),
+        "-quality",
+        "85",
+        s(&single),
+    ]);
+    // grid6 page 1 with two panels drawn anew: the other four are banked boards.
+    let mixed = env.path("mixed.png");
+    let lineart = shared.join("media/stills/lineart");
+    let art = |name: &str| lineart.join(name).display().to_string();
+    let (elephant, frog) = (art("elephant.png"), art("frog.png"));
+    convert(&[
+        s(&sb.join("pages/grid6_p01.png")),
+        "(",
+        &elephant,
+        "-background",
+        "white",
+        "-flatten",
+        "-resize",
+        "400x300!",
+        ")",
+        "-geometry",
+        "+677+186",
+        "-composite",
+        "(",
+        &frog,
+        "-background",
+        "white",
+        "-flatten",
+        "-resize",
+        "400x300!",
+        ")",
+        "-geometry",
+        "+677+688",
+        "-composite",
+        s(&mixed),
+    ]);
+    let r = scan(&env, &[s(&single), s(&mixed)]);
+    let found = matches(&r);
+    let of = |file: &str| -> Vec<&Value> {
+        found
+            .iter()
+            .filter(|m| m["query"]["path"].as_str().unwrap().ends_with(file))
+            .collect()
+    };
+    let single_hits = of("bbb_f0396.jpg");
+    assert_eq!(single_hits.len(), 1, "{single_hits:?}");
+    assert_eq!(
+        bank_board(&layout, single_hits[0]).as_deref(),
+        Some("bbb_f0396")
+    );
+    let mut boards: Vec<String> = of("mixed.png")
+        .iter()
+        .map(|m| bank_board(&layout, m).expect("a banked panel"))
+        .collect();
+    boards.sort();
+    assert_eq!(
+        boards,
+        [
+            "tux_bald_eagle",
+            "tux_desert_tortoise",
+            "tux_nagasaki",
+            "tux_street"
+        ],
+        "the four banked boards, not the two new drawings"
+    );
+}
+
+#[test]
+fn a_scanned_page_is_found_and_pages_sharing_only_the_template_are_clean() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    bank_stack3(&env, &shared);
+    let sb = shared.join("media/storyboards/pages");
+    // Scanned-like: turned 1.5°, on tinted paper, greyscale JPEG.
+    let scanned = env.path("scan.jpg");
+    convert(&[
+        s(&sb.join("grid6_p03.png")),
+        "-background",
+        "white",
+        "-rotate",
+        "1.5",
+        "-fill",
+        "#f3ead8",
+        "-colorize",
+        "15",
+        "-colorspace",
+        "Gray",
+        "-quality",
+        "70",
+        s(&scanned),
+    ]);
+    let r = scan(&env, &[s(&scanned)]);
+    let mut boards: Vec<String> = matches(&r)
+        .iter()
+        .filter_map(|m| bank_board(&layout, m))
+        .collect();
+    boards.sort();
+    boards.dedup();
+    assert_eq!(boards, ["bbb_f0216", "bbb_f0396", "bbb_f0444", "bbb_f0570"]);
+
+    // The template alone: a banked page with its pictures blanked out, and the same
+    // page with other drawings in its frames.
+    let blank = env.path("blank.png");
+    let mut args = vec![
+        s(&sb.join("stack3_p01.png")).to_string(),
+        "-fill".into(),
+        "white".into(),
+    ];
+    for p in layout.panels("stack3").iter().filter(|p| p.page == 1) {
+        let [x, y, w, h] = p.rect;
+        args.push("-draw".into());
+        args.push(format!("rectangle {x},{y} {},{}", x + w - 1, y + h - 1));
+    }
+    args.push(s(&blank).to_string());
+    convert(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let other = env.path("other.png");
+    let lineart = shared.join("media/stills/lineart");
+    let mut args = vec![s(&blank).to_string()];
+    for (p, art) in layout.panels("stack3").iter().filter(|p| p.page == 1).zip([
+        "elephant.png",
+        "frog.png",
+        "rocket.png",
+    ]) {
+        let [x, y, w, h] = p.rect;
+        args.extend(
+            [
+                "(",
+                s(&lineart.join(art)),
+                "-background",
+                "white",
+                "-flatten",
+                "-resize",
+                &format!("{w}x{h}!"),
+                ")",
+                "-geometry",
+                &format!("+{x}+{y}"),
+                "-composite",
+            ]
+            .map(String::from),
+        );
+    }
+    args.push(s(&other).to_string());
+    convert(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = scan(&env, &[s(&blank), s(&other)]);
+    assert_eq!(r.code, 0, "{:#}", r.report["matches"]);
+    assert_eq!(r.report["summary"]["verdict"], "clean");
+}
+
+#[test]
+fn an_animatic_meets_the_banked_pdf_panel_by_panel_with_its_seconds() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    let sb = shared.join("media/storyboards");
+    index(&env, &[s(&sb.join("pages/stack3.pdf"))]);
+    let r = scan(&env, &[s(&sb.join("animatic/animatic_1280x720_24fps.mp4"))]);
+    let found = matches(&r);
+    let timeline = layout.0["animatic"]["timeline"].as_array().unwrap();
+    let stack3 = layout.panels("stack3");
+    for shot in timeline.iter().filter(|t| t.get("board").is_some()) {
+        let board = shot["board"].as_str().unwrap();
+        let (start, end) = (
+            shot["start_s"].as_f64().unwrap(),
+            shot["end_s"].as_f64().unwrap(),
+        );
+        let want = stack3.iter().find(|p| p.board == board).unwrap();
+        let hit = found.iter().find(|m| {
+            m["bank_asset"]["page"].as_u64() == Some(want.page)
+                && panel_of(&m["bank_asset"]).is_some_and(|b| near(b, want.rect, 3))
+        });
+        let hit = hit.unwrap_or_else(|| panic!("{board} not found in the animatic"));
+        let q = &hit["query"];
+        let (qs, qe) = (q["start_s"].as_f64().unwrap(), q["end_s"].as_f64().unwrap());
+        assert!(
+            (qs - start).abs() < 0.1 && (qe - end).abs() < 0.1,
+            "{board}: {qs}-{qe}, held {start}-{end}"
+        );
+    }
+}
