@@ -18,6 +18,7 @@
 
 mod cells;
 mod content;
+mod label;
 mod prep;
 
 #[cfg(test)]
@@ -99,7 +100,7 @@ fn panels_of(p: &Plane, paper: &Paper, ink: &[bool]) -> Vec<(Boxi, bool)> {
     let min = min_side(short);
     let rule = cells::rule_mask(p.w, p.h, ink);
     let (regions, found) = cells::cells(p.w, p.h, &rule, min);
-    let (frame_of, frames) = cells::frames(p.w, p.h, &rule, min);
+    let (frame_of, frames) = cells::frames(p.w, p.h, &rule, &regions, min);
     let judge_cell = |c: &Cell| {
         let belongs = |x: usize, y: usize| regions.labels[y * p.w + x] == c.label;
         content::judge(p, paper, &c.bbox, short, &belongs)

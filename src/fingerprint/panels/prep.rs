@@ -236,7 +236,7 @@ pub(super) fn rotated(p: &Plane, deg: f32, fill: u8) -> Plane {
             let v = |xx: usize, yy: usize| f32::from(p.px[yy * p.w + xx]);
             let top = v(x0, y0) * (1.0 - ax) + v(x0 + 1, y0) * ax;
             let bot = v(x0, y0 + 1) * (1.0 - ax) + v(x0 + 1, y0 + 1) * ax;
-            out[y * p.w + x] = (top * (1.0 - ay) + bot * ay).round() as u8;
+            out[y * p.w + x] = (top * (1.0 - ay) + bot * ay + 0.5) as u8;
         }
     }
     Plane {
