@@ -2,7 +2,7 @@
 //! storyboard tool (PDF page or scan), so that each board can be fingerprinted on its own
 //! and the page's template (frames, header, text fields) never counts as evidence.
 //!
-//! How: the page is shrunk to a bounded size ([`prep::MAX_WORK_SIDE`]), the paper level
+//! How: the page is shrunk to a bounded size (2400 px on its long side), the paper level
 //! is measured locally (tints, uneven scans), and the skew is found from the projection
 //! profile of the ink's top edges and taken out. Long straight runs of ink are rules; the
 //! regions rules enclose that are rectangles are cells. A cell is a panel when what is
