@@ -3,6 +3,8 @@
 //! (a panel's picture area, a text box, a table cell). What is in a cell is judged
 //! elsewhere.
 
+use super::label;
+
 /// A run of ink at least this long is a rule: 1/40 of the page's short side (32 px on
 /// a 150 dpi page). Shorter runs are glyphs and strokes.
 fn min_rule(w: usize, h: usize) -> usize {
@@ -149,6 +151,8 @@ pub(super) struct Cell {
 /// 4-connected region (0 for rule).
 pub(super) struct Regions {
     pub labels: Vec<u32>,
+    /// Per label (index = label), whether the region reaches the page's edge.
+    pub edge: Vec<bool>,
 }
 
 /// At most this many cells are judged: a page of noise cuts itself into many small
@@ -164,8 +168,9 @@ const MIN_WALL: f32 = 0.6;
 /// Labels the regions between rules and returns those that are rectangles of at least
 /// `min_side` a side, not touching the page's edge.
 pub(super) fn cells(w: usize, h: usize, rule: &[bool], min_side: usize) -> (Regions, Vec<Cell>) {
-    let mut labels = vec![0u32; w * h];
-    let mut stats: Vec<(Boxi, usize, bool)> = vec![(
+    let free: Vec<bool> = rule.iter().map(|r| !r).collect();
+    let (labels, comps) = label::components(w, h, &free);
+    let stats: Vec<(Boxi, usize, bool)> = std::iter::once((
         Boxi {
             x0: 0,
             y0: 0,
@@ -174,53 +179,9 @@ pub(super) fn cells(w: usize, h: usize, rule: &[bool], min_side: usize) -> (Regi
         },
         0,
         false,
-    )];
-    let mut stack: Vec<usize> = Vec::new();
-    for start in 0..w * h {
-        if rule[start] || labels[start] != 0 {
-            continue;
-        }
-        let id = stats.len() as u32;
-        labels[start] = id;
-        stack.push(start);
-        let (sx, sy) = (start % w, start / w);
-        let mut b = Boxi {
-            x0: sx,
-            y0: sy,
-            x1: sx + 1,
-            y1: sy + 1,
-        };
-        let mut n = 0usize;
-        let mut edge = false;
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            n += 1;
-            b.x0 = b.x0.min(x);
-            b.y0 = b.y0.min(y);
-            b.x1 = b.x1.max(x + 1);
-            b.y1 = b.y1.max(y + 1);
-            edge |= x == 0 || y == 0 || x + 1 == w || y + 1 == h;
-            let mut visit = |j: usize| {
-                if !rule[j] && labels[j] == 0 {
-                    labels[j] = id;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-        stats.push((b, n, edge));
-    }
+    ))
+    .chain(comps.iter().map(|c| (c.bbox, c.n, c.edge)))
+    .collect();
     let mut out = Vec::new();
     for (id, &(b, n, edge)) in stats.iter().enumerate().skip(1) {
         if edge || b.w() < min_side || b.h() < min_side || n * 4 < b.area() {
@@ -248,7 +209,8 @@ pub(super) fn cells(w: usize, h: usize, rule: &[bool], min_side: usize) -> (Regi
             break;
         }
     }
-    (Regions { labels }, out)
+    let edge = stats.iter().map(|s| s.2).collect();
+    (Regions { labels, edge }, out)
 }
 
 /// A frame: what rules enclose, taken with the rules themselves (a panel's frame with
@@ -263,69 +225,19 @@ pub(super) struct Frame {
 /// The frames of the page, and for each pixel the index + 1 of the frame it belongs to
 /// (0: outside every frame). Regions not reached from the page's edge without crossing
 /// a rule are enclosed.
-pub(super) fn frames(w: usize, h: usize, rule: &[bool], min_side: usize) -> (Vec<u32>, Vec<Frame>) {
-    let mut outside = vec![false; w * h];
-    let mut stack: Vec<usize> = Vec::new();
-    let edge = (0..w)
-        .flat_map(|x| [x, (h - 1) * w + x])
-        .chain((0..h).flat_map(|y| [y * w, y * w + w - 1]));
-    for i in edge {
-        if !rule[i] && !outside[i] {
-            outside[i] = true;
-            stack.push(i);
-        }
-    }
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % w, i / w);
-        for (ok, j) in [
-            (x > 0, i.wrapping_sub(1)),
-            (x + 1 < w, i + 1),
-            (y > 0, i.wrapping_sub(w)),
-            (y + 1 < h, i + w),
-        ] {
-            if ok && !rule[j] && !outside[j] {
-                outside[j] = true;
-                stack.push(j);
-            }
-        }
-    }
-    let mut comp = vec![0u32; w * h];
+pub(super) fn frames(
+    w: usize,
+    h: usize,
+    rule: &[bool],
+    regions: &Regions,
+    min_side: usize,
+) -> (Vec<u32>, Vec<Frame>) {
+    let enclosed: Vec<bool> = (0..w * h)
+        .map(|i| rule[i] || !regions.edge[regions.labels[i] as usize])
+        .collect();
+    let (comp, comps) = label::components(w, h, &enclosed);
+    let boxes: Vec<Boxi> = comps.iter().map(|c| c.bbox).collect();
     let mut out: Vec<Frame> = Vec::new();
-    let mut boxes: Vec<Boxi> = Vec::new();
-    for start in 0..w * h {
-        if outside[start] || comp[start] != 0 {
-            continue;
-        }
-        let id = boxes.len() as u32 + 1;
-        comp[start] = id;
-        stack.push(start);
-        let (sx, sy) = (start % w, start / w);
-        let mut b = Boxi {
-            x0: sx,
-            y0: sy,
-            x1: sx + 1,
-            y1: sy + 1,
-        };
-        while let Some(i) = stack.pop() {
-            let (x, y) = (i % w, i / w);
-            b.x0 = b.x0.min(x);
-            b.y0 = b.y0.min(y);
-            b.x1 = b.x1.max(x + 1);
-            b.y1 = b.y1.max(y + 1);
-            for (ok, j) in [
-                (x > 0, i.wrapping_sub(1)),
-                (x + 1 < w, i + 1),
-                (y > 0, i.wrapping_sub(w)),
-                (y + 1 < h, i + w),
-            ] {
-                if ok && !outside[j] && comp[j] == 0 {
-                    comp[j] = id;
-                    stack.push(j);
-                }
-            }
-        }
-        boxes.push(b);
-    }
     for b in boxes {
         if b.w() < min_side || b.h() < min_side {
             out.push(Frame { inner: b });

@@ -2,7 +2,7 @@
 //! storyboard tool (PDF page or scan), so that each board can be fingerprinted on its own
 //! and the page's template (frames, header, text fields) never counts as evidence.
 //!
-//! How: the page is shrunk to a bounded size ([`prep::MAX_WORK_SIDE`]), the paper level
+//! How: the page is shrunk to a bounded size (2400 px on its long side), the paper level
 //! is measured locally (tints, uneven scans), and the skew is found from the projection
 //! profile of the ink's top edges and taken out. Long straight runs of ink are rules; the
 //! regions rules enclose that are rectangles are cells. A cell is a panel when what is
@@ -18,6 +18,7 @@
 
 mod cells;
 mod content;
+mod label;
 mod prep;
 
 #[cfg(test)]
@@ -99,7 +100,7 @@ fn panels_of(p: &Plane, paper: &Paper, ink: &[bool]) -> Vec<(Boxi, bool)> {
     let min = min_side(short);
     let rule = cells::rule_mask(p.w, p.h, ink);
     let (regions, found) = cells::cells(p.w, p.h, &rule, min);
-    let (frame_of, frames) = cells::frames(p.w, p.h, &rule, min);
+    let (frame_of, frames) = cells::frames(p.w, p.h, &rule, &regions, min);
     let judge_cell = |c: &Cell| {
         let belongs = |x: usize, y: usize| regions.labels[y * p.w + x] == c.label;
         content::judge(p, paper, &c.bbox, short, &belongs)

@@ -313,37 +313,3 @@ fn a_large_page_is_worked_on_shrunk() {
     let want: Vec<[usize; 4]> = boxes.iter().map(|b| b.map(|v| v * k)).collect();
     assert_found(&find_panels(&big.image()), &want, 0.95);
 }
-
-#[test]
-fn zz_debug() {
-    let Ok(path) = std::env::var("PANELS_DEBUG") else {
-        return;
-    };
-    let img = image::open(&path).unwrap().to_luma8();
-    let plane = Plane {
-        w: img.width() as usize,
-        h: img.height() as usize,
-        px: img.as_raw().clone(),
-    };
-    let paper = Paper::of(&plane);
-    let ink = prep::ink_mask(&plane, &paper);
-    eprintln!("skew {}", prep::skew_degrees(&plane, &ink));
-    let rule = cells::rule_mask(plane.w, plane.h, &ink);
-    let (regions, found) = cells::cells(plane.w, plane.h, &rule, plane.w.min(plane.h) / 20);
-    for c in &found {
-        let belongs = |x: usize, y: usize| regions.labels[y * plane.w + x] == c.label;
-        eprintln!(
-            "{:?} {:?}",
-            c.bbox,
-            content::judge(&plane, &paper, &c.bbox, 1275, &belongs)
-        );
-    }
-    let mut out = img.clone();
-    for (i, v) in rule.iter().enumerate() {
-        if *v {
-            out.as_mut()[i] = 180;
-        }
-    }
-    out.save("/tmp/cview/dbg.png").unwrap();
-    eprintln!("{:?}", find_panels(&img));
-}
