@@ -6,7 +6,7 @@ use image::DynamicImage;
 
 use super::still_query_segment;
 use crate::fingerprint::inset::Rect;
-use crate::fingerprint::panels::find_panels;
+use crate::fingerprint::panels::{find_panels, upright, Panel};
 use crate::fingerprint::{fingerprint_still, FingerprintParams};
 use crate::matching::QuerySegment;
 use crate::media::frames::Placed;
@@ -39,20 +39,27 @@ pub(super) fn panels_of(
     if !params.panels {
         return PagePanels::default();
     }
-    let mut found: Vec<(Rect, bool, Option<&DynamicImage>)> = find_panels(&page.to_luma8())
+    let mut found: Vec<(Panel, Option<&DynamicImage>)> = find_panels(&page.to_luma8())
         .into_iter()
-        .map(|p| (p.rect, p.blank, None))
+        .map(|p| (p, None))
         .collect();
     for embedded in placed {
         let Some(r) = on_page(embedded, page) else {
             continue;
         };
-        match found.iter_mut().find(|(f, _, _)| iou(f, &r) >= SAME_BOX) {
+        match found.iter_mut().find(|(f, _)| iou(&f.rect, &r) >= SAME_BOX) {
             Some(panel) => {
-                panel.1 = false;
-                panel.2 = Some(&embedded.image);
+                panel.0.blank = false;
+                panel.1 = Some(&embedded.image);
             }
-            None => found.push((r, false, Some(&embedded.image))),
+            None => {
+                let panel = Panel {
+                    rect: r,
+                    blank: false,
+                    skew_degrees: 0.0,
+                };
+                found.push((panel, Some(&embedded.image)));
+            }
         }
     }
     let scale_x = f64::from(source.0) / f64::from(page.width().max(1));
@@ -65,14 +72,12 @@ pub(super) fn panels_of(
     let panels = found
         .iter()
         .enumerate()
-        .filter(|(_, (_, blank, _))| !blank)
-        .map(|(i, &(r, _, embedded))| {
+        .filter(|(_, (panel, _))| !panel.blank)
+        .map(|(i, (panel, embedded))| {
+            let r = panel.rect;
             let fp = match embedded {
                 Some(image) => fingerprint_still(image, &plain),
-                None => {
-                    let (x, y, w, h) = (r.x as u32, r.y as u32, r.width as u32, r.height as u32);
-                    fingerprint_still(&page.crop_imm(x, y, w, h), &plain)
-                }
+                None => fingerprint_still(&upright(page, panel), &plain),
             };
             let place = PanelPlace {
                 page: number,

@@ -20,6 +20,7 @@ mod cells;
 mod content;
 mod label;
 mod prep;
+mod upright;
 
 #[cfg(test)]
 mod tests;
@@ -30,15 +31,18 @@ use super::inset::Rect;
 use cells::{Boxi, Cell};
 use content::Content;
 use prep::{Paper, Plane};
+pub use upright::upright;
 
 /// One panel of a page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Panel {
     /// The picture area inside the frame, in the page's own pixels. On a skewed page it
     /// is the upright box of the panel's size about the panel's centre.
     pub rect: Rect,
     /// Nothing is drawn inside: an empty template frame. It carries no evidence.
     pub blank: bool,
+    /// The page's skew, in degrees, which [`upright`] takes out of the picture.
+    pub skew_degrees: f32,
 }
 
 /// Pages smaller than this on either side hold no panels worth finding.
@@ -88,6 +92,7 @@ pub fn find_panels(page: &GrayImage) -> Vec<Panel> {
         .map(|(b, blank)| Panel {
             rect: to_page_rect(&work, skew, k, (pw, ph), &b),
             blank,
+            skew_degrees: if skew.abs() >= MIN_SKEW { skew } else { 0.0 },
         })
         .collect();
     reading_order(&mut out);
