@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-search.sh — the bank's Hamming index at archive scale, against the linear scan
+# bench-search.sh (`scripts/eval bench search`) — the bank's Hamming index at archive scale, against the linear scan
 # and against FAISS, in one run on one machine.
 #
 #   1. Seeds for clustered data: `celprint hash` over every clip in
@@ -7,7 +7,7 @@
 #   2. 1M entries (benches/search_scale.rs): linear scan vs multi-index at radius 31,
 #      uniform and clustered, with a sweep over chunk counts 11..20; then FAISS
 #      IndexBinaryFlat and IndexBinaryMultiHash (16x16, nflip=1) on the same hashes and
-#      queries (scripts/faiss_search.py), with their result sets checked against ours.
+#      queries (faiss_search.py, beside this script), with their result sets checked against ours.
 #   3. 10M entries: the same without the sweep, plus a bank of 10M segments built on
 #      disk (ingest rate, open time, bytes per segment, search on the reopened bank);
 #      FAISS on the same 10M uniform hashes.
@@ -32,7 +32,7 @@ die() { echo "bench-search: error: $*" >&2; exit 1; }
 log() { echo "bench-search: $*" >&2; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 SHARED="${CELPRINT_SHARED:-$ROOT/../shared}"
 VENV="${CELPRINT_VENV:-/var/tmp/celprint-venv}"
@@ -99,3 +99,7 @@ echo "## summary"
 grep -hE 'multi r=31 p50|linear r=31|speedup|build_s|^bank|peak' "$WORK/scale-1m.txt" "$WORK/scale-big.txt"
 grep -hE 'faiss (flat|multihash)|identical|differ' "$WORK"/faiss-*.txt
 cat "$WORK/end-to-end.txt"
+# Under `scripts/eval bench search`, the figure files go with the run's record.
+if [ -n "${EVAL_RESULTS_DIR:-}" ]; then
+    cp "$WORK"/scale-1m.txt "$WORK"/scale-big.txt "$WORK"/faiss-*.txt "$WORK"/end-to-end.txt "$EVAL_RESULTS_DIR/"
+fi

@@ -30,4 +30,4 @@ done
   "$v/sintel/mangomm_sintel_848x480_26s.mp4" "$p/showorder_pgs_Title_T00-1.mkv" \
   "$p/showorder_pgs_Title_T01-2.mkv" >/dev/null
 "$bin" scan --db "$work/bank" --json "$work/report.json" "$work/pos" "$work/neg" >/dev/null || true
-python3 scripts/measure_short_cuts.py "$work/report.json"
+python3 scripts/eval.d/measure_short_cuts.py "$work/report.json"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-rescan.sh — the nightly rerun: `celprint index` over 10,000 files, then the same
+# bench-rescan.sh (`scripts/eval bench rescan`) — the nightly rerun: `celprint index` over 10,000 files, then the same
 # command again with nothing changed, timed in one run. Target: the rerun takes under 5%
 # of the first run (it must skip every file unread).
 #
@@ -16,7 +16,7 @@ die() { echo "bench-rescan: error: $*" >&2; exit 1; }
 log() { echo "bench-rescan: $*" >&2; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 WORK="${BENCH_WORK:-/var/tmp/celprint-bench-rescan}"
 FILES="${FILES:-10000}"

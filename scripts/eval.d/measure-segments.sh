@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# segments-report.sh — how much celprint's segment collapsing shrinks video hash lists.
+# measure-segments.sh (`scripts/eval measure segments`) — how much celprint's segment collapsing shrinks video hash lists.
 #
 # For every video under $CELPRINT_SHARED/media/video (recursively; or under the
 # directories/files given as arguments), prints one markdown row with:
@@ -26,7 +26,7 @@ die() { echo "segments-report: error: $*" >&2; exit 1; }
 log() { echo "segments-report: $*" >&2; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 CELPRINT="${CELPRINT_BIN:-$CARGO_TARGET_DIR/release/celprint}"
 SHARED="${CELPRINT_SHARED:-$ROOT/../shared}"

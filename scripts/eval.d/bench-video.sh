@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench-video.sh — video hashing speed: celprint vs bare FFmpeg decode vs Meta's vPDQ.
+# bench-video.sh (`scripts/eval bench video`) — video hashing speed: celprint vs bare FFmpeg decode vs Meta's vPDQ.
 #
 # For each video (default: bbb/bower_bbb_480p_30s.mp4 and
 # popeye/showorder_pgs_Title_T00-1.mkv under $CELPRINT_SHARED/media/video, or the
@@ -56,7 +56,7 @@ die() { echo "bench-video: error: $*" >&2; exit 1; }
 log() { echo "bench-video: $*" >&2; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 CELPRINT="${CELPRINT_BIN:-$CARGO_TARGET_DIR/release/celprint}"
 VENV="${CELPRINT_VENV:-/var/tmp/celprint-venv}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Scores scripts/eval.sh's run: celprint's scan report, vPDQ's pair results and FFmpeg
+"""Scores `scripts/eval table`'s run (eval.d/table.sh): celprint's scan report, vPDQ's pair results and FFmpeg
 signature's pair results against the truth, and prints one table row per transform.
 
-The metrics are defined at the top of scripts/eval.sh; this file implements them.
+The metrics are defined at the top of table.sh; this file implements them.
 
 usage: eval_report.py --truth truth.tsv --celprint scan.json --vpdq vpdq.tsv
                       --signature signature.tsv --md eval-table.md --details per-query.tsv

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench-cores.sh — one long file on several cores: `celprint hash --jobs N` against
+# bench-cores.sh (`scripts/eval bench cores`) — one long file on several cores: `celprint hash --jobs N` against
 # `--jobs 1` on the same file.
 #
-# Usage: scripts/bench-cores.sh [FILE]
+# Usage: scripts/eval bench cores [FILE]
 #   FILE defaults to Popeye pgs T00 (60 s, 1440x1074 HEVC) in ../shared/media/video.
 #
 # Runs $PAIRS alternating pairs (default 8) of `hash --jobs 1` and `hash --jobs $THREADS`

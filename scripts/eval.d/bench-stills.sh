@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench-stills.sh — still-image PDQ: celprint vs Meta's reference (pdqhash PyPI
+# bench-stills.sh (`scripts/eval bench stills`) — still-image PDQ: celprint vs Meta's reference (pdqhash PyPI
 # package, i.e. Meta's PDQ C++ code, with PIL decode). Both single-threaded.
 #
 # Steps: build celprint (release) if missing; make a Python venv with pdqhash,
 # pillow, numpy; extract 200 1920x1080 JPEG frames of the active picture (letterbox
 # bars cut off) from shared/media/video;
-# time `celprint hash --algo pdq` and scripts/pdq_ref.py over them; compare
+# time `celprint hash --algo pdq` and pdq_ref.py (beside this script) over them; compare
 # hashes (Hamming distance) and print a PASS/FAIL line for the targets:
 #   - throughput ratio celprint/reference >= 8
 #   - every image with reference quality >= 50 within 10 bits of the reference
@@ -29,7 +29,7 @@ die() { echo "bench-stills: error: $*" >&2; exit 1; }
 log() { echo "bench-stills: $*" >&2; }
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 CELPRINT="${CELPRINT_BIN:-$CARGO_TARGET_DIR/release/celprint}"
 VENV="${CELPRINT_VENV:-/var/tmp/celprint-venv}"
@@ -296,6 +296,22 @@ if not dists:
 if reasons:
     print("targets missed: %s" % "; ".join(reasons))
 print(("FAIL" if reasons else "PASS") if mode == "default" else "(informational: the targets apply to the default mode)")
+# Under `scripts/eval bench stills`, the figures go with the run's record as JSON.
+if os.environ.get("EVAL_RESULTS_DIR"):
+    ds = [d[0] for d in dists]
+    fig = {
+        "mode": mode, "images": nframes, "celprint_s": cel_secs, "celprint_ms_per_image": 1000 * cel_secs / nframes,
+        "reference_s": ref_secs, "reference_ms_per_image": 1000 * ref_secs / timing["images"],
+        "reference_decode_ms_per_image": timing["decode_ms_per_image"],
+        "reference_hash_ms_per_image": timing["hash_ms_per_image"],
+        "pdqhash_version": timing.get("pdqhash_version"), "ratio": ratio,
+        "images_quality_ge_50": len(dists), "max_bits": max(ds) if ds else None,
+        "mean_bits": sum(ds) / len(ds) if ds else None, "over_10_bits": len(over),
+        "missing": len(missing), "load_average": os.getloadavg(),
+        "verdict": ("FAIL" if reasons else "PASS") if mode == "default" else None,
+    }
+    with open(os.path.join(os.environ["EVAL_RESULTS_DIR"], "stills-%s.json" % mode), "w") as f:
+        json.dump(fig, f, indent=1)
 EOF
 )"
 "$PYREF" -c "$SUMMARY" "$CEL_EXACT_OUT" "$REF_OUT" "$REF_TIMING" "$CEL_EXACT_SECS" "$NFRAMES" exact

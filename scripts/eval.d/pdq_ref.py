@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference PDQ hasher for benchmarking celprint (used by scripts/bench-stills.sh).
+"""Reference PDQ hasher for benchmarking celprint (used by `scripts/eval bench stills`).
 
 Wraps Meta's PDQ C++ code through the `pdqhash` PyPI package, decoding with PIL.
 

@@ -1,4 +1,4 @@
-"""Scores scripts/measure-short-cuts.sh's scan: each cut's name is SOURCE_START_LENGTH,
+"""Scores `scripts/eval measure short-cuts`'s scan: each cut's name is SOURCE_START_LENGTH,
 under pos/ (banked: must match its source within 0.5 s of START) or neg/ (must not
 match). Prints misses, wrong and false matches, then one line per set and length."""
 

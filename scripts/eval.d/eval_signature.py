@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The FFmpeg `signature` side of scripts/eval.sh.
+"""The FFmpeg `signature` side of `scripts/eval table` (table.sh).
 
 Runs FFmpeg's MPEG-7 video signature filter on every (query, bank file) pair:
 

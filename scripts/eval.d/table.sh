@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# eval.sh — robustness evaluation of celprint's video matching, with Meta's vPDQ and
+# table.sh (`scripts/eval table`) — robustness evaluation of celprint's video matching, with Meta's vPDQ and
 # FFmpeg's MPEG-7 `signature` filter run on the same queries.
 #
 # What it does (everything under $CELPRINT_EVAL_DIR, default /var/tmp/celprint-eval, outside
@@ -25,9 +25,9 @@
 #      bank's length). The vob master's truth, [0, 60] = [0, 60], was checked with vPDQ
 #      frame hashes: its best alignment is 0.03 s (under one frame) from it.
 #   3. celprint index + one celprint scan of every query (default settings).
-#   4. vPDQ (scripts/eval_vpdq.py) and the signature filter (scripts/eval_signature.py) on
+#   4. vPDQ (eval_vpdq.py) and the signature filter (eval_signature.py) on
 #      the same bank and queries.
-#   5. scripts/eval_report.py prints one row per transform to stdout, notes, and last a
+#   5. eval_report.py prints one row per transform to stdout, notes, and last a
 #      one-line SUMMARY for celprint; the table is also written to $work/eval-table.md,
 #      per-query details to $work/per-query.tsv. Progress goes to stderr.
 #
@@ -85,7 +85,7 @@
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 log() { printf 'eval: [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'eval: error: %s\n' "$*" >&2; exit 2; }
 
@@ -409,3 +409,7 @@ log "report (total so far $SECONDS s)"
   --vpdq "$work/vpdq.tsv" --signature "$work/signature.tsv" --md "$work/eval-table.md" \
   --details "$work/per-query.tsv"
 log "done in $SECONDS s; table in $work/eval-table.md, details in $work/per-query.tsv"
+# Under `scripts/eval table`, the table and the per-query scores go with the run's record.
+if [ -n "${EVAL_RESULTS_DIR:-}" ]; then
+  cp "$work/eval-table.md" "$work/per-query.tsv" "$work/truth.tsv" "$EVAL_RESULTS_DIR/"
+fi

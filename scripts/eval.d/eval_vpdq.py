@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The vPDQ side of scripts/eval.sh.
+"""The vPDQ side of `scripts/eval table` (table.sh).
 
 Hashes every file given with Meta's vPDQ (the PyPI `vpdq` package: every frame, one hashing
 thread per process, files spread over --jobs processes), writes each list in vPDQ's text
