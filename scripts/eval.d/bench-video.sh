@@ -288,5 +288,5 @@ done
 echo
 echo "load average at end: $(loadavg) (${NCORES} cores)"
 pf() { [ "$1" = 1 ] && echo PASS || echo FAIL; }
-echo "$(pf "$RATIO_OK"): default mode decode_time/celprint_time (paired median) >= $MIN_DECODE_RATIO on every file: $(IFS=,; echo "${RATIO_RESULTS[*]}" | sed 's/,/, /g')"
-echo "$(pf "$SPEEDUP_OK"): default mode vpdq_time/celprint_time >= ${MIN_VPDQ_SPEEDUP}x on every file: $(IFS=,; echo "${SPEEDUP_RESULTS[*]}" | sed 's/,/, /g')"
+echo "$(pf "$RATIO_OK"): default mode decode_time/celprint_time (paired median) >= $MIN_DECODE_RATIO on every file: $(IFS=,; r="${RATIO_RESULTS[*]}"; echo "${r//,/, }")"
+echo "$(pf "$SPEEDUP_OK"): default mode vpdq_time/celprint_time >= ${MIN_VPDQ_SPEEDUP}x on every file: $(IFS=,; r="${SPEEDUP_RESULTS[*]}"; echo "${r//,/, }")"

