@@ -106,7 +106,7 @@ done
 filters="$(ffmpeg -hide_banner -filters 2>/dev/null)"
 grep -q ' signature ' <<<"$filters" || die "this ffmpeg has no signature filter"
 grep -q ' subtitles ' <<<"$filters" || die "this ffmpeg has no subtitles filter (libass)"
-[ -f "$FONT" ] && [ -f "$FONTB" ] || die "DejaVu fonts missing: apt-get install fonts-dejavu-core"
+if [ ! -f "$FONT" ] || [ ! -f "$FONTB" ]; then die "DejaVu fonts missing: apt-get install fonts-dejavu-core"; fi
 [ -d "$v" ] || die "no $v (set CELPRINT_SHARED)"
 if [ -z "${CELPRINT_BIN:-}" ] && [ ! -x "$bin" ]; then
   command -v cargo >/dev/null || die "cargo not found; cannot build $bin"
@@ -185,7 +185,7 @@ setsrc T3 "$work/src/pgs_T03.mp4" 640 478 24 -
 log "sources: Popeye 640x478 copies, raw 320x240 copies for the signature filter"
 for i in 0 1 2 3; do
   pgs="PGS$i"
-  bgrun ff -i "${!pgs}" -an -sn -filter_complex "[0:v]split=2[a][b];[a]scale=640:478,setsar=1[o1];[b]$NORM[o2]" \
+  bgrun ff -i "${!pgs}" -an -sn -filter_complex "[0:v]split=2[a][b];[a]scale=640:478,setsar=1[o1];[b]${NORM}[o2]" \
     -map "[o1]" -c:v libx264 -preset ultrafast -crf 12 -pix_fmt yuv420p "$work/src/pgs_T0$i.mp4" \
     -map "[o2]" -c:v rawvideo "$work/sig/$(basename "${!pgs}").nut"
 done
