@@ -2,7 +2,7 @@
 //! same pages rasterised from the two PDFs with pdftoppm, and scanned-like copies made
 //! with ImageMagick. Every panel of `layout.json` must be found at IoU >= 0.8 on at
 //! least 98 % of each variant's panels, with no non-blank panel that is not one of them.
-//! With `--nocapture` each variant prints a `panels-eval` line (scripts/eval.d/panels.sh
+//! With `--nocapture` each variant prints a `panels-eval` line (scripts/eval measure panels
 //! collects them).
 
 use std::path::{Path, PathBuf};

@@ -291,6 +291,8 @@ mod tests {
             frame_rate: None,
             segments: Vec::<Segment>::new(),
             crops: Vec::new(),
+            panels: Vec::new(),
+            panel_pages: Vec::new(),
             features: Vec::new(),
             seen: None,
         }
@@ -426,6 +428,8 @@ mod tests {
                 start_s: None,
                 end_s: None,
                 frame_rate: None,
+                page: None,
+                panel: None,
             },
             bank_asset: BankSide::of(record, None, None),
             score: 1.0,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# panels.sh — storyboard panel segmentation on the shared pages (media/storyboards):
+# measure-panels.sh — storyboard panel segmentation on the shared pages (media/storyboards):
 # the 11 PNG pages, the 11 pages rasterised from the PDFs (pdftoppm -r 150) and ten
 # scanned-like copies of the PNG pages made with ImageMagick (rotation ±1.5° and ±2°,
 # scale 0.8 and 1.25, paper tint, JPEG quality 60, greyscale, and all of them at once).
