@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo: builds celprint, banks the stills and the clip in data/demo/bank as leaked
-# material, scans the mock delivery in data/demo/delivery, and writes the JSON, CSV and
-# HTML reports.
+# The demo: builds celprint, banks the stills and the clip in data/demo/bank and the
+# storyboard pages in data/demo/storyboards/bank as leaked material, scans the mock
+# deliveries (data/demo/delivery, data/demo/storyboards/delivery), and writes the JSON,
+# CSV and HTML reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -12,10 +13,11 @@ out="${CELPRINT_DEMO_OUT:-/var/tmp/celprint-demo}"
 rm -rf "$out"
 mkdir -p "$out"
 
-"$bin" index --db "$out/bank" --label leaked --source "demo leak" --note "INC-0001" data/demo/bank
+"$bin" index --db "$out/bank" --label leaked --source "demo leak" --note "INC-0001" \
+  data/demo/bank data/demo/storyboards/bank
 set +e
 "$bin" scan --db "$out/bank" --json "$out/report.json" --csv "$out/report.csv" \
-  --html "$out/report.html" data/demo/delivery > "$out/summary.txt"
+  --html "$out/report.html" data/demo/delivery data/demo/storyboards/delivery > "$out/summary.txt"
 status=$?
 set -e
 cat "$out/summary.txt"
@@ -23,6 +25,6 @@ echo
 echo "reports: $out/report.json  $out/report.csv  $out/report.html (open it in a browser)"
 case $status in
   0) echo "exit 0: the delivery is clean" ;;
-  1) echo "exit 1: the delivery matches banked material (expected for the demo: see data/demo/TRUTH.md)" ;;
+  1) echo "exit 1: the delivery matches banked material (expected for the demo: see data/demo/TRUTH.md and data/demo/storyboards/README.md)" ;;
   *) echo "exit $status: errors; the delivery was not fully checked" >&2; exit "$status" ;;
 esac
