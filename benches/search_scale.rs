@@ -4,7 +4,7 @@
 //!
 //! Not a criterion bench: a 10-million-entry haystack is built once and each figure is a
 //! distribution over many single queries (p50/p99), which criterion does not report.
-//! `scripts/bench-search.sh` runs it with the settings in the README. Environment:
+//! `scripts/eval bench search` runs it with the settings in the README. Environment:
 //!
 //! - `SCALE_N` (default 1000000): entries in the haystack;
 //! - `SCALE_QUERIES` (default 1000): timed queries per figure;
@@ -13,7 +13,7 @@
 //!   made of these, each perturbed by 0–24 random bits and repeated to `SCALE_N`;
 //!   without it the clustered figures are skipped;
 //! - `SCALE_EXPORT`: a directory to write `base.u8`, `queries.u8` and our result sets
-//!   (`ours.txt`) into, for `scripts/faiss_search.py`;
+//!   (`ours.txt`) into, for `scripts/eval.d/faiss_search.py`;
 //! - `SCALE_BANK`: a directory to build a bank of `SCALE_N` segments in (ingest, reopen,
 //!   search); it is kept, for `celprint scan` against it;
 //! - `SCALE_SWEEP=1`: also time every chunk count from 11 to 20.
