@@ -328,10 +328,18 @@ fn fingerprint_still_keypoints(
         })
         .collect();
     let query = still_query_segment(&fp);
-    let found = media::catch_decoder_panic(|| {
-        let source = panels::source_size(bytes).unwrap_or((img.width(), img.height()));
-        Ok(panels::panels_of(&img, 1, source, params, &[]))
-    })?;
+    let source = panels::source_size(bytes).unwrap_or((img.width(), img.height()));
+    let mut found =
+        media::catch_decoder_panic(|| Ok(panels::panels_of(&img, 1, source, params, &[])))?;
+    if found.laid_out && source != (img.width(), img.height()) {
+        // A JPEG page was shrunk as it was decoded, which suits one hash of the whole
+        // page but costs each panel the detail that tells it: a panel is a fifth of a
+        // page across. A storyboard page is decoded again in full for its panels.
+        drop(img);
+        let full = media::decode_still(bytes, limits, media::StillScale::Full)?;
+        found =
+            media::catch_decoder_panic(|| Ok(panels::panels_of(&full, 1, source, params, &[])))?;
+    }
     Ok(FileFingerprint {
         digest,
         bytes: bytes.len() as u64,
