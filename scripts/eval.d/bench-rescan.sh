@@ -36,11 +36,13 @@ fi
 rm -rf "$WORK/bank"
 
 seconds() { /usr/bin/time -f '%e' "$@" 2>&1 >/dev/null | tail -1; }
+# The files are numbered f00001.png …: --no-sequences keeps them 10,000 stills, the
+# archive this benchmark is about, rather than one image sequence.
 log "first run"
-first="$(seconds "$CELPRINT" index --db "$WORK/bank" "$TREE")"
+first="$(seconds "$CELPRINT" index --no-sequences --db "$WORK/bank" "$TREE")"
 log "rerun, nothing changed"
-rerun_out="$("$CELPRINT" index --db "$WORK/bank" "$TREE" 2>/dev/null)"
-rerun="$(seconds "$CELPRINT" index --db "$WORK/bank" "$TREE")"
+rerun_out="$("$CELPRINT" index --no-sequences --db "$WORK/bank" "$TREE" 2>/dev/null)"
+rerun="$(seconds "$CELPRINT" index --no-sequences --db "$WORK/bank" "$TREE")"
 echo "$rerun_out"
 ratio="$(awk -v a="$rerun" -v b="$first" 'BEGIN { printf "%.4f", a / b }')"
 echo "files=$FILES first_s=$first rerun_s=$rerun rerun/first=$ratio"

@@ -140,6 +140,10 @@ pub struct SamplingArgs {
     /// pattern in one folder: `shot010.0001.png` …) is timed, from 0.01 to 1000.
     #[arg(long, value_name = "FPS", value_parser = sequence_fps, default_value_t = DEFAULT_SEQUENCE_FPS)]
     pub sequence_fps: f64,
+    /// Numbered stills in one folder are stills, each checked on its own (numbered page
+    /// scans, say), not the frames of one shot.
+    #[arg(long)]
+    pub no_sequences: bool,
 }
 
 impl SamplingArgs {
@@ -151,6 +155,7 @@ impl SamplingArgs {
             find_insets: false,
             feature_step_s: None,
             sequence_fps: Some(self.sequence_fps),
+            numbered_stills: self.no_sequences,
         }
     }
 }

@@ -85,7 +85,7 @@ pub struct HashRun {
 
 /// Hashes every media file under `paths`, in parallel on `ctx.pool`.
 pub fn hash_paths(paths: &[std::path::PathBuf], opts: &HashOptions, ctx: &Context<'_>) -> HashRun {
-    let walk = media::discover(paths);
+    let walk = media::discover(paths, super::numbered(&opts.sampling));
     let files = ctx.pool.install(|| {
         walk.files
             .par_iter()

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::{fingerprint_input, in_batches, read_input, Context, FileFingerprint, Sampling, Work};
+use super::{
+    fingerprint_input, in_batches, numbered, read_input, Context, FileFingerprint, Sampling, Work,
+};
 use crate::bank::{Bank, BankError, BankReader, FileStamp, NewAsset};
 use crate::fingerprint::keypoints::BANK_STEP_S;
 use crate::fingerprint::vpdq::{self, VpdqParseError};
@@ -200,7 +202,7 @@ pub fn index_paths(
 ) -> IndexSummary {
     let mut found = match opts.format {
         // Unchanged files are skipped unread, so their bytes are judged only if read.
-        InputFormat::Media => media::discover_deferred(inputs),
+        InputFormat::Media => media::discover_deferred(inputs, numbered(&opts.sampling)),
         InputFormat::VpdqList => media::discover_with(inputs, |p| {
             (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
         }),
@@ -236,7 +238,7 @@ pub fn index_paths(
     ctx.progress.start(found.files.len(), found.total_bytes());
     let mut last_sync = std::time::Instant::now();
 
-    let not_done = in_batches(&found, &opts.archives, |work| {
+    let not_done = in_batches(&found, &opts.archives, numbered(&opts.sampling), |work| {
         let batch = match work {
             Work::Passed(passed) => {
                 walked.extend(passed.errors.iter().map(|(p, _)| p.clone()));

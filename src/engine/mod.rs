@@ -99,6 +99,7 @@ struct Passed {
 fn in_batches<E>(
     found: &media::Discovered,
     limits: &media::archive::ArchiveLimits,
+    numbered: media::Numbered,
     mut f: impl FnMut(Work<'_>) -> Result<bool, E>,
 ) -> Result<usize, E> {
     for (b, batch) in found.files.chunks(BATCH).enumerate() {
@@ -123,7 +124,10 @@ fn in_batches<E>(
             text: expanded.text,
         }))?;
         // An archive's folders hold sequences as a disk's do.
-        let files = media::sequence::group(expanded.files);
+        let files = match numbered {
+            media::Numbered::Sequences => media::sequence::group(expanded.files),
+            media::Numbered::Stills => expanded.files,
+        };
         for (b, batch) in files.chunks(BATCH).enumerate() {
             if !f(Work::Files(batch))? {
                 let left = found.archives.len() - a - 1;
@@ -355,6 +359,15 @@ fn fingerprint_still_keypoints(
         panels: found.panels,
         panel_pages: if found.laid_out { vec![1] } else { Vec::new() },
     })
+}
+
+/// What the walk makes of numbered stills under `sampling`.
+fn numbered(sampling: &Sampling) -> media::Numbered {
+    if sampling.numbered_stills {
+        media::Numbered::Stills
+    } else {
+        media::Numbered::Sequences
+    }
 }
 
 /// A still's picture as a query: its segment and its eight dihedral hashes.

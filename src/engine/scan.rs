@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use super::{fingerprint_file, in_batches, Context, Work};
+use super::{fingerprint_file, in_batches, numbered, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
@@ -34,7 +34,7 @@ pub fn scan_paths(
 ) -> Result<ScanReport, BankError> {
     let started_at = now();
     let stats = bank.stats()?;
-    let found = media::discover(inputs);
+    let found = media::discover(inputs, numbered(&opts.sampling));
     let mut scanned: Vec<ScannedFile> = found
         .errors
         .iter()
@@ -67,7 +67,7 @@ pub fn scan_paths(
         ..opts.sampling
     };
 
-    let not_done = in_batches(&found, &opts.archives, |work| {
+    let not_done = in_batches(&found, &opts.archives, numbered(&opts.sampling), |work| {
         let batch = match work {
             Work::Passed(passed) => {
                 scanned.extend(

@@ -21,7 +21,7 @@ pub mod walk;
 use std::path::Path;
 
 pub use still::{decode_still, DecodeLimits, DecodedStill, StillScale};
-pub use walk::{discover, discover_deferred, discover_with, Discovered, InputFile, Root};
+pub use walk::{discover, discover_deferred, discover_with, Discovered, InputFile, Numbered, Root};
 
 /// Still or video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

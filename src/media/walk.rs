@@ -86,9 +86,18 @@ enum Rule {
 /// listed as skipped. An empty file, and anything that is not a regular file (a FIFO, a
 /// device), is an error, never read. Paths are made absolute and normalised, and written as
 /// [`super::pathtext`] text. The numbered frames of a shot in one folder are one input
-/// ([`super::sequence`]), not one still each.
-pub fn discover(inputs: &[PathBuf]) -> Discovered {
-    walk(inputs, Rule::Content)
+/// ([`super::sequence`]), not one still each, unless `numbered` says they are stills.
+pub fn discover(inputs: &[PathBuf], numbered: Numbered) -> Discovered {
+    walk(inputs, Rule::Content, numbered)
+}
+
+/// What numbered stills in one folder are: the frames of one shot, or stills (numbered
+/// page scans, say, which a name alone cannot tell from frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Numbered {
+    #[default]
+    Sequences,
+    Stills,
 }
 
 /// [`discover`] for a caller that may never read most files (a rerun of `index` skips
@@ -97,17 +106,17 @@ pub fn discover(inputs: &[PathBuf]) -> Discovered {
 /// it is read (by the engine, `engine::read_input`). Other files are judged as by
 /// [`discover`]. Opening 10,000 files to read their heads made a no-change rerun 1.6
 /// times as long.
-pub fn discover_deferred(inputs: &[PathBuf]) -> Discovered {
-    walk(inputs, Rule::Deferred)
+pub fn discover_deferred(inputs: &[PathBuf], numbered: Numbered) -> Discovered {
+    walk(inputs, Rule::Deferred, numbered)
 }
 
 /// [`discover`] with another rule for which files in a directory to keep, and no
 /// archives.
 pub fn discover_with(inputs: &[PathBuf], accept: fn(&Path) -> Option<MediaKind>) -> Discovered {
-    walk(inputs, Rule::Name(accept))
+    walk(inputs, Rule::Name(accept), Numbered::Stills)
 }
 
-fn walk(inputs: &[PathBuf], rule: Rule) -> Discovered {
+fn walk(inputs: &[PathBuf], rule: Rule, numbered: Numbered) -> Discovered {
     let mut found = Discovered::default();
     for input in inputs {
         let path = pathtext::absolute(input);
@@ -146,7 +155,7 @@ fn walk(inputs: &[PathBuf], rule: Rule) -> Discovered {
     found.files.retain(|f| seen.insert(f.display.clone()));
     found.archives.retain(|f| seen.insert(f.display.clone()));
     // Hash lists are not frames, however they are numbered.
-    if !matches!(rule, Rule::Name(_)) {
+    if numbered == Numbered::Sequences && !matches!(rule, Rule::Name(_)) {
         found.files = super::sequence::group(std::mem::take(&mut found.files));
     }
     found

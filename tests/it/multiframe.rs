@@ -259,7 +259,7 @@ fn single_frame_image_files_fingerprint_as_before() {
         files.push(out);
     }
     let params = FingerprintParams::default().banked();
-    for file in discover(&files).files {
+    for file in discover(&files, celprint::media::Numbered::Sequences).files {
         let limits = DecodeLimits::default();
         let fp = fingerprint_file(&file, &params, limits, Sampling::default()).unwrap();
         let bytes = std::fs::read(&file.path).unwrap();

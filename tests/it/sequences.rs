@@ -399,3 +399,30 @@ fn numbered_stills_of_different_sizes_are_one_sequence_and_each_is_checked() {
     let start = m["query"]["start_s"].as_f64().unwrap();
     assert!((start - 1.0 / 24.0).abs() < 1e-6, "{m:#}");
 }
+
+/// `--no-sequences`: numbered stills (page scans named `scan_0001.png` …, which a name
+/// cannot tell from frames) are each hashed as a still, and without it they are one
+/// shot.
+#[test]
+fn no_sequences_keeps_numbered_stills_apart() {
+    let env = TestEnv::new();
+    let dir = env.path("scans");
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in 1..=4 {
+        picture(&dir.join(format!("scan_{n:04}.png")), n * 7);
+    }
+    let as_shot = env.run(&["hash", s(&dir)]);
+    expect_code(&as_shot, 0);
+    assert!(
+        stdout(&as_shot).lines().all(|l| l.contains("scan_####.png [1-4]#t=")),
+        "{}",
+        stdout(&as_shot)
+    );
+    let apart = env.run(&["hash", "--no-sequences", s(&dir)]);
+    expect_code(&apart, 0);
+    let lines: Vec<String> = stdout(&apart).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (n, line) in (1..=4).zip(&lines) {
+        assert!(line.ends_with(&format!("scan_{n:04}.png")), "{line}");
+    }
+}

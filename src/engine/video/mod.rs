@@ -47,6 +47,9 @@ pub struct Sampling {
     /// Frames a second at which an image sequence is timed
     /// ([`crate::media::sequence`]); `None`: [`super::sequence::DEFAULT_FPS`].
     pub sequence_fps: Option<f64>,
+    /// Numbered stills in one folder are stills, not the frames of a shot
+    /// (`--no-sequences`).
+    pub numbered_stills: bool,
 }
 
 impl Sampling {
