@@ -414,7 +414,9 @@ fn no_sequences_keeps_numbered_stills_apart() {
     let as_shot = env.run(&["hash", s(&dir)]);
     expect_code(&as_shot, 0);
     assert!(
-        stdout(&as_shot).lines().all(|l| l.contains("scan_####.png [1-4]#t=")),
+        stdout(&as_shot)
+            .lines()
+            .all(|l| l.contains("scan_####.png [1-4]#t=")),
         "{}",
         stdout(&as_shot)
     );
