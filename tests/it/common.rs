@@ -113,8 +113,8 @@ pub fn media(shared: &Path, rel: &str) -> String {
     shared.join("media/video").join(rel).display().to_string()
 }
 
-/// Runs ffmpeg quietly, overwriting its output; panics when it fails. Used by `video`
-/// and `multiframe`.
+/// Runs ffmpeg quietly, overwriting its output; panics when it fails. Used by `video`,
+/// `multiframe` and `sequences`.
 pub fn ffmpeg(args: &[&str]) {
     let ok = Command::new("ffmpeg")
         .args(["-v", "error", "-y"])

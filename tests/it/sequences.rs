@@ -7,18 +7,8 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{expect_code, picture, s, stdout, TestEnv};
+use common::{expect_code, ffmpeg, picture, s, stdout, TestEnv};
 use serde_json::Value;
-
-fn ffmpeg(args: &[&str]) {
-    let ok = Command::new("ffmpeg")
-        .args(["-v", "error", "-y"])
-        .args(args)
-        .status()
-        .expect("ffmpeg")
-        .success();
-    assert!(ok, "ffmpeg {args:?}");
-}
 
 fn bbb(shared: &Path) -> String {
     s(&shared.join("media/video/bbb/bower_bbb_480p_30s.mp4")).to_string()

@@ -3,7 +3,7 @@
 //! timings): a page laid out anew, a single panel, a mixed page, a scanned page, an
 //! animatic against the PDF, and pages that share only the template, which are clean.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -83,6 +83,32 @@ fn pages(shared: &Path, pattern: &str) -> Vec<String> {
     out
 }
 
+/// `page` with each picture drawn into its box (flattened over white, stretched to the
+/// box), written to `out`: a page with other drawings in some of its frames.
+fn paste(page: &Path, pictures: &[(PathBuf, [i64; 4])], out: &Path) {
+    let mut args = vec![s(page).to_string()];
+    for (picture, [x, y, w, h]) in pictures {
+        args.extend(
+            [
+                "(",
+                s(picture),
+                "-background",
+                "white",
+                "-flatten",
+                "-resize",
+                &format!("{w}x{h}!"),
+                ")",
+                "-geometry",
+                &format!("+{x}+{y}"),
+                "-composite",
+            ]
+            .map(String::from),
+        );
+    }
+    args.push(s(out).to_string());
+    convert(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 /// The stack3 pages banked as PNGs: the bank every test here starts from.
 fn bank_stack3(env: &TestEnv, shared: &Path) {
     let files = pages(shared, "stack3_p");
@@ -154,34 +180,14 @@ fn a_single_board_and_a_mixed_page_meet_the_banked_panels_only() {
     // grid6 page 1 with two panels drawn anew: the other four are banked boards.
     let mixed = env.path("mixed.png");
     let lineart = shared.join("media/stills/lineart");
-    let art = |name: &str| lineart.join(name).display().to_string();
-    let (elephant, frog) = (art("elephant.png"), art("frog.png"));
-    convert(&[
-        s(&sb.join("pages/grid6_p01.png")),
-        "(",
-        &elephant,
-        "-background",
-        "white",
-        "-flatten",
-        "-resize",
-        "400x300!",
-        ")",
-        "-geometry",
-        "+677+186",
-        "-composite",
-        "(",
-        &frog,
-        "-background",
-        "white",
-        "-flatten",
-        "-resize",
-        "400x300!",
-        ")",
-        "-geometry",
-        "+677+688",
-        "-composite",
-        s(&mixed),
-    ]);
+    paste(
+        &sb.join("pages/grid6_p01.png"),
+        &[
+            (lineart.join("elephant.png"), [677, 186, 400, 300]),
+            (lineart.join("frog.png"), [677, 688, 400, 300]),
+        ],
+        &mixed,
+    );
     let r = scan(&env, &[s(&single), s(&mixed)]);
     let found = matches(&r);
     let of = |file: &str| -> Vec<&Value> {
@@ -264,32 +270,14 @@ fn a_scanned_page_is_found_and_pages_sharing_only_the_template_are_clean() {
     convert(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let other = env.path("other.png");
     let lineart = shared.join("media/stills/lineart");
-    let mut args = vec![s(&blank).to_string()];
-    for (p, art) in layout.panels("stack3").iter().filter(|p| p.page == 1).zip([
-        "elephant.png",
-        "frog.png",
-        "rocket.png",
-    ]) {
-        let [x, y, w, h] = p.rect;
-        args.extend(
-            [
-                "(",
-                s(&lineart.join(art)),
-                "-background",
-                "white",
-                "-flatten",
-                "-resize",
-                &format!("{w}x{h}!"),
-                ")",
-                "-geometry",
-                &format!("+{x}+{y}"),
-                "-composite",
-            ]
-            .map(String::from),
-        );
-    }
-    args.push(s(&other).to_string());
-    convert(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let drawings: Vec<(PathBuf, [i64; 4])> = layout
+        .panels("stack3")
+        .iter()
+        .filter(|p| p.page == 1)
+        .zip(["elephant.png", "frog.png", "rocket.png"])
+        .map(|(p, art)| (lineart.join(art), p.rect))
+        .collect();
+    paste(&blank, &drawings, &other);
     let r = scan(&env, &[s(&blank), s(&other)]);
     assert_eq!(r.code, 0, "{:#}", r.report["matches"]);
     assert_eq!(r.report["summary"]["verdict"], "clean");
