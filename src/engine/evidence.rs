@@ -64,14 +64,17 @@ pub fn gather_evidence(report: &ScanReport, bank: &Bank, limits: DecodeLimits) -
                         }
                         Some(Ok((None, pic))) => (label, query_s, bank_s, Ok(pic)),
                         Some(Err(why)) => (label, query_s, bank_s, Err(why)),
-                        None => (label, query_s, bank_s, picture(&query, query_s, limits)),
+                        None => {
+                            let pic = picture(&query, query_s, m.query.page, limits);
+                            (label, query_s, bank_s, pic)
+                        }
                     };
                     Moment {
                         label,
                         query_s,
                         bank_s,
                         query,
-                        bank: picture(&banked, bank_s, limits),
+                        bank: picture(&banked, bank_s, m.bank_asset.page, limits),
                     }
                 })
                 .collect();
@@ -157,9 +160,12 @@ fn content(rgb: &[u8], width: usize, height: usize) -> Content {
     }
 }
 
+/// The picture of `source` at `time_s` (a video) or on `page` (a document of several
+/// pictures: a PDF's or a TIFF's page, from 1; `None`, the first).
 fn picture(
     source: &Source,
     time_s: Option<f64>,
+    page: Option<u32>,
     limits: DecodeLimits,
 ) -> Result<Thumbnail, String> {
     let (path, kind) = source.as_ref().map_err(Clone::clone)?;
@@ -170,9 +176,20 @@ fn picture(
         MediaKind::Still => std::fs::read(path)
             .map_err(media::MediaError::Io)
             .and_then(|bytes| {
-                let still = media::decode_still(&bytes, limits, StillScale::Full)?;
                 // As it was hashed: a picture with transparency over its background.
-                picture_thumbnail(&alpha::flatten(&still))
+                match media::frames::open_pictures(&bytes, limits)? {
+                    Some(mut pages) => {
+                        let n = page.unwrap_or(1).max(1) as usize;
+                        match pages.nth(n - 1) {
+                            Some(picture) => picture_thumbnail(&alpha::flatten(&picture?.image)),
+                            None => Err(media::MediaError::Unhashable("no such page")),
+                        }
+                    }
+                    None => {
+                        let still = media::decode_still(&bytes, limits, StillScale::Full)?;
+                        picture_thumbnail(&alpha::flatten(&still))
+                    }
+                }
             }),
     })
     .map_err(|e| e.to_string())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{convert, index, s, scan, shared, Scanned, TestEnv};
+use crate::common::{convert, index, s, scan, scan_with, shared, Scanned, TestEnv};
 
 struct Layout(Value);
 
@@ -313,4 +313,33 @@ fn an_animatic_meets_the_banked_pdf_panel_by_panel_with_its_seconds() {
             "{board}: {qs}-{qe}, held {start}-{end}"
         );
     }
+}
+
+/// The HTML review page shows a match on a banked PDF page with that page's picture,
+/// and outlines the panel on both sides.
+#[test]
+fn the_review_page_shows_the_banked_pdf_page_with_both_panels_outlined() {
+    let Some(shared) = shared() else { return };
+    let env = TestEnv::new();
+    let sb = shared.join("media/storyboards/pages");
+    index(&env, &[s(&sb.join("stack3.pdf"))]);
+    let html = env.path("r.html");
+    let r = scan_with(&env, &["--html", s(&html)], &[s(&sb.join("grid6_p03.png"))]);
+    let found = matches(&r).len();
+    assert_eq!(found, 4, "the page's four boards");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        page.matches("data:image/jpeg").count(),
+        2 * found,
+        "a picture on each side"
+    );
+    assert_eq!(
+        page.matches("class=\"inset\"").count(),
+        2 * found,
+        "each panel outlined"
+    );
+    assert!(
+        page.contains("Banked page</dt><dd>page 4, panel"),
+        "the PDF page named"
+    );
 }
