@@ -315,10 +315,18 @@ pub fn info(bank: &Bank, json: bool, out: &mut impl Write) -> anyhow::Result<()>
         )?;
     }
     let keypoints = match &bank.params().local_features {
-        Some(variant) => format!("video frames every {BANK_STEP_S} s ({variant})"),
+        Some(variant) => {
+            format!("video frames every {BANK_STEP_S} s, one sample a still or page ({variant})")
+        }
         None => "none (reframed copies and insets found only by the inset finder)".to_string(),
     };
     writeln!(out, "keypoints:       {keypoints}")?;
+    let panels = if bank.params().panels {
+        "storyboard panels of stills and pages, each banked as a picture"
+    } else {
+        "none (stills hashed whole: a bank made before panels)"
+    };
+    writeln!(out, "panels:          {panels}")?;
     writeln!(out, "assets:          {}", stats.assets)?;
     for (label, n) in &stats.assets_by_label {
         writeln!(out, "  {:<13}  {n}", label.name())?;
