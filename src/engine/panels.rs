@@ -47,7 +47,7 @@ pub(super) fn panels_of(
         let Some(r) = on_page(embedded, page) else {
             continue;
         };
-        match found.iter_mut().find(|(f, _)| iou(&f.rect, &r) >= SAME_BOX) {
+        match found.iter_mut().find(|(f, _)| f.rect.iou(&r) >= SAME_BOX) {
             Some(panel) => {
                 panel.0.blank = false;
                 panel.1 = Some(&embedded.image);
@@ -156,22 +156,6 @@ fn on_page(embedded: &Placed, page: &DynamicImage) -> Option<Rect> {
         width: (x1 - x0) as usize,
         height: (y1 - y0) as usize,
     })
-}
-
-fn iou(a: &Rect, b: &Rect) -> f64 {
-    let w = (a.x + a.width)
-        .min(b.x + b.width)
-        .saturating_sub(a.x.max(b.x));
-    let h = (a.y + a.height)
-        .min(b.y + b.height)
-        .saturating_sub(a.y.max(b.y));
-    let inter = (w * h) as f64;
-    let union = (a.width * a.height + b.width * b.height) as f64 - inter;
-    if union > 0.0 {
-        inter / union
-    } else {
-        0.0
-    }
 }
 
 #[cfg(test)]

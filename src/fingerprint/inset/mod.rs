@@ -35,6 +35,25 @@ impl std::fmt::Display for Rect {
     }
 }
 
+impl Rect {
+    /// Intersection over union with `other`: 1 for the same box, 0 for disjoint ones.
+    pub fn iou(&self, other: &Rect) -> f64 {
+        let w = (self.x + self.width)
+            .min(other.x + other.width)
+            .saturating_sub(self.x.max(other.x));
+        let h = (self.y + self.height)
+            .min(other.y + other.height)
+            .saturating_sub(self.y.max(other.y));
+        let inter = (w * h) as f64;
+        let union = (self.width * self.height + other.width * other.height) as f64 - inter;
+        if union > 0.0 {
+            inter / union
+        } else {
+            0.0
+        }
+    }
+}
+
 /// The 8-bit luma plane the finder votes on, from packed RGB (an exact-mode frame).
 /// Integer weights: edges and motion need no more precision than that.
 pub fn luma_plane_of_rgb(rgb: &[u8]) -> Vec<u8> {

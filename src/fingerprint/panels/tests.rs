@@ -101,12 +101,13 @@ impl Page {
     }
 }
 
-fn iou(a: &Rect, b: [usize; 4]) -> f32 {
-    let [x, y, w, h] = b;
-    let ix = (a.x + a.width).min(x + w).saturating_sub(a.x.max(x));
-    let iy = (a.y + a.height).min(y + h).saturating_sub(a.y.max(y));
-    let inter = (ix * iy) as f32;
-    inter / ((a.width * a.height + w * h) as f32 - inter)
+fn iou(a: &Rect, [x, y, width, height]: [usize; 4]) -> f32 {
+    a.iou(&Rect {
+        x,
+        y,
+        width,
+        height,
+    }) as f32
 }
 
 fn assert_found(got: &[Panel], want: &[[usize; 4]], min_iou: f32) {
