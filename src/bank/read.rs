@@ -14,6 +14,9 @@ use crate::search::{HammingIndex, Hit, LinearIndex};
 pub trait BankRead: Sync {
     fn asset(&self, id: AssetId) -> Result<Option<AssetRecord>, BankError>;
 
+    /// The asset banked with these bytes (BLAKE3), if any.
+    fn asset_by_digest(&self, digest: &[u8; 32]) -> Result<Option<AssetId>, BankError>;
+
     /// All segments of an asset, in order, then those of its centre crops (see
     /// [`AssetRecord::parts`]); empty for an unknown asset.
     fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError>;
@@ -29,6 +32,10 @@ pub trait BankRead: Sync {
 impl BankRead for Bank {
     fn asset(&self, id: AssetId) -> Result<Option<AssetRecord>, BankError> {
         Bank::asset(self, id)
+    }
+
+    fn asset_by_digest(&self, digest: &[u8; 32]) -> Result<Option<AssetId>, BankError> {
+        Bank::asset_by_digest(self, digest)
     }
 
     fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError> {
@@ -73,6 +80,15 @@ impl MemoryBank {
 impl BankRead for MemoryBank {
     fn asset(&self, id: AssetId) -> Result<Option<AssetRecord>, BankError> {
         Ok(self.assets.get(&id).map(|(record, _)| record.clone()))
+    }
+
+    fn asset_by_digest(&self, digest: &[u8; 32]) -> Result<Option<AssetId>, BankError> {
+        let hex = crate::media::digest_hex(digest);
+        Ok(self
+            .assets
+            .iter()
+            .find(|(_, (record, _))| record.digest == hex)
+            .map(|(id, _)| *id))
     }
 
     fn segments(&self, id: AssetId) -> Result<Vec<Segment>, BankError> {

@@ -127,11 +127,6 @@ pub struct BankSide {
     /// The banked storyboard panel that matched, in its page's pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panel: Option<PanelBox>,
-    /// The banked page is laid out as a storyboard (panels were found on it): a match
-    /// of the whole page must be borne out by a panel's (`matching::pages`). Not part
-    /// of the report.
-    #[serde(skip)]
-    pub template_page: bool,
 }
 
 impl BankSide {
@@ -154,7 +149,6 @@ impl BankSide {
             },
             page: None,
             panel: None,
-            template_page: false,
         }
     }
 
@@ -164,7 +158,6 @@ impl BankSide {
         let (page, panel) = asset.place_of(index);
         self.page = page;
         self.panel = panel.map(|p| p.rect);
-        self.template_page = panel.is_none() && asset.panel_pages.contains(&page.unwrap_or(1));
         self
     }
 }
