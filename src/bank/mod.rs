@@ -20,11 +20,13 @@
 //! four keys per asset instead of two per segment makes bulk loads and the index's
 //! rebuild at open stream large values instead of millions of small ones.
 
+pub mod backup;
 mod paths;
 mod read;
 mod reader;
 mod records;
 mod saved_index;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

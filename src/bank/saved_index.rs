@@ -10,16 +10,16 @@ use super::{Bank, BankError, CF_INDEX, CF_SEARCH};
 use crate::model::{AssetId, SegmentRef};
 use crate::search::{HammingIndex, Layout, MultiIndex};
 
-const KEY_INDEX_HEADER: &[u8] = b"header";
+pub(super) const KEY_INDEX_HEADER: &[u8] = b"header";
 /// Saved tables are cut into values of this many 32-bit numbers (16 MiB).
 const INDEX_PART: usize = 1 << 22;
 
 /// What the `index` column family's header records about the saved tables.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct IndexHeader {
-    generation: u64,
-    entries: usize,
-    widths: Vec<u32>,
+pub(super) struct IndexHeader {
+    pub(super) generation: u64,
+    pub(super) entries: usize,
+    pub(super) widths: Vec<u32>,
 }
 
 impl Bank {
@@ -58,7 +58,7 @@ impl Bank {
 
     /// Installs the saved tables if they were built at this generation over these
     /// entries; otherwise says why not.
-    fn load_saved_tables(&self, index: &mut MultiIndex) -> Result<(), String> {
+    pub(super) fn load_saved_tables(&self, index: &mut MultiIndex) -> Result<(), String> {
         let header = self
             .get(CF_INDEX, KEY_INDEX_HEADER)
             .map_err(|e| e.to_string())?

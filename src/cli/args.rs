@@ -50,6 +50,15 @@ pub enum Command {
     Compare(CompareArgs),
     /// List the scans recorded in a bank, or show one of them.
     History(HistoryArgs),
+    /// Check a bank for damage: RocksDB's checksums over every key, each asset's
+    /// records against each other, the saved index tables, and the audit trail's chain.
+    /// Exit 0 when intact, 2 when damaged.
+    Verify(VerifyArgs),
+    /// Back a bank up (RocksDB's files and the audit trail) into a folder that keeps
+    /// every backup, sharing unchanged files; safe while an index writes.
+    Backup(BackupArgs),
+    /// Restore the latest backup in a folder into a new bank directory.
+    Restore(RestoreArgs),
     /// Set the label of banked assets, recorded in each asset's provenance; or, with
     /// no label, show their provenance.
     Label(LabelArgs),
@@ -518,6 +527,40 @@ pub struct HistoryArgs {
     /// Print as JSON: the list, or the run's report exactly as that scan wrote it.
     #[arg(long)]
     pub json: bool,
+    /// Check the trail's hash chain instead: exit 2, naming the runs, if a run was
+    /// edited, removed or reordered.
+    #[arg(long, conflicts_with = "run_id")]
+    pub verify: bool,
+}
+
+// `verify`, `backup` and `restore` (docs/guarantees.md).
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    /// The backup folder: created if absent; each backup is added to those there.
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup folder `celprint backup` wrote.
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// The bank directory to restore into: absent or empty.
+    #[arg(long, value_name = "DIR")]
+    pub db: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod args;
 mod custody;
+mod evidence;
 mod label;
 mod log;
 mod output;
@@ -145,14 +146,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let mut report = engine::scan_paths(&bank, &a.paths, &a.options(), &ctx)?;
             let run_id = audit::new_run_id(&report.started_at);
             report.run_id = Some(run_id.clone());
-            output::write_reports(&report, &a)?;
-            if let Some(path) = &a.html {
+            // The pictures are taken before the trail is locked: that lock makes
+            // concurrent scans wait for each other, and it is held only while the
+            // reports and the record are written, so that each carries its position.
+            let evidence = a.html.as_ref().map(|_| {
                 log::note("taking pictures of the matches for the HTML report");
                 let limits = a.options().limits;
-                let evidence = ctx
-                    .pool
-                    .install(|| engine::gather_evidence(&report, &bank, limits));
-                output::write_html(&report, &evidence, path)?;
+                ctx.pool
+                    .install(|| engine::gather_evidence(&report, &bank, limits))
+            });
+            let trail = audit::Trail::lock(&a.db.db);
+            if let Ok(trail) = &trail {
+                report.chain = Some(trail.link().clone());
+            }
+            output::write_reports(&report, &a)?;
+            if let (Some(path), Some(evidence)) = (&a.html, &evidence) {
+                output::write_html(&report, evidence, path)?;
             }
             let to_stdout = [&a.json, &a.csv, &a.html]
                 .iter()
@@ -163,8 +172,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 output::scan_summary(&report, &mut std::io::stdout().lock())?;
             }
             let code = verdict_code(&report);
-            let record = audit::RunRecord {
-                run_id,
+            let mut record = audit::RunRecord {
+                run_id: run_id.clone(),
                 args: std::env::args().skip(1).collect(),
                 exit_status: code,
                 custody: Some(custody::custody()),
@@ -172,9 +181,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             // A scan that cannot be shown later has not done its job: the reports are
             // written, but the exit status says something went wrong.
-            let code = match audit::record_run(&a.db.db, &record) {
+            let code = match trail.and_then(|t| t.append(&mut record)) {
                 Ok(_) => {
-                    log::note(&format!("recorded as run {}", record.run_id));
+                    log::note(&format!("recorded as run {run_id}"));
                     code
                 }
                 Err(e) => {
@@ -184,6 +193,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             log::scan_finished(&record.report, code);
             Ok(code)
+        }
+        Command::History(a) if a.verify => {
+            evidence::history_verify(&a.db.db, a.json, &mut std::io::stdout().lock())
         }
         Command::History(a) => {
             let mut out = std::io::stdout().lock();
@@ -203,6 +215,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(EXIT_CLEAN)
         }
+        Command::Verify(a) => evidence::verify(&a, &mut std::io::stdout().lock()),
+        Command::Backup(a) => evidence::backup(&a, &mut std::io::stdout().lock()),
+        Command::Restore(a) => evidence::restore(&a, &mut std::io::stdout().lock()),
         Command::Hash(a) => output::hash_files(&a, &ctx),
         Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
         // Both come from the same clap definitions as the parser, so they never drift.

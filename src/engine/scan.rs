@@ -246,6 +246,7 @@ pub fn scan_paths(
     let mut report = ScanReport {
         celprint_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: None,
+        chain: None,
         started_at,
         finished_at: now(),
         bank: BankInfo {

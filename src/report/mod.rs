@@ -15,6 +15,10 @@ pub struct ScanReport {
     /// The run's id in the bank's audit trail (`celprint history`); `None` for reports
     /// not recorded there (`compare`).
     pub run_id: Option<String>,
+    /// Where the run sits in the bank's chain of runs (`celprint history --verify`);
+    /// `None` for reports not recorded there, and in reports from before the chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainLink>,
     pub started_at: String,
     pub finished_at: String,
     pub bank: BankInfo,
@@ -22,6 +26,18 @@ pub struct ScanReport {
     pub matches: Vec<Match>,
     pub scanned: Vec<ScannedFile>,
     pub summary: Summary,
+}
+
+/// A run's place in the bank's audit trail, a hash chain: each record carries the
+/// BLAKE3 of the record before it, so a record edited, removed or moved after the fact
+/// no longer fits the one after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    /// 1 for the bank's first chained run, then one more for each run recorded.
+    pub position: u64,
+    /// BLAKE3 (hex) of the previous run's record file as written; 64 zeros at
+    /// position 1.
+    pub previous: String,
 }
 
 /// The bank a scan ran against, as it was at the time.
