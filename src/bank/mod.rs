@@ -89,6 +89,15 @@ pub enum BankError {
         #[source]
         source: rocksdb::Error,
     },
+    #[error(
+        "bank at {path} cannot be written (a read-only file system, or no permission); \
+         index and label write the bank, while scan, info, verify and backup only read it"
+    )]
+    ReadOnly {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
     #[error("bank at {path}")]
     Rocks {
         path: PathBuf,
@@ -135,8 +144,15 @@ fn open_error(path: &Path, source: rocksdb::Error) -> BankError {
     let text = source.to_string();
     let held = text.contains("lock hold by current process")
         || (text.contains("While lock file") && !text.contains("No locks available"));
+    // RocksDB says so only in the OS's words, in the message.
+    let unwritable = text.contains("Read-only file system") || text.contains("Permission denied");
     if held {
         BankError::Locked {
+            path: path.to_path_buf(),
+            source,
+        }
+    } else if unwritable {
+        BankError::ReadOnly {
             path: path.to_path_buf(),
             source,
         }

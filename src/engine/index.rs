@@ -237,6 +237,9 @@ pub fn index_paths(
     }
     ctx.progress.start(found.files.len(), found.total_bytes());
     let mut last_sync = std::time::Instant::now();
+    // A batch stopped by a bank error was handed over, and its files not done are
+    // counted in it; `in_batches` counts it again among those not handed over.
+    let mut stopped_batch = 0;
 
     let not_done = in_batches(&found, &opts.archives, numbered(&opts.sampling), |work| {
         let batch = match work {
@@ -261,10 +264,13 @@ pub fn index_paths(
         summary.files += batch.len();
         walked.extend(batch.iter().map(|f| f.display.clone()));
         index_batch(bank, batch, opts, ctx, &mut summary, &mut last_sync);
+        if summary.bank_error.is_some() {
+            stopped_batch = batch.len();
+        }
         Ok(summary.bank_error.is_none())
     })
     .unwrap_or_else(|never| match never {});
-    summary.not_done += not_done;
+    summary.not_done += not_done - stopped_batch;
     if summary.bank_error.is_none() {
         let present = Present::new(&walked, &found);
         let prune = match opts.prune {

@@ -11,6 +11,7 @@ mod common;
 
 mod archives;
 mod cli;
+mod evidence;
 mod fingerprints;
 mod formats;
 mod layers;
