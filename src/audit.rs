@@ -169,18 +169,18 @@ impl Trail {
                 position: head.position + 1,
                 previous: head.digest,
             },
-            None => {
-                if let Some(id) = first_chained(&dir)? {
+            None => match chain_start(&dir)? {
+                Ok(previous) => ChainLink {
+                    position: 1,
+                    previous,
+                },
+                Err(id) => {
                     return Err(AuditError::Damaged {
                         path: dir,
                         what: format!("run {id} is chained but the head (runs/HEAD) is gone"),
-                    });
+                    })
                 }
-                ChainLink {
-                    position: 1,
-                    previous: digest_hex(&[0; 32]),
-                }
-            }
+            },
         };
         Ok(Trail {
             dir,
@@ -260,9 +260,13 @@ fn read_head(dir: &Path) -> Result<Option<Head>, AuditError> {
     }
 }
 
-/// The first record that carries a chain link, if any: read only when the head is
-/// missing, which is a new chain or a damaged one.
-fn first_chained(dir: &Path) -> Result<Option<String>, AuditError> {
+/// Where a new chain starts: the `previous` of position 1 commits to the runs recorded
+/// before the chain (64 zeros when there are none, else the BLAKE3 of one line per run,
+/// `run_id digest`, in run id order), so that an older run added, removed or edited
+/// later no longer fits. Read only when the head is missing, which is a new chain or a
+/// damaged one: a chained record there means the latter, and its id comes back.
+fn chain_start(dir: &Path) -> Result<Result<String, String>, AuditError> {
+    let mut older = Vec::new();
     for id in run_ids(dir)? {
         let path = dir.join(format!("{id}.json"));
         let bytes = std::fs::read(&path).map_err(|e| io_error(&path, "read", e))?;
@@ -271,10 +275,22 @@ fn first_chained(dir: &Path) -> Result<Option<String>, AuditError> {
             // A record that does not parse may have been chained: not a new chain.
             .unwrap_or(true);
         if chained {
-            return Ok(Some(id));
+            return Ok(Err(id));
         }
+        older.push((id, digest_hex(blake3::hash(&bytes).as_bytes())));
     }
-    Ok(None)
+    Ok(Ok(older_runs_digest(&older)))
+}
+
+fn older_runs_digest(older: &[(String, String)]) -> String {
+    if older.is_empty() {
+        return digest_hex(&[0; 32]);
+    }
+    let mut hasher = blake3::Hasher::new();
+    for (id, digest) in older {
+        hasher.update(format!("{id} {digest}\n").as_bytes());
+    }
+    digest_hex(hasher.finalize().as_bytes())
 }
 
 /// The run ids of every record file, sorted (by time, see [`new_run_id`]).
@@ -355,8 +371,8 @@ pub fn load_run(bank_dir: &Path, run_id: &str) -> Result<RunRecord, AuditError> 
 pub struct TrailCheck {
     /// Records that carry a chain link.
     pub chained: usize,
-    /// Runs recorded before the chain began (by an older celprint), oldest first: they
-    /// are listed, and nothing vouches for them.
+    /// Runs recorded before the chain began (by an older celprint), oldest first. The
+    /// chain's first link commits to them as they were when it began.
     pub unchained: Vec<String>,
     /// The head's position, if the chain has begun.
     pub head: Option<u64>,
@@ -405,15 +421,12 @@ pub fn verify_trail(bank_dir: &Path) -> Result<TrailCheck, AuditError> {
                 record.run_id
             ));
         }
+        let digest = digest_hex(blake3::hash(&bytes).as_bytes());
         let Some(link) = record.report.chain else {
-            unchained.push(id);
+            unchained.push((id, digest));
             continue;
         };
-        let found = Found {
-            id,
-            digest: digest_hex(blake3::hash(&bytes).as_bytes()),
-            link,
-        };
+        let found = Found { id, digest, link };
         if let Some(other) = by_position.get(&found.link.position) {
             check.problems.push(format!(
                 "runs {} and {} both claim position {}",
@@ -424,17 +437,12 @@ pub fn verify_trail(bank_dir: &Path) -> Result<TrailCheck, AuditError> {
         by_position.insert(found.link.position, found);
     }
     check.chained = by_position.len();
-    check_links(&by_position, &mut check.problems);
-    // A run without a link recorded after the chain began was not appended by
-    // celprint: nothing vouches for it, and it is named.
-    if let Some(first) = by_position.values().map(|f| f.id.as_str()).min() {
-        for id in unchained.iter().filter(|id| id.as_str() > first) {
-            check.problems.push(format!(
-                "run {id} carries no chain link but was recorded after the chain began (run {first})"
-            ));
-        }
-    }
-    check.unchained = unchained;
+    check_links(
+        &by_position,
+        &older_runs_digest(&unchained),
+        &mut check.problems,
+    );
+    check.unchained = unchained.into_iter().map(|(id, _)| id).collect();
     let head = read_head(&dir);
     let last = by_position.iter().next_back();
     match (head, last) {
@@ -476,9 +484,8 @@ pub fn verify_trail(bank_dir: &Path) -> Result<TrailCheck, AuditError> {
 }
 
 /// Each position from 1 to the last held, each record's `previous` the digest of the
-/// record before it.
-fn check_links(by_position: &BTreeMap<u64, Found>, problems: &mut Vec<String>) {
-    let zeros = digest_hex(&[0; 32]);
+/// record before it, and position 1's the digest of the unchained runs (`start`).
+fn check_links(by_position: &BTreeMap<u64, Found>, start: &str, problems: &mut Vec<String>) {
     let mut before: Option<&Found> = None;
     for (&position, found) in by_position {
         let expected = before.map_or(1, |b| b.link.position + 1);
@@ -506,9 +513,10 @@ fn check_links(by_position: &BTreeMap<u64, Found>, problems: &mut Vec<String>) {
                     b.id, b.link.position, found.id, b.id
                 ));
             }
-        } else if found.link.previous != zeros {
+        } else if found.link.previous != start {
             problems.push(format!(
-                "run {} (position 1) names a run before it: the chain's start was removed or edited",
+                "run {} (position 1) does not fit the runs unchained before it: an older run was \
+                 added, removed or edited since the chain began, or the chain's start was edited",
                 found.id
             ));
         }

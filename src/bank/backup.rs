@@ -3,10 +3,10 @@
 //! checksum, so a backup after a small change copies only the files that change made.
 //!
 //! The bank is opened read-only, as a scan opens it, so a backup needs no lock and runs
-//! while an `index` writes: it holds the table files of the state it opened plus the
-//! write-ahead log up to that moment, and a restore replays the log to whole assets
-//! only (each is one write batch). The `runs/` folder is not RocksDB's; `audit` copies
-//! it next to this.
+//! while an `index` writes. RocksDB backs a read-only open up without its write-ahead
+//! log: the backup holds the state the writer last flushed, whole but without the assets
+//! committed since (seen: 1 asset backed up while the bank held 211). The `runs/`
+//! folder is not RocksDB's; `audit` copies it next to this.
 
 use std::path::{Path, PathBuf};
 

@@ -35,8 +35,9 @@ pub struct ScanReport {
 pub struct ChainLink {
     /// 1 for the bank's first chained run, then one more for each run recorded.
     pub position: u64,
-    /// BLAKE3 (hex) of the previous run's record file as written; 64 zeros at
-    /// position 1.
+    /// BLAKE3 (hex) of the previous run's record file as written. At position 1, the
+    /// BLAKE3 of the runs recorded before the chain began (one `run_id digest` line
+    /// each), or 64 zeros when there were none.
     pub previous: String,
 }
 
