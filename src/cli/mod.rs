@@ -3,6 +3,7 @@
 //! an error.
 
 mod args;
+mod cluster;
 mod custody;
 mod label;
 mod log;
@@ -204,6 +205,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_CLEAN)
         }
         Command::Hash(a) => output::hash_files(&a, &ctx),
+        Command::Merge(a) => cluster::merge(&a, &ctx),
+        Command::Report(a) => cluster::report(&a),
         Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
         // Both come from the same clap definitions as the parser, so they never drift.
         Command::Completions(a) => {
