@@ -37,9 +37,12 @@ impl Bank {
                 .iter()
                 .map(|p| {
                     let mut v = serde_json::to_value(p).expect("statement serialises");
+                    // Which path came first depends on the order files were met in;
+                    // the asset's paths are all listed below.
                     if let Some(o) = v.as_object_mut() {
                         o.remove("at");
                         o.remove("by");
+                        o.remove("path");
                     }
                     v
                 })

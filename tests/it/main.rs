@@ -19,6 +19,7 @@ mod nightly;
 mod panels;
 mod search;
 mod sequences;
+mod shards;
 mod stills;
 mod storyboards;
 mod video;
