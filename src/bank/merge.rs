@@ -190,8 +190,14 @@ pub fn merge_shards(
         let _ = std::fs::remove_dir_all(&staging);
         return Err(MergeError::Cancelled);
     }
-    summary.swap =
-        swap_in(&staging, bank_path, exists).map_err(|e| io("swap the merged bank in", e))?;
+    summary.swap = match swap_in(&staging, bank_path, exists) {
+        Ok(how) => how,
+        Err(e) => {
+            // Nothing was swapped: the bank is as it was.
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(io("swap the merged bank in", e));
+        }
+    };
     drop(lock);
     if exists {
         // What was the bank now sits at the staging path. A scan that recorded its run
