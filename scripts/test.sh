@@ -8,3 +8,7 @@ source scripts/setup.sh
 cargo fmt --check
 cargo clippy --release --all-targets --locked -- -D warnings
 cargo test --release --locked
+
+# The Slurm round trip: munged, slurmctld and slurmd started on 127.0.0.1 by the script,
+# an index array over ../shared/media merged and compared with a one-machine bank.
+bash scripts/slurm-test.sh

@@ -21,6 +21,8 @@
 //! rebuild at open stream large values instead of millions of small ones.
 
 pub mod backup;
+mod dump;
+mod merge;
 mod paths;
 mod read;
 mod reader;
@@ -35,6 +37,7 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
+pub use merge::{merge_shards, MergeError, MergeOptions, MergeSummary, ShardMerged, MERGES_DIR};
 pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;

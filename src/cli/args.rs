@@ -65,6 +65,10 @@ pub enum Command {
     /// Print a shell completion script (e.g. `celprint completions bash >
     /// /etc/bash_completion.d/celprint`).
     Completions(CompletionsArgs),
+    /// Bring shard banks (`index --shard I/N`) into one bank, atomically.
+    Merge(super::cluster::MergeArgs),
+    /// Work on reports: join the slices of a delivery scanned with `scan --shard I/N`.
+    Report(super::cluster::ReportArgs),
     /// Print the manual page, in roff (e.g. `celprint man > /usr/local/share/man/man1/celprint.1`).
     Man,
 }
@@ -267,6 +271,10 @@ pub struct IndexArgs {
     /// (nothing is banked either).
     #[arg(long, requires = "prune_any")]
     pub dry_run: bool,
+    /// Take only slice I of N of the inputs (by a hash of each path; an archive or an
+    /// image sequence stays whole), for one task of a cluster job (docs/cluster.md).
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["prune", "prune_all"])]
+    pub shard: Option<celprint::model::Shard>,
     /// Files and directories to index (directories are walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -324,6 +332,7 @@ impl IndexArgs {
                 (true, true) => Prune::DryRun { all },
             },
             archives: Default::default(),
+            shard: self.shard,
         }
     }
 }
@@ -370,6 +379,10 @@ pub struct ScanArgs {
     pub no_local_features: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Take only slice I of N of the inputs (by a hash of each path; an archive or an
+    /// image sequence stays whole), for one task of a cluster job (docs/cluster.md).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<celprint::model::Shard>,
     /// Files and directories to scan.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -446,6 +459,7 @@ impl ScanArgs {
                 ..self.sampling.sampling()
             },
             archives: Default::default(),
+            shard: self.shard,
         }
     }
 }
@@ -608,6 +622,7 @@ impl CompareArgs {
                 ..self.sampling.sampling()
             },
             archives: Default::default(),
+            shard: None,
         }
     }
 }

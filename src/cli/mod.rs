@@ -3,6 +3,7 @@
 //! an error.
 
 mod args;
+mod cluster;
 mod custody;
 mod evidence;
 mod label;
@@ -219,6 +220,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Backup(a) => evidence::backup(&a, &mut std::io::stdout().lock()),
         Command::Restore(a) => evidence::restore(&a, &mut std::io::stdout().lock()),
         Command::Hash(a) => output::hash_files(&a, &ctx),
+        Command::Merge(a) => cluster::merge(&a, &ctx),
+        Command::Report(a) => cluster::report(&a),
         Command::Label(a) => label::run(&a, custody::custody().by(), &mut std::io::stdout().lock()),
         // Both come from the same clap definitions as the parser, so they never drift.
         Command::Completions(a) => {

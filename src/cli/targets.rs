@@ -109,6 +109,16 @@ pub fn check_scan(a: &ScanArgs) -> Result<(), TargetError> {
     check(&reports, &a.paths, Some(&a.db.db), a.force.force)
 }
 
+/// `report merge`'s report path, against the slices' reports it joins and the bank.
+pub fn check_report_merge(a: &super::cluster::ReportMergeArgs) -> Result<(), TargetError> {
+    check(
+        &[(Report::Json, a.json.as_deref())],
+        &a.slices,
+        Some(&a.db.db),
+        a.force.force,
+    )
+}
+
 /// `compare`'s report path, against the two files it compares.
 pub fn check_compare(a: &CompareArgs) -> Result<(), TargetError> {
     let inputs = [a.a.clone(), a.b.clone()];

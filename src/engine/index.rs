@@ -14,7 +14,7 @@ use crate::fingerprint::vpdq::{self, VpdqParseError};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::{MatchOptions, QuerySegment};
 use crate::media::{self, DecodeLimits, InputFile, MediaError, MediaKind};
-use crate::model::{AssetId, Label, Provenance, ProvenanceAction};
+use crate::model::{AssetId, Label, Provenance, ProvenanceAction, Shard};
 
 /// What to record with each new asset, and how to decode.
 #[derive(Debug, Clone)]
@@ -34,6 +34,10 @@ pub struct IndexOptions {
     pub prune: Prune,
     /// Bounds on what an archive may unpack to.
     pub archives: media::archive::ArchiveLimits,
+    /// Bank only this slice of the inputs ([`super::shard`]), for a shard bank that
+    /// `celprint merge` joins with the others. A sharded run never looks for vanished
+    /// paths: the paths of the other slices are not gone, only elsewhere.
+    pub shard: Option<Shard>,
 }
 
 /// What `index` does with paths banked before under its inputs that it no longer finds.
@@ -92,6 +96,7 @@ impl Default for IndexOptions {
             format: InputFormat::Media,
             prune: Prune::Keep,
             archives: media::archive::ArchiveLimits::default(),
+            shard: None,
         }
     }
 }
@@ -207,6 +212,7 @@ pub fn index_paths(
             (p.extension().and_then(|e| e.to_str()) == Some("txt")).then_some(MediaKind::Video)
         }),
     };
+    super::shard::keep(&mut found, opts.shard);
     // Every path the walk saw, whatever became of it: a file that is there but failed
     // or is not media has not vanished.
     let mut walked: Vec<String> = found
@@ -277,7 +283,7 @@ pub fn index_paths(
             Prune::Forget { all } => Some(all),
             _ => None,
         };
-        let finished = if summary.cancelled {
+        let finished = if summary.cancelled || opts.shard.is_some() {
             Ok(())
         } else {
             find_vanished(bank, &found, &present, prune, true, &mut summary)

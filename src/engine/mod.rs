@@ -12,6 +12,7 @@ mod panels;
 mod pictures;
 mod scan;
 mod sequence;
+pub mod shard;
 mod video;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -10,6 +10,7 @@ use crate::fingerprint::FingerprintParams;
 use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
 use crate::matching::{match_document, match_file_and_insets, Document, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
+use crate::model::Shard;
 use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
 use crate::search::FeatureIndex;
 
@@ -20,6 +21,9 @@ pub struct ScanOptions {
     pub sampling: super::Sampling,
     /// Bounds on what an archive may unpack to.
     pub archives: media::archive::ArchiveLimits,
+    /// Scan only this slice of the inputs ([`super::shard`]); the report says which,
+    /// and `celprint report merge` joins the slices' reports.
+    pub shard: Option<Shard>,
 }
 
 /// Scans every media file under `inputs` against `bank`.
@@ -34,7 +38,8 @@ pub fn scan_paths(
 ) -> Result<ScanReport, BankError> {
     let started_at = now();
     let stats = bank.stats()?;
-    let found = media::discover(inputs, numbered(&opts.sampling));
+    let mut found = media::discover(inputs, numbered(&opts.sampling));
+    super::shard::keep(&mut found, opts.shard);
     let mut scanned: Vec<ScannedFile> = found
         .errors
         .iter()
@@ -224,25 +229,9 @@ pub fn scan_paths(
     if !decoded && !summary.cancelled {
         summary
             .not_checked_because
-            .push("no image or video was found to scan".to_string());
+            .push(crate::report::NOTHING_TO_SCAN.to_string());
     }
-    // Most severe label first, then by delivered file and time, so the report reads in
-    // order of urgency and is stable from run to run.
-    matches.sort_by(|a, b| {
-        (
-            a.bank_asset.label,
-            &a.query.path,
-            a.query.start_s.unwrap_or(0.0),
-            a.distance,
-        )
-            .partial_cmp(&(
-                b.bank_asset.label,
-                &b.query.path,
-                b.query.start_s.unwrap_or(0.0),
-                b.distance,
-            ))
-            .unwrap_or(std::cmp::Ordering::Equal)
-    });
+    crate::report::sort_matches(&mut matches);
     let mut report = ScanReport {
         celprint_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: None,
@@ -274,6 +263,8 @@ pub fn scan_paths(
         matches,
         scanned,
         summary,
+        shard: opts.shard,
+        slices: Vec::new(),
     };
     report.summary.verdict = Some(report.verdict());
     Ok(report)

@@ -7,7 +7,9 @@
 mod ids;
 mod label;
 mod place;
+mod shard;
 
 pub use ids::{AssetId, SegmentRef};
 pub use label::{Label, Provenance, ProvenanceAction};
 pub use place::{PanelBox, PanelPlace};
+pub use shard::{Shard, ShardParseError};

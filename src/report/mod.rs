@@ -7,6 +7,10 @@ use crate::fingerprint::inset::Rect;
 use crate::fingerprint::FingerprintParams;
 pub use crate::matching::{BankSide, LocalEvidence, Match, QuerySide};
 use crate::media::MediaKind;
+use crate::model::Shard;
+
+mod join;
+pub use join::{join_slices, JoinError};
 
 /// Everything a scan found, and everything it could not check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +30,15 @@ pub struct ScanReport {
     pub matches: Vec<Match>,
     pub scanned: Vec<ScannedFile>,
     pub summary: Summary,
+    /// The slice of the delivery this scan covered (`scan --shard I/N`); absent for a
+    /// whole delivery. A slice alone says nothing of the rest: join the slices' reports
+    /// (`celprint report merge`, [`join_slices`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    /// In a report joined from slices, each slice's run id in the audit trail, in
+    /// slice order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<String>,
 }
 
 /// A run's place in the bank's audit trail, a hash chain: each record carries the
@@ -40,6 +53,10 @@ pub struct ChainLink {
     /// each), or 64 zeros when there were none.
     pub previous: String,
 }
+
+/// Why a scan as a whole checked nothing, when its inputs held no picture; recomputed
+/// over the whole delivery when slices are joined, since one slice may rightly hold none.
+pub const NOTHING_TO_SCAN: &str = "no image or video was found to scan";
 
 /// The bank a scan ran against, as it was at the time.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +175,26 @@ pub struct Summary {
     /// Files not scanned because of the cancel.
     #[serde(default)]
     pub not_done: usize,
+}
+
+/// Most severe label first, then by delivered file and time, so that a report reads in
+/// order of urgency and is stable from run to run.
+pub fn sort_matches(matches: &mut [Match]) {
+    matches.sort_by(|a, b| {
+        (
+            a.bank_asset.label,
+            &a.query.path,
+            a.query.start_s.unwrap_or(0.0),
+            a.distance,
+        )
+            .partial_cmp(&(
+                b.bank_asset.label,
+                &b.query.path,
+                b.query.start_s.unwrap_or(0.0),
+                b.distance,
+            ))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
 }
 
 impl ScanReport {

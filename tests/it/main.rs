@@ -20,6 +20,7 @@ mod nightly;
 mod panels;
 mod search;
 mod sequences;
+mod shards;
 mod stills;
 mod storyboards;
 mod video;
