@@ -127,6 +127,10 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
     let mut report = celprint::report::join_slices(slices)?;
     let run_id = audit::new_run_id(&report.finished_at);
     report.run_id = Some(run_id.clone());
+    // Locked before the report is written, so that the joined report carries its
+    // position in the chain, as a scan's does.
+    let trail = audit::Trail::lock(&a.db.db)?;
+    report.chain = Some(trail.link().clone());
     if let Some(path) = &a.json {
         output::write_json(&report, path)?;
     }
@@ -136,14 +140,14 @@ pub fn report(a: &ReportArgs) -> anyhow::Result<u8> {
         output::scan_summary(&report, &mut std::io::stdout().lock())?;
     }
     let code = verdict_code(&report);
-    let record = audit::RunRecord {
+    let mut record = audit::RunRecord {
         run_id,
         args: std::env::args().skip(1).collect(),
         exit_status: code,
         custody: Some(custody::custody()),
         report,
     };
-    audit::record_run(&a.db.db, &record)?;
+    trail.append(&mut record)?;
     log::note(&format!("recorded as run {}", record.run_id));
     log::scan_finished(&record.report, code);
     Ok(code)

@@ -114,6 +114,7 @@ pub fn join_slices(mut reports: Vec<ScanReport>) -> Result<ScanReport, JoinError
             .max()
             .expect("one"),
         bank: first.bank.clone(),
+        chain: None,
         settings: first.settings.clone(),
         matches: Vec::new(),
         scanned: Vec::new(),
