@@ -25,6 +25,7 @@ mod read;
 mod reader;
 mod records;
 mod saved_index;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;
 pub use records::AssetRecord;
+pub use tokens::{find_token, token_hash, Role, TokenError, TokenRecord};
 
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};

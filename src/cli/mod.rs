@@ -8,6 +8,7 @@ mod label;
 mod log;
 mod output;
 mod progress;
+mod serve;
 mod targets;
 
 use std::io::Write;
@@ -86,7 +87,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     match cli.command {
         Command::Index(a) => {
-            let mut bank = Bank::open(
+            let mut bank = serve::open_writer(
                 &a.db.db,
                 &OpenOptions {
                     create: true,
@@ -225,6 +226,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output::scan_summary(&report, &mut std::io::stdout().lock())?;
             Ok(verdict_code(&report))
         }
+        Command::Serve(a) => serve::serve(&a, jobs, cancel),
+        Command::Token(c) => serve::token(&c, &mut std::io::stdout().lock()),
         Command::Info(a) => {
             let bank = Bank::open(
                 &a.db.db,
