@@ -19,6 +19,7 @@ mod nightly;
 mod panels;
 mod search;
 mod sequences;
+mod serve;
 mod stills;
 mod storyboards;
 mod video;
