@@ -20,6 +20,7 @@
 //! four keys per asset instead of two per segment makes bulk loads and the index's
 //! rebuild at open stream large values instead of millions of small ones.
 
+mod decisions;
 mod paths;
 mod read;
 mod reader;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
+pub use decisions::{in_force, Decision, DecisionKind, MatchKey, RANGE_SLACK_S};
 pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;

@@ -199,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         writeln!(out, "run {} (exit {})", record.run_id, record.exit_status)?;
                         writeln!(out, "command: celprint {}", record.args.join(" "))?;
                         output::scan_summary(&record.report, &mut out)?;
+                        serve::decisions_of_run(&a.db.db, &record.run_id, &mut out)?;
                     }
                 }
             }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 
 use super::args::{RoleArg, ServeArgs, TokenCommand};
 use super::{custody, log};
-use celprint::bank::{Bank, BankError, OpenOptions, Role};
+use celprint::bank::{Bank, BankError, DecisionKind, OpenOptions, Role};
 use celprint::serve::{self, Config, UploadLimits};
 
 /// Opens the bank for writing; a lock held by a running `celprint serve` is named as
@@ -143,4 +143,32 @@ pub fn token(cmd: &TokenCommand, out: &mut impl Write) -> anyhow::Result<u8> {
         }
     }
     Ok(super::EXIT_CLEAN)
+}
+
+/// `celprint history RUN`: the review decisions made on the run's matches.
+pub fn decisions_of_run(db: &Path, run_id: &str, out: &mut impl Write) -> anyhow::Result<()> {
+    let bank = Bank::open(
+        db,
+        &OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    )?;
+    let decisions: Vec<_> = bank
+        .decisions()?
+        .into_iter()
+        .filter(|d| d.run_id == run_id)
+        .collect();
+    for d in decisions {
+        let what = match d.decision {
+            DecisionKind::Confirm => "CONFIRMED",
+            DecisionKind::Dismiss => "DISMISSED",
+        };
+        writeln!(
+            out,
+            "decision {}: match {} ({} ~ {}) {what} by {} at {}: {}",
+            d.id, d.match_index, d.query_path, d.asset_path, d.by, d.at, d.reason
+        )?;
+    }
+    Ok(())
 }

@@ -49,6 +49,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/runs/{id}", get(show_run))
         .route("/v1/tokens", get(list_tokens).post(add_token))
         .route("/v1/tokens/{name}", delete(revoke_token))
+        .merge(super::review::routes())
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -70,7 +71,7 @@ fn bank_error(e: BankError) -> ApiError {
 }
 
 /// Runs `f` on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -78,7 +79,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
 }
 
@@ -567,8 +568,19 @@ async fn list_runs(State(state): Shared, headers: HeaderMap) -> ApiResult {
 
 async fn show_run(State(state): Shared, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
     require(&state, &headers, Role::Scanner)?;
-    let run = blocking(move || audit::load_run(&state.bank_dir, &id).map_err(audit_error)).await?;
-    Ok(Json(run).into_response())
+    let (run, decisions) = blocking(move || {
+        let run = audit::load_run(&state.bank_dir, &id).map_err(audit_error)?;
+        let decisions = state.bank().decisions().map_err(bank_error)?;
+        Ok((run, decisions))
+    })
+    .await?;
+    let decisions: Vec<_> = decisions
+        .into_iter()
+        .filter(|d| d.run_id == run.run_id)
+        .collect();
+    let mut out = serde_json::to_value(&run).expect("run record serialises");
+    out["decisions"] = serde_json::to_value(decisions).expect("decisions serialise");
+    Ok(Json(out).into_response())
 }
 
 async fn list_tokens(State(state): Shared, headers: HeaderMap) -> ApiResult {

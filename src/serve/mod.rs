@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod jobs;
+mod review;
 mod upload;
 
 use std::collections::HashMap;

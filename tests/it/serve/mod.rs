@@ -2,6 +2,7 @@
 //! bad input, the bank's lock, and a clean stop on SIGTERM. The service runs as the
 //! built binary on a port of its own choosing (`--listen 127.0.0.1:0`).
 
+mod decisions;
 mod harness;
 
 use std::io::Write;
@@ -12,11 +13,11 @@ use crate::common::{expect_code, picture, s, stderr, stdout, TestEnv};
 
 /// A bank holding one picture (seed 1), tokens of each role and one revoked.
 struct Fixture {
-    env: TestEnv,
-    scanner: String,
-    reviewer: String,
-    admin: String,
-    revoked: String,
+    pub env: TestEnv,
+    pub scanner: String,
+    pub reviewer: String,
+    pub admin: String,
+    pub revoked: String,
 }
 
 fn fixture() -> Fixture {
