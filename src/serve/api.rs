@@ -50,6 +50,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/tokens", get(list_tokens).post(add_token))
         .route("/v1/tokens/{name}", delete(revoke_token))
         .merge(super::review::routes())
+        .merge(super::pages::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::csrf_guard,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }

@@ -10,6 +10,7 @@
 mod api;
 mod auth;
 mod jobs;
+mod pages;
 mod review;
 mod upload;
 
@@ -97,6 +98,8 @@ pub(crate) struct AppState {
     pub queue: Mutex<Option<std::sync::mpsc::Sender<jobs::Work>>>,
     pub cancel: Arc<AtomicBool>,
     pub started_at: String,
+    /// Browser sessions by id (in memory: a restart logs everyone out).
+    pub sessions: Mutex<HashMap<String, auth::Session>>,
 }
 
 impl AppState {
@@ -186,6 +189,7 @@ fn run(
         queue: Mutex::new(Some(tx)),
         cancel: cancel.clone(),
         started_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        sessions: Mutex::new(HashMap::new()),
     });
     let worker = {
         let state = state.clone();

@@ -27,15 +27,15 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DecisionRequest {
-    run_id: String,
+    pub run_id: String,
     /// The match's index in the run's `matches`.
     #[serde(rename = "match")]
-    index: usize,
-    decision: DecisionKind,
-    reason: String,
+    pub index: usize,
+    pub decision: DecisionKind,
+    pub reason: String,
     /// "Treat as licensed": also relabel the banked asset (`licensed` or `ignore`).
     #[serde(default)]
-    relabel: Option<Label>,
+    pub relabel: Option<Label>,
 }
 
 fn now() -> String {
