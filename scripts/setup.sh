@@ -14,7 +14,8 @@ packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           poppler-utils     # pdfinfo, pdftoppm, pdftohtml: PDF pages rendered at run time
           qpdf              # the encrypted PDF test file
           fonts-dejavu-core   # drawtext: the burned-in text and timecode tests
-          slurm-wlm munge)    # scripts/slurm-test.sh: the Slurm round trip on this machine
+          slurm-wlm munge     # scripts/slurm-test.sh: the Slurm round trip on this machine
+          chromium chromium-driver)  # the review page's browser test (tests/it/serve)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

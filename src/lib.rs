@@ -18,3 +18,4 @@ pub mod model;
 pub mod render;
 pub mod report;
 pub mod search;
+pub mod serve;

@@ -21,6 +21,7 @@
 //! rebuild at open stream large values instead of millions of small ones.
 
 pub mod backup;
+mod decisions;
 mod dump;
 mod merge;
 mod paths;
@@ -28,6 +29,7 @@ mod read;
 mod reader;
 mod records;
 mod saved_index;
+mod tokens;
 pub mod verify;
 
 use std::collections::BTreeMap;
@@ -37,11 +39,13 @@ use std::sync::Arc;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
+pub use decisions::{in_force, Decision, DecisionKind, MatchKey, RANGE_SLACK_S};
 pub use merge::{merge_shards, MergeError, MergeOptions, MergeSummary, ShardMerged, MERGES_DIR};
 pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};
 pub use reader::BankReader;
 pub use records::AssetRecord;
+pub use tokens::{find_token, token_hash, Role, TokenError, TokenRecord};
 
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};

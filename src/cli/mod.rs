@@ -10,6 +10,7 @@ mod label;
 mod log;
 mod output;
 mod progress;
+mod serve;
 mod targets;
 
 use std::io::Write;
@@ -88,7 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     };
     match cli.command {
         Command::Index(a) => {
-            let mut bank = Bank::open(
+            let mut bank = serve::open_writer(
                 &a.db.db,
                 &OpenOptions {
                     create: true,
@@ -211,6 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         writeln!(out, "run {} (exit {})", record.run_id, record.exit_status)?;
                         writeln!(out, "command: celprint {}", record.args.join(" "))?;
                         output::scan_summary(&record.report, &mut out)?;
+                        serve::decisions_of_run(&a.db.db, &record.run_id, &mut out)?;
                     }
                 }
             }
@@ -243,6 +245,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             output::scan_summary(&report, &mut std::io::stdout().lock())?;
             Ok(verdict_code(&report))
         }
+        Command::Serve(a) => serve::serve(&a, jobs, cancel),
+        Command::Token(c) => serve::token(&c, &mut std::io::stdout().lock()),
         Command::Info(a) => {
             let bank = Bank::open(
                 &a.db.db,

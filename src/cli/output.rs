@@ -145,6 +145,20 @@ pub fn scan_summary(r: &ScanReport, out: &mut impl Write) -> std::io::Result<()>
             m.local.as_ref().map(by_keypoints).unwrap_or_default(),
         )?;
     }
+    // Dismissed in review: listed, never counted (docs/serve.md).
+    for d in &r.dismissed {
+        writeln!(
+            out,
+            "DISMISSED {}{} ~ {}{} by {} at {}: {}",
+            d.found.query.path,
+            span(d.found.query.start_s, d.found.query.end_s),
+            d.found.bank_asset.path,
+            span(d.found.bank_asset.start_s, d.found.bank_asset.end_s),
+            d.dismissed_by,
+            d.dismissed_at,
+            d.reason
+        )?;
+    }
     for s in r.scanned.iter().filter(|s| s.error.is_some()) {
         use celprint::report::FileStatus;
         let what = match s.status {

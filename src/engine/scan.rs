@@ -232,6 +232,15 @@ pub fn scan_paths(
             .push(crate::report::NOTHING_TO_SCAN.to_string());
     }
     crate::report::sort_matches(&mut matches);
+    // A match a reviewer dismissed is listed apart and no longer decides the verdict.
+    let (matches, dismissed) = crate::report::set_aside(matches, &scanned, &bank.dismissals()?);
+    if !dismissed.is_empty() {
+        summary.dismissed = dismissed.len();
+        summary.matches = matches.len();
+        let files: std::collections::BTreeSet<&str> =
+            matches.iter().map(|m| m.query.path.as_str()).collect();
+        summary.matched_files = files.len();
+    }
     let mut report = ScanReport {
         celprint_version: env!("CARGO_PKG_VERSION").to_string(),
         run_id: None,
@@ -261,6 +270,7 @@ pub fn scan_paths(
             },
         },
         matches,
+        dismissed,
         scanned,
         summary,
         shard: opts.shard,

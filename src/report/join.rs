@@ -117,6 +117,7 @@ pub fn join_slices(mut reports: Vec<ScanReport>) -> Result<ScanReport, JoinError
         chain: None,
         settings: first.settings.clone(),
         matches: Vec::new(),
+        dismissed: Vec::new(),
         scanned: Vec::new(),
         summary: Summary::default(),
         shard: None,
@@ -130,6 +131,7 @@ pub fn join_slices(mut reports: Vec<ScanReport>) -> Result<ScanReport, JoinError
         t.partial += s.partial;
         t.matched_files += s.matched_files;
         t.matches += s.matches;
+        t.dismissed += s.dismissed;
         t.ignored_hits += s.ignored_hits;
         t.low_quality_files += s.low_quality_files;
         t.skipped_not_media += s.skipped_not_media;
@@ -151,6 +153,7 @@ pub fn join_slices(mut reports: Vec<ScanReport>) -> Result<ScanReport, JoinError
                 .unwrap_or_else(|| "(not recorded)".to_string()),
         );
         joined.matches.extend(r.matches);
+        joined.dismissed.extend(r.dismissed);
         joined.scanned.extend(r.scanned);
     }
     let decoded = joined

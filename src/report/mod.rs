@@ -1,6 +1,8 @@
 //! The scan report: plain data, serialised as JSON (the full record). The HTML and CSV
 //! layouts of it live in `render`; only the CLI decides where any of them goes.
 
+mod dismissed;
+
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::inset::Rect;
@@ -10,6 +12,7 @@ use crate::media::MediaKind;
 use crate::model::Shard;
 
 mod join;
+pub use dismissed::{match_key, query_digest, set_aside, Dismissed};
 pub use join::{join_slices, JoinError};
 
 /// Everything a scan found, and everything it could not check.
@@ -28,6 +31,10 @@ pub struct ScanReport {
     pub bank: BankInfo,
     pub settings: ScanSettings,
     pub matches: Vec<Match>,
+    /// Matches a reviewer dismissed (`celprint serve`'s review): not counted in
+    /// `summary.matches` or the verdict, listed here with who, when and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dismissed: Vec<Dismissed>,
     pub scanned: Vec<ScannedFile>,
     pub summary: Summary,
     /// The slice of the delivery this scan covered (`scan --shard I/N`); absent for a
@@ -154,6 +161,9 @@ pub struct Summary {
     pub partial: usize,
     pub matched_files: usize,
     pub matches: usize,
+    /// Matches set aside by a reviewer's dismissal (`ScanReport::dismissed`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dismissed: usize,
     /// Hits on assets labelled `ignore`, which never count as matches.
     pub ignored_hits: usize,
     pub low_quality_files: usize,
@@ -231,4 +241,8 @@ pub enum Verdict {
     NotChecked,
     /// Some file could not be read or decoded in full, or the scan was interrupted.
     Error,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -18,6 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     &["render", "audit"],
     &["engine"],
+    &["serve"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

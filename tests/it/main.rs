@@ -20,6 +20,7 @@ mod nightly;
 mod panels;
 mod search;
 mod sequences;
+mod serve;
 mod shards;
 mod stills;
 mod storyboards;
