@@ -23,8 +23,8 @@
 mod paths;
 mod read;
 mod reader;
-mod records;
-mod saved_index;
+pub(crate) mod records;
+pub(crate) mod saved_index;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

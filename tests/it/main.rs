@@ -13,6 +13,7 @@ mod archives;
 mod cli;
 mod fingerprints;
 mod formats;
+mod fuzz_findings;
 mod layers;
 mod multiframe;
 mod nightly;
