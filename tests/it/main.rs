@@ -10,6 +10,7 @@
 mod common;
 
 mod archives;
+mod claims;
 mod cli;
 mod fingerprints;
 mod formats;
