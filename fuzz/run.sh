@@ -4,7 +4,7 @@
 #   fuzz/run.sh smoke [SECONDS]    run each target SECONDS (default 20) from its seeds
 #   fuzz/run.sh long TARGET SECONDS [libFuzzer options]
 #                                  one long run; new inputs are kept in corpus/TARGET
-# Seeds come from fuzz/seed.sh, run first when fuzz/corpus is missing. Crashes go to
+# Seeds come from fuzz/seed.sh (fuzz/seeds/, only read), run first when missing. Crashes go to
 # fuzz/artifacts/TARGET/. The build shares $CARGO_TARGET_DIR with the main release build
 # and reuses its dependencies as they are (see rustc-wrapper.sh).
 set -euo pipefail
@@ -12,11 +12,12 @@ cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 export RUSTC_WRAPPER="$PWD/rustc-wrapper.sh"
 TARGETS=(archive hash_lists bank_records saved_index still jpeg_turbo psd exr pdf_info
-    sequence_names panels)
+    sequence_names panels claims)
 
 max_len() {
     case "$1" in
         still | jpeg_turbo | psd | exr | archive) echo 262144 ;;
+        claims) echo 65536 ;;
         panels) echo 65536 ;;
         *) echo 8192 ;;
     esac
@@ -40,7 +41,7 @@ build() {
     cargo build --release --locked --bins
 }
 
-[ -d corpus ] || bash seed.sh
+[ -d seeds ] || bash seed.sh
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 case "${1:-}" in
@@ -50,11 +51,11 @@ case "${1:-}" in
         seconds=${2:-20}
         for t in "${TARGETS[@]}"; do
             echo "== $t ($seconds s)"
-            # New inputs and crashes go to a throwaway folder: the seeds stay as
-            # seed.sh made them, and an old long run's finding does not fail this.
+            # New inputs and crashes go to a throwaway folder, so that an old long
+            # run's finding does not fail this.
             mkdir -p "$scratch/new-$t"
             status=0
-            run_one "$t" "$seconds" "$scratch/crash-$t" "$scratch/new-$t" "corpus/$t" \
+            run_one "$t" "$seconds" "$scratch/crash-$t" "$scratch/new-$t" "seeds/$t" \
                 >"$scratch/log-$t" 2>&1 || status=$?
             grep -E '^#[0-9]+ +DONE|^stat::number_of_executed_units' "$scratch/log-$t" || true
             if [ "$status" -ne 0 ]; then
@@ -69,7 +70,7 @@ case "${1:-}" in
         target=$2 seconds=$3
         shift 3
         mkdir -p "corpus/$target"
-        run_one "$target" "$seconds" "artifacts/$target" "corpus/$target" "$@"
+        run_one "$target" "$seconds" "artifacts/$target" "corpus/$target" "seeds/$target" "$@"
         ;;
     *)
         sed -n '2,9p' "$0"

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Builds the seed corpora under fuzz/corpus/<target>/ (not committed) from the tests'
+# Builds the seed corpora under fuzz/seeds/<target>/ (not committed) from the tests'
 # fixtures and the shared media (../shared, or $CELPRINT_SHARED), shrunk so that each
 # seed stays small: libFuzzer mutates small inputs many times faster. Needs ImageMagick
-# (`convert`), ffmpeg, zstd and poppler-utils. Safe to rerun: it starts afresh.
+# (`convert`) and poppler-utils; zip and zstd where installed. Safe to rerun: it starts afresh.
 set -euo pipefail
 cd "$(dirname "$0")"
 repo=..
 shared="${CELPRINT_SHARED:-$repo/../shared}"
 [ -d "$shared/media" ] || shared=/work/shared
 media="$shared/media"
-out=corpus
+out=seeds
 rm -rf "$out"
-mkdir -p "$out"/{archive,hash_lists,bank_records,saved_index,still,jpeg_turbo,psd,exr,pdf_info,sequence_names,panels}
+mkdir -p "$out"/{archive,hash_lists,bank_records,saved_index,still,jpeg_turbo,psd,exr,pdf_info,sequence_names,panels,claims}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -46,15 +46,22 @@ mkdir -p "$tmp/a/sub"
 cp "$out/still/s1.png" "$tmp/a/one.png"
 cp "$out/jpeg_turbo/s2.jpg" "$tmp/a/sub/two.jpg"
 echo "notes" > "$tmp/a/readme.txt"
-(cd "$tmp/a" && zip -qr ../a.zip . && tar cf ../a.tar . && tar czf ../a.tar.gz . \
-    && tar cf - . | zstd -q -o ../a.tar.zst)
-(cd "$tmp" && cp a.zip a/inner.zip && tar cf nested.tar -C a inner.zip one.png)
+(cd "$tmp/a" && tar cf ../a.tar . && tar czf ../a.tar.gz .)
 sel() { { printf "\\x$(printf %02x "$1")"; cat "$2"; } > "$3"; }
-sel 0 "$tmp/a.zip" "$out/archive/zip"
 sel 1 "$tmp/a.tar" "$out/archive/tar"
 sel 2 "$tmp/a.tar.gz" "$out/archive/tar.gz"
-sel 3 "$tmp/a.tar.zst" "$out/archive/tar.zst"
-sel 1 "$tmp/nested.tar" "$out/archive/nested.tar"
+# zip and zstd are not in scripts/setup.sh's list: their seeds are made when they are
+# installed (the fuzzer finds its way into each format from the others' bytes anyway).
+if command -v zip >/dev/null; then
+    (cd "$tmp/a" && zip -qr ../a.zip . && cp ../a.zip inner.zip)
+    (cd "$tmp" && tar cf nested.tar -C a inner.zip one.png)
+    sel 0 "$tmp/a.zip" "$out/archive/zip"
+    sel 1 "$tmp/nested.tar" "$out/archive/nested.tar"
+fi
+if command -v zstd >/dev/null; then
+    (cd "$tmp/a" && tar cf - . | zstd -q -o ../a.tar.zst)
+    sel 3 "$tmp/a.tar.zst" "$out/archive/tar.zst"
+fi
 
 # Hash lists: vPDQ lines as celprint writes them, a PDQ hash, a digest, labels.
 h=f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22
@@ -93,4 +100,15 @@ for page in "$media"/storyboards/pages/grid6_p01.png "$media"/storyboards/pages/
     { printf '\x3f\x0f'; convert "$page" -resize 64x -colorspace Gray -depth 8 gray:-; } \
         > "$out/panels/$b"
 done
-du -sh "$out"/* | sed 's|corpus/||'
+# Claims: small stills that carry EXIF, XMP and PNG text, as cameras and tools write them.
+src="$media/stills/lineart/frog.png"
+convert "$src" -strip -resize 16x16 -set 'Creation Time' '2024-06-01T12:00:00Z' \
+    -set Software 'PaintTool 9' -set Author 'Jo' "$out/claims/text.png"
+printf '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description xmp:CreateDate="2023-01-02T03:04:05+01:00" xmp:CreatorTool="Krita"><dc:creator><rdf:Seq><rdf:li>Jo</rdf:li></rdf:Seq></dc:creator></rdf:Description></x:xmpmeta>' \
+    > "$tmp/x.xmp"
+convert "$src" -strip -resize 16x16 -profile "$tmp/x.xmp" "$out/claims/xmp.jpg" 2>/dev/null \
+    || cp "$out/jpeg_turbo/s1.jpg" "$out/claims/"
+# EXIF written by ffmpeg's mjpeg encoder would be JFIF only; a TIFF carries IFD0 tags.
+convert "$src" -strip -resize 16x16 -set tiff:software 'PaintTool 9' "$out/claims/tags.tif"
+cp "$repo"/tests/fixtures/odd/popeye-truncated.jpg "$out/claims/"
+du -sh "$out"/* | sed 's|seeds/||'

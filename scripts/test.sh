@@ -8,3 +8,12 @@ source scripts/setup.sh
 cargo fmt --check
 cargo clippy --release --all-targets --locked -- -D warnings
 cargo test --release --locked
+
+# --- Fuzz smoke (docs/fuzzing.md) -------------------------------------------------------
+# Each libFuzzer target for CELPRINT_FUZZ_SECONDS (default 15) from its seeds; 0 skips
+# it. Runs after the tests, so the instrumented build finds every dependency already
+# built in this build folder and compiles only celprint and the targets (about 5 min
+# on two cores), never RocksDB.
+if [ "${CELPRINT_FUZZ_SECONDS:-15}" != 0 ]; then
+    bash fuzz/run.sh smoke "${CELPRINT_FUZZ_SECONDS:-15}"
+fi

@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let w = usize::from(*w % 64) + 1;
     let h = pixels.len() / w;
     let k = usize::from(*k % 24) + 1;
-    if h == 0 || w * k > 1536 || h * k > 1536 {
+    if h == 0 || w * k > 1024 || h * k > 1024 {
         return;
     }
     let page = GrayImage::from_fn((w * k) as u32, (h * k) as u32, |x, y| {

@@ -9,7 +9,7 @@ mod common;
 
 fuzz_target!(init: common::quiet_caught_panics(), |data: &[u8]| {
     // Reduced-size JPEG decodes too, as a scan makes them.
-    let scale = if data.len() % 2 == 0 {
+    let scale = if data.len().is_multiple_of(2) {
         StillScale::Full
     } else {
         StillScale::ShorterSideAtLeast(64)

@@ -15,9 +15,9 @@ fn psd_of_zero_width_is_damaged_not_a_panic() {
     let bytes = fixture("psd-zero-width.psd");
     let err = psd::header(&bytes).expect_err("a 0-pixel-wide document is refused");
     assert!(err.to_string().contains("0×22"), "{err}");
-    let err = decode_still(&bytes, DecodeLimits::default(), StillScale::Full)
-        .err()
-        .expect("refused");
+    let Err(err) = decode_still(&bytes, DecodeLimits::default(), StillScale::Full) else {
+        panic!("a 0-pixel-wide document decoded");
+    };
     assert!(err.to_string().contains("damaged Photoshop"), "{err}");
 }
 

@@ -117,7 +117,7 @@ fn png_text_chunks_and_damage_that_stops_the_reader() {
     png.extend(chunk(b"tEXt", b"Software\0Blender 4.1"));
     png.extend(chunk(
         b"iTXt",
-        b"Creation Time\0\0\0en\0\02022-06-01T12:00:00Z",
+        b"Creation Time\0\0\0en\0\x002022-06-01T12:00:00Z",
     ));
     png.extend(chunk(b"tEXt", b"Comment\0not a claim"));
     let claims = from_bytes(&png);
