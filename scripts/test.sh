@@ -12,3 +12,12 @@ cargo test --release --locked
 # The Slurm round trip: munged, slurmctld and slurmd started on 127.0.0.1 by the script,
 # an index array over ../shared/media merged and compared with a one-machine bank.
 bash scripts/slurm-test.sh
+
+# --- Fuzz smoke (docs/fuzzing.md) -------------------------------------------------------
+# Each libFuzzer target for CELPRINT_FUZZ_SECONDS (default 15) from its seeds; 0 skips
+# it. Runs after the tests, so the instrumented build finds every dependency already
+# built in this build folder and compiles only celprint and the targets (about 5 min
+# on two cores), never RocksDB.
+if [ "${CELPRINT_FUZZ_SECONDS:-15}" != 0 ]; then
+    bash fuzz/run.sh smoke "${CELPRINT_FUZZ_SECONDS:-15}"
+fi

@@ -11,6 +11,8 @@ pub mod audit;
 pub mod bank;
 pub mod engine;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod heap;
 pub mod matching;
 pub mod media;

@@ -27,8 +27,8 @@ mod merge;
 mod paths;
 mod read;
 mod reader;
-mod records;
-mod saved_index;
+pub(crate) mod records;
+pub(crate) mod saved_index;
 mod tokens;
 pub mod verify;
 

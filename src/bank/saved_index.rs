@@ -74,11 +74,8 @@ impl Bank {
             .par_iter()
             .enumerate()
             .map(|(k, width)| {
-                let mut starts = self.read_part_array(k, b's', (1usize << width) + 1)?;
-                // Stored as bucket sizes, which compress; summed back into offsets here.
-                for v in 1..starts.len() {
-                    starts[v] = starts[v].wrapping_add(starts[v - 1]);
-                }
+                let sizes = self.read_part_array(k, b's', (1usize << width) + 1)?;
+                let starts = starts_from_sizes(sizes);
                 let ids = self.read_part_array(k, b'i', header.entries)?;
                 Ok((starts, ids))
             })
@@ -105,14 +102,7 @@ impl Bank {
                 .get_pinned_cf(cf, &key)
                 .map_err(|e| e.to_string())?
                 .ok_or_else(|| format!("table {table} is missing a part"))?;
-            if value.len() % 4 != 0 {
-                return Err(format!("table {table} has a torn part"));
-            }
-            out.extend(
-                value
-                    .chunks_exact(4)
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
+            out.extend(part_values(table, &value)?);
         }
         if out.len() != len {
             return Err(format!("table {table} has {} values, not {len}", out.len()));
@@ -143,16 +133,12 @@ impl Bank {
         let Some((layout, tables)) = self.index.tables() else {
             return Ok(false);
         };
-        let bytes =
-            |values: &[u32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
         for (k, (starts, ids)) in tables.iter().enumerate() {
-            let sizes: Vec<u32> = std::iter::once(0)
-                .chain(starts.windows(2).map(|w| w[1] - w[0]))
-                .collect();
+            let sizes = sizes_from_starts(starts);
             for (kind, values) in [(b's', sizes.as_slice()), (b'i', *ids)] {
                 for (part, slice) in values.chunks(INDEX_PART).enumerate() {
                     self.db
-                        .put_cf(cf, Self::index_part_key(k, kind, part), bytes(slice))
+                        .put_cf(cf, Self::index_part_key(k, kind, part), part_bytes(slice))
                         .map_err(|e| self.rocks(e))?;
                 }
             }
@@ -174,4 +160,36 @@ impl Bank {
         self.flush_all().map_err(|e| self.rocks(e))?;
         Ok(true)
     }
+}
+
+/// A table's offsets are stored as bucket sizes, which compress.
+pub(crate) fn sizes_from_starts(starts: &[u32]) -> Vec<u32> {
+    std::iter::once(0)
+        .chain(starts.windows(2).map(|w| w[1].wrapping_sub(w[0])))
+        .collect()
+}
+
+/// Bucket sizes summed back into offsets. Wrapping: a damaged value gives offsets that
+/// [`MultiIndex::install_tables`] refuses, not a panic.
+pub(crate) fn starts_from_sizes(mut sizes: Vec<u32>) -> Vec<u32> {
+    for v in 1..sizes.len() {
+        sizes[v] = sizes[v].wrapping_add(sizes[v - 1]);
+    }
+    sizes
+}
+
+/// One stored part: little-endian u32 values.
+pub(crate) fn part_bytes(values: &[u32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// One stored part read back; an error when it is not a whole number of values.
+pub(crate) fn part_values(table: usize, value: &[u8]) -> Result<Vec<u32>, String> {
+    if value.len() % 4 != 0 {
+        return Err(format!("table {table} has a torn part"));
+    }
+    Ok(value
+        .chunks_exact(4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
 }

@@ -11,7 +11,9 @@ use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
 use crate::matching::{match_document, match_file_and_insets, Document, MatchOptions};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::model::Shard;
-use crate::report::{BankInfo, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary};
+use crate::report::{
+    self, BankInfo, ClaimConflict, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary,
+};
 use crate::search::FeatureIndex;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,7 +148,12 @@ pub fn scan_paths(
                                 }
                                 Ok(found)
                             });
-                            (fp, matched)
+                            // An image sequence's name is no file to read.
+                            let claims = match &file.sequence {
+                                None => media::claims::read(&file.path, fp.kind),
+                                Some(_) => Vec::new(),
+                            };
+                            (fp, matched, claims)
                         });
                     ctx.progress.file_done(&file.display, file.size);
                     (file, result)
@@ -156,8 +163,9 @@ pub fn scan_paths(
         for (file, result) in results {
             match result {
                 Err(e) => scanned.push(error_entry(&file.display, e.to_string())),
-                Ok((fp, matched)) => {
+                Ok((fp, matched, claims)) => {
                     let found = matched?;
+                    let claim_conflicts = claim_conflicts(bank, &claims, &found.matches)?;
                     let quality = fp.best_quality();
                     // A video's faint frames are evidence against banked videos, so
                     // only a video with none is beyond matching.
@@ -191,6 +199,8 @@ pub fn scan_paths(
                         quality,
                         low_quality,
                         insets: fp.insets.iter().map(|(rect, _)| *rect).collect(),
+                        claims,
+                        claim_conflicts,
                     });
                 }
             }
@@ -280,6 +290,55 @@ pub fn scan_paths(
     Ok(report)
 }
 
+/// The file's claims that the bank contradicts: one per banked file matched, judged
+/// by [`report::claim_conflict`] against every time the bank shows for that file.
+fn claim_conflicts(
+    bank: &Bank,
+    claims: &[media::claims::Claim],
+    matches: &[crate::report::Match],
+) -> Result<Vec<ClaimConflict>, BankError> {
+    let mut out: Vec<ClaimConflict> = Vec::new();
+    if media::claims::earliest_created(claims).is_none() {
+        return Ok(out);
+    }
+    for m in matches {
+        let digest = &m.bank_asset.digest;
+        if out.iter().any(|c| &c.bank_digest == digest) {
+            continue;
+        }
+        let Some(id) = media::digest_from_hex(digest)
+            .map(|d| bank.asset_by_digest(&d))
+            .transpose()?
+            .flatten()
+        else {
+            continue;
+        };
+        let Some(record) = bank.asset(id)? else {
+            continue;
+        };
+        let mut times: Vec<(i64, String)> = record
+            .history()
+            .iter()
+            .filter_map(|p| media::claims::parse_time(&p.at))
+            .map(|t| (t.unix_s, "indexed".to_string()))
+            .collect();
+        for path in &record.paths {
+            let modified = bank
+                .path_record(path)?
+                .and_then(|r| r.stamp.modified_ns)
+                .and_then(|ns| i64::try_from(ns / 1_000_000_000).ok());
+            times.extend(modified.map(|t| (t, "file modified".to_string())));
+        }
+        out.extend(report::claim_conflict(
+            claims,
+            &times,
+            record.path(),
+            digest,
+        ));
+    }
+    Ok(out)
+}
+
 fn error_entry(path: &str, error: String) -> ScannedFile {
     ScannedFile {
         path: path.to_string(),
@@ -290,6 +349,8 @@ fn error_entry(path: &str, error: String) -> ScannedFile {
         quality: None,
         low_quality: false,
         insets: Vec::new(),
+        claims: Vec::new(),
+        claim_conflicts: Vec::new(),
     }
 }
 
@@ -303,6 +364,8 @@ fn skipped_entry(path: &str, what: &str) -> ScannedFile {
         quality: None,
         low_quality: false,
         insets: Vec::new(),
+        claims: Vec::new(),
+        claim_conflicts: Vec::new(),
     }
 }
 

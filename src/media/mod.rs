@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod budget;
+pub mod claims;
 pub mod formats;
 pub mod frames;
 pub mod pathtext;

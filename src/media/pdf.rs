@@ -263,6 +263,24 @@ pub(super) fn pages(
     Ok(Box::new(std::iter::from_fn(move || doc.next_page())))
 }
 
+/// For the fuzz target: `pdfinfo` output read, and each page's resolution chosen at
+/// the default pixel limit; the number of pages described.
+#[doc(hidden)]
+pub fn fuzz_info(text: &str) -> usize {
+    let Some(info) = parse_info(text) else {
+        return 0;
+    };
+    let limit = DecodeLimits::default().max_pixels;
+    let dpi: f64 = info.boxes.iter().map(|&b| dpi_for(b, limit)).sum();
+    info.boxes.len() + usize::from(dpi.is_nan()) + usize::from(first_error(text).is_some())
+}
+
+/// For the fuzz target: the picture tags of `pdftohtml -xml` output.
+#[doc(hidden)]
+pub fn fuzz_image_tags(xml: &str) -> usize {
+    image_tags(xml).len()
+}
+
 fn args(list: &[&str]) -> Vec<OsString> {
     list.iter().map(OsString::from).collect()
 }

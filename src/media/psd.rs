@@ -125,6 +125,9 @@ pub fn header(bytes: &[u8]) -> Result<PsdHeader, MediaError> {
         Mode::Indexed => depth == 8,
         _ => matches!(depth, 8 | 16 | 32),
     };
+    if width == 0 || height == 0 {
+        return Err(damaged(&format!("a picture of {width}×{height} pixels")));
+    }
     if !depth_fits || channels < mode.colour_channels() {
         return Err(damaged(&format!(
             "{channels} channels of {depth} bits in {mode:?} mode"

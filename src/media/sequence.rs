@@ -91,9 +91,11 @@ fn numbered(display: &str) -> Option<Numbered<'_>> {
     let stem_len = name.rfind('.').filter(|&i| i > 0).unwrap_or(name.len());
     let stem = &name[..stem_len];
     let end = stem.rfind(|c: char| c.is_ascii_digit())? + 1;
+    // After the last character that is not a digit, which may be several bytes long.
     let start = stem[..end]
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rfind(|(_, c)| !c.is_ascii_digit())
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let digits = &name[start..end];
     (digits.len() <= MAX_DIGITS).then_some(Numbered {
         dir,
@@ -265,6 +267,16 @@ mod tests {
                 (r.name.clone(), members.collect())
             })
             .collect()
+    }
+
+    #[test]
+    fn a_letter_of_several_bytes_may_come_before_the_number() {
+        // Found by fuzzing (tests/fixtures/fuzz/): the number's start was taken one
+        // byte after the letter, inside it, and the walk panicked.
+        let displays = ["/r/カット001.png", "/r/カット002.png", "/r/カット003.png"];
+        let n = numbered(displays[0]).unwrap();
+        assert_eq!((n.prefix, n.digits, n.suffix), ("カット", "001", ".png"));
+        assert_eq!(find_runs(&displays).len(), 1);
     }
 
     #[test]

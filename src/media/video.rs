@@ -283,6 +283,31 @@ pub fn keyframe_times(path: &Path) -> Result<KeyframeScan, MediaError> {
     })
 }
 
+/// The container's metadata tags and each stream's, as FFmpeg reads them from the
+/// header: (where, key, value), where is `container` or `stream N`.
+pub fn metadata_tags(path: &Path) -> Result<Vec<(String, String, String)>, MediaError> {
+    init()?;
+    let input = ffmpeg::format::input(path).map_err(|error| MediaError::Ffmpeg {
+        what: "cannot open",
+        error,
+    })?;
+    let mut tags: Vec<(String, String, String)> = input
+        .metadata()
+        .iter()
+        .map(|(k, v)| ("container".to_string(), k.to_string(), v.to_string()))
+        .collect();
+    for stream in input.streams() {
+        let from = format!("stream {}", stream.index());
+        tags.extend(
+            stream
+                .metadata()
+                .iter()
+                .map(|(k, v)| (from.clone(), k.to_string(), v.to_string())),
+        );
+    }
+    Ok(tags)
+}
+
 /// The average frame rate the container declares for the best video stream of `path`;
 /// 0 when it declares none. Reads the header only.
 pub fn declared_frame_rate(path: &Path) -> Result<f64, MediaError> {

@@ -155,6 +155,7 @@ fn render(report: &ScanReport, evidence: &Evidence) -> String {
         }
         h.push_str("</table>\n");
     }
+    claims_table(&mut h, report);
     h.push_str("</header>\n<main>\n");
 
     // Group by delivered file; files ordered by their most severe match, then name.
@@ -203,6 +204,49 @@ fn render(report: &ScanReport, evidence: &Evidence) -> String {
     }
     h.push_str("</main>\n<footer>Written by celprint. Timecodes count frames from each file's first frame at its own frame rate (drop-frame, with <code>;</code>, for 29.97 and 59.94).</footer>\n</body>\n</html>\n");
     h
+}
+
+/// What the files say about themselves, as claims beside the evidence, and the claims
+/// the bank contradicts (docs/claims.md).
+fn claims_table(h: &mut String, report: &ScanReport) {
+    let files: Vec<_> = report
+        .scanned
+        .iter()
+        .filter(|f| !f.claims.is_empty())
+        .collect();
+    if files.is_empty() {
+        return;
+    }
+    h.push_str("<h2>What the files claim about themselves</h2>\n<p class=\"note\">Metadata the files carry (container tags, EXIF, XMP, PNG text). Anyone can write these: they are claims, not evidence.</p>\n<table class=\"errors claims\">\n<tr><th>File</th><th>Claims</th><th>Contradicted by the bank</th></tr>\n");
+    for f in files {
+        let claims: Vec<String> = f
+            .claims
+            .iter()
+            .map(|c| format!("{}: {} ({})", c.what.name(), esc(&c.value), esc(&c.from)))
+            .collect();
+        let conflicts: Vec<String> = f
+            .claim_conflicts
+            .iter()
+            .map(|c| {
+                format!(
+                    "<span class=\"conflict\">says it was made {} ({}), but the bank has held {} since {} ({})</span>",
+                    esc(&c.claim.value),
+                    esc(&c.claim.from),
+                    esc(&c.bank_path),
+                    esc(&c.banked_since),
+                    esc(&c.basis)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&f.path),
+            claims.join("<br>"),
+            conflicts.join("<br>")
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn inputs_scanned(report: &ScanReport) -> String {
@@ -527,6 +571,7 @@ h3{font-size:15px;margin:0 0 8px;word-break:break-all}
 .verdict.error{background:#fff1c2;color:#713f12}
 .verdict.not-checked{background:#fff1c2;color:#713f12}
 table.facts,table.errors{border-collapse:collapse;background:#fff;width:100%}
+.conflict{color:#991b1b;font-weight:600}
 .facts th,.facts td,.errors th,.errors td{border:1px solid #d8dce1;padding:4px 8px;text-align:left;vertical-align:top;word-break:break-word}
 .facts th{width:150px;background:#eef0f3}
 .match{background:#fff;border:1px solid #d8dce1;border-radius:8px;padding:12px 16px;margin:12px 0}

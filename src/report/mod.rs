@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::FingerprintParams;
 pub use crate::matching::{BankSide, LocalEvidence, Match, QuerySide};
+use crate::media::claims::Claim;
 use crate::media::MediaKind;
 use crate::model::Shard;
 
@@ -151,6 +152,60 @@ pub struct ScannedFile {
     /// own, whether or not they matched anything.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub insets: Vec<Rect>,
+    /// What the file says about itself (container tags, EXIF, XMP, PNG text): claims,
+    /// never evidence (docs/claims.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Claim>,
+    /// The file's claims that the bank contradicts, one per banked file it matched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_conflicts: Vec<ClaimConflict>,
+}
+
+/// A delivered file that says it was made after the bank already held material it
+/// matches (docs/claims.md): its claim to be original work does not stand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimConflict {
+    /// The file's earliest claim of when it was made.
+    pub claim: Claim,
+    /// The banked file it matched.
+    pub bank_path: String,
+    pub bank_digest: String,
+    /// When the bank shows that material existed, RFC 3339 (UTC).
+    pub banked_since: String,
+    /// What that time is: `indexed` (a statement in the bank about the asset) or
+    /// `file modified` (the banked file's modification time when it was indexed).
+    pub basis: String,
+}
+
+/// Slack for a claimed time written without a zone (EXIF's): the furthest any zone is
+/// from UTC, so that a zone never makes a conflict.
+const ZONELESS_SLACK_S: i64 = 14 * 3600;
+
+/// The rule of docs/claims.md: a conflict when the earliest creation time the file
+/// claims comes after the earliest time the bank shows for the banked material it
+/// matched (`banked`: unix seconds and basis). None when the file claims no creation
+/// time, or the bank shows no time.
+pub fn claim_conflict(
+    claims: &[Claim],
+    banked: &[(i64, String)],
+    bank_path: &str,
+    bank_digest: &str,
+) -> Option<ClaimConflict> {
+    let (claimed, claim) = crate::media::claims::earliest_created(claims)?;
+    let (since, basis) = banked.iter().min_by_key(|(t, _)| *t)?;
+    let slack = if claimed.zoned { 0 } else { ZONELESS_SLACK_S };
+    (*since < claimed.unix_s - slack).then(|| ClaimConflict {
+        claim: claim.clone(),
+        bank_path: bank_path.to_string(),
+        bank_digest: bank_digest.to_string(),
+        banked_since: u64::try_from(*since)
+            .map(|s| {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(s);
+                humantime::format_rfc3339_seconds(t).to_string()
+            })
+            .unwrap_or_else(|_| format!("{since} s from 1970")),
+        basis: basis.clone(),
+    })
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -10,10 +10,12 @@
 mod common;
 
 mod archives;
+mod claims;
 mod cli;
 mod evidence;
 mod fingerprints;
 mod formats;
+mod fuzz_findings;
 mod layers;
 mod multiframe;
 mod nightly;
