@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["report"],
     &["render", "audit"],
     &["engine"],
-    &["serve"],
+    &["serve", "fuzzing"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
