@@ -30,6 +30,7 @@ work="$(mktemp -d /tmp/celprint-slurm.XXXXXX)"
 chmod 700 "$work"
 pids=()
 cluster=""
+one_pid=""
 # This test's processes: whatever carries its SLURM_CONF (the daemons, slurmstepd, the
 # jobs), except this script and its own children (which inherit it too).
 ours() {
@@ -44,6 +45,7 @@ ours() {
 cleanup() {
   local status="$1" left
   trap - EXIT INT TERM
+  [ -z "$one_pid" ] || { kill "$one_pid" 2>/dev/null; wait "$one_pid" 2>/dev/null; } || true
   # Only our own cluster's jobs (a SLURM_CONF from the caller's environment must never
   # be the one scancel talks to); then wait for their steps to end while slurmd is
   # still there to reap them: a slurmstepd whose slurmd is gone ignores SIGTERM.
@@ -157,8 +159,13 @@ start=$(date +%s%N)
 # Exit 2 is expected: some shared files are not media or decode only in part; the
 # merged bank must hold the same. Anything else (a crash) is a failure: two empty banks
 # would compare equal.
+# In the background: bash runs a trap only once a foreground command ends, and a
+# Ctrl-C or kill must not wait minutes for the daemons to be stopped.
 one=0
-"$celprint" index --db "$work/one" "$media" >/dev/null 2>"$work/one-index.log" || one=$?
+"$celprint" index --db "$work/one" "$media" >/dev/null 2>"$work/one-index.log" &
+one_pid=$!
+wait "$one_pid" || one=$?
+one_pid=""
 [ "$one" -le 2 ] || { echo "slurm-test: one-machine index exited $one" >&2; tail "$work/one-index.log" >&2; exit 1; }
 echo "slurm-test: one-machine index of $media: $(since "$start") s"
 
