@@ -29,14 +29,44 @@ media="$(cd "$media" && pwd)"
 work="$(mktemp -d /tmp/celprint-slurm.XXXXXX)"
 chmod 700 "$work"
 pids=()
+cluster=""
+one_pid=""
+# This test's processes: whatever carries its SLURM_CONF (the daemons, slurmstepd, the
+# jobs), except this script and its own children (which inherit it too).
+ours() {
+  local p
+  for p in /proc/[0-9]*; do
+    p="${p#/proc/}"
+    [ "$p" = $$ ] && continue
+    grep -qzxF "SLURM_CONF=$work/slurm.conf" "/proc/$p/environ" 2>/dev/null || continue
+    [ "$(awk '/^PPid:/ {print $2}' "/proc/$p/status" 2>/dev/null)" = $$ ] || echo "$p"
+  done
+}
 cleanup() {
-  local status=$?
-  [ -n "${SLURM_CONF:-}" ] && scancel --quiet --full "--user=$(id -un)" 2>/dev/null || true
+  local status="$1" left
+  trap - EXIT INT TERM
+  [ -z "$one_pid" ] || { kill "$one_pid" 2>/dev/null; wait "$one_pid" 2>/dev/null; } || true
+  # Only our own cluster's jobs (a SLURM_CONF from the caller's environment must never
+  # be the one scancel talks to); then wait for their steps to end while slurmd is
+  # still there to reap them: a slurmstepd whose slurmd is gone ignores SIGTERM.
+  if [ -n "$cluster" ]; then
+    scancel --quiet --full "--user=$(id -un)" 2>/dev/null || true
+    for _ in $(seq 60); do squeue -h 2>/dev/null | grep -q . || break; sleep 0.25; done
+  fi
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
+  left="$(ours)"
+  if [ -n "$left" ]; then
+    echo "slurm-test: left running after the daemons stopped (killed now):" >&2
+    # shellcheck disable=SC2086
+    ps -o pid,args -p "$(echo $left | tr ' ' ,)" >&2 || true
+    # shellcheck disable=SC2086
+    kill -9 $left 2>/dev/null || true
+    [ "$status" -ne 0 ] || status=1
+  fi
   if [ "$status" -ne 0 ]; then
     echo "slurm-test: FAILED ($status); daemon logs:" >&2
     tail -n 20 "$work"/*.log >&2 2>/dev/null || true
@@ -44,7 +74,10 @@ cleanup() {
   rm -rf "$work"
   exit "$status"
 }
-trap cleanup EXIT INT TERM
+# A signal is a failure: its own status, not that of the last command run.
+trap 'cleanup $?' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # Ports of our own, so that a Slurm already on the machine (or another test) is left
 # alone.
@@ -93,6 +126,7 @@ JobAcctGatherType=jobacct_gather/none
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
+cluster=started
 slurmctld -f "$SLURM_CONF" -i
 for _ in $(seq 100); do [ -s "$work/slurmctld.pid" ] && break; sleep 0.1; done
 pids+=("$(cat "$work/slurmctld.pid")")
@@ -106,12 +140,16 @@ done
 sinfo -h -o %T | grep -qE '^(idle|mixed)' || { echo "slurm-test: the node never came up" >&2; exit 1; }
 echo "slurm-test: munged, slurmctld and slurmd up on 127.0.0.1:$ctld_port/$slurmd_port ($cpus CPUs)"
 
-# Waits for job $1 to leave the queue; fails unless it COMPLETED.
+# Waits for job (or array) $1 to leave the queue; fails unless every task COMPLETED.
 wait_job() {
-  local id="$1" state=""
+  local id="$1" states
   while squeue -h -j "$id" 2>/dev/null | grep -q .; do sleep 0.5; done
-  state="$(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1)"
-  [ "$state" = COMPLETED ] || { echo "slurm-test: job $id ended $state" >&2; cat "$work"/*/"${2:-}"*.log 2>/dev/null >&2 || true; return 1; }
+  states="$(scontrol show job "$id" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u | tr '\n' ' ')"
+  [ "$states" = "COMPLETED " ] || {
+    echo "slurm-test: job $id ended ${states:-unknown}" >&2
+    cat "$work"/*/"${2:-}"*.log >&2 2>/dev/null || true
+    return 1
+  }
 }
 
 export CELPRINT="$celprint"
@@ -119,18 +157,30 @@ export CELPRINT="$celprint"
 since() { local ms=$(( ($(date +%s%N) - $1) / 1000000 )); echo "$((ms / 1000)).$(( ms % 1000 / 100 ))"; }
 start=$(date +%s%N)
 # Exit 2 is expected: some shared files are not media or decode only in part; the
-# merged bank must hold the same.
-"$celprint" index --db "$work/one" "$media" >/dev/null 2>"$work/one-index.log" || true
+# merged bank must hold the same. Anything else (a crash) is a failure: two empty banks
+# would compare equal.
+# In the background: bash runs a trap only once a foreground command ends, and a
+# Ctrl-C or kill must not wait minutes for the daemons to be stopped.
+one=0
+"$celprint" index --db "$work/one" "$media" >/dev/null 2>"$work/one-index.log" &
+one_pid=$!
+wait "$one_pid" || one=$?
+one_pid=""
+[ "$one" -le 2 ] || { echo "slurm-test: one-machine index exited $one" >&2; tail "$work/one-index.log" >&2; exit 1; }
 echo "slurm-test: one-machine index of $media: $(since "$start") s"
 
 limits="${SLURM_TEST_LIMITS:-}"
 for limit in ${limits:-all}; do
   rm -rf "$work/merged" "$work/shards"
-  [ "$limit" = all ] && unset CELPRINT_ARRAY_LIMIT || export CELPRINT_ARRAY_LIMIT="$limit"
+  if [ "$limit" = all ]; then unset CELPRINT_ARRAY_LIMIT; else export CELPRINT_ARRAY_LIMIT="$limit"; fi
   start=$(date +%s%N)
-  read -r index_job merge_job < <(scripts/slurm/submit-index.sh "$shards" "$work/merged" "$work/shards" "$media")
+  # Not `read < <(...)`: a failed submission must stop the test.
+  jobs="$(scripts/slurm/submit-index.sh "$shards" "$work/merged" "$work/shards" "$media")"
+  read -r index_job merge_job <<<"$jobs"
+  wait_job "$index_job" index
+  indexed="$(since "$start")"
   wait_job "$merge_job" merge
-  echo "slurm-test: index array of $shards shards, $limit at once, and merge: $(since "$start") s"
+  echo "slurm-test: index array of $shards shards, $limit at once: $indexed s; with the merge: $(since "$start") s"
   "$celprint" merge --db "$work/one" --dump > "$work/one.dump"
   "$celprint" merge --db "$work/merged" --dump > "$work/merged.dump"
   if ! cmp -s "$work/one.dump" "$work/merged.dump"; then
@@ -138,7 +188,12 @@ for limit in ${limits:-all}; do
     diff "$work/one.dump" "$work/merged.dump" | head -20 >&2
     exit 1
   fi
-  echo "slurm-test: merged bank = one-machine bank ($(wc -l < "$work/one.dump") dump lines)"
+  assets="$(grep -c '"digest":' "$work/one.dump" || true)"
+  if ! grep -q '"kind":"video"' "$work/one.dump" || [ "$assets" -lt 20 ]; then
+    echo "slurm-test: the banks hold only $assets assets (no video?)" >&2
+    exit 1
+  fi
+  echo "slurm-test: merged bank = one-machine bank ($assets assets, $(wc -l < "$work/one.dump") dump lines)"
 done
 
 # A delivery: a still, a board and a video that the bank holds, and a picture it
@@ -151,7 +206,9 @@ convert -size 320x240 plasma:fractal -seed 7 "$delivery/unbanked.png" 2>/dev/nul
   || convert -size 320x240 gradient:red-blue "$delivery/unbanked.png"
 whole=0
 "$celprint" scan --db "$work/merged" --json "$work/whole.json" "$delivery" >/dev/null || whole=$?
-read -r scan_job join_job < <(scripts/slurm/submit-scan.sh "$shards" "$work/merged" "$work/reports" "$delivery")
+jobs="$(scripts/slurm/submit-scan.sh "$shards" "$work/merged" "$work/reports" "$delivery")"
+read -r scan_job join_job <<<"$jobs"
+wait_job "$scan_job" scan
 while squeue -h -j "$join_job" 2>/dev/null | grep -q .; do sleep 0.5; done
 joined=$(scontrol show job "$join_job" | sed -n 's/.*ExitCode=\([0-9]*\):.*/\1/p' | head -1)
 python3 - "$work/whole.json" "$work/reports/report.json" "$shards" <<'PY'

@@ -463,3 +463,150 @@ fn scan_slices_join_into_the_whole_scan() {
     // The same slice twice is not two slices.
     expect_code(&join(&[&parts[0], &parts[0]]), 2);
 }
+
+/// The issue's merge benchmark, run on purpose (it writes about 4 GB, 3.3 min here):
+/// `MERGE_DIR=/var/tmp/merge-bench cargo test --release --test it -- --ignored
+/// shards::merge_benchmark --nocapture`. Writes MERGE_SHARDS (16) shard banks of
+/// MERGE_SEGMENTS (1M) random segments each, as `index` would (an asset of 1,000
+/// segments at a time, tables saved at the end), merges them, opens the merged bank and
+/// checks that it answers as the shards did; prints each time.
+#[test]
+#[ignore]
+fn merge_benchmark() {
+    use celprint::bank::{Bank, MergeOptions, NewAsset, OpenOptions};
+    use celprint::fingerprint::{Hash256, Segment};
+    use std::time::Instant;
+    let var = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (count, per) = (var("MERGE_SHARDS", 16), var("MERGE_SEGMENTS", 1_000_000));
+    let root = std::env::var_os("MERGE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::tempdir_in(root).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let create = OpenOptions {
+        create: true,
+        ..OpenOptions::default()
+    };
+    let mut probes: Vec<(usize, Hash256)> = Vec::new();
+    let mut shards = Vec::new();
+    let t = Instant::now();
+    for k in 0..count {
+        let path = dir.path().join(format!("shard{k}"));
+        let mut bank = Bank::open(&path, &create).unwrap();
+        for a in 0..per.div_ceil(1000) {
+            let n = 1000.min(per - a * 1000);
+            let segments: Vec<Segment> = (0..n)
+                .map(|i| Segment {
+                    start_s: Some(i as f64 / 24.0),
+                    end_s: Some((i + 1) as f64 / 24.0),
+                    pdq: Hash256::from_words([next(), next(), next(), next()]),
+                    quality: 90,
+                    frames: 1,
+                    secondary: 0,
+                })
+                .collect();
+            if a % 97 == 0 {
+                probes.push((k, segments[n / 2].pdq));
+            }
+            let mut digest = [0u8; 32];
+            digest[..8].copy_from_slice(&(k as u64).to_le_bytes());
+            digest[8..16].copy_from_slice(&(a as u64).to_le_bytes());
+            bank.add_asset(NewAsset {
+                by: None,
+                digest,
+                kind: celprint::media::MediaKind::Video,
+                label: celprint::model::Label::Leaked,
+                source: None,
+                note: None,
+                path: format!("/synthetic/{k:02}/{a:06}.mp4"),
+                bytes: 0,
+                width: 1920,
+                height: 1080,
+                frame_rate: Some(24.0),
+                crops: Vec::new(),
+                panels: Vec::new(),
+                panel_pages: Vec::new(),
+                features: Vec::new(),
+                segments,
+                seen: None,
+            })
+            .unwrap();
+        }
+        bank.save_index().unwrap();
+        shards.push(path);
+    }
+    let write_s = t.elapsed().as_secs_f64();
+    let merged = dir.path().join("merged");
+    let cancel = AtomicBool::new(false);
+    let t = Instant::now();
+    // When the last shard is in: the rest of the merge is the search tables' rebuild.
+    let ingested = std::sync::Mutex::new(0.0f64);
+    let summary = celprint::bank::merge_shards(
+        &merged,
+        &shards,
+        &MergeOptions {
+            by: None,
+            cancel: &cancel,
+            staged: &|n| {
+                if n == count {
+                    *ingested.lock().unwrap() = t.elapsed().as_secs_f64();
+                }
+            },
+        },
+    )
+    .unwrap();
+    let merge_s = t.elapsed().as_secs_f64();
+    let ingest_s = *ingested.lock().unwrap();
+    let read_only = OpenOptions {
+        read_only: true,
+        ..OpenOptions::default()
+    };
+    let t = Instant::now();
+    let bank = Bank::open(&merged, &read_only).unwrap();
+    let open_s = t.elapsed().as_secs_f64();
+    assert_eq!(bank.stats().unwrap().segments, (count * per) as u64);
+    assert_eq!(summary.assets_after as usize, count * per.div_ceil(1000));
+    // Each probe is found where its shard had it: the same asset (by digest), segment
+    // and distance.
+    let answer = |b: &Bank, q: Hash256| -> Vec<(String, u32, u32)> {
+        let mut v: Vec<_> = b
+            .search(&[q], 31)
+            .iter()
+            .map(|h| {
+                (
+                    b.asset(h.segment.asset).unwrap().unwrap().digest,
+                    h.segment.index,
+                    h.distance,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for (k, path) in shards.iter().enumerate() {
+        let shard = Bank::open(path, &read_only).unwrap();
+        for (_, q) in probes.iter().filter(|(of, _)| *of == k) {
+            let found = answer(&bank, *q);
+            assert!(!found.is_empty());
+            assert_eq!(found, answer(&shard, *q));
+        }
+    }
+    eprintln!(
+        "{count} shards of {per} segments: written in {write_s:.1} s, merged in {merge_s:.1} s \
+         ({:.2}x; shards ingested in {ingest_s:.1} s, then the search tables rebuilt), merged \
+         bank opened in {open_s:.2} s; {} probes answered as in their shards",
+        merge_s / write_s,
+        probes.len()
+    );
+}
