@@ -8,6 +8,14 @@
 //! held frame. Frames are decoded and hashed in parallel a chunk at a time, so no more
 //! than a chunk's small hashes and one decoded picture a thread are held at once.
 //!
+//! The secondary hash (a third of a frame's cost) is kept only for the frame that opens
+//! a segment. Each thread takes a run of consecutive frames and segments it on its own
+//! as it goes, making the secondary hash only where its run opens a segment; once a
+//! frame opens a segment in the whole sequence too, the run's decisions after it are the
+//! sequence's. Only a run's first frame is unsure (it may continue the run before), so
+//! it always gets one; the rare frame that opens a segment in the sequence but not in
+//! its run is decoded again for it ([`secondary_again`]).
+//!
 //! A frame that cannot be read or decoded is passed over and the sequence reported as
 //! checked in part, naming the frame; a sequence none of whose frames decodes is an
 //! error. The sequence's digest is BLAKE3 over its frames' BLAKE3 digests, 32 bytes
@@ -32,9 +40,10 @@ use super::{FileFingerprint, ReadInput, Sampling};
 /// animation is drawn for.
 pub const DEFAULT_FPS: f64 = 24.0;
 
-/// Frames decoded and hashed together, per worker thread: enough to keep every thread
-/// busy past a slow frame, few enough that a chunk's results stay small.
-const CHUNK_PER_THREAD: usize = 4;
+/// Consecutive frames one thread decodes and hashes in turn: a run's first frame always
+/// gets a secondary hash, so longer runs waste fewer; a chunk's results (small hashes)
+/// stay small, and one run a thread keeps every thread busy.
+const RUN: usize = 8;
 
 /// The sequence's digest, streaming each frame through BLAKE3 (in parallel), without
 /// decoding: what `index` needs to know a sequence it has banked before.
@@ -63,7 +72,8 @@ fn digest_of<'a>(frames: impl Iterator<Item = &'a [u8; 32]>) -> [u8; 32] {
 struct Hashed {
     dct: PdqDct,
     crops: Vec<PdqDct>,
-    secondary: u64,
+    /// Made only where the frame opened a segment of its run.
+    secondary: Option<u64>,
     size: (u32, u32),
     feature: Option<FeatureSample>,
 }
@@ -75,13 +85,33 @@ struct Done {
     hashed: Result<Hashed, MediaError>,
 }
 
+/// Reads, decodes and hashes a run of consecutive frames in turn, pushing each through
+/// a segmenter of the run's own so that the secondary hash is made only where the run
+/// opens a segment.
+fn hash_run(
+    frames: &[Frame],
+    feature_at: &[Option<f64>],
+    params: &FingerprintParams,
+    limits: DecodeLimits,
+) -> Vec<Done> {
+    let mut run = Segmenter::new(params.segment_options());
+    frames
+        .iter()
+        .zip(feature_at)
+        .map(|(f, &at)| hash_frame(f, params, limits, at, &mut run))
+        .collect()
+}
+
 /// Reads, decodes and hashes one frame, as [`super::fingerprint_still_bytes`] would the
-/// file alone; keypoints too when `feature_at` says the frame starts a sample step.
+/// file alone; keypoints too when `feature_at` says the frame starts a sample step. The
+/// frame is pushed through `run`, and its secondary hash made only if it opens a segment
+/// there.
 fn hash_frame(
     frame: &Frame,
     params: &FingerprintParams,
     limits: DecodeLimits,
     feature_at: Option<f64>,
+    run: &mut Segmenter,
 ) -> Done {
     let bytes = match std::fs::read(&frame.path) {
         Ok(bytes) => bytes,
@@ -99,10 +129,15 @@ fn hash_frame(
             let flat = flattened(&img, params);
             let img = flat.as_ref();
             let (dct, crops) = picture_dcts(img, params);
+            let mut secondary = None;
+            // Times do not change where segments open, only the hashes do.
+            run.push(0.0, 0.0, dct.clone(), || {
+                *secondary.insert(imghash64_as_stored(img, params.secondary))
+            });
             Ok(Hashed {
                 dct,
                 crops,
-                secondary: imghash64_as_stored(img, params.secondary),
+                secondary,
                 size: (img.width(), img.height()),
                 feature: feature_at.map(|t| feature_sample(img, t, params)),
             })
@@ -137,7 +172,7 @@ pub(super) fn fingerprint_sequence(
     let mut unchecked = 0usize;
     let limit = (limits.max_frames as usize).min(sequence.frames.len());
     let (frames, over) = sequence.frames.split_at(limit);
-    let chunk = CHUNK_PER_THREAD * rayon::current_num_threads().max(1);
+    let chunk = RUN * rayon::current_num_threads().max(1);
     let mut previous_s = None;
     'chunks: for (c, part) in frames.chunks(chunk).enumerate() {
         // Keypoint samples fall on the time grid, decided before the frames are decoded.
@@ -152,12 +187,12 @@ pub(super) fn fingerprint_sequence(
                 starts.then_some(t)
             })
             .collect();
-        let done: Vec<Done> = part
-            .par_iter()
-            .zip(steps)
-            .map(|(f, at)| hash_frame(f, params, limits, at))
+        let runs: Vec<Vec<Done>> = part
+            .par_chunks(RUN)
+            .zip(steps.par_chunks(RUN))
+            .map(|(frames, at)| hash_run(frames, at, params, limits))
             .collect();
-        for (n, (frame, done)) in part.iter().zip(done).enumerate() {
+        for (n, (frame, done)) in part.iter().zip(runs.into_iter().flatten()).enumerate() {
             digests.push(done.digest);
             bytes += done.bytes;
             let hashed = done.hashed.and_then(|h| {
@@ -194,10 +229,15 @@ pub(super) fn fingerprint_sequence(
             size.get_or_insert(h.size);
             features.extend(h.feature);
             let (t, secondary) = (time_of(frame), h.secondary);
-            let dcts = std::iter::once(h.dct).chain(h.crops);
-            for (k, (dct, track)) in dcts.zip(&mut tracks).enumerate() {
-                // The secondary hash is the picture's; crops have none, as a still's.
-                track.push(t, 1.0 / fps, dct, || if k == 0 { secondary } else { 0 });
+            let secondary = || secondary.unwrap_or_else(|| secondary_again(frame, params, limits));
+            let mut dcts = std::iter::once(h.dct).chain(h.crops);
+            let mut tracks = tracks.iter_mut();
+            if let (Some(dct), Some(track)) = (dcts.next(), tracks.next()) {
+                track.push(t, 1.0 / fps, dct, secondary);
+            }
+            // The secondary hash is the picture's; crops have none, as a still's.
+            for (dct, track) in dcts.zip(tracks) {
+                track.push(t, 1.0 / fps, dct, || 0);
             }
         }
     }
@@ -259,6 +299,26 @@ pub(super) fn fingerprint_sequence(
     })
 }
 
+/// The secondary hash of a frame that opens a segment of the sequence but did not open
+/// one in its run (its run began inside a held drawing that drifted): decoded again, as
+/// [`hash_frame`] did. The frame decoded a moment ago; should it no longer (changed on
+/// disk since), it gets none (0), as crops have, which only leaves the report's
+/// secondary distance meaningless for that segment.
+fn secondary_again(frame: &Frame, params: &FingerprintParams, limits: DecodeLimits) -> u64 {
+    #[cfg(test)]
+    tests::AGAIN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let again = std::fs::read(&frame.path)
+        .map_err(MediaError::Io)
+        .and_then(|bytes| media::decode_still(&bytes, limits, params.still_scale()))
+        .and_then(|img| {
+            catch_decoder_panic(|| {
+                let flat = flattened(&img, params);
+                Ok(imghash64_as_stored(flat.as_ref(), params.secondary))
+            })
+        });
+    again.unwrap_or(0)
+}
+
 /// Why `frame` was not checked, naming it by its number and its file's name.
 fn frame_error(frame: &Frame, error: MediaError) -> MediaError {
     let file = frame.display.rsplit('/').next().unwrap_or(&frame.display);
@@ -266,5 +326,87 @@ fn frame_error(frame: &Frame, error: MediaError) -> MediaError {
         number: frame.number,
         file: file.to_string(),
         error: Box::new(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Frames whose secondary hash [`secondary_again`] made.
+    pub(super) static AGAIN: AtomicUsize = AtomicUsize::new(0);
+
+    /// A smooth picture moved `shift` pixels to the right: a slow pan, whose frames
+    /// drift from the first of a held segment a few bits at a time.
+    fn panned(shift: u32) -> image::RgbImage {
+        image::RgbImage::from_fn(160, 120, |x, y| {
+            let (x, y) = ((x + shift) as f32, y as f32);
+            let v = 128.0
+                + 60.0 * (x / 9.0).sin() * (y / 13.0).cos()
+                + 50.0 * (x / 23.0 + y / 31.0).sin();
+            let v = v.clamp(0.0, 255.0) as u8;
+            image::Rgb([v, v / 2 + 60, 255 - v])
+        })
+    }
+
+    /// Every segment's secondary hash is its first frame's, as hashing every frame made
+    /// it, on a slow pan where runs start inside held segments (so that some frames open
+    /// a segment of the sequence but not of their run) and on cuts.
+    #[test]
+    fn each_segment_keeps_the_secondary_hash_of_its_first_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        // A slow pan, a cut to another pan, and a held drawing.
+        let shifts: Vec<u32> = (0..40)
+            .map(|k| k * 2)
+            .chain((0..20).map(|k| 300 + k))
+            .chain([600; 5])
+            .collect();
+        let frames: Vec<Frame> = shifts
+            .iter()
+            .enumerate()
+            .map(|(n, &shift)| {
+                let path = dir.path().join(format!("pan.{:04}.png", n + 1));
+                panned(shift).save(&path).unwrap();
+                Frame {
+                    number: n as u64 + 1,
+                    display: path.display().to_string(),
+                    size: std::fs::metadata(&path).unwrap().len(),
+                    path,
+                }
+            })
+            .collect();
+        let sequence = ImageSequence {
+            name: "pan.####.png [1-65]".to_string(),
+            frames,
+        };
+        let params = FingerprintParams::default();
+        let limits = DecodeLimits::default();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let before = AGAIN.load(Ordering::Relaxed);
+        let print = pool
+            .install(|| fingerprint_sequence(&sequence, &params, limits, Sampling::default()))
+            .unwrap();
+        assert!(
+            AGAIN.load(Ordering::Relaxed) > before,
+            "the pan should make a frame open a segment that its run did not"
+        );
+        assert!(
+            print.segments.len() > 4,
+            "{} segments",
+            print.segments.len()
+        );
+        for seg in &print.segments {
+            let start = seg.segment.start_s.unwrap();
+            let n = (start * DEFAULT_FPS).round() as usize;
+            let img = image::open(&sequence.frames[n].path).unwrap();
+            let flat = flattened(&img, &params);
+            let want = imghash64_as_stored(flat.as_ref(), params.secondary);
+            assert_eq!(seg.segment.secondary, want, "segment at frame {}", n + 1);
+        }
     }
 }

@@ -243,14 +243,22 @@ pub(super) fn frames(
             out.push(Frame { inner: b });
             continue;
         }
-        // The rule's width on each side: the median of the runs of rule met going in
-        // from the edge at nine places, so that a stroke meeting the frame does not
-        // count. The widening added a pixel either side of the rule.
+        // How far in the picture starts on each side: the median, over nine places, of
+        // the depth at which the first run of rule met going in from the edge ends, so
+        // that a stroke meeting the frame does not count. The run is looked for past
+        // any paper first: where the frame's box reaches beyond its rule at one place
+        // (a stroke or a speck touching it outside, a rule left a pixel out of level by
+        // a deskew), the rule lies that far in everywhere else, and the picture only
+        // past it. The widening added a pixel either side of the rule.
         let depth = |at: &dyn Fn(usize, usize) -> bool, along: usize, max: usize| {
             let mut runs: Vec<usize> = (1..10)
                 .map(|k| {
                     let a = along * k / 10;
-                    (0..max).take_while(|&d| at(a, d)).count()
+                    let outside = (0..max).take_while(|&d| !at(a, d)).count();
+                    if outside >= max {
+                        return 0;
+                    }
+                    outside + (outside..max).take_while(|&d| at(a, d)).count()
                 })
                 .collect();
             runs.sort_unstable();

@@ -254,6 +254,34 @@ fn a_skewed_page_gives_boxes_in_its_own_pixels() {
     }
 }
 
+/// A frame whose bottom rule is not level all along (a deskewed scan's rule a pixel or
+/// two out at one end, a ragged edge): the box reaches below the rule there, and the
+/// picture still starts and ends inside the rule everywhere else. Boxes that took the
+/// rule in cost the -2 degree scans of the shared pages 30 bits of PDQ on two panels.
+#[test]
+fn a_rule_out_of_level_at_one_end_stays_outside_the_box() {
+    let (mut p, boxes) = grid_page(true);
+    for &[x, y, _, h] in &boxes {
+        // The rule (2 px under the picture) dips 2 px for its first 40 px.
+        p.fill(x - 2, y + h + 2, 40, 2, 0);
+    }
+    let got = find_panels(&p.image());
+    assert_eq!(got.len(), boxes.len(), "panels: {got:?}");
+    for (g, &[x, y, w, h]) in got.iter().zip(&boxes) {
+        let r = g.rect;
+        assert!(
+            r.x.abs_diff(x) <= 1 && r.y.abs_diff(y) <= 1,
+            "{r:?} vs {:?}",
+            [x, y, w, h]
+        );
+        assert!(
+            r.width.abs_diff(w) <= 1 && r.height.abs_diff(h) <= 1,
+            "{r:?} vs {:?}: the rule is in the box",
+            [x, y, w, h]
+        );
+    }
+}
+
 #[test]
 fn the_skew_is_measured() {
     let (p, _) = grid_page(true);
