@@ -4,6 +4,7 @@
 
 mod decisions;
 mod harness;
+mod session;
 
 use std::io::Write;
 
