@@ -176,7 +176,7 @@ async fn hash_upload(State(state): Shared, headers: HeaderMap, req: Request) -> 
         let ctx = crate::engine::Context {
             pool: &pool,
             progress: &crate::engine::NoProgress,
-            cancel: &*s.cancel,
+            cancel: &s.cancel,
         };
         let run = hash::hash_paths(std::slice::from_ref(&file), &opts, &ctx);
         let kind = run.walk.files.first().map(|f| f.kind);
@@ -241,10 +241,8 @@ fn lookup(bank: &Bank, queries: &[Hash256], radius: u32) -> Result<Vec<Vec<Value
     hits.sort_by_key(|h| (h.query, h.distance, h.segment.asset, h.segment.index));
     for hit in hits {
         let id = hit.segment.asset;
-        if !assets.contains_key(&id) {
-            let record = bank.asset(id)?;
-            let segments = bank.segments(id)?;
-            assets.insert(id, (record, segments));
+        if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(id) {
+            e.insert((bank.asset(id)?, bank.segments(id)?));
         }
         let (Some(record), segments) = &assets[&id] else {
             continue;
@@ -356,13 +354,14 @@ fn under_scan_root(state: &AppState, path: &std::path::Path) -> Result<PathBuf, 
 
 fn enqueue(state: &AppState, work: Work) -> Result<(), ApiError> {
     let queue = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-    let sent = queue.as_ref().map(|q| q.send(work));
-    match sent {
-        Some(Ok(())) => Ok(()),
-        _ => Err(ApiError::new(
+    // A closed queue hands the work back in its error; the caller needs only the refusal.
+    if queue.as_ref().is_some_and(|q| q.send(work).is_ok()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the service is stopping",
-        )),
+        ))
     }
 }
 

@@ -141,7 +141,7 @@ pub(crate) fn work(state: &AppState, rx: Receiver<Work>, pool: &rayon::ThreadPoo
                 let ctx = Context {
                     pool,
                     progress: &engine::NoProgress,
-                    cancel: &*state.cancel,
+                    cancel: &state.cancel,
                 };
                 let summary = engine::index_paths(&mut state.bank_mut(), &inputs, &opts, &ctx);
                 // The caller may have gone (client hung up): the assets are banked all the same.
@@ -181,7 +181,7 @@ fn scan(
     let ctx = Context {
         pool,
         progress: &*progress,
-        cancel: &*state.cancel,
+        cancel: &state.cancel,
     };
     let result = engine::scan_paths(&state.bank(), inputs, &state.config.scan, &ctx);
     let mut report = match result {
