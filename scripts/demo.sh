@@ -23,6 +23,9 @@ set -e
 cat "$out/summary.txt"
 echo
 echo "reports: $out/report.json  $out/report.csv  $out/report.html (open it in a browser)"
+echo "to review the matches in a browser: \"$bin\" token add --db \"$out/bank\" --name me --role reviewer,"
+echo "  then \"$bin\" serve --db \"$out/bank\" and open http://127.0.0.1:8470/review: this scan is in"
+echo "  its queue, and the page scans more deliveries (docs/serve.md)"
 case $status in
   0) echo "exit 0: the delivery is clean" ;;
   1) echo "exit 1: the delivery matches banked material (expected for the demo: see data/demo/TRUTH.md and data/demo/storyboards/README.md)" ;;

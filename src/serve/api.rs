@@ -242,9 +242,7 @@ fn lookup(bank: &Bank, queries: &[Hash256], radius: u32) -> Result<Vec<Vec<Value
     for hit in hits {
         let id = hit.segment.asset;
         if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(id) {
-            let record = bank.asset(id)?;
-            let segments = bank.segments(id)?;
-            e.insert((record, segments));
+            e.insert((bank.asset(id)?, bank.segments(id)?));
         }
         let (Some(record), segments) = &assets[&id] else {
             continue;
@@ -356,14 +354,14 @@ fn under_scan_root(state: &AppState, path: &std::path::Path) -> Result<PathBuf, 
 
 fn enqueue(state: &AppState, work: Work) -> Result<(), ApiError> {
     let queue = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-    // The unsent work is of no use once the queue is closed: only whether it went.
-    let sent = queue.as_ref().map(|q| q.send(work).is_ok());
-    match sent {
-        Some(true) => Ok(()),
-        _ => Err(ApiError::new(
+    // A closed queue hands the work back in its error; the caller needs only the refusal.
+    if queue.as_ref().is_some_and(|q| q.send(work).is_ok()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the service is stopping",
-        )),
+        ))
     }
 }
 

@@ -1,10 +1,12 @@
-//! The review pages: server-rendered HTML, no build step, no script needed.
+//! The review pages: server-rendered HTML, no build step; script only to scan from the
+//! queue page.
 //!
 //! A reviewer logs in with a token (which opens a session cookie), sees the queue of
 //! recorded runs with undecided matches, opens a match (the HTML report's side-by-side
 //! frames with timecodes and outlined panels and insets, and for video small H.264
 //! proxies of both clips at the matched range), and confirms or dismisses it with a
-//! reason. Every form carries the session's CSRF token.
+//! reason. Every form carries the session's CSRF token. The queue page also takes a
+//! delivery to scan, through the API.
 
 use std::collections::HashMap;
 use std::path::{Path as FsPath, PathBuf};
@@ -175,6 +177,41 @@ fn logout_form(session: &Session) -> String {
     )
 }
 
+/// Scanning from the page: the files go to `POST /v1/scans` with the session's CSRF
+/// token, and the page follows the job until it is done, then shows the queue again.
+/// The one place the pages use script: a plain form cannot follow a job.
+const SCAN_SCRIPT: &str = r#"<script>
+document.getElementById('scan').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.target, say = (t) => { document.getElementById('scan-state').textContent = t; };
+  say('uploading…');
+  let r = await fetch('/v1/scans', {method: 'POST', headers: {'X-CSRF-Token': form.dataset.csrf}, body: new FormData(form)});
+  const job = await r.json();
+  if (!r.ok) { say('refused: ' + job.error); return; }
+  for (;;) {
+    await new Promise((ok) => setTimeout(ok, 500));
+    r = await fetch('/v1/scans/' + job.id);
+    const s = await r.json();
+    if (!r.ok || s.state === 'failed') { say('failed: ' + (s.error || '')); return; }
+    if (s.state === 'done') {
+      const n = s.report.summary.matches;
+      say('done: ' + n + ' match(es), run ' + s.run_id);
+      if (n > 0) location.reload();
+      return;
+    }
+    say(s.state + ': ' + s.progress.files_done + ' of ' + s.progress.files + ' files');
+  }
+});
+</script>"#;
+
+fn scan_form(session: &Session) -> String {
+    format!(
+        "<form id=\"scan\" data-csrf=\"{}\"><label>Scan a delivery <input type=\"file\" name=\"file\" id=\"files\" multiple required></label> \
+         <button type=\"submit\" id=\"scan-go\">Scan</button> <span id=\"scan-state\"></span></form>{SCAN_SCRIPT}",
+        esc(&session.csrf)
+    )
+}
+
 async fn queue(State(state): Shared, headers: HeaderMap) -> Response {
     let session = match session(&state, &headers) {
         Ok(s) => s,
@@ -185,7 +222,11 @@ async fn queue(State(state): Shared, headers: HeaderMap) -> Response {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    let mut body = format!("{}<h1>Matches to review</h1>", logout_form(&session));
+    let mut body = format!(
+        "{}<h1>Matches to review</h1>{}",
+        logout_form(&session),
+        scan_form(&session)
+    );
     if runs.is_empty() {
         body.push_str(
             "<p id=\"empty\">Nothing to review: every match of every recorded run is decided.</p>",

@@ -217,6 +217,11 @@ pub fn request(
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
+        // chromedriver keeps the connection open whatever the request says: stop at the
+        // end of a body whose length was given.
+        if reply_complete(&raw) {
+            break;
+        }
         match stream.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
@@ -227,6 +232,17 @@ pub fn request(
     }
     let _ = sender.join();
     parse_reply(&raw)
+}
+
+fn reply_complete(raw: &[u8]) -> bool {
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .is_some_and(|n| raw.len() >= split + 4 + n)
 }
 
 fn parse_reply(raw: &[u8]) -> Reply {

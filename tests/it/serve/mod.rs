@@ -2,8 +2,10 @@
 //! bad input, the bank's lock, and a clean stop on SIGTERM. The service runs as the
 //! built binary on a port of its own choosing (`--listen 127.0.0.1:0`).
 
+mod browser;
 mod decisions;
 mod harness;
+mod session;
 
 use std::io::Write;
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# bench-serve.sh — `celprint serve` against issue 19's targets, in one run on one machine.
+#
+#   1. A bank of SCALE_N segments (default 1M), built by benches/search_scale.rs: 1000
+#      synthetic video assets of SCALE_N/1000 segments each, uniform random PDQ hashes.
+#      Kept under $BENCH_WORK and reused while SCALE_N is unchanged.
+#   2. The service on a loopback port, and CLIENTS concurrent clients (default 50; one
+#      `curl --parallel` process, keep-alive connections) sending
+#      `GET /v1/lookup?pdq=HEX&radius=31` for DURATION seconds (default 600). Half the
+#      hashes are banked ones with 0-8 bits flipped (hits), half random (misses).
+#      Prints p50/p99 of the time each request took as its client saw it, the number of
+#      errors (anything but a 200), and the service's resident memory sampled every 5 s.
+#   3. A 30 s 480p clip (made by FFmpeg) scanned ROUNDS times (default 3) both ways,
+#      alternately, against the same bank while the service holds it: uploaded
+#      (`POST /v1/scans`, from the request until the job reads done) and by
+#      `celprint scan` (the whole process). Medians and their ratio (target <= 1.2).
+#
+# Environment: CARGO_TARGET_DIR (default /var/tmp/celprint-target), BENCH_WORK (default
+# /var/tmp/celprint-bench-serve), SCALE_N, CLIENTS, DURATION, ROUNDS.
+set -euo pipefail
+
+die() { echo "bench-serve: error: $*" >&2; exit 1; }
+log() { echo "bench-serve: $*" >&2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
+WORK="${BENCH_WORK:-/var/tmp/celprint-bench-serve}"
+N="${SCALE_N:-1000000}"
+CLIENTS="${CLIENTS:-50}"
+DURATION="${DURATION:-600}"
+ROUNDS="${ROUNDS:-3}"
+CELPRINT="$CARGO_TARGET_DIR/release/celprint"
+BANK="$WORK/bank"
+mkdir -p "$WORK"
+cd "$ROOT"
+command -v curl >/dev/null || die "needs curl"
+command -v ffmpeg >/dev/null || die "needs ffmpeg"
+
+log "building (release)"
+cargo build --release --quiet
+
+# 1. The bank.
+if [ "$(cat "$WORK/bank.n" 2>/dev/null)" != "$N" ]; then
+    log "building a bank of $N segments in $BANK"
+    rm -f "$WORK/bank.n"
+    SCALE_N="$N" SCALE_QUERIES=100 SCALE_BANK="$BANK" \
+        cargo bench --quiet --bench search_scale 2>/dev/null | grep '^bank' >&2
+    echo "$N" >"$WORK/bank.n"
+fi
+rm -rf "$BANK/uploads" "$BANK/proxies"
+TOKEN="$("$CELPRINT" token add --db "$BANK" --name "bench-$(date +%s%N)" --role scanner)"
+
+# Lookup queries: the bank's first hashes (benches/search_scale.rs's generator and seed,
+# hex in Meta's order), perturbed, and random ones; URL lists for curl's config files.
+python3 - "$WORK" "$N" <<'EOF'
+import random, sys
+work, n = sys.argv[1], int(sys.argv[2])
+M = (1 << 64) - 1
+x = 0x9E3779B97F4A7C15
+def nxt():
+    global x
+    x ^= x >> 12; x ^= (x << 25) & M; x ^= x >> 27
+    return (x * 0x2545F4914F6CDD1D) & M
+banked = []
+for _ in range(min(n, 5000)):
+    words = [nxt() for _ in range(4)]
+    banked.append(sum(w << (64 * i) for i, w in enumerate(words)))
+with open(f"{work}/first.txt", "w") as f:
+    f.write(f"pdq={banked[0]:064x}\n")
+rnd = random.Random(19)
+for b in range(8):
+    with open(f"{work}/lookups.{b}.curl", "w") as f:
+        for i in range(4000):
+            if i % 2:
+                h = rnd.choice(banked)
+                for _ in range(rnd.randint(0, 8)):
+                    h ^= 1 << rnd.randrange(256)
+            else:
+                h = rnd.getrandbits(256)
+            f.write(f'url = "http://ADDR/v1/lookup?pdq={h:064x}&radius=31"\noutput = "/dev/null"\n')
+EOF
+
+# 2. The service and the lookup clients.
+"$CELPRINT" serve --db "$BANK" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
+SERVE=$!
+trap 'kill -TERM $SERVE 2>/dev/null || true' EXIT
+for _ in $(seq 600); do
+    grep -q 'listening on' "$WORK/serve.out" 2>/dev/null && break
+    kill -0 $SERVE 2>/dev/null || die "serve stopped: $(cat "$WORK/serve.err")"
+    sleep 0.1
+done
+ADDR="$(sed -n 's#^listening on http://##p' "$WORK/serve.out")"
+[ -n "$ADDR" ] || die "serve did not say where it listens"
+for f in "$WORK"/lookups.*.curl; do sed -i "s#ADDR#$ADDR#" "$f"; done
+log "serving $BANK on $ADDR (pid $SERVE)"
+
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$SERVE/status"; }
+lookups() { # CLIENTS SECONDS OUT: batches of 4000 lookups until SECONDS have passed
+    : >"$3"
+    local start end b=0
+    start=$(date +%s.%N)
+    end=$(($(date +%s) + $2))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        curl -s --no-progress-meter -Z --parallel-immediate --parallel-max "$1" \
+            -H "Authorization: Bearer $TOKEN" -K "$WORK/lookups.$((b % 8)).curl" \
+            -w '%{http_code} %{time_total}\n' >>"$3" 2>/dev/null || true
+        b=$((b + 1))
+    done
+    echo "$(date +%s.%N) - $start" | bc >"$3.seconds"
+}
+stats() { # LABEL CLIENTS FILE
+    python3 - "$@" "$N" <<'EOF'
+import sys
+label, clients, path, n = sys.argv[1:5]
+duration = open(path + ".seconds").read()
+times, errors = [], 0
+for line in open(path):
+    code, t = line.split()
+    errors += code != "200"
+    times.append(float(t) * 1000)
+times.sort()
+pct = lambda p: times[min(len(times) - 1, int(p / 100 * len(times)))]
+print(f"{label} n={n} clients={clients} requests={len(times)} per_s={len(times) / float(duration):.0f} "
+      f"p50_ms={pct(50):.2f} p99_ms={pct(99):.2f} max_ms={times[-1]:.1f} errors={errors}")
+EOF
+}
+# Warm up (the first lookups page in the index); one client alone (the time a lookup
+# takes the service), then CLIENTS at once.
+lookups "$CLIENTS" 5 "$WORK/warmup.txt"
+# The generator above must be the bank's: its first hash is banked.
+first=$(sed -n 's#.*pdq=\([0-9a-f]*\).*#\1#p' "$WORK/first.txt")
+curl -s -H "Authorization: Bearer $TOKEN" "http://$ADDR/v1/lookup?pdq=$first&radius=0" |
+    grep -q '"distance":0' || die "the bank's first hash $first is not found: not the bench's bank?"
+lookups 1 10 "$WORK/lookups-1.txt"
+stats lookups 1 "$WORK/lookups-1.txt"
+: >"$WORK/rss.txt"
+(while kill -0 $SERVE 2>/dev/null; do echo "$(date +%s) $(rss)" >>"$WORK/rss.txt"; sleep 5; done) &
+SAMPLER=$!
+log "lookups: $CLIENTS clients for $DURATION s"
+lookups "$CLIENTS" "$DURATION" "$WORK/lookups.txt"
+kill $SAMPLER 2>/dev/null || true
+echo "$(date +%s) $(rss)" >>"$WORK/rss.txt"
+stats lookups "$CLIENTS" "$WORK/lookups.txt"
+python3 - "$WORK/rss.txt" <<'EOF'
+import sys
+rss = [int(l.split()[1]) / 1024 for l in open(sys.argv[1]) if len(l.split()) == 2]
+print(f"serve rss_mib first={rss[0]:.0f} max={max(rss):.0f} last={rss[-1]:.0f} samples={len(rss)}")
+EOF
+
+# 3. Upload scan against CLI scan, alternately, on the same bank.
+CLIP="$WORK/clip-480p-30s.mp4"
+[ -f "$CLIP" ] || ffmpeg -v error -f lavfi -i testsrc2=size=854x480:rate=25:duration=30 \
+    -c:v libx264 -pix_fmt yuv420p "$CLIP"
+now() { date +%s.%N; }
+: >"$WORK/scans.txt"
+for r in $(seq "$ROUNDS"); do
+    t0=$(now)
+    id=$(curl -s -H "Authorization: Bearer $TOKEN" -F "file=@$CLIP" "http://$ADDR/v1/scans" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    # Polled by curl alone, ten times a second: a heavier poller would take CPU from the
+    # scan it times.
+    while :; do
+        state=$(curl -s -H "Authorization: Bearer $TOKEN" "http://$ADDR/v1/scans/$id" |
+            head -c 300 | grep -o '"state":"[a-z]*"' || true)
+        case $state in *done*) break ;; *failed*) die "upload scan failed" ;; esac
+        sleep 0.1
+    done
+    t1=$(now)
+    "$CELPRINT" scan --db "$BANK" "$CLIP" --json "$WORK/cli-report.json" --force >/dev/null 2>&1 ||
+        [ $? -eq 1 ] || die "celprint scan failed"
+    t2=$(now)
+    echo "$r $(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc)" | tee -a "$WORK/scans.txt" >&2
+done
+python3 - "$WORK" <<'EOF'
+import statistics, sys
+rows = [l.split() for l in open(f"{sys.argv[1]}/scans.txt")]
+up = statistics.median(float(r[1]) for r in rows)
+cli = statistics.median(float(r[2]) for r in rows)
+print(f"scan clip=480p-30s rounds={len(rows)} upload_s={up:.2f} cli_s={cli:.2f} ratio={up / cli:.2f}")
+EOF
+kill -TERM $SERVE
+wait $SERVE || true
+trap - EXIT
