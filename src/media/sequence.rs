@@ -274,7 +274,11 @@ mod tests {
         // Found by fuzzing (tests/fixtures/fuzz/): the number's start was taken one
         // byte after the letter, inside it, and the walk panicked.
         // Four digits: a frame-like number, so that the three make a sequence.
-        let displays = ["/r/カット0001.png", "/r/カット0002.png", "/r/カット0003.png"];
+        let displays = [
+            "/r/カット0001.png",
+            "/r/カット0002.png",
+            "/r/カット0003.png",
+        ];
         let n = numbered(displays[0]).unwrap();
         assert_eq!((n.prefix, n.digits, n.suffix), ("カット", "0001", ".png"));
         assert_eq!(find_runs(&displays).len(), 1);
