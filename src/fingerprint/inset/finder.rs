@@ -7,7 +7,7 @@ use super::{overlaps, Rect, MAX_INSETS, SAMPLE_EVERY_S};
 const MIN_SAMPLES: u32 = 4;
 /// The share of voting frames an edge must be found in, along a line on average, for
 /// the line to persist.
-const PERSIST_SHARE: f32 = 0.65;
+const PERSIST_SHARE: f32 = 0.55;
 /// A luma step across three pixels that counts as an edge.
 const EDGE_STEP: u8 = 24;
 /// A luma change between two voting frames that counts as motion.
@@ -24,6 +24,12 @@ const MIN_SIDE_COVER: f32 = 0.4;
 const MIN_COVER: f32 = 0.7;
 /// Candidate lines kept per direction, longest first, to bound the pairing.
 const MAX_LINES: usize = 32;
+/// A strip at the frame's edge is padding (bars of any colour) when less than these
+/// shares of its grid moved and of its votes saw an edge; padding counts only when it
+/// takes at least [`MIN_PADDING`] of the side, as bars do.
+const PAD_MOTION: f32 = 0.02;
+const PAD_EDGES: f32 = 0.02;
+const MIN_PADDING: f32 = 0.02;
 
 /// One voting frame's edges (1 where a step is, laid out as [`InsetFinder`]'s counts)
 /// and its grid of samples.
@@ -196,14 +202,30 @@ impl InsetFinder {
             self.horizontal[y * cols + c] as f32 / n
         });
         let motion = Motion::new(self);
-        let mut found: Vec<((usize, usize), Rect)> = Vec::new();
-        let sides = |lines: &[Line], end: usize, length: usize| -> Vec<Line> {
-            let mut sides = lines.to_vec();
-            sides.extend([Line::border(0, length), Line::border(end, length)]);
+        let Some(area) = self.picture_area(&vertical, &horizontal) else {
+            return Vec::new();
+        };
+        // The picture's own edges (the frame's, or the bars' around a padded picture)
+        // stand for an inset's sides that reach them; lines along the bars' edges are
+        // those edges, not candidate sides.
+        let near = self.step + 2;
+        let sides = |lines: &[Line], start: usize, end: usize, size: usize| -> Vec<Line> {
+            let bars_edge =
+                |at: usize, edge: usize| edge != 0 && edge != size && at.abs_diff(edge) <= near;
+            let mut sides: Vec<Line> = lines
+                .iter()
+                .filter(|l| !bars_edge(l.at, start) && !bars_edge(l.at, end))
+                .copied()
+                .collect();
+            sides.extend([Line::border(start), Line::border(end)]);
             sides.sort_by_key(|l| l.at);
             sides
         };
-        let (column_sides, row_sides) = (sides(&vertical, w, h), sides(&horizontal, h, w));
+        let mut found: Vec<((usize, usize), Rect, [Line; 4])> = Vec::new();
+        let column_sides = sides(&vertical, area.x, area.x + area.width, w);
+        let row_sides = sides(&horizontal, area.y, area.y + area.height, h);
+        let vertical: Vec<Line> = column_sides.iter().filter(|l| !l.border).copied().collect();
+        let horizontal: Vec<Line> = row_sides.iter().filter(|l| !l.border).copied().collect();
         for (i, left) in column_sides.iter().enumerate() {
             for right in &column_sides[i + 1..] {
                 if !in_bounds(right.at - left.at, w) {
@@ -219,16 +241,37 @@ impl InsetFinder {
                         };
                         let sides = [*left, *right, *top, *bottom];
                         let lines = (&vertical[..], &horizontal[..]);
-                        if let Some(support) = self.support(&rect, sides, lines, &motion) {
-                            found.push((support, rect));
+                        if let Some(support) = self.support(&rect, &area, sides, lines, &motion) {
+                            found.push((support, rect, sides));
                         }
                     }
                 }
             }
         }
-        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        // A side on the picture's edge costs nothing to draw, so a rectangle that only
+        // reaches an edge where a drawn line closes a smaller one first (footage beside
+        // the inset taken in with it) gives way to that one.
+        let dominated = |(_, rect, sides): &((usize, usize), Rect, [Line; 4])| {
+            found.iter().any(|(_, inner, inner_sides)| {
+                inner != rect
+                    && inner.x >= rect.x
+                    && inner.y >= rect.y
+                    && inner.x + inner.width <= rect.x + rect.width
+                    && inner.y + inner.height <= rect.y + rect.height
+                    && sides
+                        .iter()
+                        .zip(inner_sides)
+                        .all(|(side, inner)| side.border || (!inner.border && inner.at == side.at))
+            })
+        };
+        let mut kept: Vec<((usize, usize), Rect)> = found
+            .iter()
+            .filter(|f| !dominated(f))
+            .map(|(support, rect, _)| (*support, *rect))
+            .collect();
+        kept.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut chosen: Vec<Rect> = Vec::new();
-        for (_, rect) in found {
+        for (_, rect) in kept {
             if chosen.len() < MAX_INSETS && chosen.iter().all(|c| !overlaps(c, &rect)) {
                 chosen.push(rect);
             }
@@ -256,6 +299,7 @@ impl InsetFinder {
     fn support(
         &self,
         rect: &Rect,
+        area: &Rect,
         [left, right, top, bottom]: [Line; 4],
         (vertical, horizontal): (&[Line], &[Line]),
         motion: &Motion,
@@ -263,18 +307,26 @@ impl InsetFinder {
         let (w, h) = (self.width, self.height);
         let tol_x = (w / 50).max(3) + self.step;
         let tol_y = (h / 50).max(3) + self.step;
+        // Spanning the frame one way, it is the picture inside letterbox or pillarbox
+        // bars. Spanning a picture that sits inside bars that way, it is a band of that
+        // picture (a film across a pillarboxed phone video).
+        let padded_x = area.width < w;
+        let padded_y = area.height < h;
+        let all_borders = [left, right, top, bottom].iter().all(|l| l.border);
         if !in_bounds(rect.height, h)
-            || (left.border && right.border)
-            || (top.border && bottom.border)
+            || all_borders
+            || (left.border && right.border && !padded_x)
+            || (top.border && bottom.border && !padded_y)
         {
             return None;
         }
-        let centred = rect.x.abs_diff(w - rect.x - rect.width) <= tol_x
-            && rect.y.abs_diff(h - rect.y - rect.height) <= tol_y;
-        if centred {
+        let (x0, x1, y0, y1) = (rect.x, rect.x + rect.width, rect.y, rect.y + rect.height);
+        // A centred rectangle is a window-box's picture, unless the picture beyond each
+        // of its drawn sides moves: a film in the middle of other footage.
+        let centred = rect.x.abs_diff(w - x1) <= tol_x && rect.y.abs_diff(h - y1) <= tol_y;
+        if centred && !self.moves_around(rect, area, [left, right, top, bottom], motion) {
             return None;
         }
-        let (x0, x1, y0, y1) = (rect.x, rect.x + rect.width, rect.y, rect.y + rect.height);
         let drawn = [
             (left, vertical, y0, y1),
             (right, vertical, y0, y1),
@@ -298,50 +350,205 @@ impl InsetFinder {
             return None;
         }
         // A side on the frame's border needs the inset's picture to reach it: the strip
-        // of the inside along it must move too (beside a window-box, it is padding).
-        let strip_w = (rect.width / 10).max(self.step);
-        let strip_h = (rect.height / 10).max(self.step);
-        let strips = [
+        // of the inside along it must move too (beside a window-box, it is padding). A
+        // side on the bars' edge needs the picture to start there along this side, not
+        // only where something else reaches into the bar: the cells just inside it must
+        // not be padding. And a drawn side is an inset's only with picture beyond it: a
+        // line with padding beyond it is a bar's edge, and the rectangle is a stretch of
+        // the picture inside the bars (beside an inset that reaches into a bar).
+        let frame_edge = |side: &Line, size: usize| side.at == 0 || side.at == size;
+        let (w10, h10) = (
+            (rect.width / 10).max(self.step),
+            (rect.height / 10).max(self.step),
+        );
+        // The line itself (an edge blurred over a few pixels) is left out of the strips
+        // beside it; beyond a side, only the picture's area counts (bars outside it are
+        // the area's edge, which an inset may touch).
+        let (near, thin) = (self.step + 2, 2 * self.step);
+        let (ax1, ay1) = (area.x + area.width, area.y + area.height);
+        let span = |from: usize, to: usize| (from, to.saturating_sub(from));
+        let column = |(x, width): (usize, usize)| Rect { x, width, ..*rect };
+        let row = |(y, height): (usize, usize)| Rect { y, height, ..*rect };
+        // (side, its size, strip inside a tenth deep, cells just inside, area beyond).
+        let sides = [
             (
-                left.border,
-                Rect {
-                    width: strip_w,
-                    ..*rect
-                },
+                left,
+                w,
+                column((x0, w10)),
+                column((x0 + near, thin)),
+                column(span(
+                    x0.saturating_sub(w10).max(area.x),
+                    x0.saturating_sub(near),
+                )),
             ),
             (
-                right.border,
-                Rect {
-                    x: x1 - strip_w,
-                    width: strip_w,
-                    ..*rect
-                },
+                right,
+                w,
+                column((x1 - w10, w10)),
+                column((x1.saturating_sub(near + thin), thin)),
+                column(span(x1 + near, (x1 + w10).min(ax1))),
             ),
             (
-                top.border,
-                Rect {
-                    height: strip_h,
-                    ..*rect
-                },
+                top,
+                h,
+                row((y0, h10)),
+                row((y0 + near, thin)),
+                row(span(
+                    y0.saturating_sub(h10).max(area.y),
+                    y0.saturating_sub(near),
+                )),
             ),
             (
-                bottom.border,
-                Rect {
-                    y: y1 - strip_h,
-                    height: strip_h,
-                    ..*rect
-                },
+                bottom,
+                h,
+                row((y1 - h10, h10)),
+                row((y1.saturating_sub(near + thin), thin)),
+                row(span(y1 + near, (y1 + h10).min(ay1))),
             ),
         ];
-        if strips
-            .iter()
-            .any(|(border, strip)| *border && motion.inside(strip) < MIN_MOTION)
-        {
-            return None;
+        for (side, size, inside, edge, beyond) in sides {
+            let turned_down = if !side.border {
+                beyond.width >= thin && beyond.height >= thin && self.is_padding(&beyond, motion)
+            } else if frame_edge(&side, size) {
+                motion.inside(&inside) < MIN_MOTION
+            } else {
+                self.is_padding(&edge, motion)
+            };
+            if turned_down {
+                return None;
+            }
         }
         // Most fully drawn first, in steps of 5 %; then the most drawn edge, so that an
         // inset wins over the picture inside its own bars.
         Some(((share * 20.0).round() as usize, covered))
+    }
+
+    /// The picture inside any padding: the frame less the strips along its edges that
+    /// stayed still and bare (bars, of any colour), each of the picture's edges moved
+    /// onto the persistent line along it where there is one (the grid is coarser than
+    /// the bars' edge). `None` when nothing moved.
+    fn picture_area(&self, vertical: &[Line], horizontal: &[Line]) -> Option<Rect> {
+        let (w, h, step) = (self.width, self.height, self.step);
+        let (rows, cols) = (h.div_ceil(step), w.div_ceil(step));
+        let (votes, intervals) = (self.samples as f32, self.intervals.max(1) as f32);
+        let count = |i: usize, counts: &[u16]| u64::from(counts[i]);
+        // Column cell c covers pixels c × step up to the next cell, as row cells do.
+        let still_column = |c: usize| {
+            let moved: u64 = (0..rows).map(|r| count(r * cols + c, &self.moved)).sum();
+            let xs = c * step..((c + 1) * step).min(w);
+            let across: u64 = (0..rows)
+                .flat_map(|r| xs.clone().map(move |x| r * w + x))
+                .map(|i| count(i, &self.vertical))
+                .sum();
+            let along: u64 = (0..h).map(|y| count(y * cols + c, &self.horizontal)).sum();
+            let edges = (across + along) as f32 / votes / (xs.len() * rows + h) as f32;
+            moved as f32 / intervals / rows as f32 <= PAD_MOTION && edges <= PAD_EDGES
+        };
+        let still_row = |r: usize| {
+            let moved: u64 = (0..cols).map(|c| count(r * cols + c, &self.moved)).sum();
+            let ys = r * step..((r + 1) * step).min(h);
+            let across: u64 = ys
+                .clone()
+                .flat_map(|y| (0..cols).map(move |c| y * cols + c))
+                .map(|i| count(i, &self.horizontal))
+                .sum();
+            let along: u64 = (0..w).map(|x| count(r * w + x, &self.vertical)).sum();
+            let edges = (across + along) as f32 / votes / (ys.len() * cols + w) as f32;
+            moved as f32 / intervals / cols as f32 <= PAD_MOTION && edges <= PAD_EDGES
+        };
+        let (x0, x1) = picture_span(cols, step, w, still_column, vertical)?;
+        let (y0, y1) = picture_span(rows, step, h, still_row, horizontal)?;
+        Some(Rect {
+            x: x0,
+            y: y0,
+            width: x1 - x0,
+            height: y1 - y0,
+        })
+    }
+
+    /// Whether `rect` is padding: still and bare, as bars are (less than [`PAD_MOTION`]
+    /// of its grid moved, less than [`PAD_EDGES`] of its votes saw an edge).
+    fn is_padding(&self, rect: &Rect, motion: &Motion) -> bool {
+        if motion.inside(rect) > PAD_MOTION {
+            return false;
+        }
+        let (w, step) = (self.width, self.step);
+        let cols = w.div_ceil(step);
+        let (xs, ys) = (rect.x..rect.x + rect.width, rect.y..rect.y + rect.height);
+        let across: u64 = ys
+            .clone()
+            .filter(|y| y % step == 0)
+            .flat_map(|y| xs.clone().map(move |x| (y / step) * w + x))
+            .map(|i| u64::from(self.vertical[i]))
+            .sum();
+        let along: u64 = ys
+            .clone()
+            .flat_map(|y| {
+                xs.clone()
+                    .filter(|x| x % step == 0)
+                    .map(move |x| y * cols + x / step)
+            })
+            .map(|i| u64::from(self.horizontal[i]))
+            .sum();
+        let sampled = ys.clone().filter(|y| y % step == 0).count() * xs.len()
+            + ys.len() * xs.clone().filter(|x| x % step == 0).count();
+        let votes = self.samples.max(1) as f32 * sampled.max(1) as f32;
+        (across + along) as f32 / votes <= PAD_EDGES
+    }
+
+    /// Whether the picture moves beyond each drawn side of `rect`, in a strip inside
+    /// `area` a tenth of the rectangle's side deep.
+    fn moves_around(
+        &self,
+        rect: &Rect,
+        area: &Rect,
+        [left, right, top, bottom]: [Line; 4],
+        motion: &Motion,
+    ) -> bool {
+        let (x1, y1) = (rect.x + rect.width, rect.y + rect.height);
+        let (ax1, ay1) = (area.x + area.width, area.y + area.height);
+        let dx = (rect.width / 10).max(self.step);
+        let dy = (rect.height / 10).max(self.step);
+        let (lx, rx) = (rect.x.saturating_sub(dx).max(area.x), (x1 + dx).min(ax1));
+        let (ty, by) = (rect.y.saturating_sub(dy).max(area.y), (y1 + dy).min(ay1));
+        let outside = [
+            (
+                left,
+                Rect {
+                    x: lx,
+                    width: rect.x.saturating_sub(lx),
+                    ..*rect
+                },
+            ),
+            (
+                right,
+                Rect {
+                    x: x1,
+                    width: rx.saturating_sub(x1),
+                    ..*rect
+                },
+            ),
+            (
+                top,
+                Rect {
+                    y: ty,
+                    height: rect.y.saturating_sub(ty),
+                    ..*rect
+                },
+            ),
+            (
+                bottom,
+                Rect {
+                    y: y1,
+                    height: by.saturating_sub(y1),
+                    ..*rect
+                },
+            ),
+        ];
+        outside
+            .iter()
+            .filter(|(side, _)| !side.border)
+            .all(|(_, strip)| motion.inside(strip) >= MIN_MOTION)
     }
 }
 
@@ -406,11 +613,12 @@ struct Line {
 }
 
 impl Line {
-    fn border(at: usize, length: usize) -> Line {
+    /// The picture's edge at `at`; its span is never read.
+    fn border(at: usize) -> Line {
         Line {
             at,
             from: 0,
-            to: length,
+            to: 0,
             border: true,
         }
     }
@@ -478,6 +686,42 @@ fn lines(
     kept
 }
 
+/// The span of a side of `size` pixels, read in `cells` grid cells of `step`, that the
+/// picture takes: the cells at either end for which `still` holds are padding when they
+/// take [`MIN_PADDING`] of the side, and the picture's edge is then put on the
+/// persistent line within a cell of it, if any. `None` when every cell is still.
+fn picture_span(
+    cells: usize,
+    step: usize,
+    size: usize,
+    still: impl Fn(usize) -> bool,
+    lines: &[Line],
+) -> Option<(usize, usize)> {
+    let first = (0..cells).find(|&c| !still(c))?;
+    let last = (0..cells).rev().find(|&c| !still(c))?;
+    let min_padding = (MIN_PADDING * size as f32) as usize;
+    let on_line = |edge: usize| {
+        lines
+            .iter()
+            .filter(|l| l.at.abs_diff(edge) <= step + 2)
+            .min_by_key(|l| l.at.abs_diff(edge))
+            .map_or(edge, |l| l.at)
+    };
+    let start = first * step;
+    let end = ((last + 1) * step).min(size);
+    let start = if start < min_padding {
+        0
+    } else {
+        on_line(start)
+    };
+    let end = if size - end < min_padding {
+        size
+    } else {
+        on_line(end)
+    };
+    (start < end).then_some((start, end))
+}
+
 /// Whether a line within two pixels of `at` that meets `from..to` runs on well past
 /// either end: then it is a line of the picture behind (a letterbox bar's edge across
 /// the frame), not an inset's side, which ends at its corners.
@@ -515,140 +759,4 @@ fn in_bounds(side: usize, frame_side: usize) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fingerprint::inset::testing::{footage, plane};
-
-    fn find(frames: u32, w: usize, h: usize, luma: impl Fn(u32, usize, usize) -> u8) -> Vec<Rect> {
-        let mut finder = InsetFinder::new(w, h);
-        for f in 0..frames {
-            finder.offer(
-                f as f64 * SAMPLE_EVERY_S,
-                w,
-                h,
-                &plane(w, h, |x, y| luma(f, x, y)),
-                w,
-            );
-        }
-        finder.insets()
-    }
-
-    #[test]
-    fn an_inset_over_other_footage_is_found() {
-        // 320 × 180 frame; inset 160 × 90 at (136, 12): the eval's top-right layout.
-        let inset = Rect {
-            x: 136,
-            y: 12,
-            width: 160,
-            height: 90,
-        };
-        let inside = |x: usize, y: usize| {
-            (inset.x..inset.x + inset.width).contains(&x)
-                && (inset.y..inset.y + inset.height).contains(&y)
-        };
-        let found = find(12, 320, 180, |f, x, y| {
-            if inside(x, y) {
-                footage(f * 7 + 1, x + 5, y + 3)
-            } else {
-                footage(f * 7 + 1000, x, y)
-            }
-        });
-        assert_eq!(found.len(), 1, "{found:?}");
-        let r = found[0];
-        assert!(
-            r.x.abs_diff(inset.x + 2) <= 2 && r.y.abs_diff(inset.y + 2) <= 2,
-            "{r:?}"
-        );
-        assert!(r.width.abs_diff(inset.width - 4) <= 3, "{r:?}");
-        assert!(r.height.abs_diff(inset.height - 4) <= 3, "{r:?}");
-    }
-
-    #[test]
-    fn an_inset_flush_with_a_corner_is_found() {
-        let found = find(10, 320, 180, |f, x, y| {
-            if x >= 200 && y >= 100 {
-                footage(f * 3 + 1, x, y)
-            } else {
-                footage(f * 3 + 500, x + 8, y)
-            }
-        });
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert!(
-            found[0].x.abs_diff(202) <= 2 && found[0].y.abs_diff(102) <= 2,
-            "{:?}",
-            found[0]
-        );
-    }
-
-    #[test]
-    fn plain_footage_boxed_footage_and_still_footage_have_none() {
-        // Moving footage with no inset.
-        assert!(find(12, 320, 180, |f, x, y| footage(f + 1, x, y)).is_empty());
-        // Window-boxed (centred): the bars finder's business.
-        let boxed = find(12, 320, 180, |f, x, y| {
-            if (40..280).contains(&x) && (22..158).contains(&y) {
-                footage(f + 1, x, y)
-            } else {
-                16
-            }
-        });
-        assert!(boxed.is_empty(), "{boxed:?}");
-        // A held picture with a rectangle drawn in it: edges persist, nothing moves.
-        let held = find(12, 320, 180, |_, x, y| {
-            if (136..296).contains(&x) && (12..102).contains(&y) {
-                200
-            } else {
-                footage(9, x, y)
-            }
-        });
-        assert!(held.is_empty(), "{held:?}");
-        // Too few frames to judge persistence.
-        assert!(find(3, 320, 180, |f, x, y| if x > 150 && y < 90 {
-            footage(f, x, y)
-        } else {
-            0
-        })
-        .is_empty());
-    }
-
-    #[test]
-    fn votes_from_two_ranges_add_up() {
-        let luma = |f: u32, x: usize, y: usize| {
-            if (136..296).contains(&x) && (12..102).contains(&y) {
-                footage(f * 5 + 2, x, y)
-            } else {
-                footage(f * 5 + 900, x, y)
-            }
-        };
-        let (w, h) = (320, 180);
-        let mut a = InsetFinder::new(w, h);
-        let mut b = InsetFinder::new(w, h);
-        for f in 0..3 {
-            a.offer(f as f64, w, h, &plane(w, h, |x, y| luma(f, x, y)), w);
-        }
-        for f in 3..6 {
-            b.offer(f as f64, w, h, &plane(w, h, |x, y| luma(f, x, y)), w);
-        }
-        assert!(a.insets().is_empty() && b.insets().is_empty());
-        a.merge(&b);
-        assert_eq!(a.insets().len(), 1);
-    }
-
-    #[test]
-    fn a_side_on_a_line_that_runs_past_its_corners_is_the_pictures() {
-        let line = |from, to| Line {
-            at: 120,
-            from,
-            to,
-            border: false,
-        };
-        // A letterbox bar's edge across the frame, where a side from 150 to 300 would be.
-        assert!(runs_on(&[line(0, 320)], 121, 150, 300));
-        assert!(runs_on(&[line(150, 320)], 121, 150, 300));
-        // The inset's own side, also when its corners blur a few pixels further.
-        assert!(!runs_on(&[line(150, 300)], 121, 150, 300));
-        assert!(!runs_on(&[line(146, 304)], 121, 150, 300));
-        // A line elsewhere says nothing about this side.
-        assert!(!runs_on(&[line(0, 140)], 121, 150, 300));
-    }
-}
+mod tests;
