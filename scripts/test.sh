@@ -5,14 +5,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 
-cargo fmt --check
-cargo clippy --release --all-targets --locked -- -D warnings
-cargo test --release --locked
+# Each step's time on stderr, so a slow CI run shows where its minutes went.
+step() {
+    local start=$SECONDS
+    echo "== $*" >&2
+    "$@"
+    echo "== $((SECONDS - start)) s: $*" >&2
+}
+
+step cargo fmt --check
+step cargo clippy --release --all-targets --locked -- -D warnings
+step cargo test --release --locked
 
 # The Slurm round trip: munged, slurmctld and slurmd started on 127.0.0.1 by the script,
 # an index array over ../shared/media merged and compared with a one-machine bank
 # (3.6 to 5.3 minutes on 2 busy cores).
-bash scripts/slurm-test.sh
+step bash scripts/slurm-test.sh
 
 # --- Fuzz smoke (docs/fuzzing.md) -------------------------------------------------------
 # Each libFuzzer target for CELPRINT_FUZZ_SECONDS (default 15) from its seeds; 0 skips
@@ -20,5 +28,5 @@ bash scripts/slurm-test.sh
 # built in this build folder and compiles only celprint and the targets (about 5 min
 # on two cores), never RocksDB.
 if [ "${CELPRINT_FUZZ_SECONDS:-15}" != 0 ]; then
-    bash fuzz/run.sh smoke "${CELPRINT_FUZZ_SECONDS:-15}"
+    step bash fuzz/run.sh smoke "${CELPRINT_FUZZ_SECONDS:-15}"
 fi
