@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Bank, BankError, CF_META};
+use crate::model::PanelBox;
 
 const PREFIX: &[u8] = b"decision/";
 
@@ -43,6 +44,13 @@ pub struct MatchKey {
     pub query_page: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_page: Option<u32>,
+    /// The storyboard panels on each side: two pages share a dismissal only panel by
+    /// panel, or dismissing one licensed board would set aside every other board that
+    /// matched between the same two pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_panel: Option<PanelBox>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_panel: Option<PanelBox>,
 }
 
 fn within(outer: (Option<f64>, Option<f64>), inner: (Option<f64>, Option<f64>)) -> bool {
@@ -64,6 +72,8 @@ impl MatchKey {
             && self.asset_digest == later.asset_digest
             && self.query_page == later.query_page
             && self.bank_page == later.bank_page
+            && self.query_panel == later.query_panel
+            && self.bank_panel == later.bank_panel
             && within(
                 (self.query_start_s, self.query_end_s),
                 (later.query_start_s, later.query_end_s),
@@ -167,6 +177,8 @@ mod tests {
             bank_end_s: Some(b.1),
             query_page: None,
             bank_page: None,
+            query_panel: None,
+            bank_panel: None,
         }
     }
 
@@ -205,6 +217,35 @@ mod tests {
             ..d.clone()
         };
         assert!(still.covers(&still) && !still.covers(&d) && !d.covers(&still));
+    }
+
+    #[test]
+    fn a_dismissed_panel_covers_no_other_panel_of_the_same_pages() {
+        let panel = |x| {
+            Some(PanelBox {
+                x,
+                y: 10,
+                w: 200,
+                h: 120,
+            })
+        };
+        let page = |q, b| MatchKey {
+            query_start_s: None,
+            query_end_s: None,
+            bank_start_s: None,
+            bank_end_s: None,
+            query_page: Some(2),
+            bank_page: Some(1),
+            query_panel: q,
+            bank_panel: b,
+            ..k((0.0, 0.0), (0.0, 0.0))
+        };
+        let d = page(panel(10), panel(40));
+        assert!(d.covers(&page(panel(10), panel(40))));
+        assert!(!d.covers(&page(panel(300), panel(40))));
+        assert!(!d.covers(&page(panel(10), panel(400))));
+        // A whole-page match is not one of its panels, nor the other way round.
+        assert!(!d.covers(&page(None, None)) && !page(None, None).covers(&d));
     }
 
     #[test]

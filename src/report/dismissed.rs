@@ -32,6 +32,8 @@ pub fn match_key(m: &Match, query_digest: &str) -> MatchKey {
         bank_end_s: m.bank_asset.end_s,
         query_page: m.query.page,
         bank_page: m.bank_asset.page,
+        query_panel: m.query.panel,
+        bank_panel: m.bank_asset.panel,
     }
 }
 

@@ -125,6 +125,19 @@ impl Browser<'_> {
             .to_string()
     }
 
+    /// The page's address once it satisfies `ok`: a click on a form's button returns
+    /// before the browser has followed the answer's redirect, at times.
+    fn url_when(&self, ok: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = self.url();
+            if ok(&url) || Instant::now() > until {
+                return url;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn source(&self) -> String {
         self.driver
             .call("GET", &self.s("/source"), None)
@@ -219,7 +232,8 @@ fn a_reviewer_dismisses_a_match_in_the_browser_and_a_rescan_lists_it_as_dismisse
     );
     browser.type_into("#token", &reviewer);
     browser.click("#login");
-    assert!(browser.url().ends_with("/review"), "{}", browser.url());
+    let url = browser.url_when(|u| u.ends_with("/review"));
+    assert!(url.ends_with("/review"), "{url}");
     assert!(
         browser.source().contains("id=\"empty\""),
         "nothing scanned yet"
@@ -240,7 +254,8 @@ fn a_reviewer_dismisses_a_match_in_the_browser_and_a_rescan_lists_it_as_dismisse
     }
 
     browser.click("#queue tr.match a");
-    assert!(browser.url().contains("/matches/0"), "{}", browser.url());
+    let url = browser.url_when(|u| u.contains("/matches/0"));
+    assert!(url.contains("/matches/0"), "{url}");
     let page = browser.source();
     assert!(
         page.contains("data:image/jpeg"),
@@ -253,7 +268,8 @@ fn a_reviewer_dismisses_a_match_in_the_browser_and_a_rescan_lists_it_as_dismisse
 
     browser.type_into("#reason", "stock footage, licensed");
     browser.click("#dismiss");
-    assert!(browser.url().ends_with("/review"), "{}", browser.url());
+    let url = browser.url_when(|u| u.ends_with("/review"));
+    assert!(url.ends_with("/review"), "{url}");
     let queue = browser.source();
     assert!(
         queue.contains("id=\"empty\""),
