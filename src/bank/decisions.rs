@@ -127,21 +127,7 @@ impl Bank {
 
     /// Every decision, oldest first.
     pub fn decisions(&self) -> Result<Vec<Decision>, BankError> {
-        let cf = self.cf(CF_META)?;
-        let mut out = Vec::new();
-        let mut it = self.db.raw_iterator_cf(cf);
-        it.seek(PREFIX);
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if !k.starts_with(PREFIX) {
-                break;
-            }
-            let d: Decision = serde_json::from_slice(v)
-                .map_err(|e| self.corrupt(format!("unreadable decision record: {e}")))?;
-            out.push(d);
-            it.next();
-        }
-        it.status().map_err(|e| self.rocks(e))?;
-        Ok(out)
+        self.meta_records(PREFIX, "decision")
     }
 
     /// The dismissals in force: each dismissal not followed by a confirmation of a

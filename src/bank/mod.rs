@@ -409,6 +409,30 @@ impl Bank {
         }
     }
 
+    /// Every JSON record in the `meta` family under `prefix`, in key order; `what` names
+    /// them in the error for one that does not parse.
+    fn meta_records<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        what: &str,
+    ) -> Result<Vec<T>, BankError> {
+        let cf = self.cf(CF_META)?;
+        let mut out = Vec::new();
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek(prefix);
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let record = serde_json::from_slice(v)
+                .map_err(|e| self.corrupt(format!("unreadable {what} record: {e}")))?;
+            out.push(record);
+            it.next();
+        }
+        it.status().map_err(|e| self.rocks(e))?;
+        Ok(out)
+    }
+
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, BankError> {
         self.db
             .cf_handle(name)

@@ -122,21 +122,7 @@ impl Bank {
 
     /// Every token, revoked ones included, by name.
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, BankError> {
-        let cf = self.cf(CF_META)?;
-        let mut out = Vec::new();
-        let mut it = self.db.raw_iterator_cf(cf);
-        it.seek(PREFIX);
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if !k.starts_with(PREFIX) {
-                break;
-            }
-            let record: TokenRecord = serde_json::from_slice(v)
-                .map_err(|e| self.corrupt(format!("unreadable token record: {e}")))?;
-            out.push(record);
-            it.next();
-        }
-        it.status().map_err(|e| self.rocks(e))?;
-        Ok(out)
+        self.meta_records(PREFIX, "token")
     }
 
     /// Revokes the token named `name`; revoking one already revoked changes nothing.

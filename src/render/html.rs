@@ -522,7 +522,7 @@ pub fn timecode(time_s: f64, fps: Option<f64>) -> String {
 }
 
 /// Escapes text for HTML element content and quoted attributes.
-fn esc(s: &str) -> String {
+pub fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -27,7 +27,7 @@ use super::AppState;
 use crate::audit::{self, RunRecord};
 use crate::bank::{find_token, DecisionKind, Role};
 use crate::model::Label;
-use crate::render::html::{timecode, write_html};
+use crate::render::html::{esc, timecode, write_html};
 
 type Shared = State<Arc<AppState>>;
 
@@ -41,21 +41,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             get(match_page).post(decide),
         )
         .route("/review/proxy/{run}/{n}/{side}", get(proxy))
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;max-width:80em}table{border-collapse:collapse}\
