@@ -371,18 +371,8 @@ async fn start_scan(State(state): Shared, headers: HeaderMap, req: Request) -> A
     let (inputs, args) = if is_multipart(&headers) {
         let mp = multipart(&state, req).await?;
         let dir = state.config.uploads.join(&id);
-        let saved = upload::save(mp, &dir, state.config.limits, &state.config.scan.archives).await;
-        let saved = match saved {
-            Ok(s) if !s.files.is_empty() => s,
-            Ok(_) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(ApiError::bad_request("no file part in the upload"));
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+        let saved =
+            upload::save(mp, &dir, state.config.limits, &state.config.scan.archives).await?;
         let args = vec![
             "serve".into(),
             "POST /v1/scans".into(),
@@ -480,18 +470,7 @@ async fn add_assets(State(state): Shared, headers: HeaderMap, req: Request) -> A
     // Banked media must stay where the bank's path records say it is: the upload
     // folder is kept, under a name of its own.
     let dir = state.config.uploads.join(format!("assets-{}", new_id()));
-    let saved =
-        match upload::save(mp, &dir, state.config.limits, &state.config.index.archives).await {
-            Ok(s) if !s.files.is_empty() => s,
-            Ok(_) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(ApiError::bad_request("no file part in the upload"));
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e);
-            }
-        };
+    let saved = upload::save(mp, &dir, state.config.limits, &state.config.index.archives).await?;
     let mut opts = state.config.index.clone();
     opts.by = Some(format!("token:{}", caller.name));
     if let Some(label) = saved.fields.get("label") {

@@ -56,8 +56,26 @@ fn io_error(path: &Path, e: std::io::Error) -> ApiError {
     ))
 }
 
-/// Saves every file part of `mp` into `dir` (made here), and keeps the text fields.
+/// Saves every file part of `mp` into `dir` (made here), and keeps the text fields. An
+/// upload without a file part is refused, and a refused upload leaves nothing in `dir`.
 pub async fn save(
+    mp: Multipart,
+    dir: &Path,
+    limits: UploadLimits,
+    archives: &ArchiveLimits,
+) -> Result<Saved, ApiError> {
+    let saved = match save_parts(mp, dir, limits, archives).await {
+        Ok(s) if s.files.is_empty() => Err(ApiError::bad_request("no file part in the upload")),
+        other => other,
+    };
+    if saved.is_err() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    saved
+}
+
+/// Saves every file part of `mp` into `dir` (made here), and keeps the text fields.
+async fn save_parts(
     mut mp: Multipart,
     dir: &Path,
     limits: UploadLimits,
