@@ -679,9 +679,26 @@ impl Bank {
         Ok(index)
     }
 
-    /// One segment of a banked asset.
+    /// One segment of a banked asset. Decodes that record alone: a hit's lookup must not
+    /// cost in proportion to the length of the asset it falls in.
     pub fn segment(&self, seg: SegmentRef) -> Result<Option<Segment>, BankError> {
-        Ok(self.segments(seg.asset)?.get(seg.index as usize).copied())
+        let value = self
+            .db
+            .get_pinned_cf(self.cf(CF_FRAMES)?, seg.asset.key())
+            .map_err(|e| self.rocks(e))?;
+        let Some(value) = value else {
+            return Ok(None);
+        };
+        if value.len() % records::SEGMENT_BYTES != 0 {
+            return Err(self.corrupt(format!("bad segment records for asset {}", seg.asset.0)));
+        }
+        let at = seg.index as usize * records::SEGMENT_BYTES;
+        match value.get(at..at + records::SEGMENT_BYTES) {
+            None => Ok(None),
+            Some(b) => records::decode_segment(b).map(Some).ok_or_else(|| {
+                self.corrupt(format!("bad segment records for asset {}", seg.asset.0))
+            }),
+        }
     }
 
     /// All segments of a banked asset, in order, then those of its centre crops (see

@@ -315,4 +315,31 @@ fn centre_crops_are_stored_after_the_picture_and_searched_as_its_parts() {
     assert_eq!(hits[0].segment.index, 6);
     assert_eq!(record.crop_of(6), Some(80));
     assert_eq!(record.crop_of(1), None);
+    // One segment is read alone, the same as from the whole list, crops included.
+    let all = bank.segments(id).unwrap();
+    for (i, s) in all.iter().enumerate() {
+        let one = bank
+            .segment(SegmentRef {
+                asset: id,
+                index: i as u32,
+            })
+            .unwrap();
+        assert_eq!(one.map(|o| o.pdq), Some(s.pdq), "segment {i}");
+        assert_eq!(one.map(|o| o.start_s), Some(s.start_s), "segment {i}");
+    }
+    assert!(bank
+        .segment(SegmentRef {
+            asset: id,
+            index: 8
+        })
+        .unwrap()
+        .is_none());
+    let unknown = AssetId(id.0 + 100);
+    assert!(bank
+        .segment(SegmentRef {
+            asset: unknown,
+            index: 0
+        })
+        .unwrap()
+        .is_none());
 }

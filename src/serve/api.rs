@@ -242,12 +242,12 @@ fn lookup(bank: &Bank, queries: &[Hash256], radius: u32) -> Result<Vec<Vec<Value
     for hit in hits {
         let id = hit.segment.asset;
         if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(id) {
-            e.insert((bank.asset(id)?, bank.segments(id)?));
+            e.insert(bank.asset(id)?);
         }
-        let (Some(record), segments) = &assets[&id] else {
+        let Some(record) = &assets[&id] else {
             continue;
         };
-        let seg = segments.get(hit.segment.index as usize);
+        let seg = bank.segment(hit.segment)?;
         out[hit.query].push(json!({
             "asset": {"id": id.0, "path": record.paths.first(), "label": record.label},
             "distance": hit.distance,

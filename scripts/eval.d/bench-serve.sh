@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# bench-serve.sh — `celprint serve` against issue 19's targets, in one run on one machine.
+# bench-serve.sh — `celprint serve` against issue 19's targets, in one run on one machine
+# (`scripts/eval bench serve`; docs/serve.md).
 #
 #   1. A bank of SCALE_N segments (default 1M), built by benches/search_scale.rs: 1000
 #      synthetic video assets of SCALE_N/1000 segments each, uniform random PDQ hashes.
 #      Kept under $BENCH_WORK and reused while SCALE_N is unchanged.
-#   2. The service on a loopback port, and CLIENTS concurrent clients (default 50; one
-#      `curl --parallel` process, keep-alive connections) sending
-#      `GET /v1/lookup?pdq=HEX&radius=31` for DURATION seconds (default 600). Half the
-#      hashes are banked ones with 0-8 bits flipped (hits), half random (misses).
-#      Prints p50/p99 of the time each request took as its client saw it, the number of
-#      errors (anything but a 200), and the service's resident memory sampled every 5 s.
+#   2. The service on a loopback port, and lookups `GET /v1/lookup?pdq=HEX&radius=31` from
+#      benches/serve_load.rs (a blocking thread per keep-alive connection; half the hashes
+#      banked ones with 0-8 bits flipped (hits), half random (misses)):
+#      - one client alone for 10 s: the time a lookup takes the service;
+#      - CLIENTS clients (default 50) in a closed loop for DURATION seconds (default 600),
+#        each sending its next request when the last is answered: the service's
+#        throughput, with CLIENTS requests always waiting (p50 ~ CLIENTS / throughput);
+#        the service's resident memory is sampled every 5 s meanwhile;
+#      - CLIENTS clients in an open loop for 60 s at OPEN_RATE requests a second over all
+#        (default: half the closed loop's throughput), each latency counted from when its
+#        request was due: the latency a client sees when the service is not saturated.
+#      Each prints p50/p90/p99 and the errors (anything but a 200).
 #   3. A 30 s 480p clip (made by FFmpeg) scanned ROUNDS times (default 3) both ways,
 #      alternately, against the same bank while the service holds it: uploaded
 #      (`POST /v1/scans`, from the request until the job reads done) and by
 #      `celprint scan` (the whole process). Medians and their ratio (target <= 1.2).
 #
 # Environment: CARGO_TARGET_DIR (default /var/tmp/celprint-target), BENCH_WORK (default
-# /var/tmp/celprint-bench-serve), SCALE_N, CLIENTS, DURATION, ROUNDS.
+# /var/tmp/celprint-bench-serve), SCALE_N, CLIENTS, DURATION, OPEN_RATE, ROUNDS.
 set -euo pipefail
 
 die() { echo "bench-serve: error: $*" >&2; exit 1; }
@@ -27,6 +34,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 WORK="${BENCH_WORK:-/var/tmp/celprint-bench-serve}"
 N="${SCALE_N:-1000000}"
 CLIENTS="${CLIENTS:-50}"
+OPEN_RATE="${OPEN_RATE:-}"
 DURATION="${DURATION:-600}"
 ROUNDS="${ROUNDS:-3}"
 CELPRINT="$CARGO_TARGET_DIR/release/celprint"
@@ -38,6 +46,7 @@ command -v ffmpeg >/dev/null || die "needs ffmpeg"
 
 log "building (release)"
 cargo build --release --quiet
+cargo bench --quiet --bench serve_load --no-run 2>/dev/null
 
 # 1. The bank.
 if [ "$(cat "$WORK/bank.n" 2>/dev/null)" != "$N" ]; then
@@ -51,7 +60,7 @@ rm -rf "$BANK/uploads" "$BANK/proxies"
 TOKEN="$("$CELPRINT" token add --db "$BANK" --name "bench-$(date +%s%N)" --role scanner)"
 
 # Lookup queries: the bank's first hashes (benches/search_scale.rs's generator and seed,
-# hex in Meta's order), perturbed, and random ones; URL lists for curl's config files.
+# hex in Meta's order), perturbed, and random ones; one request path a line.
 python3 - "$WORK" "$N" <<'EOF'
 import random, sys
 work, n = sys.argv[1], int(sys.argv[2])
@@ -68,16 +77,15 @@ for _ in range(min(n, 5000)):
 with open(f"{work}/first.txt", "w") as f:
     f.write(f"pdq={banked[0]:064x}\n")
 rnd = random.Random(19)
-for b in range(8):
-    with open(f"{work}/lookups.{b}.curl", "w") as f:
-        for i in range(4000):
-            if i % 2:
-                h = rnd.choice(banked)
-                for _ in range(rnd.randint(0, 8)):
-                    h ^= 1 << rnd.randrange(256)
-            else:
-                h = rnd.getrandbits(256)
-            f.write(f'url = "http://ADDR/v1/lookup?pdq={h:064x}&radius=31"\noutput = "/dev/null"\n')
+with open(f"{work}/lookups.paths", "w") as f:
+    for i in range(32000):
+        if i % 2:
+            h = rnd.choice(banked)
+            for _ in range(rnd.randint(0, 8)):
+                h ^= 1 << rnd.randrange(256)
+        else:
+            h = rnd.getrandbits(256)
+        f.write(f"/v1/lookup?pdq={h:064x}&radius=31\n")
 EOF
 
 # 2. The service and the lookup clients.
@@ -91,61 +99,39 @@ for _ in $(seq 600); do
 done
 ADDR="$(sed -n 's#^listening on http://##p' "$WORK/serve.out")"
 [ -n "$ADDR" ] || die "serve did not say where it listens"
-for f in "$WORK"/lookups.*.curl; do sed -i "s#ADDR#$ADDR#" "$f"; done
 log "serving $BANK on $ADDR (pid $SERVE)"
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SERVE/status"; }
-lookups() { # CLIENTS SECONDS OUT: batches of 4000 lookups until SECONDS have passed
-    : >"$3"
-    local start end b=0
-    start=$(date +%s.%N)
-    end=$(($(date +%s) + $2))
-    while [ "$(date +%s)" -lt "$end" ]; do
-        curl -s --no-progress-meter -Z --parallel-immediate --parallel-max "$1" \
-            -H "Authorization: Bearer $TOKEN" -K "$WORK/lookups.$((b % 8)).curl" \
-            -w '%{http_code} %{time_total}\n' >>"$3" 2>/dev/null || true
-        b=$((b + 1))
-    done
-    echo "$(date +%s.%N) - $start" | bc >"$3.seconds"
+lookups() { # CLIENTS SECONDS [RATE]: one line of figures on stdout
+    ADDR="$ADDR" TOKEN="$TOKEN" PATHS="$WORK/lookups.paths" CLIENTS="$1" RUN_SECONDS="$2" \
+        RATE="${3:-}" LABEL="lookups n=$N" cargo bench --quiet --bench serve_load 2>/dev/null
 }
-stats() { # LABEL CLIENTS FILE
-    python3 - "$@" "$N" <<'EOF'
-import sys
-label, clients, path, n = sys.argv[1:5]
-duration = open(path + ".seconds").read()
-times, errors = [], 0
-for line in open(path):
-    code, t = line.split()
-    errors += code != "200"
-    times.append(float(t) * 1000)
-times.sort()
-pct = lambda p: times[min(len(times) - 1, int(p / 100 * len(times)))]
-print(f"{label} n={n} clients={clients} requests={len(times)} per_s={len(times) / float(duration):.0f} "
-      f"p50_ms={pct(50):.2f} p99_ms={pct(99):.2f} max_ms={times[-1]:.1f} errors={errors}")
-EOF
-}
-# Warm up (the first lookups page in the index); one client alone (the time a lookup
-# takes the service), then CLIENTS at once.
-lookups "$CLIENTS" 5 "$WORK/warmup.txt"
 # The generator above must be the bank's: its first hash is banked.
 first=$(sed -n 's#.*pdq=\([0-9a-f]*\).*#\1#p' "$WORK/first.txt")
 curl -s -H "Authorization: Bearer $TOKEN" "http://$ADDR/v1/lookup?pdq=$first&radius=0" |
     grep -q '"distance":0' || die "the bank's first hash $first is not found: not the bench's bank?"
-lookups 1 10 "$WORK/lookups-1.txt"
-stats lookups 1 "$WORK/lookups-1.txt"
+# Warm up (the first lookups page in the index), then one client alone.
+lookups "$CLIENTS" 5 >/dev/null
+lookups 1 10
 : >"$WORK/rss.txt"
 (while kill -0 $SERVE 2>/dev/null; do echo "$(date +%s) $(rss)" >>"$WORK/rss.txt"; sleep 5; done) &
 SAMPLER=$!
-log "lookups: $CLIENTS clients for $DURATION s"
-lookups "$CLIENTS" "$DURATION" "$WORK/lookups.txt"
+log "lookups: $CLIENTS clients, closed loop, for $DURATION s"
+closed="$(lookups "$CLIENTS" "$DURATION")"
+echo "$closed"
 kill $SAMPLER 2>/dev/null || true
 echo "$(date +%s) $(rss)" >>"$WORK/rss.txt"
-stats lookups "$CLIENTS" "$WORK/lookups.txt"
 python3 - "$WORK/rss.txt" <<'EOF'
 import sys
 rss = [int(l.split()[1]) / 1024 for l in open(sys.argv[1]) if len(l.split()) == 2]
 print(f"serve rss_mib first={rss[0]:.0f} max={max(rss):.0f} last={rss[-1]:.0f} samples={len(rss)}")
 EOF
+if [ -z "$OPEN_RATE" ]; then
+    OPEN_RATE=$(echo "$closed" | sed -n 's/.* per_s=\([0-9]*\).*/\1/p')
+    OPEN_RATE=$((OPEN_RATE / 2))
+fi
+log "lookups: $CLIENTS clients, open loop at $OPEN_RATE a second, for 60 s"
+lookups "$CLIENTS" 60 "$OPEN_RATE"
 
 # 3. Upload scan against CLI scan, alternately, on the same bank.
 CLIP="$WORK/clip-480p-30s.mp4"
