@@ -6,10 +6,17 @@
 //! match out of later scans' `matches`, wherever the delivered file now lies; a later
 //! confirmation of the same match undoes it. Decisions are never deleted: they are the
 //! review's half of the audit trail.
+//!
+//! Like the scans' trail (`audit`), the decisions form a hash chain: each carries the
+//! BLAKE3 of the stored record before it (`previous`; 64 zeros for the first), so a
+//! decision edited or removed from the middle no longer fits the one after it, and
+//! `celprint verify` says which. Decisions stored before the chain existed carry no
+//! link and are counted as unchained; once the chain begins, every later one is linked.
 
 use serde::{Deserialize, Serialize};
 
 use super::{Bank, BankError, CF_META};
+use crate::media::digest_hex;
 use crate::model::PanelBox;
 
 const PREFIX: &[u8] = b"decision/";
@@ -103,6 +110,11 @@ pub struct Decision {
     /// the trail.
     pub query_path: String,
     pub asset_path: String,
+    /// BLAKE3 (hex) of the stored record of the decision before this one; 64 zeros for
+    /// the first. Set by [`Bank::add_decision`]; empty in decisions made before the
+    /// chain existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub previous: String,
 }
 
 fn key(id: u64) -> Vec<u8> {
@@ -112,8 +124,17 @@ fn key(id: u64) -> Vec<u8> {
 impl Bank {
     /// Records `decision` under the next number, durably, and returns that number.
     pub fn add_decision(&mut self, mut decision: Decision) -> Result<u64, BankError> {
-        let last = self.decisions()?.last().map_or(0, |d| d.id);
-        decision.id = last + 1;
+        let last = self.last_decision_bytes()?;
+        let last_id = match &last {
+            None => 0,
+            Some(bytes) => {
+                serde_json::from_slice::<Decision>(bytes)
+                    .map_err(|e| self.corrupt(format!("unreadable decision record: {e}")))?
+                    .id
+            }
+        };
+        decision.id = last_id + 1;
+        decision.previous = link_to(last.as_deref());
         let value = serde_json::to_vec(&decision).expect("decision serialises");
         self.db
             .put_cf(self.cf(CF_META)?, key(decision.id), value)
@@ -123,6 +144,18 @@ impl Bank {
         self.sync()?;
         self.flush_all().map_err(|e| self.rocks(e))?;
         Ok(decision.id)
+    }
+
+    /// The stored bytes of the last decision, if any.
+    fn last_decision_bytes(&self) -> Result<Option<Vec<u8>>, BankError> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_META)?);
+        it.seek_for_prev(key(u64::MAX));
+        let last = it
+            .key()
+            .filter(|k| k.starts_with(PREFIX))
+            .and(it.value().map(<[u8]>::to_vec));
+        it.status().map_err(|e| self.rocks(e))?;
+        Ok(last)
     }
 
     /// Every decision, oldest first.
@@ -135,6 +168,82 @@ impl Bank {
     pub fn dismissals(&self) -> Result<Vec<Decision>, BankError> {
         Ok(in_force(self.decisions()?))
     }
+}
+
+/// The link a decision stored after `previous` (its stored bytes) carries.
+fn link_to(previous: Option<&[u8]>) -> String {
+    match previous {
+        None => digest_hex(&[0; 32]),
+        Some(bytes) => digest_hex(blake3::hash(bytes).as_bytes()),
+    }
+}
+
+/// What [`check_chain`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct DecisionChain {
+    pub chained: usize,
+    pub unchained: usize,
+    /// Each way the decisions do not hold together, naming the decisions concerned.
+    pub problems: Vec<String>,
+}
+
+/// Checks the decisions as stored (`meta` keys and values in key order; other keys are
+/// passed over): numbers 1, 2, 3... each under its own key, and from the first linked
+/// one on, every `previous` the digest of the stored record before it.
+pub fn check_chain<'a>(records: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> DecisionChain {
+    let mut out = DecisionChain::default();
+    let mut before: Option<&[u8]> = None;
+    let mut expected_id = 1;
+    for (k, value) in records {
+        let Some(id) = k
+            .strip_prefix(PREFIX)
+            .and_then(|n| <[u8; 8]>::try_from(n).ok())
+            .map(u64::from_be_bytes)
+        else {
+            continue;
+        };
+        let decision: Decision = match serde_json::from_slice(value) {
+            Ok(d) => d,
+            Err(e) => {
+                out.problems.push(format!(
+                    "decision {id}: the record does not parse ({e}): edited"
+                ));
+                before = Some(value);
+                expected_id = id + 1;
+                continue;
+            }
+        };
+        if decision.id != id {
+            out.problems.push(format!(
+                "decision {id}: its record says it is decision {}",
+                decision.id
+            ));
+        }
+        if id != expected_id {
+            out.problems.push(format!(
+                "decisions {expected_id} to {}: missing (removed)",
+                id.saturating_sub(1)
+            ));
+        }
+        if decision.previous.is_empty() {
+            if out.chained > 0 {
+                out.problems.push(format!(
+                    "decision {id}: no link to the decision before it, in a chained trail"
+                ));
+            }
+            out.unchained += 1;
+        } else {
+            out.chained += 1;
+            if decision.previous != link_to(before) {
+                out.problems.push(format!(
+                    "decision {id}: does not fit the decision before it (that one was edited or removed)"
+                ));
+            }
+        }
+        before = Some(value);
+        expected_id = id + 1;
+    }
+    out
 }
 
 /// The dismissals among `decisions` (oldest first) that no later confirmation undoes.
@@ -180,6 +289,7 @@ mod tests {
             key,
             query_path: String::new(),
             asset_path: String::new(),
+            previous: String::new(),
         }
     }
 
@@ -232,6 +342,83 @@ mod tests {
         assert!(!d.covers(&page(panel(10), panel(400))));
         // A whole-page match is not one of its panels, nor the other way round.
         assert!(!d.covers(&page(None, None)) && !page(None, None).covers(&d));
+    }
+
+    fn bank(dir: &std::path::Path) -> Bank {
+        let create = super::super::OpenOptions {
+            create: true,
+            ..Default::default()
+        };
+        Bank::open(dir, &create).unwrap()
+    }
+
+    fn damage(dir: &std::path::Path) -> Vec<String> {
+        super::super::verify::verify(dir).unwrap().damage
+    }
+
+    #[test]
+    fn a_decision_edited_or_removed_from_the_middle_breaks_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = bank(dir.path());
+        for i in 0..4 {
+            let mut d = decision(DecisionKind::Dismiss, k((1.0, 2.0), (1.0, 2.0)));
+            d.reason = format!("licensed stock {i}");
+            assert_eq!(b.add_decision(d).unwrap(), i + 1);
+        }
+        let first = b.decisions().unwrap()[0].clone();
+        assert_eq!(first.previous, digest_hex(&[0; 32]));
+        drop(b);
+        assert!(damage(dir.path()).is_empty(), "{:?}", damage(dir.path()));
+
+        // An edit that keeps the record readable: the next decision no longer fits.
+        let b = bank(dir.path());
+        let cf = b.cf(CF_META).unwrap();
+        let mut edited = b.decisions().unwrap()[1].clone();
+        edited.reason = "a false match".into();
+        b.db.put_cf(cf, key(2), serde_json::to_vec(&edited).unwrap())
+            .unwrap();
+        drop(b);
+        let found = damage(dir.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("decision 3: does not fit"), "{found:?}");
+
+        // A removal: the gap is named, and so is the decision after it.
+        let b = bank(dir.path());
+        b.db.delete_cf(b.cf(CF_META).unwrap(), key(2)).unwrap();
+        drop(b);
+        let found = damage(dir.path());
+        assert!(
+            found
+                .iter()
+                .any(|l| l.contains("decisions 2 to 2: missing")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|l| l.contains("decision 3: does not fit")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn decisions_from_before_the_chain_are_counted_and_the_chain_starts_after_them() {
+        let mut old = decision(DecisionKind::Dismiss, k((1.0, 2.0), (1.0, 2.0)));
+        old.id = 1;
+        let old = serde_json::to_vec(&old).unwrap();
+        let mut new = decision(DecisionKind::Confirm, k((1.0, 2.0), (1.0, 2.0)));
+        new.id = 2;
+        new.previous = link_to(Some(&old));
+        let new = serde_json::to_vec(&new).unwrap();
+        let (k1, k2) = (key(1), key(2));
+        let chain = check_chain([(&k1[..], &old[..]), (&k2[..], &new[..])]);
+        assert_eq!((chain.unchained, chain.chained), (1, 1));
+        assert!(chain.problems.is_empty(), "{:?}", chain.problems);
+        // An unlinked decision after the chain began was written around it.
+        let chain = check_chain([(&k2[..], &new[..]), (&key(3)[..], &old[..])]);
+        assert!(
+            chain.problems.iter().any(|p| p.contains("no link")),
+            "{:?}",
+            chain.problems
+        );
     }
 
     #[test]

@@ -185,6 +185,21 @@ impl Bank {
             Some(g) => self.generation = g,
             None => v.damaged("meta: the generation is missing or unreadable".into()),
         }
+        let mut stored: Vec<(&[u8], &[u8])> = meta
+            .iter()
+            .map(|(k, val)| (k.as_slice(), val.as_slice()))
+            .collect();
+        stored.sort_unstable();
+        let decisions = super::decisions::check_chain(stored);
+        for problem in decisions.problems {
+            v.damaged(format!("review decisions: {problem}"));
+        }
+        if decisions.unchained > 0 {
+            v.notes.push(format!(
+                "{} review decisions from before decisions were chained",
+                decisions.unchained
+            ));
+        }
         Ok(())
     }
 

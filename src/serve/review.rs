@@ -93,6 +93,7 @@ pub(crate) fn record(state: &AppState, by: &str, req: DecisionRequest) -> Result
         key: match_key(m, digest),
         query_path: m.query.path.clone(),
         asset_path: m.bank_asset.path.clone(),
+        previous: String::new(),
     };
     let internal = |e: crate::bank::BankError| ApiError::internal(with_causes(&e));
     let mut bank = state.bank_mut();
