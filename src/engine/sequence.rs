@@ -433,4 +433,72 @@ mod tests {
             assert_eq!(seg.segment.secondary, want, "segment at frame {}", n + 1);
         }
     }
+
+    /// Frames are hashed as a video's frames are (the sampled filter, the secondary hash
+    /// from a point-sampled thumbnail), and as stills under `--exact` parameters, as a
+    /// video's frames are there. The pictures have fine detail, which point sampling
+    /// aliases, so that the two secondary hashes differ and the test tells them apart.
+    #[test]
+    fn frames_are_hashed_as_video_frames_and_as_stills_under_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let pictures: Vec<DynamicImage> = (0..3u32)
+            .map(|k| {
+                DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 360, |x, y| {
+                    let (x, y, k) = (x as f32, y as f32, k as f32);
+                    let v = 128.0
+                        + 70.0 * (x / (2.0 + k) + y / 5.0).sin()
+                        + 50.0 * ((x + 90.0 * k) / 41.0).cos() * (y / 29.0).sin();
+                    let v = v.clamp(0.0, 255.0) as u8;
+                    image::Rgb([v, 255 - v, v / 2 + 40])
+                }))
+            })
+            .collect();
+        let frames: Vec<Frame> = pictures
+            .iter()
+            .enumerate()
+            .map(|(n, img)| {
+                let path = dir.path().join(format!("f.{:04}.png", n + 1));
+                img.save(&path).unwrap();
+                Frame {
+                    number: n as u64 + 1,
+                    display: path.display().to_string(),
+                    size: std::fs::metadata(&path).unwrap().len(),
+                    path,
+                }
+            })
+            .collect();
+        let sequence = ImageSequence {
+            name: "f.####.png [1-3]".to_string(),
+            frames,
+        };
+        let video = FingerprintParams::default();
+        let exact = FingerprintParams::exact();
+        assert!(pictures.iter().any(|img| {
+            frame_secondary(img, video.secondary) != imghash64_as_stored(img, video.secondary)
+        }));
+        for params in [video, exact] {
+            let print = fingerprint_sequence(
+                &sequence,
+                &params,
+                DecodeLimits::default(),
+                Sampling::default(),
+            )
+            .unwrap();
+            assert_eq!(print.segments.len(), 3);
+            for (seg, img) in print.segments.iter().zip(&pictures) {
+                let (dct, secondary) = match params.video_luma {
+                    VideoLuma::Plane => (
+                        frame_dcts(img, &params).0,
+                        frame_secondary(img, params.secondary),
+                    ),
+                    VideoLuma::Rgb601 => (
+                        picture_dcts(img, &params).0,
+                        imghash64_as_stored(img, params.secondary),
+                    ),
+                };
+                assert_eq!(seg.segment.pdq, dct.hash().hash, "{:?}", params.video_luma);
+                assert_eq!(seg.segment.secondary, secondary, "{:?}", params.video_luma);
+            }
+        }
+    }
 }
