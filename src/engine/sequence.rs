@@ -1,20 +1,23 @@
 //! Fingerprinting an image sequence ([`media::sequence`]) as the video it is.
 //!
-//! Each frame is decoded and hashed as the same picture would be as a still (the same
-//! decode limits and JPEG scale, alpha flattened per the bank's parameters, bars judged
-//! on the frame alone, the same centre crops), and the frames are then pushed in number
-//! order through the same [`Segmenter`] as a video's, at `1 / fps` seconds each. Frame
-//! `n` starts at `(n − first) / fps`: a gap in the numbering is a jump in time, not a
-//! held frame. Frames are decoded and hashed in parallel a chunk at a time, so no more
-//! than a chunk's small hashes and one decoded picture a thread are held at once.
+//! Each frame is decoded as the same picture would be as a still (the same decode
+//! limits and JPEG scale, alpha flattened per the bank's parameters) and hashed as a
+//! video's frame is ([`crate::fingerprint::sampled`]: PDQ's sampled filter, bars judged
+//! on the frame alone, a still's centre crops, the secondary hash from a point-sampled
+//! thumbnail; the reference filter under `--exact`, as for video). The frames are then
+//! pushed in number order through the same [`Segmenter`] as a video's, at `1 / fps`
+//! seconds each. Frame `n` starts at `(n − first) / fps`: a gap in the numbering is a
+//! jump in time, not a held frame. Frames are decoded and hashed in parallel a chunk at
+//! a time, so no more than a chunk's small hashes and one decoded picture a thread are
+//! held at once.
 //!
-//! The secondary hash (a third of a frame's cost) is kept only for the frame that opens
-//! a segment. Each thread takes a run of consecutive frames and segments it on its own
-//! as it goes, making the secondary hash only where its run opens a segment; once a
-//! frame opens a segment in the whole sequence too, the run's decisions after it are the
-//! sequence's. Only a run's first frame is unsure (it may continue the run before), so
-//! it always gets one; the rare frame that opens a segment in the sequence but not in
-//! its run is decoded again for it ([`secondary_again`]).
+//! The secondary hash is kept only for the frame that opens a segment. Each thread
+//! takes a run of consecutive frames and segments it on its own as it goes, making the
+//! secondary hash only where its run opens a segment; once a frame opens a segment in
+//! the whole sequence too, the run's decisions after it are the sequence's. Only a run's
+//! first frame is unsure (it may continue the run before), so it always gets one; the
+//! rare frame that opens a segment in the sequence but not in its run is decoded again
+//! for it ([`secondary_again`]).
 //!
 //! A frame that cannot be read or decoded is passed over and the sequence reported as
 //! checked in part, naming the frame; a sequence none of whose frames decodes is an
@@ -22,13 +25,15 @@
 //! each in number order (zeros for a frame that cannot be read), so a banked sequence
 //! is known again whatever its folder is called, and changes if any frame does.
 
+use image::DynamicImage;
 use rayon::prelude::*;
 
 use crate::fingerprint::imghash::imghash64_as_stored;
 use crate::fingerprint::keypoints::{starts_step, FeatureSample};
 use crate::fingerprint::pdq::PdqDct;
+use crate::fingerprint::sampled::{frame_dcts, frame_secondary};
 use crate::fingerprint::segments::Segmenter;
-use crate::fingerprint::{flattened, picture_dcts, FingerprintParams};
+use crate::fingerprint::{flattened, picture_dcts, FingerprintParams, VideoLuma};
 use crate::media::sequence::{Frame, ImageSequence};
 use crate::media::{self, catch_decoder_panic, DecodeLimits, MediaError, MediaKind};
 
@@ -102,8 +107,8 @@ fn hash_run(
         .collect()
 }
 
-/// Reads, decodes and hashes one frame, as [`super::fingerprint_still_bytes`] would the
-/// file alone; keypoints too when `feature_at` says the frame starts a sample step. The
+/// Reads, decodes and hashes one frame, decoded as [`super::fingerprint_still_bytes`]
+/// would decode the file alone and hashed as a video frame; keypoints too when `feature_at` says the frame starts a sample step. The
 /// frame is pushed through `run`, and its secondary hash made only if it opens a segment
 /// there.
 fn hash_frame(
@@ -128,11 +133,11 @@ fn hash_frame(
         catch_decoder_panic(|| {
             let flat = flattened(&img, params);
             let img = flat.as_ref();
-            let (dct, crops) = picture_dcts(img, params);
+            let (dct, crops) = dcts(img, params);
             let mut secondary = None;
             // Times do not change where segments open, only the hashes do.
             run.push(0.0, 0.0, dct.clone(), || {
-                *secondary.insert(imghash64_as_stored(img, params.secondary))
+                *secondary.insert(secondary_of(img, params))
             });
             Ok(Hashed {
                 dct,
@@ -313,10 +318,29 @@ fn secondary_again(frame: &Frame, params: &FingerprintParams, limits: DecodeLimi
         .and_then(|img| {
             catch_decoder_panic(|| {
                 let flat = flattened(&img, params);
-                Ok(imghash64_as_stored(flat.as_ref(), params.secondary))
+                Ok(secondary_of(flat.as_ref(), params))
             })
         });
     again.unwrap_or(0)
+}
+
+/// The PDQ DCTs of a frame already flattened: as a video's frames are hashed
+/// ([`frame_dcts`], the sampled filter), or with the reference filter as a still when
+/// the bank hashes video frames so too (`--exact`, for bit-level interop).
+fn dcts(img: &DynamicImage, params: &FingerprintParams) -> (PdqDct, Vec<PdqDct>) {
+    match params.video_luma {
+        VideoLuma::Plane => frame_dcts(img, params),
+        VideoLuma::Rgb601 => picture_dcts(img, params),
+    }
+}
+
+/// The secondary hash of a frame already flattened, made as [`dcts`] chooses: from a
+/// point-sampled thumbnail as a video frame's, or from every pixel under `--exact`.
+fn secondary_of(img: &DynamicImage, params: &FingerprintParams) -> u64 {
+    match params.video_luma {
+        VideoLuma::Plane => frame_secondary(img, params.secondary),
+        VideoLuma::Rgb601 => imghash64_as_stored(img, params.secondary),
+    }
 }
 
 /// Why `frame` was not checked, naming it by its number and its file's name.
@@ -405,8 +429,76 @@ mod tests {
             let n = (start * DEFAULT_FPS).round() as usize;
             let img = image::open(&sequence.frames[n].path).unwrap();
             let flat = flattened(&img, &params);
-            let want = imghash64_as_stored(flat.as_ref(), params.secondary);
+            let want = secondary_of(flat.as_ref(), &params);
             assert_eq!(seg.segment.secondary, want, "segment at frame {}", n + 1);
+        }
+    }
+
+    /// Frames are hashed as a video's frames are (the sampled filter, the secondary hash
+    /// from a point-sampled thumbnail), and as stills under `--exact` parameters, as a
+    /// video's frames are there. The pictures have fine detail, which point sampling
+    /// aliases, so that the two secondary hashes differ and the test tells them apart.
+    #[test]
+    fn frames_are_hashed_as_video_frames_and_as_stills_under_exact() {
+        let dir = tempfile::tempdir().unwrap();
+        let pictures: Vec<DynamicImage> = (0..3u32)
+            .map(|k| {
+                DynamicImage::ImageRgb8(image::RgbImage::from_fn(640, 360, |x, y| {
+                    let (x, y, k) = (x as f32, y as f32, k as f32);
+                    let v = 128.0
+                        + 70.0 * (x / (2.0 + k) + y / 5.0).sin()
+                        + 50.0 * ((x + 90.0 * k) / 41.0).cos() * (y / 29.0).sin();
+                    let v = v.clamp(0.0, 255.0) as u8;
+                    image::Rgb([v, 255 - v, v / 2 + 40])
+                }))
+            })
+            .collect();
+        let frames: Vec<Frame> = pictures
+            .iter()
+            .enumerate()
+            .map(|(n, img)| {
+                let path = dir.path().join(format!("f.{:04}.png", n + 1));
+                img.save(&path).unwrap();
+                Frame {
+                    number: n as u64 + 1,
+                    display: path.display().to_string(),
+                    size: std::fs::metadata(&path).unwrap().len(),
+                    path,
+                }
+            })
+            .collect();
+        let sequence = ImageSequence {
+            name: "f.####.png [1-3]".to_string(),
+            frames,
+        };
+        let video = FingerprintParams::default();
+        let exact = FingerprintParams::exact();
+        assert!(pictures.iter().any(|img| {
+            frame_secondary(img, video.secondary) != imghash64_as_stored(img, video.secondary)
+        }));
+        for params in [video, exact] {
+            let print = fingerprint_sequence(
+                &sequence,
+                &params,
+                DecodeLimits::default(),
+                Sampling::default(),
+            )
+            .unwrap();
+            assert_eq!(print.segments.len(), 3);
+            for (seg, img) in print.segments.iter().zip(&pictures) {
+                let (dct, secondary) = match params.video_luma {
+                    VideoLuma::Plane => (
+                        frame_dcts(img, &params).0,
+                        frame_secondary(img, params.secondary),
+                    ),
+                    VideoLuma::Rgb601 => (
+                        picture_dcts(img, &params).0,
+                        imghash64_as_stored(img, params.secondary),
+                    ),
+                };
+                assert_eq!(seg.segment.pdq, dct.hash().hash, "{:?}", params.video_luma);
+                assert_eq!(seg.segment.secondary, secondary, "{:?}", params.video_luma);
+            }
         }
     }
 }

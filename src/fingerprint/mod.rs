@@ -12,6 +12,7 @@ pub mod inset;
 pub mod keypoints;
 pub mod panels;
 pub mod pdq;
+pub mod sampled;
 pub mod segments;
 pub mod vpdq;
 

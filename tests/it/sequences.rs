@@ -418,3 +418,46 @@ fn no_sequences_keeps_numbered_stills_apart() {
         assert!(line.ends_with(&format!("scan_{n:04}.png")), "{line}");
     }
 }
+
+/// Truth: a sequence's frames are hashed as a video's frames are (the sampled filter, the
+/// secondary hash from a point-sampled thumbnail), which is how they are segmented and
+/// matched against banked video, and not as stills (the reference filter, every pixel).
+/// On 4 s of the film, each frame's PDQ is within 2 bits of its hash as a still (on
+/// the mean, far under 1) at the same quality, so the two ways meet well inside any
+/// matching distance; the secondary hash, only reported beside a match, stays near.
+#[test]
+fn sequence_frames_hash_within_a_few_bits_of_the_same_pictures_as_stills() {
+    use celprint::fingerprint::imghash::imghash64;
+    use celprint::fingerprint::sampled::{frame_dcts, frame_secondary};
+    use celprint::fingerprint::{flattened, picture_dcts, FingerprintParams};
+
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let dir = frames_of(&env, &bbb(&shared), "10", "4", "frames");
+    let params = FingerprintParams::default();
+    let (mut pdq_bits, mut secondary_bits) = (Vec::new(), Vec::new());
+    for n in 1..=96 {
+        let img = image::open(Path::new(&dir).join(format!("shot010.{n:04}.png"))).unwrap();
+        let img = flattened(&img, &params);
+        let (still, _) = picture_dcts(&img, &params);
+        let (frame, _) = frame_dcts(&img, &params);
+        let (still, frame) = (still.hash(), frame.hash());
+        assert_eq!(still.quality, frame.quality, "frame {n}");
+        pdq_bits.push(still.hash.distance(&frame.hash));
+        let secondary = frame_secondary(&img, params.secondary);
+        secondary_bits.push((imghash64(&img, params.secondary) ^ secondary).count_ones());
+    }
+    let mean = |v: &[u32]| v.iter().sum::<u32>() as f64 / v.len() as f64;
+    let max = |v: &[u32]| *v.iter().max().unwrap();
+    eprintln!(
+        "PDQ: mean {:.3} max {} bits; secondary: mean {:.2} max {} bits",
+        mean(&pdq_bits),
+        max(&pdq_bits),
+        mean(&secondary_bits),
+        max(&secondary_bits)
+    );
+    assert!(max(&pdq_bits) <= 2 && mean(&pdq_bits) < 0.5, "{pdq_bits:?}");
+    assert!(mean(&secondary_bits) < 8.0, "{secondary_bits:?}");
+}
