@@ -233,19 +233,9 @@ pub fn pdq_dct_from_plane(plane: &LumaPlane<'_>) -> PdqDct {
             }
         }
         // ...then along itself at the 64 kept columns only.
-        for (o, (first, taps)) in out.iter_mut().zip(&across) {
-            *o = taps
-                .iter()
-                .zip(&blended[*first..])
-                .map(|(w, b)| w * b)
-                .sum();
-        }
+        filter_across(out, &across, &blended);
     }
-    let quality = quality_of(&small);
-    PdqDct {
-        coeffs: dct16(&small),
-        quality,
-    }
+    sampled_dct(&small)
 }
 
 /// Hashes a `width × height` picture with the sampled filter of [`pdq_dct_from_plane`],
@@ -287,18 +277,28 @@ pub fn pdq_dct_from_rows(
                 *b += w * v;
             }
         }
-        for (o, (first, taps)) in out.iter_mut().zip(&across) {
-            *o = taps
-                .iter()
-                .zip(&blended[*first..])
-                .map(|(w, b)| w * b)
-                .sum();
-        }
+        filter_across(out, &across, &blended);
     }
-    let quality = quality_of(&small);
+    sampled_dct(&small)
+}
+
+/// One kept row's 64 outputs: `blended` (the row filtered down the columns) filtered
+/// along itself at the kept columns only.
+#[inline]
+fn filter_across(out: &mut [f32; DOWNSAMPLED], across: &[(usize, Vec<f32>)], blended: &[f32]) {
+    for (o, (first, taps)) in out.iter_mut().zip(across) {
+        *o = taps
+            .iter()
+            .zip(&blended[*first..])
+            .map(|(w, b)| w * b)
+            .sum();
+    }
+}
+
+fn sampled_dct(small: &[[f32; DOWNSAMPLED]; DOWNSAMPLED]) -> PdqDct {
     PdqDct {
-        coeffs: dct16(&small),
-        quality,
+        coeffs: dct16(small),
+        quality: quality_of(small),
     }
 }
 
