@@ -208,6 +208,8 @@ pub struct NewAsset {
     pub panels: Vec<(PanelPlace, Segment)>,
     /// Pages on which panels were found, blank ones included ([`AssetRecord::panel_pages`]).
     pub panel_pages: Vec<u32>,
+    /// The resolution each page of a PDF was rendered at ([`AssetRecord::page_dpi`]).
+    pub page_dpi: Vec<f64>,
     /// Keypoints of sampled frames, for banks with `local_features`; empty otherwise.
     pub features: Vec<FeatureSample>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
@@ -250,6 +252,7 @@ impl NewAsset {
             provenance: vec![first],
             panels: self.panels.iter().map(|(place, _)| *place).collect(),
             panel_pages: self.panel_pages.clone(),
+            page_dpi: self.page_dpi.clone(),
         }
     }
 

@@ -49,6 +49,11 @@ pub struct AssetRecord {
     /// out as storyboards, whose template alone must never count as evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panel_pages: Vec<u32>,
+    /// The resolution each page of a PDF was rendered at (150 dpi, or lower for a page
+    /// past the pixel limit), in page order, so that boxes in the page's pixels can be
+    /// read against the document; empty for other files and in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_dpi: Vec<f64>,
 }
 
 impl AssetRecord {

@@ -455,6 +455,7 @@ fn commit(
                     .map(|(place, q)| (place, q.segment))
                     .collect(),
                 panel_pages: fp.panel_pages,
+                page_dpi: fp.page_dpi,
                 features: fp.features,
                 seen: Some(stamp),
             })?;
@@ -677,6 +678,7 @@ fn vpdq_fingerprint(
         insets: Vec::new(),
         panels: Vec::new(),
         panel_pages: Vec::new(),
+        page_dpi: Vec::new(),
         features: Vec::new(),
     })
 }

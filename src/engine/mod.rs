@@ -167,6 +167,9 @@ pub struct FileFingerprint {
     pub panels: Vec<(PanelPlace, QuerySegment)>,
     /// The pages (from 1) on which panels were found, blank ones included.
     pub panel_pages: Vec<u32>,
+    /// The resolution each page of a PDF was rendered at, in page order; empty for
+    /// other files.
+    pub page_dpi: Vec<f64>,
 }
 
 impl FileFingerprint {
@@ -281,6 +284,7 @@ pub fn fingerprint_input(
                 features: v.features,
                 panels: Vec::new(),
                 panel_pages: Vec::new(),
+                page_dpi: Vec::new(),
             })
         }
     }
@@ -359,6 +363,7 @@ fn fingerprint_still_keypoints(
         features,
         panels: found.panels,
         panel_pages: if found.laid_out { vec![1] } else { Vec::new() },
+        page_dpi: Vec::new(),
     })
 }
 

@@ -89,6 +89,8 @@ struct Walk<'a> {
     panels: Vec<(PanelPlace, QuerySegment)>,
     panel_pages: Vec<u32>,
     pages: u32,
+    /// The resolution each PDF page was rendered at.
+    page_dpi: Vec<f64>,
 }
 
 /// Segments of one track: a video's collapse held frames, pages are kept one each.
@@ -117,6 +119,7 @@ impl<'a> Walk<'a> {
             panels: Vec::new(),
             panel_pages: Vec::new(),
             pages: 0,
+            page_dpi: Vec::new(),
         }
     }
 
@@ -144,6 +147,7 @@ impl<'a> Walk<'a> {
         }
         if self.sequence == Sequence::Pages {
             self.pages += 1;
+            self.page_dpi.extend(picture.dpi);
             let size = (picture.image.width(), picture.image.height());
             let found = panels_of(
                 &picture.image,
@@ -229,6 +233,7 @@ impl<'a> Walk<'a> {
             features: self.features,
             panels: self.panels,
             panel_pages: self.panel_pages,
+            page_dpi: self.page_dpi,
         }
     }
 }

@@ -176,6 +176,7 @@ pub fn scan_paths(
                     summary.matched_files += !found.matches.is_empty() as usize;
                     matches.extend(found.matches.into_iter().map(|mut m| {
                         m.query.frame_rate = fp.frame_rate;
+                        m.query.dpi = crate::model::page_dpi(&fp.page_dpi, m.query.page);
                         m
                     }));
                     let (status, error) = match (&fp.partial, low_quality) {

@@ -149,6 +149,7 @@ mod tests {
             crops: Vec::new(),
             panels: vec![(place(1), still(panel))],
             panel_pages: vec![1],
+            page_dpi: Vec::new(),
             features: Vec::new(),
             seen: None,
         });
