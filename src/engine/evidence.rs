@@ -308,13 +308,16 @@ fn sequence_frames(name: &str, pattern: &str) -> Option<ImageSequence> {
     })
 }
 
+/// A sequence as its folder holds it now: its digest (hex) and its frames by number.
+type FoundSequence = (String, Vec<(u64, PathBuf)>);
+
 struct Sources<'a> {
     report: &'a ScanReport,
     bank: &'a Bank,
     /// Digest checks done so far, by path: each file is read once.
     cache: Mutex<HashMap<PathBuf, Option<String>>>,
-    /// Sequences found again so far, by name, with their digests: each is read once.
-    sequences: Mutex<HashMap<String, Option<(String, Vec<(u64, PathBuf)>)>>>,
+    /// Sequences found again so far, by name: each is read once.
+    sequences: Mutex<HashMap<String, Option<FoundSequence>>>,
 }
 
 impl Sources<'_> {
@@ -361,14 +364,14 @@ impl Sources<'_> {
             }
             let path = media::pathtext::from_text(p);
             (self.digest_of(&path).as_deref() == Some(digest))
-                .then(|| File::Single(path, record.kind))
+                .then_some(File::Single(path, record.kind))
         });
         found.ok_or_else(|| format!("banked file not found with its digest at {}", record.path()))
     }
 
     /// The sequence named `name` as its folder holds it now: its digest and its frames
     /// by number; `None` when its frames no longer make it.
-    fn sequence(&self, name: &str) -> Option<(String, Vec<(u64, PathBuf)>)> {
+    fn sequence(&self, name: &str) -> Option<FoundSequence> {
         if let Some(known) = self.sequences.lock().ok()?.get(name) {
             return known.clone();
         }
