@@ -682,6 +682,33 @@ impl Bank {
         Ok(index)
     }
 
+    /// [`Bank::feature_index`] in two: the samples of stills and pages and of video
+    /// frames, then those of storyboard panels ([`AssetRecord::is_panel_sample`]), which
+    /// only the panel matcher searches (`matching::match_panels_by_keypoints`), at its
+    /// own threshold.
+    pub fn feature_indexes(&self) -> Result<(FeatureIndex, FeatureIndex), BankError> {
+        let (mut pictures, mut panels) = (FeatureIndex::new(), FeatureIndex::new());
+        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
+            return Ok((pictures, panels));
+        };
+        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| self.rocks(e))?;
+            let id = AssetId::from_key(&key)
+                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
+            let samples = records::decode_features(&value)
+                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
+            let record = self.asset(id)?;
+            let (of_panels, of_pictures): (Vec<FeatureSample>, Vec<FeatureSample>) = samples
+                .into_iter()
+                .partition(|s| record.as_ref().is_some_and(|r| r.is_panel_sample(s.time_s)));
+            pictures.add(id.0, &of_pictures);
+            panels.add(id.0, &of_panels);
+        }
+        pictures.build();
+        panels.build();
+        Ok((pictures, panels))
+    }
+
     /// One segment of a banked asset.
     pub fn segment(&self, seg: SegmentRef) -> Result<Option<Segment>, BankError> {
         Ok(self.segments(seg.asset)?.get(seg.index as usize).copied())

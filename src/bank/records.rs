@@ -133,6 +133,15 @@ impl AssetRecord {
         (page, None)
     }
 
+    /// Whether the keypoint sample at `time_s` is a storyboard panel's: a still is banked
+    /// with one sample a page, timed by its place from 0, then one a panel, timed on
+    /// after the pages (`pages + k` for panel `k`, as `index` banks them).
+    pub fn is_panel_sample(&self, time_s: f64) -> bool {
+        self.kind == MediaKind::Still
+            && !self.panels.is_empty()
+            && time_s.round() >= f64::from(self.segments)
+    }
+
     /// Which picture of the asset a stored segment shows, as a number: a page and its
     /// centre crops share one, each panel has its own. A video's segments (and a single
     /// picture's with its crops) all show picture 0.

@@ -32,7 +32,7 @@ use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label, SegmentRef};
 pub use found::{BankSide, LocalEvidence, Match, QuerySide};
-pub use pages::{match_document, Document};
+pub use pages::{match_document, match_panels_by_keypoints, Document, KeypointQuery};
 use seeds::{seed, seed_weights, specificity, Hit};
 
 /// Thresholds for matching.

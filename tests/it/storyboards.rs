@@ -469,3 +469,103 @@ fn a_pdf_page_rendered_under_the_pixel_limit_gives_its_dpi_on_each_side() {
     let r = scan_with(&env, &limit, &[s(&poster)]);
     check(&matches(&r), "query");
 }
+
+/// The board the keypoint test cuts and collages.
+const BOARD: &str = "tux_woodpecker";
+
+/// Keypoints per panel: a board cut 5 % off the left and the top and resized back (its
+/// hash moves past the radius), and a board pasted 480 pixels wide onto a frame of Sintel,
+/// each meet the banked page's panel that holds it, with page and panel; line art the
+/// boards do not use, and a banked page with its pictures blanked (the template), stay
+/// clean.
+#[test]
+fn a_cut_or_collaged_board_meets_its_banked_panel_by_keypoints() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    let sb = shared.join("media/storyboards");
+    let pages = pages(&shared, "stack3_p");
+    index(&env, &pages.iter().map(String::as_str).collect::<Vec<_>>());
+    let want = layout
+        .panels("stack3")
+        .into_iter()
+        .find(|p| p.board == BOARD)
+        .unwrap();
+    let board = sb.join(format!("boards/{BOARD}.png"));
+    let (w, h) = image::image_dimensions(&board).unwrap();
+    let cut = env.path("cut.jpg");
+    let (x0, y0) = (w * 5 / 100, h * 5 / 100);
+    convert(&[
+        s(&board),
+        "-crop",
+        &format!("{}x{}+{x0}+{y0}", w - x0, h - y0),
+        "+repage",
+        "-resize",
+        &format!("{w}x{h}!"),
+        "-quality",
+        "85",
+        s(&cut),
+    ]);
+    let frame = env.path("sintel.png");
+    crate::common::ffmpeg(&[
+        "-ss",
+        "15",
+        "-i",
+        &crate::common::media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4"),
+        "-frames:v",
+        "1",
+        s(&frame),
+    ]);
+    let collage = env.path("collage.jpg");
+    convert(&[
+        s(&frame),
+        "(",
+        s(&board),
+        "-resize",
+        "480x360",
+        ")",
+        "-geometry",
+        "+328+60",
+        "-composite",
+        "-quality",
+        "85",
+        s(&collage),
+    ]);
+    for (delivered, inset) in [(&cut, false), (&collage, true)] {
+        let r = scan(&env, &[s(delivered)]);
+        let found = matches(&r);
+        let hit = found
+            .iter()
+            .find(|m| {
+                m["bank_asset"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("stack3_p{:02}.png", want.page))
+                    && panel_of(&m["bank_asset"]).is_some_and(|b| near(b, want.rect, 3))
+            })
+            .unwrap_or_else(|| panic!("{}: {found:#?}", delivered.display()));
+        assert!(hit["local"]["keypoints"].as_u64().unwrap() >= 47, "{hit:#}");
+        assert_eq!(hit["query_inset"].is_object(), inset, "{hit:#}");
+        assert_eq!(found.len(), 1, "{found:#?}");
+    }
+
+    let blank_page = env.path("template.png");
+    let mut cmd = vec![pages[0].clone(), "-fill".into(), "white".into()];
+    for p in layout.panels("stack3").iter().filter(|p| p.page == 1) {
+        let [x, y, w, h] = p.rect;
+        cmd.push("-draw".into());
+        cmd.push(format!("rectangle {x},{y} {},{}", x + w - 1, y + h - 1));
+    }
+    cmd.push(s(&blank_page).to_string());
+    convert(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+    let lineart = shared.join("media/stills/lineart");
+    let r = scan(
+        &env,
+        &[
+            s(&blank_page),
+            s(&lineart.join("elephant.png")),
+            s(&lineart.join("rocket.png")),
+        ],
+    );
+    assert_eq!(r.code, 0, "{:#}", r.report["matches"]);
+}
