@@ -264,6 +264,7 @@ fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
             crops: Vec::new(),
             panels: Vec::new(),
             panel_pages: Vec::new(),
+            page_dpi: Vec::new(),
             features: Vec::new(),
             segments,
             seen: None,

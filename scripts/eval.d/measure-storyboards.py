@@ -8,6 +8,11 @@ banked board, and for timed cases within 0.25 s of the truth):
   relaid-png      the 4 Storyboarder-style pages against the 7 banked Storyboard Pro pages
   relaid-pdf      grid6.pdf against banked stack3.pdf
   single-panel    each of the 16 boards alone, JPEG q85, against the banked pages
+  cut-panel       each board cut 5-10 % off one or two sides (5 % left and top, 8 % left,
+                  10 % right and bottom, 7 % top, in turn), resized back, JPEG q85, alone
+  cut-panel-page  each grid6 page with every panel's board so cut and resized to its box
+  collage         each board resized to 480 px wide (its aspect kept) and pasted onto a
+                  frame of Sintel (848x480), left or right in turn, JPEG q85
   mixed-page      each grid6 page with every other panel replaced by other line art
   scanned-page    each grid6 page turned +1.5 and -2 degrees, tinted, greyscale, JPEG 70
   animatic-pdf    the animatic against banked stack3.pdf (16 shots, seconds checked)
@@ -183,6 +188,80 @@ def main():
         false = sum(1 for m in matches
                     if bank_board(truth, m) != os.path.basename(m["query"]["path"])[:-4])
         row(results, "single-panel", "board", found, len(singles), false)
+
+        # cut-panel, cut-panel-page, collage
+        cuts = [("5lt", 0.05, 0.05, 0, 0), ("8l", 0.08, 0, 0, 0),
+                ("10rb", 0, 0, 0.10, 0.10), ("7t", 0, 0.07, 0, 0)]
+        os.makedirs(os.path.join(work, "cut"))
+        cut_of = {}
+        for i, b in enumerate(truth.layout["boards"]):
+            name, left, top, right, bottom = cuts[i % len(cuts)]
+            w, h = b["size"]
+            x0, y0 = round(w * left), round(h * top)
+            cw, ch = w - x0 - round(w * right), h - y0 - round(h * bottom)
+            out = os.path.join(work, "cut", f"{b['id']}_{name}.jpg")
+            sh("convert", os.path.join(SB, b["file"]), "-crop", f"{cw}x{ch}+{x0}+{y0}",
+               "+repage", "-resize", f"{w}x{h}!", "-quality", "85", out)
+            cut_of[b["id"]] = out
+        matches = scan(bank_png, work, *cut_of.values())
+        found = 0
+        for board, out in cut_of.items():
+            ok = any(os.path.basename(m["query"]["path"]) == os.path.basename(out)
+                     and bank_board(truth, m) == board for m in matches)
+            found += ok
+            cases_out.append(("cut-panel", board, ok))
+        false = sum(1 for m in matches
+                    if bank_board(truth, m) != os.path.basename(m["query"]["path"]).rsplit("_", 1)[0])
+        row(results, "cut-panel", "board", found, len(cut_of), false)
+
+        cut_pages = []
+        for f in grid6_png:
+            n = int(f[-6:-4])
+            out = os.path.join(work, "cut-page", os.path.basename(f))
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            cmd = ["convert", f]
+            for page, board, (x, y, w, h) in (p for p in truth.panels("grid6") if p[0] == n):
+                cmd += ["(", cut_of[board], "-resize", f"{w}x{h}!", ")", "-geometry",
+                        f"+{x}+{y}", "-composite"]
+            sh(*cmd, out)
+            cut_pages.append(out)
+        matches = scan(bank_png, work, *cut_pages)
+        hits = []
+        for f in cut_pages:
+            n = int(f[-6:-4])
+            for page, board, box in truth.panels("grid6"):
+                if page == n:
+                    hits.append((board, any(
+                        os.path.basename(m["query"]["path"]) == os.path.basename(f)
+                        and panel(m["query"]) is not None and near(panel(m["query"]), box)
+                        and bank_board(truth, m) == board for m in matches)))
+        false = sum(1 for m in matches if bank_board(truth, m) is None
+                    or truth.board_at("grid6", int(m["query"]["path"][-6:-4]),
+                                      panel(m["query"])) != bank_board(truth, m))
+        row(results, "cut-panel-page", "panel", sum(ok for _, ok in hits), len(hits), false)
+        cases_out += [("cut-panel-page", b, ok) for b, ok in hits]
+
+        sintel = os.path.join(SHARED, "media", "video", "sintel", "mangomm_sintel_848x480_26s.mp4")
+        background = os.path.join(work, "collage-bg.png")
+        sh("ffmpeg", "-v", "error", "-ss", "15", "-i", sintel, "-frames:v", "1", background)
+        collages = []
+        os.makedirs(os.path.join(work, "collage"))
+        for i, b in enumerate(truth.layout["boards"]):
+            out = os.path.join(work, "collage", f"{b['id']}.jpg")
+            at = "+40+60" if i % 2 == 0 else "+328+60"
+            sh("convert", background, "(", os.path.join(SB, b["file"]), "-resize", "480x360",
+               ")", "-geometry", at, "-composite", "-quality", "85", out)
+            collages.append((b["id"], out))
+        matches = scan(bank_png, work, *[o for _, o in collages])
+        found = 0
+        for board, out in collages:
+            ok = any(os.path.basename(m["query"]["path"]) == os.path.basename(out)
+                     and bank_board(truth, m) == board for m in matches)
+            found += ok
+            cases_out.append(("collage", board, ok))
+        false = sum(1 for m in matches
+                    if bank_board(truth, m) != os.path.basename(m["query"]["path"])[:-4])
+        row(results, "collage", "board", found, len(collages), false)
 
         # mixed-page: every other panel of each grid6 page replaced by other line art
         lineart = os.path.join(SHARED, "media", "stills", "lineart")

@@ -208,6 +208,8 @@ pub struct NewAsset {
     pub panels: Vec<(PanelPlace, Segment)>,
     /// Pages on which panels were found, blank ones included ([`AssetRecord::panel_pages`]).
     pub panel_pages: Vec<u32>,
+    /// The resolution each page of a PDF was rendered at ([`AssetRecord::page_dpi`]).
+    pub page_dpi: Vec<f64>,
     /// Keypoints of sampled frames, for banks with `local_features`; empty otherwise.
     pub features: Vec<FeatureSample>,
     /// The file as the walk saw it, recorded under `path` in the same batch so a rerun
@@ -250,6 +252,7 @@ impl NewAsset {
             provenance: vec![first],
             panels: self.panels.iter().map(|(place, _)| *place).collect(),
             panel_pages: self.panel_pages.clone(),
+            page_dpi: self.page_dpi.clone(),
         }
     }
 
@@ -677,6 +680,33 @@ impl Bank {
         }
         index.build();
         Ok(index)
+    }
+
+    /// [`Bank::feature_index`] in two: the samples of stills and pages and of video
+    /// frames, then those of storyboard panels ([`AssetRecord::is_panel_sample`]), which
+    /// only the panel matcher searches (`matching::match_panels_by_keypoints`), at its
+    /// own threshold.
+    pub fn feature_indexes(&self) -> Result<(FeatureIndex, FeatureIndex), BankError> {
+        let (mut pictures, mut panels) = (FeatureIndex::new(), FeatureIndex::new());
+        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
+            return Ok((pictures, panels));
+        };
+        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| self.rocks(e))?;
+            let id = AssetId::from_key(&key)
+                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
+            let samples = records::decode_features(&value)
+                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
+            let record = self.asset(id)?;
+            let (of_panels, of_pictures): (Vec<FeatureSample>, Vec<FeatureSample>) = samples
+                .into_iter()
+                .partition(|s| record.as_ref().is_some_and(|r| r.is_panel_sample(s.time_s)));
+            pictures.add(id.0, &of_pictures);
+            panels.add(id.0, &of_panels);
+        }
+        pictures.build();
+        panels.build();
+        Ok((pictures, panels))
     }
 
     /// One segment of a banked asset. Decodes that record alone: a hit's lookup must not

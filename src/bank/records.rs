@@ -49,6 +49,11 @@ pub struct AssetRecord {
     /// out as storyboards, whose template alone must never count as evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panel_pages: Vec<u32>,
+    /// The resolution each page of a PDF was rendered at (150 dpi, or lower for a page
+    /// past the pixel limit), in page order, so that boxes in the page's pixels can be
+    /// read against the document; empty for other files and in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_dpi: Vec<f64>,
 }
 
 impl AssetRecord {
@@ -126,6 +131,15 @@ impl AssetRecord {
             .filter(|_| pages)
             .map(|(_, range)| (index - range.start) as u32 + 1);
         (page, None)
+    }
+
+    /// Whether the keypoint sample at `time_s` is a storyboard panel's: a still is banked
+    /// with one sample a page, timed by its place from 0, then one a panel, timed on
+    /// after the pages (`pages + k` for panel `k`, as `index` banks them).
+    pub fn is_panel_sample(&self, time_s: f64) -> bool {
+        self.kind == MediaKind::Still
+            && !self.panels.is_empty()
+            && time_s.round() >= f64::from(self.segments)
     }
 
     /// Which picture of the asset a stored segment shows, as a number: a page and its

@@ -19,6 +19,7 @@ fn asset(digest_byte: u8, hashes: &[&str]) -> NewAsset {
         crops: Vec::new(),
         panels: Vec::new(),
         panel_pages: Vec::new(),
+        page_dpi: Vec::new(),
         features: Vec::new(),
         segments: hashes
             .iter()

@@ -424,7 +424,7 @@ fn commit(
             record_path(bank, id, file, opts, summary)?;
             restate(bank, Some(id), file, opts, summary)?;
         }
-        Outcome::New(fp) => {
+        Outcome::New(mut fp) => {
             // The same bytes may have arrived twice in one batch.
             if let Some(id) = bank.asset_by_digest(&fp.digest)? {
                 record_path(bank, id, file, opts, summary)?;
@@ -432,6 +432,7 @@ fn commit(
             }
             let segments = fp.bank_segments();
             summary.segments_added += segments.len();
+            let features = super::panels::banked_samples(&mut fp);
             let usable = fp
                 .best_quality()
                 .is_some_and(|q| q >= floor.floor_for(fp.kind == MediaKind::Video));
@@ -455,7 +456,8 @@ fn commit(
                     .map(|(place, q)| (place, q.segment))
                     .collect(),
                 panel_pages: fp.panel_pages,
-                features: fp.features,
+                page_dpi: fp.page_dpi,
+                features,
                 seen: Some(stamp),
             })?;
             summary.added += 1;
@@ -677,6 +679,8 @@ fn vpdq_fingerprint(
         insets: Vec::new(),
         panels: Vec::new(),
         panel_pages: Vec::new(),
+        panel_features: Vec::new(),
+        page_dpi: Vec::new(),
         features: Vec::new(),
     })
 }

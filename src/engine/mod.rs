@@ -167,6 +167,12 @@ pub struct FileFingerprint {
     pub panels: Vec<(PanelPlace, QuerySegment)>,
     /// The pages (from 1) on which panels were found, blank ones included.
     pub panel_pages: Vec<u32>,
+    /// Each of `panels`' keypoints, in the same order, when keypoints were asked for
+    /// (`Sampling::feature_step_s` set); empty otherwise.
+    pub panel_features: Vec<FeatureSample>,
+    /// The resolution each page of a PDF was rendered at, in page order; empty for
+    /// other files.
+    pub page_dpi: Vec<f64>,
 }
 
 impl FileFingerprint {
@@ -281,6 +287,8 @@ pub fn fingerprint_input(
                 features: v.features,
                 panels: Vec::new(),
                 panel_pages: Vec::new(),
+                panel_features: Vec::new(),
+                page_dpi: Vec::new(),
             })
         }
     }
@@ -334,16 +342,18 @@ fn fingerprint_still_keypoints(
         .collect();
     let query = still_query_segment(&fp);
     let source = panels::source_size(bytes).unwrap_or((img.width(), img.height()));
-    let mut found =
-        media::catch_decoder_panic(|| Ok(panels::panels_of(&img, 1, source, params, &[])))?;
+    let mut found = media::catch_decoder_panic(|| {
+        Ok(panels::panels_of(&img, 1, source, params, &[], keypoints))
+    })?;
     if found.laid_out && source != (img.width(), img.height()) {
         // A JPEG page was shrunk as it was decoded, which suits one hash of the whole
         // page but costs each panel the detail that tells it: a panel is a fifth of a
         // page across. A storyboard page is decoded again in full for its panels.
         drop(img);
         let full = media::decode_still(bytes, limits, media::StillScale::Full)?;
-        found =
-            media::catch_decoder_panic(|| Ok(panels::panels_of(&full, 1, source, params, &[])))?;
+        found = media::catch_decoder_panic(|| {
+            Ok(panels::panels_of(&full, 1, source, params, &[], keypoints))
+        })?;
     }
     Ok(FileFingerprint {
         digest,
@@ -359,6 +369,8 @@ fn fingerprint_still_keypoints(
         features,
         panels: found.panels,
         panel_pages: if found.laid_out { vec![1] } else { Vec::new() },
+        panel_features: found.samples,
+        page_dpi: Vec::new(),
     })
 }
 

@@ -2,14 +2,18 @@
 //! still of its own, so that a panel cut out, moved to another page or laid out anew is
 //! found, and so that the page's template is never the evidence.
 
+use std::borrow::Cow;
+
 use image::{DynamicImage, GenericImageView};
 
-use super::still_query_segment;
+use super::{still_query_segment, FileFingerprint};
 use crate::fingerprint::inset::Rect;
+use crate::fingerprint::keypoints::{still_sample, FeatureSample};
 use crate::fingerprint::panels::{find_panels, upright, Panel};
 use crate::fingerprint::{fingerprint_still, FingerprintParams};
-use crate::matching::QuerySegment;
+use crate::matching::{KeypointQuery, QuerySegment};
 use crate::media::frames::Placed;
+use crate::media::MediaKind;
 use crate::model::{PanelBox, PanelPlace};
 
 /// What the panel finder made of one page.
@@ -17,6 +21,9 @@ use crate::model::{PanelBox, PanelPlace};
 pub(super) struct PagePanels {
     /// The panels with a drawing in them, fingerprinted.
     pub panels: Vec<(PanelPlace, QuerySegment)>,
+    /// Each of `panels`' keypoints (one sample a panel, in the same order, its time 0),
+    /// when asked for; empty otherwise.
+    pub samples: Vec<FeatureSample>,
     /// Panels were found on the page, blank ones included: it is laid out as a storyboard.
     pub laid_out: bool,
 }
@@ -29,12 +36,17 @@ pub(super) struct PagePanels {
 /// found where one of them is drawn is fingerprinted from the embedded pixels (the
 /// export's own, before the page was rendered), and an embedded picture the finder did
 /// not see (a page with no frames drawn) is a panel of its own.
+///
+/// With `keypoints`, each panel's keypoints too, taken from the same pixels as its hash:
+/// a panel cut on a side, or collaged into another picture, keeps its corners where its
+/// hash moves.
 pub(super) fn panels_of(
     page: &DynamicImage,
     number: u32,
     source: (u32, u32),
     params: &FingerprintParams,
     placed: &[Placed],
+    keypoints: bool,
 ) -> PagePanels {
     if !params.panels || (placed.is_empty() && !mostly_paper(page)) {
         return PagePanels::default();
@@ -69,16 +81,22 @@ pub(super) fn panels_of(
         crop_variants: Vec::new(),
         ..params.clone()
     };
+    let mut samples = Vec::new();
     let panels = found
         .iter()
         .enumerate()
         .filter(|(_, (panel, _))| !panel.blank)
         .map(|(i, (panel, embedded))| {
             let r = panel.rect;
-            let fp = match embedded {
-                Some(image) => fingerprint_still(image, &plain),
-                None => fingerprint_still(&upright(page, panel), &plain),
+            let picture = match embedded {
+                Some(image) => Cow::Borrowed(*image),
+                None => Cow::Owned(upright(page, panel)),
             };
+            let fp = fingerprint_still(&picture, &plain);
+            if keypoints {
+                // A panel has no bars: its frame is not part of it.
+                samples.push(still_sample(&picture, 0.0, None));
+            }
             let place = PanelPlace {
                 page: number,
                 panel: i as u32 + 1,
@@ -94,8 +112,61 @@ pub(super) fn panels_of(
         .collect();
     PagePanels {
         panels,
+        samples,
         laid_out: !found.is_empty(),
     }
+}
+
+/// The keypoint samples a still is banked with: one a page (timed by its place, from
+/// 0), then one a panel, in the order of the asset's panels, timed on after the pages
+/// (`pages + k` for panel `k`): the matcher tells a panel's sample from a page's by it
+/// (`matching::pages`). Panels' samples are left out unless there is one a page and
+/// one a panel, so that the count never misplaces one. Takes `fp`'s samples.
+pub(super) fn banked_samples(fp: &mut FileFingerprint) -> Vec<FeatureSample> {
+    let mut samples = std::mem::take(&mut fp.features);
+    let panels = std::mem::take(&mut fp.panel_features);
+    let pages = fp.segments.len();
+    let aligned = fp.kind == MediaKind::Still
+        && samples.len() == pages
+        && samples
+            .iter()
+            .enumerate()
+            .all(|(i, s)| s.time_s == i as f64)
+        && panels.len() == fp.panels.len();
+    if aligned {
+        samples.extend(panels.into_iter().enumerate().map(|(k, mut s)| {
+            s.time_s = (pages + k) as f64;
+            s
+        }));
+    }
+    samples
+}
+
+/// What a delivered still is searched by for banked panels ([`match_panels_by_keypoints`]):
+/// each of its panels, then each of `samples`, its pages' own keypoints (those of pages
+/// laid out as storyboards already left out: mostly template).
+///
+/// [`match_panels_by_keypoints`]: crate::matching::match_panels_by_keypoints
+pub(super) fn keypoint_queries<'a>(
+    fp: &'a FileFingerprint,
+    samples: &'a [FeatureSample],
+) -> Vec<KeypointQuery<'a>> {
+    let several = fp.segments.len() > 1;
+    let panels = fp
+        .panels
+        .iter()
+        .zip(&fp.panel_features)
+        .map(|((place, _), sample)| KeypointQuery {
+            place: Some(*place),
+            page: Some(place.page),
+            sample,
+        });
+    let pages = samples.iter().map(|sample| KeypointQuery {
+        place: None,
+        page: several.then_some(sample.time_s as u32 + 1),
+        sample,
+    });
+    panels.chain(pages).collect()
 }
 
 /// A still's size as its header gives it, which the decoded picture may be under (a

@@ -89,6 +89,9 @@ struct Walk<'a> {
     panels: Vec<(PanelPlace, QuerySegment)>,
     panel_pages: Vec<u32>,
     pages: u32,
+    panel_features: Vec<FeatureSample>,
+    /// The resolution each PDF page was rendered at.
+    page_dpi: Vec<f64>,
 }
 
 /// Segments of one track: a video's collapse held frames, pages are kept one each.
@@ -117,6 +120,8 @@ impl<'a> Walk<'a> {
             panels: Vec::new(),
             panel_pages: Vec::new(),
             pages: 0,
+            panel_features: Vec::new(),
+            page_dpi: Vec::new(),
         }
     }
 
@@ -144,6 +149,7 @@ impl<'a> Walk<'a> {
         }
         if self.sequence == Sequence::Pages {
             self.pages += 1;
+            self.page_dpi.extend(picture.dpi);
             let size = (picture.image.width(), picture.image.height());
             let found = panels_of(
                 &picture.image,
@@ -151,11 +157,13 @@ impl<'a> Walk<'a> {
                 size,
                 self.params,
                 &picture.placed,
+                self.sampling.feature_step_s.is_some(),
             );
             if found.laid_out {
                 self.panel_pages.push(self.pages);
             }
             self.panels.extend(found.panels);
+            self.panel_features.extend(found.samples);
         }
         if self.sequence == Sequence::Pages && self.sampling.feature_step_s.is_some() {
             // A page is a still: one sample, its page number for a time.
@@ -229,6 +237,8 @@ impl<'a> Walk<'a> {
             features: self.features,
             panels: self.panels,
             panel_pages: self.panel_pages,
+            panel_features: self.panel_features,
+            page_dpi: self.page_dpi,
         }
     }
 }

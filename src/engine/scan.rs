@@ -4,11 +4,14 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
+use super::panels::keypoint_queries;
 use super::{fingerprint_file, in_batches, numbered, Context, Work};
 use crate::bank::{Bank, BankError, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
-use crate::matching::{match_document, match_file_and_insets, Document, MatchOptions};
+use crate::matching::{
+    match_document, match_file_and_insets, match_panels_by_keypoints, Document, MatchOptions,
+};
 use crate::media::{self, DecodeLimits, MediaKind};
 use crate::model::Shard;
 use crate::report::{
@@ -62,15 +65,17 @@ pub fn scan_paths(
     // has some to meet them; they are loaded into memory once, and only when there is
     // something to scan.
     let may_hold_pictures = !found.archives.is_empty() || !found.files.is_empty();
-    let features = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) if may_hold_pictures => bank.feature_index()?,
-        _ => FeatureIndex::new(),
+    // Storyboard panels' keypoints are an index of their own, searched at their own
+    // threshold by the panel matcher only.
+    let (features, panel_features) = match (opts.sampling.feature_step_s, &params.local_features) {
+        (Some(_), Some(_)) if may_hold_pictures => bank.feature_indexes()?,
+        _ => (FeatureIndex::new(), FeatureIndex::new()),
     };
     let base_sampling = super::Sampling {
         feature_step_s: opts
             .sampling
             .feature_step_s
-            .filter(|_| !features.is_empty()),
+            .filter(|_| !features.is_empty() || !panel_features.is_empty()),
         ..opts.sampling
     };
 
@@ -129,6 +134,16 @@ pub fn scan_paths(
                             }
                             .and_then(|mut found| {
                                 if fp.kind == MediaKind::Still {
+                                    // Banked panels first, so that a match names them.
+                                    let queries = keypoint_queries(&fp, &samples);
+                                    match_panels_by_keypoints(
+                                        bank,
+                                        [&features, &panel_features],
+                                        &file.display,
+                                        &queries,
+                                        &mut found,
+                                        &matching,
+                                    )?;
                                     match_still_by_keypoints(
                                         bank,
                                         &features,
@@ -176,6 +191,7 @@ pub fn scan_paths(
                     summary.matched_files += !found.matches.is_empty() as usize;
                     matches.extend(found.matches.into_iter().map(|mut m| {
                         m.query.frame_rate = fp.frame_rate;
+                        m.query.dpi = crate::model::page_dpi(&fp.page_dpi, m.query.page);
                         m
                     }));
                     let (status, error) = match (&fp.partial, low_quality) {
@@ -274,7 +290,7 @@ pub fn scan_paths(
             common_assets: matching.common_assets,
             insets: opts.sampling.looks_for_insets(),
             local_features: if base_sampling.feature_step_s.is_some() {
-                features.len()
+                features.len() + panel_features.len()
             } else {
                 0
             },

@@ -301,6 +301,8 @@ pub(super) fn fingerprint_sequence(
         features,
         panels: Vec::new(),
         panel_pages: Vec::new(),
+        panel_features: Vec::new(),
+        page_dpi: Vec::new(),
     })
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::bank::AssetRecord;
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::Dihedral;
-use crate::model::{Label, PanelBox, Provenance};
+use crate::model::{page_dpi, Label, PanelBox, Provenance};
 
 /// One piece of delivered material that matches one banked asset.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -101,6 +101,11 @@ pub struct QuerySide {
     /// The storyboard panel that matched, in the page's pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panel: Option<PanelBox>,
+    /// The resolution a PDF page was rendered at, so that its pixels (the panel's box)
+    /// can be read against the document: 150, or lower for a page past the pixel limit.
+    /// `None` for other files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpi: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,6 +132,9 @@ pub struct BankSide {
     /// The banked storyboard panel that matched, in its page's pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub panel: Option<PanelBox>,
+    /// The resolution the banked PDF page was rendered at, as on the delivered side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpi: Option<f64>,
 }
 
 impl BankSide {
@@ -149,6 +157,7 @@ impl BankSide {
             },
             page: None,
             panel: None,
+            dpi: page_dpi(&asset.page_dpi, None),
         }
     }
 
@@ -158,6 +167,7 @@ impl BankSide {
         let (page, panel) = asset.place_of(index);
         self.page = page;
         self.panel = panel.map(|p| p.rect);
+        self.dpi = page_dpi(&asset.page_dpi, page);
         self
     }
 }

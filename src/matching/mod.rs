@@ -32,7 +32,7 @@ use crate::fingerprint::{Dihedral, FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label, SegmentRef};
 pub use found::{BankSide, LocalEvidence, Match, QuerySide};
-pub use pages::{match_document, Document};
+pub use pages::{match_document, match_panels_by_keypoints, Document, KeypointQuery};
 use seeds::{seed, seed_weights, specificity, Hit};
 
 /// Thresholds for matching.
@@ -309,6 +309,7 @@ pub fn match_file(
                     frame_rate: None,
                     page: None,
                     panel: None,
+                    dpi: None,
                 },
                 bank_asset: side(start_s, end_s).at(asset, best.seg.index),
                 score: score_for_distance(best.distance),
@@ -431,6 +432,7 @@ fn align_videos(
                     frame_rate: None,
                     page: None,
                     panel: None,
+                    dpi: None,
                 },
                 bank_asset: side(Some(run.bank_start_s), Some(run.bank_end_s)),
                 score: fraction.min(1.0) * score_for_distance(run.median_distance),
@@ -537,6 +539,7 @@ fn video_against_still(
                 frame_rate: None,
                 page: None,
                 panel: None,
+                dpi: None,
             },
             bank_asset: side(None, None),
             score: score_for_distance(median),
@@ -612,6 +615,7 @@ mod tests {
                 crops: Vec::new(),
                 panels: Vec::new(),
                 panel_pages: Vec::new(),
+                page_dpi: Vec::new(),
                 features: Vec::new(),
                 seen: None,
             });

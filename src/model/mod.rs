@@ -11,5 +11,5 @@ mod shard;
 
 pub use ids::{AssetId, SegmentRef};
 pub use label::{Label, Provenance, ProvenanceAction};
-pub use place::{PanelBox, PanelPlace};
+pub use place::{page_dpi, PanelBox, PanelPlace};
 pub use shard::{Shard, ShardParseError};

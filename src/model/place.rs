@@ -11,6 +11,16 @@ pub struct PanelBox {
     pub h: u32,
 }
 
+/// The resolution page `page` (from 1) of a PDF was rendered at, from `dpi`, one per
+/// page in order (empty for other files). With no page named, the file's one page.
+pub fn page_dpi(dpi: &[f64], page: Option<u32>) -> Option<f64> {
+    match page {
+        Some(p) => dpi.get((p as usize).checked_sub(1)?).copied(),
+        None if dpi.len() == 1 => Some(dpi[0]),
+        None => None,
+    }
+}
+
 /// A panel of a storyboard page: the page (from 1; a file of one picture is page 1),
 /// its place in reading order on the page (from 1), and its box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

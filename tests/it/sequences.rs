@@ -461,3 +461,136 @@ fn sequence_frames_hash_within_a_few_bits_of_the_same_pictures_as_stills() {
     assert!(max(&pdq_bits) <= 2 && mean(&pdq_bits) < 0.5, "{pdq_bits:?}");
     assert!(mean(&secondary_bits) < 8.0, "{secondary_bits:?}");
 }
+
+/// The pictures of one `<tr>` of an HTML report's first table of frames (after its
+/// header row), decoded, with the row's text outside them.
+fn row_pictures(html: &str, row: usize) -> (Vec<image::RgbImage>, String) {
+    let tr = html
+        .split("<table class=\"frames\">")
+        .nth(1)
+        .and_then(|table| table.split("<tr><th>").nth(row + 1))
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no row {row}: {html}"));
+    let mut text = String::new();
+    let mut pictures = Vec::new();
+    for (i, part) in tr.split("data:image/jpeg;base64,").enumerate() {
+        let (data, rest) = if i == 0 {
+            ("", part)
+        } else {
+            part.split_once('"').unwrap()
+        };
+        if !data.is_empty() {
+            let jpeg = base64_decode(data);
+            pictures.push(image::load_from_memory(&jpeg).unwrap().to_rgb8());
+        }
+        text.push_str(rest);
+    }
+    (pictures, text)
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = text.bytes().filter(|&c| c != b'=').map(value).collect();
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &d)| n | u32::from(d) << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+/// Mean absolute difference per channel between `thumb` and frame `number` of the
+/// sequence in `dir`, brought to the thumbnail's size.
+fn frame_difference(thumb: &image::RgbImage, dir: &str, number: u64) -> f64 {
+    let frame = image::open(Path::new(dir).join(format!("shot010.{number:04}.png")))
+        .unwrap()
+        .resize_exact(
+            thumb.width(),
+            thumb.height(),
+            image::imageops::FilterType::Triangle,
+        )
+        .to_rgb8();
+    let sum: u64 = frame
+        .as_raw()
+        .iter()
+        .zip(thumb.as_raw())
+        .map(|(&a, &b)| u64::from(a.abs_diff(b)))
+        .sum();
+    sum as f64 / thumb.as_raw().len() as f64
+}
+
+/// Asserts that `thumb` shows frame `number` of the `count` frames in `dir`: it is no
+/// further from that frame than from any other (within JPEG's noise), and close to it.
+fn assert_shows_frame(thumb: &image::RgbImage, dir: &str, number: u64, count: u64) {
+    let expected = frame_difference(thumb, dir, number);
+    let (best, best_diff) = (1..=count)
+        .map(|n| (n, frame_difference(thumb, dir, n)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert!(
+        expected < 6.0 && expected <= best_diff + 0.5,
+        "{dir}: frame {number} differs by {expected:.2}, frame {best} by {best_diff:.2}"
+    );
+}
+
+/// Truth: the banked sequence is 10–14 s of the film, the delivered one its 11–13 s, so
+/// each delivered frame `n` is banked frame `n + 24`. The HTML report's pictures are
+/// the frames at the match's times (`first + t × 24`), and once a banked frame is
+/// replaced the banked side has no picture rather than a wrong one.
+#[test]
+fn html_report_shows_the_frames_of_a_matched_sequence_and_none_once_changed() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let film = bbb(&shared);
+    let banked = frames_of(&env, &film, "10", "4", "bank/sh010");
+    index(&env, &[&banked]);
+    let delivered = frames_of(&env, &film, "11", "2", "delivery/sh020");
+    let html_path = env.path("r.html");
+    let html_args = ["--html", s(&html_path)];
+
+    let (code, report) = scan(&env, &html_args, &[&delivered]);
+    assert_eq!(code, 1, "{report:#}");
+    let m = &report["matches"][0];
+    assert_eq!(report["matches"].as_array().unwrap().len(), 1, "{report:#}");
+    let frame = |t: &Value| 1 + (t.as_f64().unwrap() * 24.0 + 1e-3).floor() as u64;
+    let (query_frame, bank_frame) = (
+        frame(&m["query"]["start_s"]),
+        frame(&m["bank_asset"]["start_s"]),
+    );
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let (pictures, text) = row_pictures(&html, 1);
+    assert!(text.starts_with("start</th>"), "{text}");
+    assert_eq!(pictures.len(), 2, "{text}");
+    assert_shows_frame(&pictures[0], &delivered, query_frame, 48);
+    assert_shows_frame(&pictures[1], &banked, bank_frame, 96);
+    assert!(bank_frame.abs_diff(query_frame + 24) <= 1, "{m:#}");
+
+    // A banked frame replaced by its neighbour: the sequence is no longer the one banked.
+    std::fs::copy(
+        Path::new(&banked).join("shot010.0049.png"),
+        Path::new(&banked).join("shot010.0050.png"),
+    )
+    .unwrap();
+    let (code, _) = scan(&env, &html_args, &[&delivered]);
+    assert_eq!(code, 1);
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let (pictures, text) = row_pictures(&html, 1);
+    assert_eq!(pictures.len(), 1, "{text}");
+    assert_shows_frame(&pictures[0], &delivered, query_frame, 48);
+    assert!(
+        text.contains("no picture: banked file not found with its digest"),
+        "{text}"
+    );
+}

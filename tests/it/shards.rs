@@ -537,6 +537,7 @@ fn merge_benchmark() {
                 crops: Vec::new(),
                 panels: Vec::new(),
                 panel_pages: Vec::new(),
+                page_dpi: Vec::new(),
                 features: Vec::new(),
                 segments,
                 seen: None,

@@ -343,3 +343,229 @@ fn the_review_page_shows_the_banked_pdf_page_with_both_panels_outlined() {
         "the PDF page named"
     );
 }
+
+/// A one-page PDF that draws `png`'s picture (grey) over a page `scale` times the size
+/// the shared pages have at 150 dpi, with the picture's own pixels embedded: a poster
+/// of a storyboard page.
+fn poster_pdf(png: &Path, scale: f64) -> (Vec<u8>, [f64; 2]) {
+    let img = image::open(png).unwrap().to_luma8();
+    let (w, h) = (img.width(), img.height());
+    let page = [
+        f64::from(w) * 72.0 / 150.0 * scale,
+        f64::from(h) * 72.0 / 150.0 * scale,
+    ];
+    let content = format!("q {} 0 0 {} 0 0 cm /Im1 Do Q", page[0], page[1]);
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let mut object = |out: &mut Vec<u8>, head: String, stream: Option<&[u8]>| {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{head}\n", offsets.len()).as_bytes());
+        if let Some(bytes) = stream {
+            out.extend_from_slice(b"stream\n");
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(b"\nendstream\n");
+        }
+        out.extend_from_slice(b"endobj\n");
+    };
+    object(&mut out, "<< /Type /Catalog /Pages 2 0 R >>".into(), None);
+    object(
+        &mut out,
+        "<< /Type /Pages /Count 1 /Kids [3 0 R] >>".into(),
+        None,
+    );
+    let page_object = format!(
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {} {}] /Resources << /XObject << /Im1 5 0 R >> >> /Contents 4 0 R >>",
+        page[0], page[1]
+    );
+    object(&mut out, page_object, None);
+    let content_head = format!("<< /Length {} >>", content.len());
+    object(&mut out, content_head, Some(content.as_bytes()));
+    let image_head = format!(
+        "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Length {} >>",
+        img.as_raw().len()
+    );
+    object(&mut out, image_head, Some(img.as_raw()));
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes(),
+    );
+    for o in &offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    let trailer = format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        offsets.len() + 1
+    );
+    out.extend_from_slice(trailer.as_bytes());
+    (out, page)
+}
+
+/// A storyboard page printed as a poster 4 times its size: at 150 dpi it would be 34
+/// megapixels, so under `--max-megapixels 10` it is rendered coarser. Each side of a
+/// match on it gives the `dpi` it was rendered at, with which its panel's box in pixels
+/// lands on the panel's place in the PDF's points (4 × the shared page's `box_pt`); a
+/// PNG's side has none.
+#[test]
+fn a_pdf_page_rendered_under_the_pixel_limit_gives_its_dpi_on_each_side() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    let png = shared.join("media/storyboards/pages/stack3_p01.png");
+    let (bytes, page_pt) = poster_pdf(&png, 4.0);
+    let poster = env.write("poster.pdf", &bytes);
+    let limit = ["--max-megapixels", "10"];
+    let db = env.db();
+    let mut args = vec!["index", "--db", s(&db)];
+    args.extend_from_slice(&limit);
+    args.push(s(&poster));
+    crate::common::expect_code(&env.run(&args), 0);
+    // Where the PDF draws panel 1, in points from the top left, and what 150 dpi would
+    // have made of the page.
+    let first = &layout.0["layouts"]["stack3"]["pages"][0]["panels"][0];
+    let want_pt: Vec<f64> = first["box_pt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() * 4.0)
+        .collect();
+    assert!(page_pt[0] * page_pt[1] * (150.0f64 / 72.0).powi(2) > 30e6);
+    // The side of a match (`query` or `bank_asset`) whose panel lies nearest panel 1 in
+    // the PDF's points, read through its own dpi: it must lie on it.
+    let check = |found: &[Value], side: &str| {
+        let (error, dpi) = found
+            .iter()
+            .filter_map(|m| {
+                let dpi = m[side]["dpi"].as_f64()?;
+                let in_pt = panel_of(&m[side])?.map(|v| v as f64 * 72.0 / dpi);
+                let error = in_pt
+                    .iter()
+                    .zip(&want_pt)
+                    .map(|(g, w)| (g - w).abs())
+                    .fold(0.0, f64::max);
+                Some((error, dpi))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .unwrap_or_else(|| panic!("{side}: no panel with a dpi in {found:#?}"));
+        assert!(
+            error <= 4.0,
+            "{side}: panel 1 off by {error} pt at {dpi} dpi"
+        );
+        assert!(dpi < 150.0 && dpi > 40.0, "{side}: {dpi}");
+        let rendered = (page_pt[0] * dpi / 72.0).ceil() * (page_pt[1] * dpi / 72.0).ceil();
+        assert!(
+            rendered <= 10e6 && rendered > 9e6,
+            "{side}: {dpi} dpi, {rendered} px"
+        );
+    };
+
+    let r = scan_with(&env, &limit, &[s(&png)]);
+    let found = matches(&r);
+    check(&found, "bank_asset");
+    assert!(
+        found.iter().all(|m| m["query"].get("dpi").is_none()),
+        "a PNG has no dpi: {found:#?}"
+    );
+
+    let r = scan_with(&env, &limit, &[s(&poster)]);
+    check(&matches(&r), "query");
+}
+
+/// The board the keypoint test cuts and collages.
+const BOARD: &str = "tux_woodpecker";
+
+/// Keypoints per panel: a board cut 5 % off the left and the top and resized back (its
+/// hash moves past the radius), and a board pasted 480 pixels wide onto a frame of Sintel,
+/// each meet the banked page's panel that holds it, with page and panel; line art the
+/// boards do not use, and a banked page with its pictures blanked (the template), stay
+/// clean.
+#[test]
+fn a_cut_or_collaged_board_meets_its_banked_panel_by_keypoints() {
+    let Some(shared) = shared() else { return };
+    let layout = Layout::load(&shared);
+    let env = TestEnv::new();
+    let sb = shared.join("media/storyboards");
+    let pages = pages(&shared, "stack3_p");
+    index(&env, &pages.iter().map(String::as_str).collect::<Vec<_>>());
+    let want = layout
+        .panels("stack3")
+        .into_iter()
+        .find(|p| p.board == BOARD)
+        .unwrap();
+    let board = sb.join(format!("boards/{BOARD}.png"));
+    let (w, h) = image::image_dimensions(&board).unwrap();
+    let cut = env.path("cut.jpg");
+    let (x0, y0) = (w * 5 / 100, h * 5 / 100);
+    convert(&[
+        s(&board),
+        "-crop",
+        &format!("{}x{}+{x0}+{y0}", w - x0, h - y0),
+        "+repage",
+        "-resize",
+        &format!("{w}x{h}!"),
+        "-quality",
+        "85",
+        s(&cut),
+    ]);
+    let frame = env.path("sintel.png");
+    crate::common::ffmpeg(&[
+        "-ss",
+        "15",
+        "-i",
+        &crate::common::media(&shared, "sintel/mangomm_sintel_848x480_26s.mp4"),
+        "-frames:v",
+        "1",
+        s(&frame),
+    ]);
+    let collage = env.path("collage.jpg");
+    convert(&[
+        s(&frame),
+        "(",
+        s(&board),
+        "-resize",
+        "480x360",
+        ")",
+        "-geometry",
+        "+328+60",
+        "-composite",
+        "-quality",
+        "85",
+        s(&collage),
+    ]);
+    for (delivered, inset) in [(&cut, false), (&collage, true)] {
+        let r = scan(&env, &[s(delivered)]);
+        let found = matches(&r);
+        let hit = found
+            .iter()
+            .find(|m| {
+                m["bank_asset"]["path"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("stack3_p{:02}.png", want.page))
+                    && panel_of(&m["bank_asset"]).is_some_and(|b| near(b, want.rect, 3))
+            })
+            .unwrap_or_else(|| panic!("{}: {found:#?}", delivered.display()));
+        assert!(hit["local"]["keypoints"].as_u64().unwrap() >= 47, "{hit:#}");
+        assert_eq!(hit["query_inset"].is_object(), inset, "{hit:#}");
+        assert_eq!(found.len(), 1, "{found:#?}");
+    }
+
+    let blank_page = env.path("template.png");
+    let mut cmd = vec![pages[0].clone(), "-fill".into(), "white".into()];
+    for p in layout.panels("stack3").iter().filter(|p| p.page == 1) {
+        let [x, y, w, h] = p.rect;
+        cmd.push("-draw".into());
+        cmd.push(format!("rectangle {x},{y} {},{}", x + w - 1, y + h - 1));
+    }
+    cmd.push(s(&blank_page).to_string());
+    convert(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+    let lineart = shared.join("media/stills/lineart");
+    let r = scan(
+        &env,
+        &[
+            s(&blank_page),
+            s(&lineart.join("elephant.png")),
+            s(&lineart.join("rocket.png")),
+        ],
+    );
+    assert_eq!(r.code, 0, "{:#}", r.report["matches"]);
+}

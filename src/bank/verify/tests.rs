@@ -27,6 +27,7 @@ fn asset(byte: u8, segments: usize) -> NewAsset {
         crops: Vec::new(),
         panels: Vec::new(),
         panel_pages: Vec::new(),
+        page_dpi: Vec::new(),
         features: Vec::new(),
         segments: (0..segments)
             .map(|_| Segment {

@@ -77,6 +77,7 @@ pub fn match_by_keypoints(
             frame_rate: None,
             page: None,
             panel: None,
+            dpi: None,
         };
         if asset.label == Label::Ignore {
             found.ignored_hits += run.samples;

@@ -135,6 +135,7 @@ pub fn match_still_by_keypoints(
                 frame_rate: None,
                 page: (samples.len() > 1).then_some(samples[page].time_s as u32 + 1),
                 panel: None,
+                dpi: None,
             },
             bank_asset: BankSide::of(asset, bank_range.map(|r| r.0), bank_range.map(|r| r.1)),
             score: score_for_distance(hit.distance),
@@ -293,6 +294,7 @@ mod tests {
             crops: Vec::new(),
             panels: Vec::new(),
             panel_pages: Vec::new(),
+            page_dpi: Vec::new(),
             features: Vec::new(),
             seen: None,
         }
@@ -430,6 +432,7 @@ mod tests {
                 frame_rate: None,
                 page: None,
                 panel: None,
+                dpi: None,
             },
             bank_asset: BankSide::of(record, None, None),
             score: 1.0,
