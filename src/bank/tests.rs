@@ -365,3 +365,26 @@ fn centre_crops_are_stored_after_the_picture_and_searched_as_its_parts() {
     assert_eq!(record.crop_of(6), Some(80));
     assert_eq!(record.crop_of(1), None);
 }
+
+#[test]
+fn a_bank_too_small_for_tables_saves_and_maps_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = random_asset(1, 5, 3);
+    let probe = small.segments[4].pdq;
+    {
+        let mut bank = create(dir.path());
+        bank.add_asset(small).unwrap();
+        assert!(bank.save_index().unwrap());
+    }
+    let reader = OpenOptions {
+        read_only: true,
+        ..OpenOptions::default()
+    };
+    let bank = Bank::open(dir.path(), &reader).unwrap();
+    assert_eq!(
+        bank.stats().unwrap().index_origin,
+        "mapped from the index file"
+    );
+    let hits = bank.search(&[probe], 0);
+    assert_eq!((hits.len(), hits[0].segment.index), (1, 4));
+}

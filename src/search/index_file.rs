@@ -58,10 +58,11 @@ pub fn file_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("g{generation:016x}.cpsi"))
 }
 
-/// Writes `index` (its tables built over every entry) as the file for `stamp` in `dir`,
-/// then removes every other index file there. Returns the file's path.
+/// Writes `index` (its tables built over every entry, or none: a small index is scanned
+/// whole) as the file for `stamp` in `dir`, then removes every other index file there.
+/// Returns the file's path.
 pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Result<PathBuf> {
-    if index.tail_len() > 0 {
+    if index.layout.is_some() && index.tail_len() > 0 {
         return Err(std::io::Error::other(
             "the index has entries outside its tables",
         ));
@@ -252,7 +253,8 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
         offsets: layout.as_ref().map_or(Vec::new(), offsets),
         layout,
         tables,
-        built: n,
+        // Without tables every entry is scanned, as the tail of one built in memory.
+        built: if m > 0 { n } else { 0 },
         always_probe: false,
     };
     index.check_tables(SAMPLED_BUCKETS)?;
