@@ -376,8 +376,11 @@ impl MultiIndex {
     }
 
     /// Checks tables read from a file against the entries, cheaply enough for an
-    /// open: their shapes, and the entries of a sample of buckets, spread over every
-    /// table, found under their own chunk value. `bank verify` compares them whole.
+    /// open: their shapes, and the first entries of a sample of buckets, spread over
+    /// every table, found under their own chunk value. The entries per bucket are
+    /// capped: on clustered banks a bucket holds tens of thousands, and reading them
+    /// all made a cold open of 100M segments take 3.3 s. `bank verify` compares the
+    /// tables whole.
     pub(super) fn check_tables(&self, sampled_buckets: usize) -> Result<(), String> {
         let Some(layout) = &self.layout else {
             return Ok(());
@@ -402,7 +405,7 @@ impl MultiIndex {
             }
             let step = ((1usize << width) / sampled_buckets.max(1)).max(1);
             let sampled_ok = (0..1usize << width).step_by(step).all(|v| {
-                bucket(starts, ids, v as u32).iter().all(|&i| {
+                bucket(starts, ids, v as u32).iter().take(16).all(|&i| {
                     self.hashes
                         .get(i as usize)
                         .is_some_and(|h| chunk(h, self.offsets[k], width) == v as u32)
