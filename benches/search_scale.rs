@@ -19,6 +19,8 @@
 //! - `SCALE_SWEEP=1`: also time every chunk count from 11 to 20.
 //! - `SCALE_DURABILITY=1` (with `SCALE_BANK`): also time the bank's ingest with `index`'s
 //!   log sync every 2 s, and with one after every asset, against none, in one run.
+//! - `SCALE_PHASE=build|query`: the bank alone at archive scale, one phase per process
+//!   (see `search_scale/bank_scale.rs`; `scripts/eval bench scale` runs it).
 //!
 //! Queries are timed on one thread; builds and the bank's open use every core, as the
 //! CLI does.
@@ -224,6 +226,17 @@ enum Sync {
 /// Writes `hay` into a new bank at `dir` in assets of 1000 segments, syncing as asked;
 /// returns the bank, still open, and the seconds it took.
 fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
+    ingest_from(dir, hay.len(), |i| hay[i], sync)
+}
+
+/// As [`ingest`], with the `n` hashes made by `hash_at` as they are written, so that a
+/// 100M-segment bank needs no 3.2 GB haystack beside it.
+fn ingest_from(
+    dir: &Path,
+    n: usize,
+    hash_at: impl Fn(usize) -> Hash256,
+    sync: Sync,
+) -> (Bank, f64) {
     if dir.exists() {
         std::fs::remove_dir_all(dir).expect("clear SCALE_BANK");
     }
@@ -234,14 +247,13 @@ fn ingest(dir: &Path, hay: &[Hash256], sync: Sync) -> (Bank, f64) {
     let t = Instant::now();
     let mut bank = Bank::open(dir, &create).expect("create bank");
     let mut last_sync = Instant::now();
-    for (a, chunk) in hay.chunks(1000).enumerate() {
-        let segments = chunk
-            .iter()
-            .enumerate()
+    for (a, first) in (0..n).step_by(1000).enumerate() {
+        let segments = (first..n.min(first + 1000))
+            .map(|e| (e - first, hash_at(e)))
             .map(|(i, h)| Segment {
                 start_s: Some(i as f64 / 24.0),
                 end_s: Some((i + 1) as f64 / 24.0),
-                pdq: *h,
+                pdq: h,
                 quality: 90,
                 frames: 1,
                 secondary: 0,
@@ -350,8 +362,15 @@ fn measure_bank(dir: &Path, hay: &[Hash256], queries: &[Hash256]) {
     line("bank-reopened", "multi r=31", hay.len(), &l);
 }
 
+#[path = "search_scale/bank_scale.rs"]
+mod bank_scale;
+
 fn main() {
     // Cargo passes `--bench`; this binary takes its settings from the environment.
+    if let Ok(phase) = std::env::var("SCALE_PHASE") {
+        bank_scale::run(&phase);
+        return;
+    }
     let n = env_usize("SCALE_N", 1_000_000);
     let nq = env_usize("SCALE_QUERIES", 1000);
     let export = std::env::var_os("SCALE_EXPORT").map(PathBuf::from);

@@ -15,6 +15,7 @@ packages=(build-essential clang libclang-dev pkg-config ffmpeg libturbojpeg0-dev
           qpdf              # the encrypted PDF test file
           fonts-dejavu-core   # drawtext: the burned-in text and timecode tests
           slurm-wlm munge     # scripts/slurm-test.sh: the Slurm round trip on this machine
+          gnuplot-nox         # scripts/eval bench scale: the plot of the bank at scale
           chromium chromium-driver)  # the review page's browser test (tests/it/serve)
 missing=()
 for p in "${packages[@]}"; do

@@ -59,12 +59,13 @@ pub fn pdf_tool_output(text: &str) -> usize {
     pages + crate::media::pdf::fuzz_image_tags(text)
 }
 
-/// Saved index tables as the bank stores them, damaged, then read back as the bank
-/// reads them: `data` gives up to 64 hashes, a chunk count, and edits to the stored
-/// values (5 bytes each: table, what to change, position, value). The damaged tables are
-/// checked and installed, or refused and rebuilt, and the index is then searched.
+/// The bank's index file, damaged, then opened as the bank opens it: `data` gives up to
+/// 64 hashes, a chunk count, and edits to the file's bytes (5 bytes each: a position and
+/// a value to XOR there; a zero value truncates the file there instead). The damaged
+/// file is mapped, or refused and the index rebuilt, and the index is then searched:
+/// damage the open's checks let through must give wrong answers, never a panic.
 pub fn saved_tables(data: &[u8]) -> usize {
-    use crate::bank::saved_index::{part_bytes, part_values, sizes_from_starts, starts_from_sizes};
+    use crate::search::index_file::{self, FileStamp};
     let [n, m, rest @ ..] = data else {
         return 0;
     };
@@ -77,61 +78,48 @@ pub fn saved_tables(data: &[u8]) -> usize {
         .chunks_exact(32)
         .map(|c| Hash256::from_bytes(c.try_into().expect("32 bytes")))
         .collect();
-    let entries = || {
-        hashes.iter().enumerate().map(|(i, h)| {
-            let segment = SegmentRef {
-                asset: AssetId(i as u64),
-                index: 0,
-            };
-            (segment, *h, 100u8)
-        })
-    };
-    // As the bank loads them: entries first, no tables until installed or rebuilt.
-    let unbuilt = || {
-        let mut index = MultiIndex::new();
-        entries().for_each(|(segment, hash, quality)| index.push(segment, hash, quality));
-        index
-    };
-    // 22 to 32 chunks: tables of 2^8 to 2^12 buckets, small enough to build thousands
+    let mut unbuilt = MultiIndex::new();
+    for (i, h) in hashes.iter().enumerate() {
+        let segment = SegmentRef {
+            asset: AssetId(i as u64 / 3),
+            index: (i % 3) as u32,
+        };
+        unbuilt.push(segment, *h, 100);
+    }
+    // 22 to 32 chunks: tables of 2^8 to 2^12 buckets, small enough to write thousands
     // of times a second (the bank's own layouts go up to 2^24, with the same code).
-    let layout = Layout::with_chunks(22 + usize::from(*m % 11));
-    let built = unbuilt().with_layout(layout);
-    let Some((layout, tables)) = built.tables() else {
+    let built = unbuilt
+        .clone()
+        .with_layout(Layout::with_chunks(22 + usize::from(*m % 11)));
+    let stamp = FileStamp {
+        generation: 1,
+        next_asset: 1,
+        last_asset: None,
+    };
+    let Ok(dir) = tempfile::tempdir() else {
         return 0;
     };
-    let mut widths = layout.widths.clone();
-    let mut stored: Vec<[Vec<u8>; 2]> = tables
-        .iter()
-        .map(|(starts, ids)| [part_bytes(&sizes_from_starts(starts)), part_bytes(ids)])
-        .collect();
+    let Ok(path) = index_file::write(dir.path(), &built, &stamp) else {
+        return 0;
+    };
+    let Ok(mut bytes) = std::fs::read(&path) else {
+        return 0;
+    };
     for e in edits.chunks_exact(5) {
-        let k = usize::from(e[0]) % stored.len();
-        let at = usize::from(u16::from_le_bytes([e[2], e[3]]));
-        match e[1] % 4 {
-            0 | 1 => {
-                let value = &mut stored[k][usize::from(e[1] % 2)];
-                if let Some(len) = value.len().checked_sub(1) {
-                    value[at % (len + 1)] ^= e[4];
-                }
-            }
-            2 => stored[k][usize::from(e[4] % 2)].truncate(at),
-            _ => widths[k] ^= u32::from(e[4]),
+        let at = u32::from_le_bytes([e[0], e[1], e[2], e[3]]) as usize;
+        match (e[4], bytes.len()) {
+            (_, 0) => break,
+            (0, len) => bytes.truncate(at % len),
+            (x, len) => bytes[at % len] ^= x,
         }
     }
-    let tables: Result<Vec<_>, String> = stored
-        .iter()
-        .enumerate()
-        .map(|(k, [sizes, ids])| {
-            Ok((
-                starts_from_sizes(part_values(k, sizes)?),
-                part_values(k, ids)?,
-            ))
-        })
-        .collect();
-    let mut index = unbuilt();
-    let installed = tables.and_then(|t| index.install_tables(Layout { widths }, t));
-    if installed.is_err() {
-        index.rebuild();
+    if std::fs::write(&path, &bytes).is_err() {
+        return 0;
     }
+    let index = index_file::open(dir.path(), &stamp).unwrap_or_else(|_| {
+        let mut rebuilt = unbuilt;
+        rebuilt.rebuild();
+        rebuilt
+    });
     index.search(&hashes, 32).len()
 }

@@ -6,7 +6,8 @@
 //! while an `index` writes. RocksDB backs a read-only open up without its write-ahead
 //! log: the backup holds the state the writer last flushed, whole but without the assets
 //! committed since (seen: 1 asset backed up while the bank held 211). The `runs/`
-//! folder is not RocksDB's; `audit` copies it next to this.
+//! folder is not RocksDB's; `audit` copies it next to this. Nor is the search index file
+//! (`search-index/`), a cache of the `search` family: a restore rebuilds it.
 
 use std::path::{Path, PathBuf};
 
@@ -143,5 +144,8 @@ pub fn restore(dest: &Path, bank_dir: &Path) -> Result<u32, BackupError> {
             path: dest.to_path_buf(),
             source,
         })?;
+    // A backup holds RocksDB's files only; the index file is rebuilt from them here, so
+    // that the restored bank's first scan maps it instead of rebuilding in memory.
+    super::Bank::open(bank_dir, &super::OpenOptions::default())?.save_index()?;
     Ok(latest)
 }

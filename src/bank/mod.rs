@@ -10,8 +10,8 @@
 //! - `digests`: BLAKE3 digest → asset number, the identity of an asset;
 //! - `paths`: path as indexed → what `index` last saw there ([`PathRecord`]: size,
 //!   modification time, digest or failure), so a rerun skips unchanged files unread;
-//! - `index`: the multi-index's tables as last saved, with the bank generation they
-//!   were built at (see [`Bank::save_index`]);
+//! - `index`: unused since the multi-index is saved as a file under `search-index/`
+//!   (see [`Bank::save_index`]); kept so older banks open, and emptied by a save;
 //! - `features`: asset number → the keypoints of its sampled video frames, in banks
 //!   with `local_features`.
 //!
@@ -131,6 +131,12 @@ pub enum BankError {
     Corrupt { path: PathBuf, what: String },
     #[error("bank at {0} was being rewritten (a flush) each time it was opened; try again")]
     Torn(PathBuf),
+    #[error("cannot write the search index file in {path}")]
+    IndexFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Whether `path` holds a bank (RocksDB's `CURRENT`). A path that is a file is refused
@@ -286,7 +292,7 @@ pub struct BankStats {
     pub index_layout: Option<Layout>,
     /// Entries added since the tables were built, scanned linearly.
     pub index_tail: usize,
-    /// Whether the tables were loaded as saved or rebuilt at open.
+    /// Whether the index was mapped from the bank's index file or rebuilt at open.
     pub index_origin: String,
     /// Bumped with every asset added or removed: with the counts, the bank state a
     /// scan ran against.
@@ -302,7 +308,7 @@ pub struct Bank {
     next_id: u64,
     generation: u64,
     index: MultiIndex,
-    /// How the index came to be at open: loaded from saved tables, or rebuilt (and why).
+    /// How the index came to be at open: mapped from the index file, or rebuilt (and why).
     index_origin: String,
     /// Opened for writing: flushed when dropped.
     writer: bool,

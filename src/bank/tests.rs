@@ -250,7 +250,7 @@ fn random_asset(byte: u8, n: usize, seed: u64) -> NewAsset {
 }
 
 #[test]
-fn saved_tables_are_loaded_only_while_current() {
+fn the_index_file_is_mapped_only_while_current() {
     let dir = tempfile::tempdir().unwrap();
     let probe: Hash256;
     {
@@ -268,7 +268,12 @@ fn saved_tables_are_loaded_only_while_current() {
     };
     {
         let bank = Bank::open(dir.path(), &reader).unwrap();
-        assert_eq!(origin(&bank), "loaded from saved tables");
+        assert_eq!(origin(&bank), "mapped from the index file");
+        assert_eq!(
+            bank.stats().unwrap().index_memory_bytes,
+            0,
+            "nothing on the heap"
+        );
         assert_eq!(bank.search(&[probe], 0).len(), 1);
     }
     {
@@ -281,18 +286,62 @@ fn saved_tables_are_loaded_only_while_current() {
         assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
         assert_eq!(bank.search(&[probe], 0).len(), 1);
     }
+    let file = || {
+        let files: Vec<_> = std::fs::read_dir(dir.path().join(saved_index::INDEX_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "one file, the stale one removed: {files:?}");
+        files[0].clone()
+    };
     {
-        // Damaged tables are rebuilt, not trusted.
+        // The next save replaces the stale file.
         let mut bank = create(dir.path());
-        bank.save_index().unwrap();
-        let cf = bank.cf(CF_INDEX).unwrap();
-        bank.db
-            .put_cf(cf, Bank::index_part_key(0, b'i', 0), vec![0u8; 8])
-            .unwrap();
+        assert!(bank.save_index().unwrap());
     }
-    let bank = Bank::open(dir.path(), &reader).unwrap();
-    assert!(origin(&bank).starts_with("rebuilt"), "{}", origin(&bank));
-    assert_eq!(bank.search(&[probe], 0).len(), 1);
+    let len = std::fs::metadata(file()).unwrap().len();
+    assert_eq!(
+        origin(&Bank::open(dir.path(), &reader).unwrap()),
+        "mapped from the index file"
+    );
+    // A truncated file, or one whose header is damaged, is rebuilt from, not trusted.
+    for damage in ["truncate", "header"] {
+        let path = file();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let kept = bytes.clone();
+        match damage {
+            "truncate" => bytes.truncate(bytes.len() - 4096),
+            _ => bytes[60] ^= 1,
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let bank = Bank::open(dir.path(), &reader).unwrap();
+        assert!(
+            origin(&bank).starts_with("rebuilt"),
+            "{damage}: {}",
+            origin(&bank)
+        );
+        assert_eq!(bank.search(&[probe], 0).len(), 1);
+        std::fs::write(&path, kept).unwrap();
+    }
+    assert_eq!(std::fs::metadata(file()).unwrap().len(), len);
+}
+
+#[test]
+fn a_save_removes_tables_an_older_celprint_kept_in_the_index_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bank = create(dir.path());
+    bank.add_asset(random_asset(1, 9_000, 5)).unwrap();
+    let cf = bank.cf(CF_INDEX).unwrap();
+    bank.db
+        .put_cf(cf, saved_index::KEY_INDEX_HEADER, b"{}")
+        .unwrap();
+    bank.db
+        .put_cf(cf, b"t\x00i\x00\x00\x00\x00", [0u8; 8])
+        .unwrap();
+    assert!(bank.save_index().unwrap());
+    let cf = bank.cf(CF_INDEX).unwrap();
+    let left = bank.db.iterator_cf(cf, IteratorMode::Start).count();
+    assert_eq!(left, 0);
 }
 
 #[test]
@@ -343,4 +392,27 @@ fn centre_crops_are_stored_after_the_picture_and_searched_as_its_parts() {
         })
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn a_bank_too_small_for_tables_saves_and_maps_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = random_asset(1, 5, 3);
+    let probe = small.segments[4].pdq;
+    {
+        let mut bank = create(dir.path());
+        bank.add_asset(small).unwrap();
+        assert!(bank.save_index().unwrap());
+    }
+    let reader = OpenOptions {
+        read_only: true,
+        ..OpenOptions::default()
+    };
+    let bank = Bank::open(dir.path(), &reader).unwrap();
+    assert_eq!(
+        bank.stats().unwrap().index_origin,
+        "mapped from the index file"
+    );
+    let hits = bank.search(&[probe], 0);
+    assert_eq!((hits.len(), hits[0].segment.index), (1, 4));
 }

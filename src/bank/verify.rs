@@ -1,8 +1,8 @@
 //! `celprint verify`: reads every key of every column family with RocksDB's block
 //! checksums checked, and checks that the families agree with each other: each asset's
 //! records decode, its segments, search entries and keypoints belong to it and agree,
-//! digests are unique and point back, and the saved index tables are the tables the
-//! entries make. Nothing here stops at the first damage: each is a line of the result.
+//! digests are unique and point back, and the index file holds the entries and the
+//! tables they make. Nothing here stops at the first damage: each is a line of the result.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use rocksdb::{Options, ReadOptions, DB};
 
-use super::saved_index::IndexHeader;
 use super::{
     holds_bank, records, Bank, BankError, ALL_CFS, CF_ASSETS, CF_DIGESTS, CF_FEATURES, CF_FRAMES,
     CF_INDEX, CF_META, CF_PATHS, CF_SEARCH, FORMAT_VERSION, KEY_FORMAT, KEY_GENERATION,
@@ -19,7 +18,8 @@ use super::{
 use crate::fingerprint::{FingerprintParams, Hash256};
 use crate::media::MediaKind;
 use crate::model::{AssetId, SegmentRef};
-use crate::search::MultiIndex;
+use crate::search::index_file;
+use crate::search::{HammingIndex, MultiIndex};
 
 /// Damage lines kept; past it only the count grows, so a wrecked bank still gives a
 /// readable answer.
@@ -447,57 +447,69 @@ impl Bank {
         }
     }
 
-    /// The saved tables, when current, must be exactly the tables the entries make
-    /// (the build is a stable sort, so equal entries give equal tables): an open loads
-    /// them after a sampled check only, and a wrong bucket would hide matches.
+    /// The index file, when current, must hold exactly the entries of the `search`
+    /// family and the tables they make (the build is a stable sort, so equal entries
+    /// give equal tables): an open maps it after a sampled check only, and a wrong bucket
+    /// would hide matches.
     fn verify_tables(&self, v: &mut Verification, entries: Vec<(SegmentRef, Hash256, u8)>) {
-        let mut index_keys = 0u64;
-        self.each_key(CF_INDEX, v, |_, _| index_keys += 1);
-        let header = match self.get(CF_INDEX, super::saved_index::KEY_INDEX_HEADER) {
-            Ok(Some(h)) => h,
-            Ok(None) => return,
-            Err(e) => return v.damaged(format!("index: {e}")),
-        };
-        let header: IndexHeader = match serde_json::from_slice(&header) {
-            Ok(h) => h,
-            Err(e) => {
-                return v.damaged(format!(
-                    "index: the saved tables' header does not decode ({e})"
-                ))
-            }
-        };
-        if header.generation != self.generation || header.entries != entries.len() {
+        let mut legacy_keys = 0u64;
+        self.each_key(CF_INDEX, v, |_, _| legacy_keys += 1);
+        if legacy_keys > 0 {
             v.notes.push(
-                "the saved index tables are older than the bank; the next open rebuilds them"
+                "the index family holds tables saved by an older celprint (unused; the next index run removes them)"
                     .into(),
             );
+        }
+        let stamp = match self.index_stamp() {
+            Ok(s) => s,
+            Err(e) => return v.damaged(format!("index: {e}")),
+        };
+        let dir = self.index_dir();
+        if !index_file::is_current(&dir, &stamp) {
+            if dir.is_dir() {
+                v.notes.push(
+                    "the index file is older than the bank (or absent); the next open rebuilds the index"
+                        .into(),
+                );
+            }
             return;
         }
-        let layout = crate::search::Layout {
-            widths: header.widths.clone(),
+        let saved = match index_file::open(&dir, &stamp) {
+            Ok(index) => index,
+            Err(why) => return v.damaged(format!("index: the index file is unusable: {why}")),
         };
-        let unbuilt = || {
-            let mut index = MultiIndex::new();
-            index.reserve(entries.len());
-            for &(segment, hash, quality) in &entries {
-                index.push(segment, hash, quality);
-            }
-            index
-        };
-        let mut saved = unbuilt();
-        if let Err(why) = self.load_saved_tables(&mut saved) {
+        if saved.len() != entries.len() {
             return v.damaged(format!(
-                "index: the saved tables do not fit the entries: {why}"
+                "index: the index file holds {} entries, the search family {}",
+                saved.len(),
+                entries.len()
             ));
         }
-        let built = unbuilt().with_layout(layout);
+        let mismatched = saved
+            .entries()
+            .zip(&entries)
+            .position(|(s, e)| s != (e.0, e.1, e.2));
+        if let Some(i) = mismatched {
+            return v.damaged(format!(
+                "index: entry {i} of the index file disagrees with the search family (a scan would report the wrong segment)"
+            ));
+        }
+        let Some(layout) = saved.layout().cloned() else {
+            return;
+        };
+        let mut built = MultiIndex::new();
+        built.reserve(entries.len());
+        for &(segment, hash, quality) in &entries {
+            built.push(segment, hash, quality);
+        }
+        let built = built.with_layout(layout);
         let (Some((_, saved)), Some((_, built))) = (saved.tables(), built.tables()) else {
-            return v.damaged("index: the saved tables could not be compared".into());
+            return v.damaged("index: the index file's tables could not be compared".into());
         };
         for (k, (s, b)) in saved.iter().zip(&built).enumerate() {
             if s != b {
                 v.damaged(format!(
-                    "index: saved table {k} disagrees with the search entries (a scan would miss matches)"
+                    "index: table {k} of the index file disagrees with the search entries (a scan would miss matches)"
                 ));
             }
         }

@@ -22,6 +22,7 @@
 
 use rayon::prelude::*;
 
+use super::mapped::{Plain, Slab};
 use super::{HammingIndex, Hit};
 use crate::fingerprint::Hash256;
 use crate::model::{AssetId, SegmentRef};
@@ -116,7 +117,7 @@ fn binomial(n: u32, k: u32) -> f64 {
 }
 
 /// Bit offsets of each chunk.
-fn offsets(layout: &Layout) -> Vec<u32> {
+pub(super) fn offsets(layout: &Layout) -> Vec<u32> {
     layout
         .widths
         .iter()
@@ -130,7 +131,7 @@ fn offsets(layout: &Layout) -> Vec<u32> {
 
 /// Bits `[offset, offset + width)` of `h`, width at most 32.
 #[inline(always)]
-fn chunk(h: &[u64; 4], offset: u32, width: u32) -> u32 {
+pub(super) fn chunk(h: &[u64; 4], offset: u32, width: u32) -> u32 {
     let word = (offset / 64) as usize;
     let shift = offset % 64;
     let mut v = h[word] >> shift;
@@ -150,9 +151,9 @@ fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
 
 /// One chunk's table: `ids[starts[v]..starts[v + 1]]` are the entries whose chunk is `v`.
 #[derive(Debug, Clone, Default)]
-struct Table {
-    starts: Vec<u32>,
-    ids: Vec<u32>,
+pub(super) struct Table {
+    pub(super) starts: Slab<u32>,
+    pub(super) ids: Slab<u32>,
 }
 
 impl Table {
@@ -194,30 +195,49 @@ impl Table {
         for v in 1..starts.len() {
             starts[v] += starts[v - 1];
         }
-        let ids = pairs.into_iter().map(|(_, i)| i).collect();
-        Table { starts, ids }
-    }
-
-    #[inline(always)]
-    fn bucket(&self, value: u32) -> &[u32] {
-        let v = value as usize;
-        &self.ids[self.starts[v] as usize..self.starts[v + 1] as usize]
+        let ids: Vec<u32> = pairs.into_iter().map(|(_, i)| i).collect();
+        Table {
+            starts: starts.into(),
+            ids: ids.into(),
+        }
     }
 
     fn bytes(&self) -> usize {
-        (self.starts.capacity() + self.ids.capacity()) * 4
+        self.starts.heap_bytes() + self.ids.heap_bytes()
+    }
+
+    fn mapped_bytes(&self) -> usize {
+        self.starts.mapped_bytes() + self.ids.mapped_bytes()
+    }
+}
+
+/// The entries whose chunk is `value`. Checked slicing: mapped tables are checked only
+/// by a sample at open, and a damaged one must not panic a scan (`bank verify` checks
+/// them whole).
+#[inline(always)]
+fn bucket<'a>(starts: &[u32], ids: &'a [u32], value: u32) -> &'a [u32] {
+    let v = value as usize;
+    match (starts.get(v), starts.get(v + 1)) {
+        (Some(&a), Some(&b)) => ids.get(a as usize..b as usize).unwrap_or(&[]),
+        _ => &[],
     }
 }
 
 /// Consecutive entries of one asset with consecutive segment numbers: entries
 /// `first_entry..` are segments `first_index..` of `asset`. Banks insert whole assets,
 /// so one run per asset stands for what would otherwise be 16 bytes an entry.
+/// Laid out as the index file holds it (24 bytes, no padding).
 #[derive(Debug, Clone, Copy)]
-struct Run {
-    first_entry: usize,
-    asset: AssetId,
-    first_index: u32,
+#[repr(C)]
+pub(super) struct Run {
+    pub(super) first_entry: u64,
+    pub(super) asset: u64,
+    pub(super) first_index: u32,
+    pub(super) unused: u32,
 }
+
+// SAFETY: two u64 then two u32, no padding; every bit pattern is a value.
+unsafe impl Plain for Run {}
 
 /// One table as its two arrays: offsets by chunk value (2^width + 1 of them), then the
 /// entry numbers sorted by chunk value.
@@ -226,16 +246,16 @@ pub type TableArrays<'a> = (&'a [u32], &'a [u32]);
 /// The sublinear index: exact results, the same set as [`super::LinearIndex`].
 #[derive(Debug, Clone, Default)]
 pub struct MultiIndex {
-    hashes: Vec<[u64; 4]>,
-    qualities: Vec<u8>,
-    runs: Vec<Run>,
+    pub(super) hashes: Slab<[u64; 4]>,
+    pub(super) qualities: Slab<u8>,
+    pub(super) runs: Slab<Run>,
     /// Layout and tables over `hashes[..built]`; empty below [`MIN_TABLE_ENTRIES`].
-    layout: Option<Layout>,
-    offsets: Vec<u32>,
-    tables: Vec<Table>,
-    built: usize,
+    pub(super) layout: Option<Layout>,
+    pub(super) offsets: Vec<u32>,
+    pub(super) tables: Vec<Table>,
+    pub(super) built: usize,
     /// Probe even where a linear scan would be cheaper (tests and benchmarks).
-    always_probe: bool,
+    pub(super) always_probe: bool,
 }
 
 impl MultiIndex {
@@ -255,35 +275,54 @@ impl MultiIndex {
 
     /// Reserves room for `n` more entries (a bulk load that knows its size).
     pub fn reserve(&mut self, n: usize) {
-        self.hashes.reserve(n);
-        self.qualities.reserve(n);
+        self.hashes.to_mut().reserve(n);
+        self.qualities.to_mut().reserve(n);
     }
 
     /// Appends an entry without touching the tables.
     pub fn push(&mut self, segment: SegmentRef, hash: Hash256, quality: u8) {
-        let entry = self.hashes.len();
+        let entry = self.hashes.len() as u64;
         let continues = self.runs.last().is_some_and(|r| {
-            r.asset == segment.asset
-                && u64::from(r.first_index) + (entry - r.first_entry) as u64
-                    == u64::from(segment.index)
+            r.asset == segment.asset.0
+                && u64::from(r.first_index) + (entry - r.first_entry) == u64::from(segment.index)
         });
         if !continues {
-            self.runs.push(Run {
+            self.runs.to_mut().push(Run {
                 first_entry: entry,
-                asset: segment.asset,
+                asset: segment.asset.0,
                 first_index: segment.index,
+                unused: 0,
             });
         }
-        self.hashes.push(hash.words);
-        self.qualities.push(quality);
+        self.hashes.to_mut().push(hash.words);
+        self.qualities.to_mut().push(quality);
     }
 
+    /// The segment entry `entry` stands for. Wrapping and saturating: runs read from a
+    /// damaged file give a wrong segment (which `bank verify` reports), not a panic.
     fn segment_of(&self, entry: usize) -> SegmentRef {
-        let run = self.runs[self.runs.partition_point(|r| r.first_entry <= entry) - 1];
+        let at = self.runs.partition_point(|r| r.first_entry <= entry as u64);
+        let Some(run) = at.checked_sub(1).and_then(|i| self.runs.get(i)) else {
+            return SegmentRef {
+                asset: AssetId(u64::MAX),
+                index: 0,
+            };
+        };
         SegmentRef {
-            asset: run.asset,
-            index: run.first_index + (entry - run.first_entry) as u32,
+            asset: AssetId(run.asset),
+            index: run
+                .first_index
+                .wrapping_add((entry as u64 - run.first_entry) as u32),
         }
+    }
+
+    /// Every entry in order, as pushed.
+    pub fn entries(&self) -> impl Iterator<Item = (SegmentRef, Hash256, u8)> + '_ {
+        self.hashes
+            .iter()
+            .zip(self.qualities.iter())
+            .enumerate()
+            .map(|(i, (h, q))| (self.segment_of(i), Hash256::from_words(*h), *q))
     }
 
     /// The same entries with tables cut by `layout` (for benchmarks and tests).
@@ -315,7 +354,7 @@ impl MultiIndex {
             return;
         };
         let offsets = offsets(&layout);
-        let hashes = &self.hashes;
+        let hashes = &*self.hashes;
         self.tables = offsets
             .par_iter()
             .zip(&layout.widths)
@@ -331,66 +370,60 @@ impl MultiIndex {
     pub fn tables(&self) -> Option<(&Layout, Vec<TableArrays<'_>>)> {
         let layout = self.layout.as_ref()?;
         (self.built == self.hashes.len()).then(|| {
-            let parts = self
-                .tables
-                .iter()
-                .map(|t| (t.starts.as_slice(), t.ids.as_slice()))
-                .collect();
+            let parts = self.tables.iter().map(|t| (&*t.starts, &*t.ids)).collect();
             (layout, parts)
         })
     }
 
-    /// Installs tables saved by [`MultiIndex::tables`] over the same entries, after
-    /// checking that they fit them: shapes, bounds, and a sample of entries found in the
-    /// bucket of their own chunk value. On any mismatch nothing changes and the reason
-    /// comes back; the caller rebuilds.
-    pub fn install_tables(
-        &mut self,
-        layout: Layout,
-        tables: Vec<(Vec<u32>, Vec<u32>)>,
-    ) -> Result<(), String> {
-        let n = self.hashes.len();
-        let m = layout.widths.len();
-        if !CHUNK_COUNTS.contains(&m) || Layout::with_chunks(m) != layout {
-            return Err(format!("unknown layout {:?}", layout.widths));
+    /// Checks tables read from a file against the entries, cheaply enough for an
+    /// open: their shapes, and the first entries of a sample of buckets, spread over
+    /// every table, found under their own chunk value. The entries per bucket are
+    /// capped: on clustered banks a bucket holds tens of thousands, and reading them
+    /// all made a cold open of 100M segments take 3.3 s. `bank verify` compares the
+    /// tables whole.
+    pub(super) fn check_tables(&self, sampled_buckets: usize) -> Result<(), String> {
+        let Some(layout) = &self.layout else {
+            return Ok(());
+        };
+        let n = self.built;
+        if self.tables.len() != layout.widths.len() || n > self.hashes.len() {
+            return Err(format!(
+                "{} tables for {} chunks",
+                self.tables.len(),
+                layout.widths.len()
+            ));
         }
-        if tables.len() != m {
-            return Err(format!("{} tables for {m} chunks", tables.len()));
+        for (k, (table, &width)) in self.tables.iter().zip(&layout.widths).enumerate() {
+            let starts = &*table.starts;
+            let ids = &*table.ids;
+            let shape_ok = starts.len() == (1usize << width) + 1
+                && ids.len() == n
+                && starts.first() == Some(&0)
+                && starts.last().map(|&l| l as usize) == Some(n);
+            if !shape_ok {
+                return Err(format!("table {k} does not fit {n} entries"));
+            }
+            let step = ((1usize << width) / sampled_buckets.max(1)).max(1);
+            let sampled_ok = (0..1usize << width).step_by(step).all(|v| {
+                bucket(starts, ids, v as u32).iter().take(16).all(|&i| {
+                    self.hashes
+                        .get(i as usize)
+                        .is_some_and(|h| chunk(h, self.offsets[k], width) == v as u32)
+                })
+            });
+            if !sampled_ok {
+                return Err(format!("table {k} does not match the entries' hashes"));
+            }
         }
-        let offsets = offsets(&layout);
-        let hashes = &self.hashes;
-        let built = tables
-            .into_par_iter()
-            .enumerate()
-            .map(|(k, (starts, ids))| {
-                let width = layout.widths[k];
-                let shape_ok = starts.len() == (1usize << width) + 1
-                    && ids.len() == n
-                    && starts.first() == Some(&0)
-                    && starts.last().map(|&l| l as usize) == Some(n)
-                    && starts.windows(2).all(|w| w[0] <= w[1])
-                    && ids.iter().all(|&i| (i as usize) < n);
-                if !shape_ok {
-                    return Err(format!("table {k} does not fit {n} entries"));
-                }
-                let table = Table { starts, ids };
-                let sampled_ok = (0..1usize << width).step_by(1 << 10).all(|v| {
-                    table
-                        .bucket(v as u32)
-                        .iter()
-                        .all(|&i| chunk(&hashes[i as usize], offsets[k], width) == v as u32)
-                });
-                if !sampled_ok {
-                    return Err(format!("table {k} does not match the entries' hashes"));
-                }
-                Ok(table)
-            })
-            .collect::<Result<Vec<_>, String>>()?;
-        self.tables = built;
-        self.offsets = offsets;
-        self.layout = Some(layout);
-        self.built = n;
         Ok(())
+    }
+
+    /// Bytes of the index that lie in a memory-mapped file rather than on the heap.
+    pub fn mapped_bytes(&self) -> usize {
+        self.hashes.mapped_bytes()
+            + self.qualities.mapped_bytes()
+            + self.runs.mapped_bytes()
+            + self.tables.iter().map(Table::mapped_bytes).sum::<usize>()
     }
 
     /// The layout of the tables, if any are built.
@@ -408,7 +441,7 @@ impl MultiIndex {
             query,
             segment: self.segment_of(id),
             distance,
-            quality: self.qualities[id],
+            quality: self.qualities.get(id).copied().unwrap_or(0),
         }
     }
 
@@ -435,7 +468,9 @@ impl MultiIndex {
         let radii = layout.chunk_radii(r);
         let mut values: Vec<u32> = Vec::new();
         let mut candidates: Vec<u32> = Vec::new();
+        let hashes = &*self.hashes;
         for (k, table) in self.tables.iter().enumerate() {
+            let (starts, ids) = (&*table.starts, &*table.ids);
             let Some(s) = radii[k] else { continue };
             let width = layout.widths[k];
             let own = chunk(q, self.offsets[k], width);
@@ -445,10 +480,12 @@ impl MultiIndex {
             }
             candidates.clear();
             for &v in &values {
-                candidates.extend_from_slice(table.bucket(v));
+                candidates.extend_from_slice(bucket(starts, ids, v));
             }
             for &id in &candidates {
-                let h = &self.hashes[id as usize];
+                let Some(h) = hashes.get(id as usize) else {
+                    continue;
+                };
                 let d = distance(h, q);
                 if d > r {
                     continue;
@@ -495,10 +532,9 @@ impl HammingIndex for MultiIndex {
 
     fn remove_asset(&mut self, asset: AssetId) {
         let old = std::mem::take(self);
-        for (entry, (hash, quality)) in old.hashes.iter().zip(&old.qualities).enumerate() {
-            let segment = old.segment_of(entry);
+        for (segment, hash, quality) in old.entries() {
             if segment.asset != asset {
-                self.push(segment, Hash256::from_words(*hash), *quality);
+                self.push(segment, hash, quality);
             }
         }
         self.always_probe = old.always_probe;
@@ -526,10 +562,12 @@ impl HammingIndex for MultiIndex {
         self.hashes.len()
     }
 
+    /// Heap only: tables and hashes mapped from the bank's index file are the page
+    /// cache's, resident while queries touch them ([`MultiIndex::mapped_bytes`]).
     fn memory_bytes(&self) -> usize {
-        self.hashes.capacity() * 32
-            + self.qualities.capacity()
-            + self.runs.capacity() * std::mem::size_of::<Run>()
+        self.hashes.heap_bytes()
+            + self.qualities.heap_bytes()
+            + self.runs.heap_bytes()
             + self.tables.iter().map(Table::bytes).sum::<usize>()
     }
 }

@@ -7,7 +7,9 @@
 //! against, and is not on any search path.
 
 mod features;
+pub mod index_file;
 mod linear;
+mod mapped;
 mod mih;
 
 pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};

@@ -6,6 +6,7 @@ use proptest::prelude::*;
 
 use celprint::fingerprint::Hash256;
 use celprint::model::{AssetId, SegmentRef};
+use celprint::search::index_file::{self, FileStamp};
 use celprint::search::{HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
 
 /// xorshift64*, so a case is reproducible from its seed alone.
@@ -99,7 +100,28 @@ fn sorted(mut hits: Vec<Hit>) -> Vec<Hit> {
     hits
 }
 
+/// How the multi-index under test holds its tables.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    InMemory,
+    /// Written as a bank's index file and mapped back, then grown by inserts (which
+    /// copy the mapped entries out to append to them).
+    Mapped,
+}
+
 fn check(data: Data, seed: u64, n: usize, chunks: usize, radius: u32, tail: usize) {
+    check_held(data, seed, n, chunks, radius, tail, Held::InMemory);
+}
+
+fn check_held(
+    data: Data,
+    seed: u64,
+    n: usize,
+    chunks: usize,
+    radius: u32,
+    tail: usize,
+    held: Held,
+) {
     let mut rng = Rng(seed | 1);
     let layout = Layout::with_chunks(chunks);
     let mut hay = haystack(&mut rng, data, n);
@@ -124,13 +146,30 @@ fn check(data: Data, seed: u64, n: usize, chunks: usize, radius: u32, tail: usiz
     for (i, h) in hay.iter().enumerate() {
         linear.insert(seg(i), *h, 80);
     }
-    let mut multi = MultiIndex::from_entries(
+    let built = MultiIndex::from_entries(
         hay[..split]
             .iter()
             .enumerate()
             .map(|(i, h)| (seg(i), *h, 80)),
     )
-    .with_layout(layout)
+    .with_layout(layout.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut multi = match held {
+        Held::InMemory => built,
+        Held::Mapped => {
+            let stamp = FileStamp {
+                generation: seed,
+                next_asset: n as u64,
+                last_asset: None,
+            };
+            index_file::write(dir.path(), &built, &stamp).unwrap();
+            drop(built);
+            let mapped = index_file::open(dir.path(), &stamp).unwrap();
+            assert!(mapped.mapped_bytes() > 0 && mapped.memory_bytes() == 0);
+            assert_eq!(mapped.layout(), Some(&layout));
+            mapped
+        }
+    }
     .always_probe();
     for (i, h) in hay.iter().enumerate().skip(split) {
         multi.insert(seg(i), *h, 80);
@@ -141,7 +180,7 @@ fn check(data: Data, seed: u64, n: usize, chunks: usize, radius: u32, tail: usiz
     assert!(expected.len() > (radius as usize + 1) * queries.len());
     assert_eq!(
         got, expected,
-        "{data:?} n={n} m={chunks} r={radius} tail={tail}"
+        "{data:?} n={n} m={chunks} r={radius} tail={tail} {held:?}"
     );
 }
 
@@ -168,6 +207,19 @@ proptest! {
         tail in 0usize..3_000,
     ) {
         check(Data::Clustered, seed, n, chunks, radius, tail);
+    }
+
+    #[test]
+    fn mapped_index_files_give_the_linear_result(
+        seed in any::<u64>(),
+        clustered in any::<bool>(),
+        n in 9_000usize..30_000,
+        chunks in 11usize..=32,
+        radius in prop::sample::select(vec![0u32, 1, 7, 16, 31, 32, 40]),
+        tail in 0usize..3_000,
+    ) {
+        let data = if clustered { Data::Clustered } else { Data::Uniform };
+        check_held(data, seed, n, chunks, radius, tail, Held::Mapped);
     }
 }
 

@@ -134,11 +134,28 @@ fn a_digest_banked_twice_or_missing_is_named() {
     );
 }
 
-/// Saved tables with two entries swapped between buckets that an open's sampled check
-/// does not look at: the open installs them (and a scan would miss both entries), and
-/// only the full comparison finds them.
+/// The index file's path, and where `values` first lie in it.
+fn find_in_index_file(dir: &std::path::Path, values: &[u32]) -> (std::path::PathBuf, usize) {
+    let path = std::fs::read_dir(dir.join(super::super::saved_index::INDEX_DIR))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let bytes = std::fs::read(&path).unwrap();
+    let pattern: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let at = bytes
+        .windows(pattern.len())
+        .position(|w| w == pattern.as_slice())
+        .unwrap();
+    (path, at)
+}
+
+/// An index file with two entries swapped between buckets that an open's sampled check
+/// does not look at: the open maps it (and a scan would miss both entries), and only the
+/// full comparison finds them.
 #[test]
-fn saved_tables_that_disagree_with_the_entries_are_named() {
+fn an_index_file_whose_tables_disagree_with_the_entries_is_named() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut bank = Bank::open(
@@ -154,22 +171,23 @@ fn saved_tables_that_disagree_with_the_entries_are_named() {
         let (layout, tables) = bank.index.tables().unwrap();
         let width = layout.widths[0];
         let (starts, ids) = (tables[0].0.to_vec(), tables[0].1.to_vec());
-        // Two entries in different buckets, neither a multiple of 1024 (sampled).
+        // Two entries in different buckets, neither at a sampled bucket (every
+        // 2^width / 32th).
+        let step = (1usize << width) / 32;
         let bucket_of = |pos: usize| starts.partition_point(|&s| s as usize <= pos) - 1;
-        let unsampled = |pos: &usize| bucket_of(*pos) % 1024 != 0;
+        let unsampled = |pos: &usize| bucket_of(*pos) % step != 0;
         let p = (0..ids.len()).find(unsampled).unwrap();
         let q = (p..ids.len())
             .filter(unsampled)
             .find(|&q| bucket_of(q) != bucket_of(p))
             .unwrap();
-        let mut swapped = ids.clone();
-        swapped.swap(p, q);
-        assert!(width <= 24);
-        let bytes: Vec<u8> = swapped.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let key = Bank::index_part_key(0, b'i', 0);
-        bank.db
-            .put_cf(bank.cf(CF_INDEX).unwrap(), key, bytes)
-            .unwrap();
+        let (path, at) = find_in_index_file(dir.path(), &ids);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let (pp, qq) = (at + 4 * p, at + 4 * q);
+        for i in 0..4 {
+            bytes.swap(pp + i, qq + i);
+        }
+        std::fs::write(&path, bytes).unwrap();
     }
     let reopened = Bank::open(
         dir.path(),
@@ -179,13 +197,53 @@ fn saved_tables_that_disagree_with_the_entries_are_named() {
         },
     )
     .unwrap();
-    assert_eq!(reopened.index_origin, "loaded from saved tables");
+    assert_eq!(reopened.index_origin, "mapped from the index file");
     drop(reopened);
     let v = verify(dir.path()).unwrap();
     assert!(
         v.damage
             .iter()
-            .any(|l| l.contains("saved table 0 disagrees with the search entries")),
+            .any(|l| l.contains("table 0 of the index file disagrees with the search entries")),
+        "{:?}",
+        v.damage
+    );
+}
+
+/// A hash changed in the index file (the open checks none of them whole) is named.
+#[test]
+fn an_index_file_whose_entries_disagree_with_the_search_family_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bank = Bank::open(
+        dir.path(),
+        &OpenOptions {
+            create: true,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    bank.add_asset(asset(1, 9000)).unwrap();
+    assert!(bank.save_index().unwrap());
+    let first: Vec<u32> = bank
+        .index
+        .entries()
+        .take(2)
+        .flat_map(|(_, h, _)| {
+            h.words
+                .iter()
+                .flat_map(|w| [*w as u32, (*w >> 32) as u32])
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    drop(bank);
+    let (path, at) = find_in_index_file(dir.path(), &first);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[at + 40] ^= 0x10;
+    std::fs::write(&path, bytes).unwrap();
+    let v = verify(dir.path()).unwrap();
+    assert!(
+        v.damage
+            .iter()
+            .any(|l| l.contains("entry 1 of the index file disagrees with the search family")),
         "{:?}",
         v.damage
     );

@@ -1,0 +1,262 @@
+//! The multi-index as one flat file the bank owns, memory-mapped at open instead of read:
+//! an open costs a header check whatever the bank's size, and memory holds only the
+//! pages queries touch.
+//!
+//! Layout (little-endian): 8 bytes of magic, the header's length (u64) and its BLAKE3
+//! (32 bytes), the header (JSON) padded to [`HEADER_AREA`]; then the sections, each at a
+//! 4 KiB boundary: the hashes (32 bytes an entry), qualities (1), runs (24 bytes each,
+//! see `mih::Run`), then for each table its offsets and its entry numbers (4 bytes each).
+//!
+//! The file is a cache of the `search` column family: the header names the bank state it
+//! was built from ([`FileStamp`]), and a file that does not match, or fails a check, is
+//! not used (the bank rebuilds from the column family). It is written under a temporary
+//! name, synced, renamed into place and the folder synced, so a crash leaves the old file
+//! or the new one whole.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::mapped::{bytes_of, Map, Slab};
+use super::mih::{offsets, Run, Table, CHUNK_COUNTS};
+use super::{HammingIndex, Layout, MultiIndex};
+
+const MAGIC: &[u8; 8] = b"CPSIDX\x00\x01";
+/// Magic, header length and header checksum, then the header, within this many bytes.
+const HEADER_AREA: usize = 16 << 10;
+const PREAMBLE: usize = 8 + 8 + 32;
+const ALIGN: u64 = 4096;
+const FORMAT: u32 = 1;
+/// Buckets checked per table at open (entries found under their own chunk value).
+const SAMPLED_BUCKETS: usize = 32;
+
+/// The bank state an index file describes. The generation alone would do while the bank
+/// only moves forward; the asset counter and last asset also catch a bank put back to an
+/// older state with the same generation.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    pub generation: u64,
+    pub next_asset: u64,
+    pub last_asset: Option<u64>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Header {
+    format: u32,
+    stamp: FileStamp,
+    entries: u64,
+    runs: u64,
+    widths: Vec<u32>,
+    /// Byte offset and length of every section, in the order of the module's layout.
+    sections: Vec<(u64, u64)>,
+    file_bytes: u64,
+}
+
+/// The file for a bank state in `dir`.
+pub fn file_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(format!("g{generation:016x}.cpsi"))
+}
+
+/// Writes `index` (its tables built over every entry, or none: a small index is scanned
+/// whole) as the file for `stamp` in `dir`, then removes every other index file there.
+/// Returns the file's path.
+pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Result<PathBuf> {
+    if index.layout.is_some() && index.tail_len() > 0 {
+        return Err(std::io::Error::other(
+            "the index has entries outside its tables",
+        ));
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut sections: Vec<&[u8]> = vec![
+        bytes_of(&index.hashes),
+        bytes_of(&index.qualities),
+        bytes_of(&index.runs),
+    ];
+    for t in &index.tables {
+        sections.push(bytes_of(&t.starts));
+        sections.push(bytes_of(&t.ids));
+    }
+    let mut at = HEADER_AREA as u64;
+    let mut placed = Vec::with_capacity(sections.len());
+    for s in &sections {
+        placed.push((at, s.len() as u64));
+        at = (at + s.len() as u64).next_multiple_of(ALIGN);
+    }
+    let header = Header {
+        format: FORMAT,
+        stamp: stamp.clone(),
+        entries: index.len() as u64,
+        runs: index.runs.len() as u64,
+        widths: index
+            .layout
+            .as_ref()
+            .map_or(Vec::new(), |l| l.widths.clone()),
+        sections: placed.clone(),
+        file_bytes: at,
+    };
+    let json = serde_json::to_vec(&header).expect("header serialises");
+    if PREAMBLE + json.len() > HEADER_AREA {
+        return Err(std::io::Error::other("index header too large"));
+    }
+    let final_path = file_path(dir, stamp.generation);
+    let tmp = dir.join(format!(
+        ".tmp-{}-{:016x}",
+        std::process::id(),
+        stamp.generation
+    ));
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        let mut head = Vec::with_capacity(HEADER_AREA);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        head.extend_from_slice(blake3::hash(&json).as_bytes());
+        head.extend_from_slice(&json);
+        head.resize(HEADER_AREA, 0);
+        f.write_all(&head)?;
+        let mut pos = HEADER_AREA as u64;
+        for (s, (start, _)) in sections.iter().zip(&placed) {
+            f.write_all(&vec![0u8; (start - pos) as usize])?;
+            f.write_all(s)?;
+            pos = start + s.len() as u64;
+        }
+        f.write_all(&vec![0u8; (at - pos) as usize])?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &final_path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    remove_others(dir, Some(&final_path));
+    Ok(final_path)
+}
+
+/// Removes the index files in `dir` other than `keep`, and temporary files left by a
+/// killed write. A reader that mapped one keeps its pages until it closes.
+pub fn remove_others(dir: &Path, keep: Option<&Path>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.ends_with(".cpsi") || name.starts_with(".tmp-");
+        if ours && Some(path.as_path()) != keep {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Whether `dir` holds a file for `stamp` whose header reads.
+pub fn is_current(dir: &Path, stamp: &FileStamp) -> bool {
+    File::open(file_path(dir, stamp.generation))
+        .ok()
+        .and_then(|mut f| read_header(&mut f).ok())
+        .is_some_and(|h| &h.stamp == stamp)
+}
+
+fn read_header(f: &mut File) -> Result<Header, String> {
+    let mut pre = [0u8; PREAMBLE];
+    f.read_exact(&mut pre)
+        .map_err(|e| format!("index file unreadable: {e}"))?;
+    if &pre[..8] != MAGIC {
+        return Err("not an index file of this version".into());
+    }
+    let len = u64::from_le_bytes(pre[8..16].try_into().expect("8 bytes")) as usize;
+    if PREAMBLE + len > HEADER_AREA {
+        return Err("index file header too long".into());
+    }
+    let mut json = vec![0u8; len];
+    f.read_exact(&mut json)
+        .map_err(|e| format!("index file unreadable: {e}"))?;
+    if blake3::hash(&json).as_bytes() != &pre[16..48] {
+        return Err("index file header fails its checksum".into());
+    }
+    let header: Header =
+        serde_json::from_slice(&json).map_err(|e| format!("index file header: {e}"))?;
+    if header.format != FORMAT {
+        return Err(format!("index file format {}", header.format));
+    }
+    Ok(header)
+}
+
+/// Maps the file for `stamp` in `dir` as a searchable index, after checking its header,
+/// size, shapes and a sample of buckets; otherwise says why not (no file, another bank
+/// state, damage), and the caller rebuilds.
+pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
+    let path = file_path(dir, stamp.generation);
+    let mut f = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("no index file for this bank state".into())
+        }
+        Err(e) => return Err(format!("index file unreadable: {e}")),
+    };
+    let h = read_header(&mut f)?;
+    if &h.stamp != stamp {
+        return Err("the index file describes another bank state".into());
+    }
+    let size = f.metadata().map_err(|e| e.to_string())?.len();
+    if size != h.file_bytes {
+        return Err(format!("index file is {size} bytes, not {}", h.file_bytes));
+    }
+    let m = h.widths.len();
+    let layout = (m > 0).then(|| Layout {
+        widths: h.widths.clone(),
+    });
+    if let Some(l) = &layout {
+        if !CHUNK_COUNTS.contains(&m) || Layout::with_chunks(m) != *l {
+            return Err(format!("index file has an unknown layout {:?}", l.widths));
+        }
+    }
+    if h.sections.len() != 3 + 2 * m {
+        return Err("index file has the wrong number of sections".into());
+    }
+    let map = Arc::new(Map::new(&f).map_err(|e| format!("cannot map the index file: {e}"))?);
+    let n = usize::try_from(h.entries).map_err(|_| "too many entries")?;
+    let runs = usize::try_from(h.runs).map_err(|_| "too many runs")?;
+    let section = |i: usize, len: usize, size: usize| {
+        let (start, bytes) = h.sections[i];
+        (bytes == (len * size) as u64)
+            .then_some(start as usize)
+            .ok_or_else(|| format!("index file section {i} has the wrong size"))
+    };
+    let bad = |i: usize| format!("index file section {i} lies outside the file");
+    let hashes = Slab::mapped(&map, section(0, n, 32)?, n).ok_or_else(|| bad(0))?;
+    let qualities = Slab::mapped(&map, section(1, n, 1)?, n).ok_or_else(|| bad(1))?;
+    let run_slab: Slab<Run> =
+        Slab::mapped(&map, section(2, runs, 24)?, runs).ok_or_else(|| bad(2))?;
+    let runs_ok = match (run_slab.first(), run_slab.last()) {
+        (Some(first), Some(last)) => first.first_entry == 0 && last.first_entry < h.entries,
+        (None, None) => n == 0,
+        _ => false,
+    };
+    if !runs_ok {
+        return Err("index file's segment runs do not fit its entries".into());
+    }
+    let mut tables = Vec::with_capacity(m);
+    for (k, &w) in h.widths.iter().enumerate() {
+        let buckets = (1usize << w) + 1;
+        let (s, i) = (3 + 2 * k, 4 + 2 * k);
+        tables.push(Table {
+            starts: Slab::mapped(&map, section(s, buckets, 4)?, buckets).ok_or_else(|| bad(s))?,
+            ids: Slab::mapped(&map, section(i, n, 4)?, n).ok_or_else(|| bad(i))?,
+        });
+    }
+    let index = MultiIndex {
+        hashes,
+        qualities,
+        runs: run_slab,
+        offsets: layout.as_ref().map_or(Vec::new(), offsets),
+        layout,
+        tables,
+        // Without tables every entry is scanned, as the tail of one built in memory.
+        built: if m > 0 { n } else { 0 },
+        always_probe: false,
+    };
+    index.check_tables(SAMPLED_BUCKETS)?;
+    Ok(index)
+}
