@@ -13,7 +13,9 @@
 //! - `index`: the multi-index's tables as last saved, with the bank generation they
 //!   were built at (see [`Bank::save_index`]);
 //! - `features`: asset number → the keypoints of its sampled video frames, in banks
-//!   with `local_features`.
+//!   with `local_features`;
+//! - `keypoints`: the same keypoints as the keypoint index's buckets, which a scan
+//!   reads instead of loading them all (see `keypoints.rs`).
 //!
 //! Every asset is written in one `WriteBatch`, so a crash leaves it whole or absent.
 //! Segments are packed per asset because assets are written, read and deleted whole:
@@ -23,6 +25,7 @@
 pub mod backup;
 mod decisions;
 mod dump;
+mod keypoints;
 mod merge;
 mod paths;
 mod read;
@@ -63,7 +66,8 @@ const CF_DIGESTS: &str = "digests";
 const CF_INDEX: &str = "index";
 const CF_PATHS: &str = "paths";
 const CF_FEATURES: &str = "features";
-const ALL_CFS: [&str; 8] = [
+use keypoints::{CF_KEYPOINTS, KEY_KEYPOINTS_ON_DISK};
+const ALL_CFS: [&str; 9] = [
     CF_META,
     CF_ASSETS,
     CF_FRAMES,
@@ -72,6 +76,7 @@ const ALL_CFS: [&str; 8] = [
     CF_INDEX,
     CF_PATHS,
     CF_FEATURES,
+    CF_KEYPOINTS,
 ];
 
 const KEY_FORMAT: &[u8] = b"format_version";
@@ -377,6 +382,9 @@ impl Bank {
             writer: !opts.read_only,
         };
         bank.check_or_init_meta(opts, exists)?;
+        if !opts.read_only {
+            bank.migrate_keypoints()?;
+        }
         bank.load_index()?;
         // A reader catches the writer's files between two column families' flushes
         // rarely but really (seen under load: 401 asset records, 1 search entry). Every
@@ -484,6 +492,7 @@ impl Bank {
             );
             batch.put_cf(meta, KEY_NEXT_ID, 1u64.to_le_bytes());
             batch.put_cf(meta, KEY_GENERATION, 0u64.to_le_bytes());
+            batch.put_cf(meta, KEY_KEYPOINTS_ON_DISK, [1u8]);
             self.db.write(batch).map_err(|e| self.rocks(e))?;
             self.params = params;
             self.next_id = 1;
@@ -609,6 +618,7 @@ impl Bank {
                 id.key(),
                 records::encode_features(&new.features),
             );
+            self.put_keypoints(&mut batch, id, &new.features)?;
         }
         if let Some(stamp) = new.seen {
             let said = Some(words);
@@ -708,6 +718,7 @@ impl Bank {
         batch.delete_cf(self.cf(CF_DIGESTS)?, digest);
         batch.delete_cf(self.cf(CF_FRAMES)?, id.key());
         batch.delete_cf(self.cf(CF_SEARCH)?, id.key());
+        self.delete_keypoints(batch, id)?;
         batch.delete_cf(self.cf(CF_FEATURES)?, id.key());
         batch.put_cf(
             self.cf(CF_META)?,

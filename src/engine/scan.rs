@@ -14,7 +14,7 @@ use crate::model::Shard;
 use crate::report::{
     self, BankInfo, ClaimConflict, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary,
 };
-use crate::search::FeatureIndex;
+use crate::search::{FeatureIndex, FeatureSearch};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanOptions {
@@ -59,13 +59,14 @@ pub fn scan_paths(
     };
     let matching = opts.matching.for_bank(&params);
     // Keypoints are looked for in delivered files (videos and stills) only when the bank
-    // has some to meet them; they are loaded into memory once, and only when there is
-    // something to scan.
+    // has some to meet them, and only when there is something to scan; a bank keeps
+    // them on disk, where the search reads only the buckets it needs.
     let may_hold_pictures = !found.archives.is_empty() || !found.files.is_empty();
-    let features = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) if may_hold_pictures => bank.feature_index()?,
-        _ => FeatureIndex::new(),
-    };
+    let features: Box<dyn FeatureSearch> =
+        match (opts.sampling.feature_step_s, &params.local_features) {
+            (Some(_), Some(_)) if may_hold_pictures => bank.feature_search()?,
+            _ => Box::new(FeatureIndex::new()),
+        };
     let base_sampling = super::Sampling {
         feature_step_s: opts
             .sampling
@@ -131,7 +132,7 @@ pub fn scan_paths(
                                 if fp.kind == MediaKind::Still {
                                     match_still_by_keypoints(
                                         bank,
-                                        &features,
+                                        features.as_ref(),
                                         &file.display,
                                         &samples,
                                         &mut found,
@@ -140,7 +141,7 @@ pub fn scan_paths(
                                 } else {
                                     match_by_keypoints(
                                         bank,
-                                        &features,
+                                        features.as_ref(),
                                         &file.display,
                                         &samples,
                                         &mut found,
