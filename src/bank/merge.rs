@@ -381,7 +381,7 @@ fn stage_shard(
             known.insert(id, banked);
             continue;
         }
-        let old = record.id.key();
+        let (old_id, old) = (record.id, record.id.key());
         let id = AssetId(bank.next_id);
         bank.next_id += 1;
         out.added += 1;
@@ -409,7 +409,7 @@ fn stage_shard(
         put(&mut search, &key, &entries)?;
         if let Some(samples) = shard.get(CF_FEATURES, &old)? {
             put(&mut features, &key, &samples)?;
-            with_keypoints.push((record.id, id));
+            with_keypoints.push((old_id, id));
         }
         digests.push((digest, id));
     }

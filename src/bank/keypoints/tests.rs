@@ -51,8 +51,9 @@ impl Maker {
             descriptor[0] = (descriptor[0] & !(0xFFFF << 48)) | (0xBEEF << 48);
         }
         Keypoint {
-            x: (self.next() % 400) as f32 * 0.5,
-            y: (self.next() % 300) as f32 * 0.5,
+            // Any place, not only those the record keeps exactly (1/32 pixel).
+            x: (self.next() % 40_000) as f32 / 97.0,
+            y: (self.next() % 30_000) as f32 / 97.0,
             level: (self.next() % 4) as u8,
             descriptor,
         }
@@ -229,7 +230,7 @@ fn removal_and_migration_keep_the_buckets_equal_to_the_records() {
         let bank = Bank::open(dir.path(), &read_only).unwrap();
         assert!(!bank.keypoints_on_disk().unwrap());
         let search = bank.feature_search().unwrap();
-        assert!(search.len() > 0, "falls back to the records in memory");
+        assert!(!search.is_empty(), "falls back to the records in memory");
     }
     let bank = create(dir.path());
     assert_same(&bank, &queries);
