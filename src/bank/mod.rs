@@ -368,7 +368,13 @@ impl Bank {
             let names = ALL_CFS.iter().filter(|n| existing.iter().any(|e| e == *n));
             DB::open_cf_for_read_only(&db_opts, path, names, false).map_err(rocks)?
         } else {
-            let cfs = ALL_CFS.map(|name| ColumnFamilyDescriptor::new(name, db_opts.clone()));
+            let cfs = ALL_CFS.map(|name| {
+                let cf_opts = match name {
+                    CF_KEYPOINTS => keypoints::family_options(&db_opts),
+                    _ => db_opts.clone(),
+                };
+                ColumnFamilyDescriptor::new(name, cf_opts)
+            });
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(rocks)?
         };
         let mut bank = Bank {
