@@ -10,9 +10,9 @@
 //! - `KP_SEED_BANK`: a bank with keypoints (`celprint index` of some real footage);
 //! - `KP_BANK`: the bank to add to (made if missing, with the seed bank's parameters);
 //! - `KP_HOURS`: banked hours to add, as 10-minute assets of a sample every 0.5 s;
-//! - `KP_STRIP=1`: instead, turn `KP_BANK` into a bank from before keypoints were kept
-//!   on disk (drop the `keypoints` family and its mark), so that a read-only scan loads
-//!   them into memory as every scan did before.
+//! - `KP_BEFORE=DIR`: instead, make DIR a checkpoint of `KP_BANK` (hard links) turned
+//!   into a bank from before keypoints were kept on disk (no `keypoints` family, no
+//!   mark), so that a read-only scan of it loads them into memory as every scan did.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -42,14 +42,21 @@ fn path_var(name: &str) -> PathBuf {
     PathBuf::from(std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set")))
 }
 
-fn strip(bank: &std::path::Path) {
+fn before(bank: &std::path::Path, dir: &std::path::Path) {
     let opts = rocksdb::Options::default();
-    let families = rocksdb::DB::list_cf(&opts, bank).expect("a bank");
-    let mut db = rocksdb::DB::open_cf(&opts, bank, families).expect("bank opens");
+    {
+        let families = rocksdb::DB::list_cf(&opts, bank).expect("a bank");
+        let db = rocksdb::DB::open_cf(&opts, bank, families).expect("bank opens");
+        rocksdb::checkpoint::Checkpoint::new(&db)
+            .and_then(|c| c.create_checkpoint(dir))
+            .expect("checkpoint");
+    }
+    let families = rocksdb::DB::list_cf(&opts, dir).expect("a checkpoint");
+    let mut db = rocksdb::DB::open_cf(&opts, dir, families).expect("checkpoint opens");
     db.delete_cf(db.cf_handle("meta").unwrap(), b"keypoints_on_disk")
         .unwrap();
     db.drop_cf("keypoints").unwrap();
-    println!("stripped: {} has no keypoint buckets", bank.display());
+    eprintln!("keypoints_scale: {} has no keypoint buckets", dir.display());
 }
 
 fn main() {
@@ -58,8 +65,8 @@ fn main() {
         return;
     }
     let out = path_var("KP_BANK");
-    if std::env::var("KP_STRIP").as_deref() == Ok("1") {
-        strip(&out);
+    if let Some(dir) = std::env::var_os("KP_BEFORE") {
+        before(&out, std::path::Path::new(&dir));
         return;
     }
     let hours: f64 = std::env::var("KP_HOURS")
@@ -90,7 +97,8 @@ fn main() {
     .expect("bank");
     let per_asset = (600.0 / BANK_STEP_S) as usize;
     let assets = (hours * 6.0).round() as usize;
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ assets as u64);
+    let first = bank.stats().expect("stats").assets as u64;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (first << 20) ^ assets as u64);
     let started = Instant::now();
     let mut keypoints = 0u64;
     for a in 0..assets {
@@ -127,7 +135,7 @@ fn main() {
             source: None,
             note: None,
             by: None,
-            path: format!("synthetic/{a:05}.mp4"),
+            path: format!("synthetic/{:05}.mp4", first + a as u64),
             bytes: 0,
             width: 854,
             height: 480,
