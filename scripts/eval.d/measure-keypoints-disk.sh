@@ -65,7 +65,8 @@ scan() {
   /usr/bin/time -f "%e %M" -o "$work/$1.time" \
     "$bin" scan --db "$2" --json "$work/$1.json" "$work/delivery.mp4" >/dev/null 2>&1 || true
   [ -s "$work/$1.json" ] || { log "scan $1 made no report"; exit 1; }
-  cat "$work/$1.time"
+  # time puts "Command exited with non-zero status 1" (a scan that matched) first.
+  tail -1 "$work/$1.time"
 }
 field() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))$2)" "$1"; }
 
