@@ -206,17 +206,10 @@ impl Bank {
         }
     }
 
-    /// What is wrong with the `keypoints` family against the `features` records, one
-    /// line a fault: an asset whose buckets, samples or count are not what its
-    /// keypoints make, or entries of an asset with no keypoints. One pass over each
-    /// family, in order, as `verify` reads the others.
-    pub(super) fn keypoint_faults(&self) -> Result<Vec<String>, BankError> {
-        if !self.keypoints_on_disk()? {
-            return Ok(Vec::new());
-        }
-        /// Per asset: bucket entries, samples, keypoints.
-        type Tally = BTreeMap<u64, (u64, u64, u64)>;
-        let mut want = Tally::new();
+    /// What each asset's keypoints should make in the `keypoints` family, from its
+    /// `features` record (those that do not decode are the features check's to report).
+    pub(super) fn keypoints_wanted(&self) -> Result<KeypointTally, BankError> {
+        let mut want = KeypointTally::default();
         for item in self
             .db
             .iterator_cf(self.cf(CF_FEATURES)?, rocksdb::IteratorMode::Start)
@@ -225,48 +218,73 @@ impl Bank {
             let (Some(id), Some(samples)) =
                 (AssetId::from_key(&key), records::decode_features(&value))
             else {
-                continue; // the features check reports these
+                continue;
             };
             let n: u64 = samples.iter().map(|s| s.keypoints.len() as u64).sum();
-            want.insert(id.0, (n * TABLES as u64, samples.len() as u64, n));
+            let tally = want.assets.entry(id.0).or_default();
+            *tally = (n * TABLES as u64, samples.len() as u64, n);
         }
-        let mut found = Tally::new();
-        let mut odd = 0u64;
+        Ok(want)
+    }
+
+    /// [`Bank::keypoints_wanted`] against the family as it is, one line a fault.
+    #[cfg(test)]
+    pub(super) fn keypoint_faults(&self) -> Result<Vec<String>, BankError> {
+        let want = self.keypoints_wanted()?;
+        let mut found = KeypointTally::default();
         for item in self
             .db
             .iterator_cf(self.keypoints_cf()?, rocksdb::IteratorMode::Start)
         {
             let (k, v) = item.map_err(|e| self.rocks(e))?;
-            let asset = |at: usize| {
-                k.get(at..at + 8)
-                    .map(|b| u64::from_be_bytes(b.try_into().unwrap()))
-            };
-            match (k.first(), k.len(), v.len()) {
-                (Some(&t), BUCKET_KEY, KEYPOINT_BYTES) if usize::from(t) < TABLES => {
-                    found.entry(asset(3).unwrap()).or_default().0 += 1;
-                }
-                (Some(&TAG_SAMPLE), 13, SAMPLE_BYTES) => {
-                    found.entry(asset(1).unwrap()).or_default().1 += 1;
-                }
-                (Some(&TAG_COUNT), 9, 8) => {
-                    found.entry(asset(1).unwrap()).or_default().2 +=
-                        u64::from_le_bytes(v[..].try_into().unwrap());
-                }
-                _ => odd += 1,
+            found.add(&k, &v);
+        }
+        Ok(found.faults(&want))
+    }
+}
+
+/// Per asset, what its entries in the `keypoints` family come to: bucket entries,
+/// samples, keypoints counted; and entries of no known kind.
+#[derive(Default)]
+pub(super) struct KeypointTally {
+    assets: BTreeMap<u64, (u64, u64, u64)>,
+    odd: u64,
+}
+
+impl KeypointTally {
+    pub(super) fn add(&mut self, k: &[u8], v: &[u8]) {
+        let asset = |at: usize| u64::from_be_bytes(k[at..at + 8].try_into().unwrap());
+        match (k.first(), k.len(), v.len()) {
+            (Some(&t), BUCKET_KEY, KEYPOINT_BYTES) if usize::from(t) < TABLES => {
+                self.assets.entry(asset(3)).or_default().0 += 1;
             }
+            (Some(&TAG_SAMPLE), 13, SAMPLE_BYTES) => {
+                self.assets.entry(asset(1)).or_default().1 += 1;
+            }
+            (Some(&TAG_COUNT), 9, 8) => {
+                self.assets.entry(asset(1)).or_default().2 +=
+                    u64::from_le_bytes(v.try_into().unwrap());
+            }
+            _ => self.odd += 1,
         }
+    }
+
+    /// Each asset whose entries are not what its keypoints make, or that has entries
+    /// and no keypoints.
+    pub(super) fn faults(&self, want: &KeypointTally) -> Vec<String> {
         let mut faults = Vec::new();
-        if odd > 0 {
-            faults.push(format!("keypoints: {odd} entries of no known kind"));
+        if self.odd > 0 {
+            faults.push(format!("keypoints: {} entries of no known kind", self.odd));
         }
-        for id in want.keys().chain(found.keys()).collect::<BTreeSet<_>>() {
-            if want.get(id) != found.get(id) {
+        let ids: BTreeSet<&u64> = want.assets.keys().chain(self.assets.keys()).collect();
+        for id in ids {
+            if want.assets.get(id) != self.assets.get(id) {
                 faults.push(format!(
                     "asset {id}: its keypoint buckets do not hold its keypoints"
                 ));
             }
         }
-        Ok(faults)
+        faults
     }
 }
 
