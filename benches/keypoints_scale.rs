@@ -97,7 +97,7 @@ fn main() {
     .expect("bank");
     let per_asset = (600.0 / BANK_STEP_S) as usize;
     let assets = (hours * 6.0).round() as usize;
-    let first = bank.stats().expect("stats").assets as u64;
+    let first = bank.stats().expect("stats").assets;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (first << 20) ^ assets as u64);
     let started = Instant::now();
     let mut keypoints = 0u64;
