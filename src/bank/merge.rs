@@ -345,6 +345,8 @@ fn stage_shard(
     let mut search = open(CF_SEARCH)?;
     let mut features = open(CF_FEATURES)?;
     let mut digests: Vec<([u8; 32], AssetId)> = Vec::new();
+    // (number in the shard, number in the bank) of each asset added with keypoints.
+    let mut with_keypoints: Vec<(AssetId, AssetId)> = Vec::new();
     // Statements for assets banked before this shard, written after its files go in.
     let mut known: BTreeMap<AssetId, super::AssetRecord> = BTreeMap::new();
     let put = |sst: &mut Sst<'_>, key: &[u8], value: &[u8]| {
@@ -379,7 +381,7 @@ fn stage_shard(
             known.insert(id, banked);
             continue;
         }
-        let old = record.id.key();
+        let (old_id, old) = (record.id, record.id.key());
         let id = AssetId(bank.next_id);
         bank.next_id += 1;
         out.added += 1;
@@ -407,6 +409,7 @@ fn stage_shard(
         put(&mut search, &key, &entries)?;
         if let Some(samples) = shard.get(CF_FEATURES, &old)? {
             put(&mut features, &key, &samples)?;
+            with_keypoints.push((old_id, id));
         }
         digests.push((digest, id));
     }
@@ -439,6 +442,21 @@ fn stage_shard(
         bank.db
             .ingest_external_file_cf_opts(bank.cf(sst.cf)?, &ingest, vec![&sst.path])
             .map_err(|e| rocks("ingest a shard's file", e))?;
+    }
+    // The buckets of the keypoints just ingested, under their new numbers: their keys
+    // are spread over the whole family, so they go in through batches, not files.
+    for (old, id) in with_keypoints {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(MergeError::Cancelled);
+        }
+        let value = shard
+            .get(CF_FEATURES, &old.key())?
+            .ok_or_else(|| damaged(format!("asset {}: its keypoints went", old.0)))?;
+        let samples = records::decode_features(&value)
+            .ok_or_else(|| damaged(format!("bad keypoint records for asset {}", old.0)))?;
+        let mut batch = rocksdb::WriteBatch::default();
+        bank.put_keypoints(&mut batch, id, &samples)?;
+        bank.db.write(batch).map_err(|e| bank.rocks(e))?;
     }
     for (id, record) in known {
         let value = serde_json::to_vec(&record).expect("record serialises");

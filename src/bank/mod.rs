@@ -13,7 +13,9 @@
 //! - `index`: unused since the multi-index is saved as a file under `search-index/`
 //!   (see [`Bank::save_index`]); kept so older banks open, and emptied by a save;
 //! - `features`: asset number → the keypoints of its sampled video frames, in banks
-//!   with `local_features`.
+//!   with `local_features`;
+//! - `keypoints`: the same keypoints as the keypoint index's buckets, which a scan
+//!   reads instead of loading them all (see `keypoints.rs`).
 //!
 //! Every asset is written in one `WriteBatch`, so a crash leaves it whole or absent.
 //! Segments are packed per asset because assets are written, read and deleted whole:
@@ -23,6 +25,7 @@
 pub mod backup;
 mod decisions;
 mod dump;
+mod keypoints;
 mod merge;
 mod paths;
 mod read;
@@ -63,7 +66,8 @@ const CF_DIGESTS: &str = "digests";
 const CF_INDEX: &str = "index";
 const CF_PATHS: &str = "paths";
 const CF_FEATURES: &str = "features";
-const ALL_CFS: [&str; 8] = [
+use keypoints::{CF_KEYPOINTS, KEY_KEYPOINTS_ON_DISK};
+const ALL_CFS: [&str; 9] = [
     CF_META,
     CF_ASSETS,
     CF_FRAMES,
@@ -72,6 +76,7 @@ const ALL_CFS: [&str; 8] = [
     CF_INDEX,
     CF_PATHS,
     CF_FEATURES,
+    CF_KEYPOINTS,
 ];
 
 const KEY_FORMAT: &[u8] = b"format_version";
@@ -372,7 +377,13 @@ impl Bank {
             let names = ALL_CFS.iter().filter(|n| existing.iter().any(|e| e == *n));
             DB::open_cf_for_read_only(&db_opts, path, names, false).map_err(rocks)?
         } else {
-            let cfs = ALL_CFS.map(|name| ColumnFamilyDescriptor::new(name, db_opts.clone()));
+            let cfs = ALL_CFS.map(|name| {
+                let cf_opts = match name {
+                    CF_KEYPOINTS => keypoints::family_options(&db_opts),
+                    _ => db_opts.clone(),
+                };
+                ColumnFamilyDescriptor::new(name, cf_opts)
+            });
             DB::open_cf_descriptors(&db_opts, path, cfs).map_err(rocks)?
         };
         let mut bank = Bank {
@@ -386,6 +397,9 @@ impl Bank {
             writer: !opts.read_only,
         };
         bank.check_or_init_meta(opts, exists)?;
+        if !opts.read_only {
+            bank.migrate_keypoints()?;
+        }
         bank.load_index()?;
         // A reader catches the writer's files between two column families' flushes
         // rarely but really (seen under load: 401 asset records, 1 search entry). Every
@@ -493,6 +507,7 @@ impl Bank {
             );
             batch.put_cf(meta, KEY_NEXT_ID, 1u64.to_le_bytes());
             batch.put_cf(meta, KEY_GENERATION, 0u64.to_le_bytes());
+            batch.put_cf(meta, KEY_KEYPOINTS_ON_DISK, [1u8]);
             self.db.write(batch).map_err(|e| self.rocks(e))?;
             self.params = params;
             self.next_id = 1;
@@ -618,6 +633,7 @@ impl Bank {
                 id.key(),
                 records::encode_features(&new.features),
             );
+            self.put_keypoints(&mut batch, id, &new.features)?;
         }
         if let Some(stamp) = new.seen {
             let said = Some(words);
@@ -688,33 +704,6 @@ impl Bank {
         Ok(index)
     }
 
-    /// [`Bank::feature_index`] in two: the samples of stills and pages and of video
-    /// frames, then those of storyboard panels ([`AssetRecord::is_panel_sample`]), which
-    /// only the panel matcher searches (`matching::match_panels_by_keypoints`), at its
-    /// own threshold.
-    pub fn feature_indexes(&self) -> Result<(FeatureIndex, FeatureIndex), BankError> {
-        let (mut pictures, mut panels) = (FeatureIndex::new(), FeatureIndex::new());
-        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
-            return Ok((pictures, panels));
-        };
-        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
-            let (key, value) = item.map_err(|e| self.rocks(e))?;
-            let id = AssetId::from_key(&key)
-                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
-            let samples = records::decode_features(&value)
-                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
-            let record = self.asset(id)?;
-            let (of_panels, of_pictures): (Vec<FeatureSample>, Vec<FeatureSample>) = samples
-                .into_iter()
-                .partition(|s| record.as_ref().is_some_and(|r| r.is_panel_sample(s.time_s)));
-            pictures.add(id.0, &of_pictures);
-            panels.add(id.0, &of_panels);
-        }
-        pictures.build();
-        panels.build();
-        Ok((pictures, panels))
-    }
-
     /// One segment of a banked asset. Decodes that record alone: a hit's lookup must not
     /// cost in proportion to the length of the asset it falls in.
     pub fn segment(&self, seg: SegmentRef) -> Result<Option<Segment>, BankError> {
@@ -761,6 +750,7 @@ impl Bank {
         batch.delete_cf(self.cf(CF_DIGESTS)?, digest);
         batch.delete_cf(self.cf(CF_FRAMES)?, id.key());
         batch.delete_cf(self.cf(CF_SEARCH)?, id.key());
+        self.delete_keypoints(batch, id)?;
         batch.delete_cf(self.cf(CF_FEATURES)?, id.key());
         batch.put_cf(
             self.cf(CF_META)?,

@@ -243,8 +243,35 @@ pub fn decode_search_entries(b: &[u8]) -> Option<impl Iterator<Item = (Hash256, 
 
 /// Keypoint places are kept in 1/32 of a base pixel.
 const PLACE_UNITS: f32 = 32.0;
-const KEYPOINT_BYTES: usize = 2 + 2 + 1 + 32;
+pub(crate) const KEYPOINT_BYTES: usize = 2 + 2 + 1 + 32;
 const SAMPLE_HEAD_BYTES: usize = 8 + 4 * 4 + 2;
+
+/// One keypoint: x and y in 1/32 base pixel (u16), level (u8), descriptor (32 bytes).
+pub(crate) fn encode_keypoint(k: &Keypoint, out: &mut Vec<u8>) {
+    for v in [k.x, k.y] {
+        let units = (v * PLACE_UNITS).round().clamp(0.0, f32::from(u16::MAX));
+        out.extend_from_slice(&(units as u16).to_le_bytes());
+    }
+    out.push(k.level);
+    for w in k.descriptor {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+}
+
+/// A keypoint of [`KEYPOINT_BYTES`] bytes.
+pub(crate) fn decode_keypoint(k: &[u8]) -> Keypoint {
+    let place = |i: usize| f32::from(u16::from_le_bytes([k[i], k[i + 1]])) / PLACE_UNITS;
+    let mut descriptor = [0u64; 4];
+    for (j, w) in descriptor.iter_mut().enumerate() {
+        *w = u64::from_le_bytes(k[5 + 8 * j..13 + 8 * j].try_into().unwrap());
+    }
+    Keypoint {
+        x: place(0),
+        y: place(2),
+        level: k[4],
+        descriptor,
+    }
+}
 
 /// An asset's keypoint samples: per sample its time (f64), picture (x, y, width,
 /// height, u32 each) and keypoint count (u16), then per keypoint x and y in 1/32 base
@@ -260,14 +287,7 @@ pub fn encode_features(samples: &[FeatureSample]) -> Vec<u8> {
         let count = s.keypoints.len().min(usize::from(u16::MAX));
         out.extend_from_slice(&(count as u16).to_le_bytes());
         for k in &s.keypoints[..count] {
-            for v in [k.x, k.y] {
-                let units = (v * PLACE_UNITS).round().clamp(0.0, f32::from(u16::MAX));
-                out.extend_from_slice(&(units as u16).to_le_bytes());
-            }
-            out.push(k.level);
-            for w in k.descriptor {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
+            encode_keypoint(k, &mut out);
         }
     }
     out
@@ -290,20 +310,7 @@ pub fn decode_features(mut b: &[u8]) -> Option<Vec<FeatureSample>> {
         let body = b.get(SAMPLE_HEAD_BYTES..SAMPLE_HEAD_BYTES + count * KEYPOINT_BYTES)?;
         let keypoints = body
             .chunks_exact(KEYPOINT_BYTES)
-            .map(|k| {
-                let place =
-                    |i: usize| f32::from(u16::from_le_bytes([k[i], k[i + 1]])) / PLACE_UNITS;
-                let mut descriptor = [0u64; 4];
-                for (j, w) in descriptor.iter_mut().enumerate() {
-                    *w = u64::from_le_bytes(k[5 + 8 * j..13 + 8 * j].try_into().unwrap());
-                }
-                Keypoint {
-                    x: place(0),
-                    y: place(2),
-                    level: k[4],
-                    descriptor,
-                }
-            })
+            .map(decode_keypoint)
             .collect();
         out.push(FeatureSample {
             time_s,

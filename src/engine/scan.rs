@@ -17,7 +17,7 @@ use crate::model::Shard;
 use crate::report::{
     self, BankInfo, ClaimConflict, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary,
 };
-use crate::search::FeatureIndex;
+use crate::search::{FeatureIndex, FeatureSearch};
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanOptions {
@@ -62,15 +62,16 @@ pub fn scan_paths(
     };
     let matching = opts.matching.for_bank(&params);
     // Keypoints are looked for in delivered files (videos and stills) only when the bank
-    // has some to meet them; they are loaded into memory once, and only when there is
-    // something to scan.
+    // has some to meet them, and only when there is something to scan; a bank keeps
+    // them on disk, where the search reads only the buckets it needs.
     let may_hold_pictures = !found.archives.is_empty() || !found.files.is_empty();
     // Storyboard panels' keypoints are an index of their own, searched at their own
     // threshold by the panel matcher only.
-    let (features, panel_features) = match (opts.sampling.feature_step_s, &params.local_features) {
-        (Some(_), Some(_)) if may_hold_pictures => bank.feature_indexes()?,
-        _ => (FeatureIndex::new(), FeatureIndex::new()),
-    };
+    let (features, panel_features): (Box<dyn FeatureSearch>, FeatureIndex) =
+        match (opts.sampling.feature_step_s, &params.local_features) {
+            (Some(_), Some(_)) if may_hold_pictures => bank.feature_searches()?,
+            _ => (Box::new(FeatureIndex::new()), FeatureIndex::new()),
+        };
     let base_sampling = super::Sampling {
         feature_step_s: opts
             .sampling
@@ -138,7 +139,7 @@ pub fn scan_paths(
                                     let queries = keypoint_queries(&fp, &samples);
                                     match_panels_by_keypoints(
                                         bank,
-                                        [&features, &panel_features],
+                                        (features.as_ref(), &panel_features),
                                         &file.display,
                                         &queries,
                                         &mut found,
@@ -146,7 +147,7 @@ pub fn scan_paths(
                                     )?;
                                     match_still_by_keypoints(
                                         bank,
-                                        &features,
+                                        features.as_ref(),
                                         &file.display,
                                         &samples,
                                         &mut found,
@@ -155,7 +156,7 @@ pub fn scan_paths(
                                 } else {
                                     match_by_keypoints(
                                         bank,
-                                        &features,
+                                        features.as_ref(),
                                         &file.display,
                                         &samples,
                                         &mut found,

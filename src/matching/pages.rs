@@ -19,7 +19,7 @@ use crate::fingerprint::keypoints::{FeatureSample, BANK_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label, PanelPlace};
-use crate::search::FeatureIndex;
+use crate::search::{FeatureIndex, FeatureSearch};
 
 /// What a still file holds: its pages (one segment each, in order; one for a file of
 /// one picture), and the panels found on them.
@@ -141,7 +141,7 @@ fn banked_at(asset: &AssetRecord, time_s: f64) -> Option<BankedAt> {
 /// Adds to `found` what a delivered still's panels, and the still itself, show of
 /// banked panels by keypoints (a panel cut on a side and resized, a panel collaged into
 /// another picture), with the page and panel on both sides. The bank's keypoints come
-/// in two indexes ([`crate::bank::Bank::feature_indexes`]): its pictures' (stills,
+/// in two indexes ([`crate::bank::Bank::feature_searches`]): its pictures' (stills,
 /// pages, video frames) and its panels'.
 ///
 /// A delivered panel is searched against every banked sample but a storyboard page's
@@ -157,7 +157,7 @@ fn banked_at(asset: &AssetRecord, time_s: f64) -> Option<BankedAt> {
 /// other hits.
 pub fn match_panels_by_keypoints(
     bank: &dyn BankRead,
-    [pictures, panels]: [&FeatureIndex; 2],
+    (pictures, panels): (&dyn FeatureSearch, &FeatureIndex),
     query_path: &str,
     queries: &[KeypointQuery<'_>],
     found: &mut FileMatches,
@@ -171,15 +171,11 @@ pub fn match_panels_by_keypoints(
         let mut best: Vec<(SampleHit, BankedAt)> = Vec::new();
         let mut ignored = false;
         // A delivered whole picture meets only banked panels here.
-        let searched = if q.place.is_some() {
-            [Some(pictures), Some(panels)]
-        } else {
-            [None, Some(panels)]
-        };
-        let hits = searched
-            .into_iter()
-            .flatten()
-            .flat_map(|index| sample_hits(index, q.sample));
+        let mut hits = Vec::new();
+        if q.place.is_some() {
+            hits = sample_hits(pictures, q.sample)?;
+        }
+        hits.extend(sample_hits(panels, q.sample)?);
         for hit in hits {
             if hit.inliers < opts.still_keypoints.max(PANEL_MIN_KEYPOINTS) {
                 continue;

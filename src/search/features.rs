@@ -1,15 +1,17 @@
 //! The keypoint index: the bank's keypoints in memory, looked up by locality-sensitive
 //! hashing on disjoint 16-bit slices of the descriptor. It returns each banked sample
 //! that shares enough of a delivered sample's keypoints; whether their positions agree
-//! is matching's question (`matching::local`), not the index's.
+//! is matching's question (`matching::local`), not the index's. A bank keeps the same
+//! tables on disk (`bank::keypoints`); [`FeatureSearch`] is what matching asks of either.
 
+use crate::bank::BankError;
 use crate::fingerprint::keypoints::{FeatureSample, Keypoint};
 
 /// Descriptor distance (of 256 bits) up to which two keypoints may be the same corner.
-const MAX_DESCRIPTOR_DISTANCE: u32 = 56;
+pub(crate) const MAX_DESCRIPTOR_DISTANCE: u32 = 56;
 /// How many 16-bit slices of the descriptor are tables: two corners 40 bits apart
 /// share one of 8 slices with probability 0.42, unrelated ones each slice 1 in 65,536.
-const TABLES: usize = 8;
+pub(crate) const TABLES: usize = 8;
 /// A bucket holding more keypoints than this, or than 16 times the mean of a uniform
 /// spread (a 4096th of all), is passed over.
 const CROWDED_BUCKET: usize = 256;
@@ -113,11 +115,8 @@ impl FeatureIndex {
         if self.order.is_empty() {
             return Vec::new();
         }
-        // (sample, query keypoint, banked keypoint, distance)
-        let mut pairs: Vec<(u32, u32, u32, u32)> = Vec::new();
-        // A slice value shared by many keypoints (flat patches make some far commoner
-        // than others) says little and costs much: such buckets are passed over.
-        let crowded = (self.keypoints.len() >> 12).max(CROWDED_BUCKET);
+        let mut pairs: Vec<Pairing<u32>> = Vec::new();
+        let crowded = crowded_limit(self.keypoints.len() as u64);
         for (qi, q) in query.keypoints.iter().enumerate() {
             for t in 0..TABLES {
                 let s = usize::from(slice(q, t));
@@ -128,35 +127,97 @@ impl FeatureIndex {
                 // A keypoint found through several tables is paired more than once;
                 // the pairs are deduplicated below.
                 for &bi in &self.order[t][a..b] {
-                    let d = q.distance(&self.keypoints[bi as usize]);
+                    let bank = self.keypoints[bi as usize];
+                    let d = q.distance(&bank);
                     if d <= MAX_DESCRIPTOR_DISTANCE {
-                        pairs.push((self.sample_of[bi as usize], qi as u32, bi, d));
+                        pairs.push(Pairing {
+                            sample: self.sample_of[bi as usize],
+                            query: qi as u32,
+                            distance: d,
+                            bank_number: bi,
+                            bank,
+                        });
                     }
                 }
             }
         }
-        pairs.sort_unstable_by_key(|&(s, q, _, d)| (s, q, d));
-        // Within a sample, each delivered keypoint keeps its closest banked one.
-        pairs.dedup_by_key(|p| (p.0, p.1));
-        pairs
-            .chunk_by(|a, b| a.0 == b.0)
-            .filter(|group| group.len() >= MIN_MATCHES)
-            .map(|group| Candidate {
-                sample: self.samples[group[0].0 as usize],
-                pairs: group
-                    .iter()
-                    .map(|&(_, qi, bi, distance)| KeypointPair {
-                        query: query.keypoints[qi as usize],
-                        bank: self.keypoints[bi as usize],
-                        distance,
-                    })
-                    .collect(),
-            })
-            .collect()
+        let found: Result<_, std::convert::Infallible> =
+            group_pairs(pairs, query, |s| Ok(self.samples[s as usize]));
+        found.unwrap_or_else(|never| match never {})
     }
 }
 
+/// A keypoint search over a bank's keypoints: in memory ([`FeatureIndex`]) or read
+/// from the bank's buckets on disk (`bank::keypoints`). Both give the same candidates.
+pub trait FeatureSearch: Sync {
+    /// How many banked keypoints there are to find.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The banked samples that share at least [`MIN_MATCHES`] keypoints with `query`,
+    /// in the order of their owners, then their times.
+    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError>;
+}
+
+impl FeatureSearch for FeatureIndex {
+    fn len(&self) -> usize {
+        FeatureIndex::len(self)
+    }
+
+    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError> {
+        Ok(FeatureIndex::candidates(self, query))
+    }
+}
+
+/// A delivered keypoint paired with a banked one of sample `sample` (in whatever
+/// numbering orders samples as the bank does: owner, then time).
+pub(crate) struct Pairing<S> {
+    pub sample: S,
+    pub query: u32,
+    pub distance: u32,
+    /// Orders the banked keypoints of one sample as they were banked.
+    pub bank_number: u32,
+    pub bank: Keypoint,
+}
+
+/// The pairs grouped into candidates: within a sample each delivered keypoint keeps its
+/// closest banked one (the first banked of those equally close, so that any order of
+/// reading the buckets pairs the same), and a sample needs [`MIN_MATCHES`] of them.
+pub(crate) fn group_pairs<S: Ord + Copy, E>(
+    mut pairs: Vec<Pairing<S>>,
+    query: &FeatureSample,
+    mut sample: impl FnMut(S) -> Result<IndexedSample, E>,
+) -> Result<Vec<Candidate>, E> {
+    pairs.sort_unstable_by_key(|p| (p.sample, p.query, p.distance, p.bank_number));
+    pairs.dedup_by_key(|p| (p.sample, p.query));
+    pairs
+        .chunk_by(|a, b| a.sample == b.sample)
+        .filter(|group| group.len() >= MIN_MATCHES)
+        .map(|group| {
+            Ok(Candidate {
+                sample: sample(group[0].sample)?,
+                pairs: group
+                    .iter()
+                    .map(|p| KeypointPair {
+                        query: query.keypoints[p.query as usize],
+                        bank: p.bank,
+                        distance: p.distance,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// How many keypoints a bucket may hold before it is passed over, for an index of
+/// `total` keypoints. A slice value shared by many keypoints (flat patches make some far
+/// commoner than others) says little and costs much.
+pub(crate) fn crowded_limit(total: u64) -> usize {
+    ((total >> 12) as usize).max(CROWDED_BUCKET)
+}
+
 /// Slice `t` of a keypoint's descriptor: 16 bits, disjoint from the other tables'.
-fn slice(k: &Keypoint, t: usize) -> u16 {
+pub(crate) fn slice(k: &Keypoint, t: usize) -> u16 {
     (k.descriptor[t / 4] >> ((t % 4) * 16)) as u16
 }

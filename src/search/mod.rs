@@ -6,13 +6,15 @@
 //! query with every banked hash; it stays as the reference the multi-index is tested
 //! against, and is not on any search path.
 
-mod features;
+pub(crate) mod features;
 pub mod index_file;
 mod linear;
 mod mapped;
 mod mih;
 
-pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
+pub use features::{
+    Candidate, FeatureIndex, FeatureSearch, IndexedSample, KeypointPair, MIN_MATCHES,
+};
 pub use linear::LinearIndex;
 pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
 

@@ -155,7 +155,15 @@ fn verify_names_records_edited_through_rocksdb() {
     let (db, _) = bank_with_runs(&env, 4, 0);
     {
         let families = [
-            "meta", "assets", "frames", "search", "digests", "index", "paths", "features",
+            "meta",
+            "assets",
+            "frames",
+            "search",
+            "digests",
+            "index",
+            "paths",
+            "features",
+            "keypoints",
         ];
         let rocks = rocksdb::DB::open_cf(&rocksdb::Options::default(), &db, families).unwrap();
         let key = 2u64.to_be_bytes();

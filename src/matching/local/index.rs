@@ -3,8 +3,9 @@
 //! agrees with most of its pairs.
 
 use super::geometry::{fit, Mapping, Pair};
+use crate::bank::BankError;
 use crate::fingerprint::keypoints::FeatureSample;
-use crate::search::FeatureIndex;
+use crate::search::FeatureSearch;
 
 /// One banked sample that a delivered sample shows.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +22,12 @@ pub struct SampleHit {
 
 /// The banked samples that `query` shows, with their mappings: at most one a banked
 /// sample, each with at least [`MIN_INLIERS`](super::MIN_INLIERS) agreeing keypoints.
-pub fn sample_hits(index: &FeatureIndex, query: &FeatureSample) -> Vec<SampleHit> {
+pub fn sample_hits(
+    index: &dyn FeatureSearch,
+    query: &FeatureSample,
+) -> Result<Vec<SampleHit>, BankError> {
     let mut hits = Vec::new();
-    for candidate in index.candidates(query) {
+    for candidate in index.candidates(query)? {
         let matches: Vec<Pair> = candidate
             .pairs
             .iter()
@@ -41,5 +45,5 @@ pub fn sample_hits(index: &FeatureIndex, query: &FeatureSample) -> Vec<SampleHit
             });
         }
     }
-    hits
+    Ok(hits)
 }

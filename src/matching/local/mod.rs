@@ -4,7 +4,7 @@
 //!
 //! Three steps, each a filter the next relies on:
 //! 1. **Descriptors.** Each keypoint of a delivered sample looks up banked keypoints
-//!    with close descriptors ([`FeatureIndex`], in `search`: locality-sensitive
+//!    with close descriptors ([`FeatureSearch`], in `search`: locality-sensitive
 //!    hashing on disjoint 16-bit slices of the descriptor, then the full distance).
 //! 2. **Geometry.** A banked sample that shares enough keypoints is kept only if most
 //!    of them agree on one mapping of the banked picture onto the delivered one: a
@@ -39,7 +39,7 @@ use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, QUERY_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::model::{AssetId, Label};
-use crate::search::FeatureIndex;
+use crate::search::FeatureSearch;
 
 /// Adds to `found` the runs by keypoints of a delivered video's `samples` against the
 /// banked ones in `index`. A run on an asset labelled `ignore` clears the delivered
@@ -48,7 +48,7 @@ use crate::search::FeatureIndex;
 /// overlapping delivered time is not repeated.
 pub fn match_by_keypoints(
     bank: &dyn BankRead,
-    index: &FeatureIndex,
+    index: &dyn FeatureSearch,
     query_path: &str,
     samples: &[FeatureSample],
     found: &mut FileMatches,
@@ -56,13 +56,14 @@ pub fn match_by_keypoints(
     if index.is_empty() || samples.is_empty() {
         return Ok(());
     }
-    let hits: Vec<(f64, SampleHit)> = samples
+    let per_sample: Vec<Vec<SampleHit>> = samples
         .par_iter()
-        .flat_map_iter(|s| {
-            sample_hits(index, s)
-                .into_iter()
-                .map(move |h| (s.time_s, h))
-        })
+        .map(|s| sample_hits(index, s))
+        .collect::<Result<_, _>>()?;
+    let hits: Vec<(f64, SampleHit)> = samples
+        .iter()
+        .zip(per_sample)
+        .flat_map(|(s, found)| found.into_iter().map(move |h| (s.time_s, h)))
         .collect();
     let mut candidates = Vec::new();
     let mut cleared: Vec<QuerySide> = Vec::new();
@@ -180,6 +181,7 @@ mod tests {
     use super::geometry::{fit, Pair};
     use super::*;
     use crate::fingerprint::keypoints::Keypoint;
+    use crate::search::FeatureIndex;
 
     pub(super) fn keypoint(x: f32, y: f32, level: u8, seed: u64) -> Keypoint {
         let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -255,7 +257,7 @@ mod tests {
         index.build();
         // Level 1 delivered against level 0 banked: a corner 1.25 times the size.
         let query = sample(0.25, delivered(&banked(2), REFRAME, 1, 5));
-        let hits = sample_hits(&index, &query);
+        let hits = sample_hits(&index, &query).unwrap();
         assert_eq!(hits.len(), 1, "{hits:?}");
         let h = hits[0];
         assert_eq!((h.owner, h.bank_time_s), (7, 3.5));

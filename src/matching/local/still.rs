@@ -22,7 +22,7 @@ use crate::fingerprint::Dihedral;
 use crate::matching::{score_for_distance, BankSide, Match, MatchOptions, QuerySide};
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label};
-use crate::search::FeatureIndex;
+use crate::search::FeatureSearch;
 
 /// The default of [`MatchOptions::still_keypoints`]: see `docs/stills-keypoints.md`
 /// for the curve it was picked from.
@@ -46,7 +46,7 @@ const MISS_SLACK: f32 = 1.5;
 /// part of the delivered picture (a collage may hold licensed stock beside a leak).
 pub fn match_still_by_keypoints(
     bank: &dyn BankRead,
-    index: &FeatureIndex,
+    index: &dyn FeatureSearch,
     query_path: &str,
     samples: &[FeatureSample],
     found: &mut FileMatches,
@@ -55,11 +55,10 @@ pub fn match_still_by_keypoints(
     if index.is_empty() || samples.is_empty() {
         return Ok(());
     }
-    let hits: Vec<(usize, SampleHit)> = samples
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| sample_hits(index, s).into_iter().map(move |h| (i, h)))
-        .collect();
+    let mut hits: Vec<(usize, SampleHit)> = Vec::new();
+    for (i, s) in samples.iter().enumerate() {
+        hits.extend(sample_hits(index, s)?.into_iter().map(|h| (i, h)));
+    }
     let mut assets: HashMap<u64, AssetRecord> = HashMap::new();
     for (_, h) in &hits {
         if let std::collections::hash_map::Entry::Vacant(e) = assets.entry(h.owner) {
@@ -276,6 +275,7 @@ mod tests {
     use crate::bank::{MemoryBank, NewAsset};
     use crate::fingerprint::keypoints::Keypoint;
     use crate::fingerprint::Segment;
+    use crate::search::FeatureIndex;
 
     fn asset(kind: MediaKind, label: Label, n: u8) -> NewAsset {
         NewAsset {

@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::{compose, pip_layout, Clip, Rect, PIP_INSET};
 use crate::common::{
-    self, assert_ranges, ffmpeg, index, media, runs, s, scan, scan_with, Scanned, TestEnv,
+    self, assert_ranges, expect_code, ffmpeg, index, media, runs, s, scan, scan_with, Scanned,
+    TestEnv,
 };
 
 /// The keypoint evidence of a match (its `local`).
@@ -204,4 +205,91 @@ fn insets_the_inset_finder_misses_are_found_by_keypoints() {
         assert!(off <= 6 && size <= 8, "{got:?} against {truth:?}");
         assert!(m["local"]["keypoints"].as_u64().unwrap() >= 12, "{m:#}");
     }
+}
+
+/// Turns the test's bank into one made before keypoints were kept on disk: no
+/// `keypoints` family, no mark that it is whole.
+fn drop_keypoint_buckets(env: &TestEnv) {
+    let db = env.db();
+    let opts = rocksdb::Options::default();
+    let families = rocksdb::DB::list_cf(&opts, &db).unwrap();
+    assert!(families.iter().any(|f| f == "keypoints"), "{families:?}");
+    let mut rocks = rocksdb::DB::open_cf(&opts, &db, families).unwrap();
+    rocks
+        .delete_cf(rocks.cf_handle("meta").unwrap(), b"keypoints_on_disk")
+        .unwrap();
+    rocks.drop_cf("keypoints").unwrap();
+}
+
+/// The keypoint index read from the bank's buckets and the one loaded into memory (a
+/// bank from before the buckets, opened read-only) give the same report on an
+/// off-centre reframe of Big Buck Bunny and a Popeye inset, both found by keypoints;
+/// the bank migrated by a writable open (an `index` run) gives it again, and verifies.
+#[test]
+fn keypoints_on_disk_and_in_memory_give_the_same_report() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let bbb = media(&shared, "bbb/bower_bbb_480p_30s.mp4");
+    let p1 = media(&shared, "popeye/showorder_pgs_Title_T01-2.mkv");
+    let p3 = media(&shared, "popeye/showorder_pgs_Title_T03-4.mkv");
+    index(&env, &[&bbb, &p1]);
+    let reframe = env.path("reframe-bbb.mp4");
+    ffmpeg(&[
+        "-ss",
+        "21",
+        "-t",
+        "8",
+        "-i",
+        &bbb,
+        "-an",
+        "-vf",
+        "crop=trunc(iw*0.8/2)*2:trunc(ih*0.8/2)*2:iw*0.04:ih*0.16,scale=854:480,setsar=1",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "20",
+        s(&reframe),
+    ]);
+    let inset = env.path("pip-p1.mp4");
+    compose(
+        &[
+            Clip {
+                file: &p3,
+                from: "30",
+                seconds: "8",
+            },
+            Clip {
+                file: &p1,
+                from: "12",
+                seconds: "8",
+            },
+        ],
+        "[0:v]fps=24,scale=640:478,setsar=1[bg];\
+         [1:v]fps=24,scale=320:240,setsar=1[fg];\
+         [bg][fg]overlay=W-w-24:24:shortest=1,format=yuv420p[v]",
+        "20",
+        &inset,
+    );
+    let files = [s(&reframe), s(&inset)];
+    let on_disk = scan(&env, &files).report;
+    let matches = on_disk["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 2, "{matches:#?}");
+    assert!(matches
+        .iter()
+        .all(|m| m["local"]["keypoints"].as_u64().unwrap() >= 12));
+    let banked = on_disk["settings"]["local_features"].clone();
+    assert!(banked.as_u64().unwrap() > 0);
+
+    drop_keypoint_buckets(&env);
+    let in_memory = scan(&env, &files).report;
+    assert_eq!(in_memory["matches"], on_disk["matches"]);
+    assert_eq!(in_memory["settings"]["local_features"], banked);
+
+    index(&env, &[&bbb, &p1]);
+    let migrated = scan(&env, &files).report;
+    assert_eq!(migrated["matches"], on_disk["matches"]);
+    assert_eq!(migrated["settings"]["local_features"], banked);
+    expect_code(&env.run(&["verify", "--db", s(&env.db())]), 0);
 }
