@@ -31,7 +31,32 @@ use crate::model::AssetId;
 use crate::search::features::{
     crowded_limit, group_pairs, slice, Pairing, MAX_DESCRIPTOR_DISTANCE, TABLES,
 };
-use crate::search::{Candidate, FeatureIndex, FeatureSearch, IndexedSample};
+use crate::search::{Candidate, FeatureIndex, IndexedSample};
+
+/// A keypoint search over a bank's keypoints: in memory ([`FeatureIndex`]) or read
+/// from the bank's buckets on disk (this module). Both give the same candidates. It
+/// lives in the bank, not in `search`, because reading the disk can fail with a
+/// [`BankError`].
+pub trait FeatureSearch: Sync {
+    /// How many banked keypoints there are to find.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The banked samples that share at least [`MIN_MATCHES`](crate::search::MIN_MATCHES) keypoints with `query`,
+    /// in the order of their owners, then their times.
+    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError>;
+}
+
+impl FeatureSearch for FeatureIndex {
+    fn len(&self) -> usize {
+        FeatureIndex::len(self)
+    }
+
+    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError> {
+        Ok(FeatureIndex::candidates(self, query))
+    }
+}
 
 pub(super) const CF_KEYPOINTS: &str = "keypoints";
 /// In `meta`: present once every asset's keypoints are in the `keypoints` family.

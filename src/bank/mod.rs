@@ -43,6 +43,7 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
 pub use decisions::{in_force, Decision, DecisionKind, MatchKey, RANGE_SLACK_S};
+pub use keypoints::FeatureSearch;
 pub use merge::{merge_shards, MergeError, MergeOptions, MergeSummary, ShardMerged, MERGES_DIR};
 pub use paths::{FileStamp, PathRecord};
 pub use read::{BankRead, MemoryBank};

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::panels::keypoint_queries;
 use super::{fingerprint_file, in_batches, numbered, Context, Work};
-use crate::bank::{Bank, BankError, FORMAT_VERSION};
+use crate::bank::{Bank, BankError, FeatureSearch, FORMAT_VERSION};
 use crate::fingerprint::FingerprintParams;
 use crate::matching::local::{match_by_keypoints, match_still_by_keypoints};
 use crate::matching::{
@@ -17,7 +17,7 @@ use crate::model::Shard;
 use crate::report::{
     self, BankInfo, ClaimConflict, FileStatus, ScanReport, ScanSettings, ScannedFile, Summary,
 };
-use crate::search::{FeatureIndex, FeatureSearch};
+use crate::search::FeatureIndex;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanOptions {

@@ -13,13 +13,13 @@ use super::{
     match_file, score_for_distance, BankSide, FileMatches, LocalEvidence, Match, MatchOptions,
     QuerySegment, QuerySide,
 };
-use crate::bank::{AssetRecord, BankError, BankRead};
+use crate::bank::{AssetRecord, BankError, BankRead, FeatureSearch};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, BANK_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label, PanelPlace};
-use crate::search::{FeatureIndex, FeatureSearch};
+use crate::search::FeatureIndex;
 
 /// What a still file holds: its pages (one segment each, in order; one for a file of
 /// one picture), and the panels found on them.

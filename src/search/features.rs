@@ -4,7 +4,6 @@
 //! is matching's question (`matching::local`), not the index's. A bank keeps the same
 //! tables on disk (`bank::keypoints`); [`FeatureSearch`] is what matching asks of either.
 
-use crate::bank::BankError;
 use crate::fingerprint::keypoints::{FeatureSample, Keypoint};
 
 /// Descriptor distance (of 256 bits) up to which two keypoints may be the same corner.
@@ -144,29 +143,6 @@ impl FeatureIndex {
         let found: Result<_, std::convert::Infallible> =
             group_pairs(pairs, query, |s| Ok(self.samples[s as usize]));
         found.unwrap_or_else(|never| match never {})
-    }
-}
-
-/// A keypoint search over a bank's keypoints: in memory ([`FeatureIndex`]) or read
-/// from the bank's buckets on disk (`bank::keypoints`). Both give the same candidates.
-pub trait FeatureSearch: Sync {
-    /// How many banked keypoints there are to find.
-    fn len(&self) -> usize;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The banked samples that share at least [`MIN_MATCHES`] keypoints with `query`,
-    /// in the order of their owners, then their times.
-    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError>;
-}
-
-impl FeatureSearch for FeatureIndex {
-    fn len(&self) -> usize {
-        FeatureIndex::len(self)
-    }
-
-    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError> {
-        Ok(FeatureIndex::candidates(self, query))
     }
 }
 

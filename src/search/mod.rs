@@ -12,9 +12,7 @@ mod linear;
 mod mapped;
 mod mih;
 
-pub use features::{
-    Candidate, FeatureIndex, FeatureSearch, IndexedSample, KeypointPair, MIN_MATCHES,
-};
+pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
 pub use linear::LinearIndex;
 pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
 

@@ -3,9 +3,8 @@
 //! agrees with most of its pairs.
 
 use super::geometry::{fit, Mapping, Pair};
-use crate::bank::BankError;
+use crate::bank::{BankError, FeatureSearch};
 use crate::fingerprint::keypoints::FeatureSample;
-use crate::search::FeatureSearch;
 
 /// One banked sample that a delivered sample shows.
 #[derive(Debug, Clone, Copy)]

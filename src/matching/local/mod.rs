@@ -34,12 +34,11 @@ pub use self::runs::{runs, LocalRun, RunRules};
 pub use self::still::{match_still_by_keypoints, STILL_MIN_KEYPOINTS};
 use super::{times_overlap, FileMatches};
 use super::{BankSide, LocalEvidence, Match, QuerySide};
-use crate::bank::{BankError, BankRead};
+use crate::bank::{BankError, BankRead, FeatureSearch};
 use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, QUERY_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::model::{AssetId, Label};
-use crate::search::FeatureSearch;
 
 /// Adds to `found` the runs by keypoints of a delivered video's `samples` against the
 /// banked ones in `index`. A run on an asset labelled `ignore` clears the delivered

@@ -16,13 +16,12 @@ use super::geometry::Mapping;
 use super::index::{sample_hits, SampleHit};
 use super::runs::LocalRun;
 use super::{placement, FileMatches};
-use crate::bank::{AssetRecord, BankError, BankRead};
+use crate::bank::{AssetRecord, BankError, BankRead, FeatureSearch};
 use crate::fingerprint::keypoints::{FeatureSample, BANK_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::matching::{score_for_distance, BankSide, Match, MatchOptions, QuerySide};
 use crate::media::MediaKind;
 use crate::model::{AssetId, Label};
-use crate::search::FeatureSearch;
 
 /// The default of [`MatchOptions::still_keypoints`]: see `docs/stills-keypoints.md`
 /// for the curve it was picked from.
