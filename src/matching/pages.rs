@@ -8,13 +8,12 @@
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
-use super::local::{sample_hits, SampleHit};
+use super::local::{place, sample_hits, SampleHit};
 use super::{
     match_file, score_for_distance, BankSide, FileMatches, LocalEvidence, Match, MatchOptions,
     QuerySegment, QuerySide,
 };
 use crate::bank::{AssetRecord, BankError, BankRead, FeatureSearch};
-use crate::fingerprint::inset::Rect;
 use crate::fingerprint::keypoints::{FeatureSample, BANK_STEP_S};
 use crate::fingerprint::Dihedral;
 use crate::media::MediaKind;
@@ -249,39 +248,10 @@ fn keypoint_match(
             BankSide::of(asset, Some((t - half).max(0.0)), Some(t + half))
         }
     };
-    let m = hit.mapping;
-    let (qw, qh) = q.sample.base();
-    let (qw, qh) = (qw as f32, qh as f32);
-    let (bw, bh) = hit.bank_base;
-    // The delivered picture's corners, in the banked picture's base pixels.
-    let fraction = |v: f32, len: f32| f64::from((v / len).clamp(0.0, 1.0));
-    let bank_area = [
-        fraction(-m.tx / m.sx, bw),
-        fraction(-m.ty / m.sy, bh),
-        fraction((qw - m.tx) / m.sx, bw),
-        fraction((qh - m.ty) / m.sy, bh),
-    ];
-    // Where a delivered whole picture shows the banked panel, when it covers less than
-    // most of it (a collage); a delivered panel's place is its box.
-    let (x0, y0) = (m.tx.clamp(0.0, qw), m.ty.clamp(0.0, qh));
-    let (x1, y1) = (
-        (m.tx + m.sx * bw).clamp(0.0, qw),
-        (m.ty + m.sy * bh).clamp(0.0, qh),
-    );
-    let covers = (x1 - x0) * (y1 - y0) / (qw * qh);
-    let (px, py) = q.sample.pixels_per_base();
-    let origin = q.sample.picture;
-    let inset = (q.place.is_none() && covers < 0.8).then(|| {
-        let at = |v: f32, per: f64, o: usize| (f64::from(v) * per).round() as usize + o;
-        let (left, top) = (at(x0, px, origin.x), at(y0, py, origin.y));
-        let (right, bottom) = (at(x1, px, origin.x), at(y1, py, origin.y));
-        Rect {
-            x: left,
-            y: top,
-            width: right.saturating_sub(left),
-            height: bottom.saturating_sub(top),
-        }
-    });
+    // A delivered panel's place is its box; a delivered whole picture that shows the
+    // banked panel over less than most of it (a collage) says where.
+    let (bank_area, inset) = place(&hit.mapping, hit.bank_base, q.sample);
+    let inset = inset.filter(|_| q.place.is_none());
     Match {
         query: QuerySide {
             path: query_path.to_string(),
@@ -308,8 +278,8 @@ fn keypoint_match(
         local: Some(LocalEvidence {
             keypoints: hit.inliers,
             samples: 1,
-            scale_x: f64::from(m.sx),
-            scale_y: f64::from(m.sy),
+            scale_x: f64::from(hit.mapping.sx),
+            scale_y: f64::from(hit.mapping.sy),
             bank_area,
         }),
     }

@@ -134,10 +134,28 @@ pub fn match_by_keypoints(
 /// and, when the banked picture fills less than most of the delivered one, its place in
 /// the delivered frame (an inset).
 fn placement(run: &LocalRun, sample: &FeatureSample) -> (LocalEvidence, Option<Rect>) {
-    let m = run.mapping;
+    let (bank_area, inset) = place(&run.mapping, run.bank_base, sample);
+    let evidence = LocalEvidence {
+        keypoints: run.median_inliers,
+        samples: run.samples,
+        scale_x: f64::from(run.mapping.sx),
+        scale_y: f64::from(run.mapping.sy),
+        bank_area,
+    };
+    (evidence, inset)
+}
+
+/// For a banked picture of `bank_base` base pixels laid by `m` on the delivered
+/// `sample`: the part of the banked picture the delivered one shows (fractions, left,
+/// top, right, bottom), and, when the banked picture covers under 80 % of the delivered
+/// one, where it lies in the delivered frame's pixels.
+pub(crate) fn place(
+    m: &Mapping,
+    (bw, bh): (f32, f32),
+    sample: &FeatureSample,
+) -> ([f64; 4], Option<Rect>) {
     let (qw, qh) = sample.base();
     let (qw, qh) = (qw as f32, qh as f32);
-    let (bw, bh) = run.bank_base;
     // The delivered picture's corners, in banked base pixels.
     let fraction = |v: f32, len: f32| f64::from((v / len).clamp(0.0, 1.0));
     let bank_area = [
@@ -165,14 +183,7 @@ fn placement(run: &LocalRun, sample: &FeatureSample) -> (LocalEvidence, Option<R
             height: bottom.saturating_sub(top),
         }
     });
-    let evidence = LocalEvidence {
-        keypoints: run.median_inliers,
-        samples: run.samples,
-        scale_x: f64::from(m.sx),
-        scale_y: f64::from(m.sy),
-        bank_area,
-    };
-    (evidence, inset)
+    (bank_area, inset)
 }
 
 #[cfg(test)]
