@@ -221,6 +221,26 @@ impl Bank {
             .map_err(|e| self.rocks(e))
     }
 
+    /// Every banked asset's keypoint samples, searchable ([`FeatureIndex`]), with the
+    /// asset's number as owner; empty for a bank without `local_features`, and for a
+    /// bank opened read-only from before they existed.
+    pub fn feature_index(&self) -> Result<FeatureIndex, BankError> {
+        let mut index = FeatureIndex::new();
+        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
+            return Ok(index);
+        };
+        for item in self.db.iterator_cf(cf, rocksdb::IteratorMode::Start) {
+            let (key, value) = item.map_err(|e| self.rocks(e))?;
+            let id = AssetId::from_key(&key)
+                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
+            let samples = records::decode_features(&value)
+                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
+            index.add(id.0, &samples);
+        }
+        index.build();
+        Ok(index)
+    }
+
     /// The banked keypoints, searchable: read from the bank's buckets, or, for a bank
     /// opened read-only from before they were kept there, loaded into memory
     /// ([`Bank::feature_index`]).

@@ -25,6 +25,7 @@
 pub mod backup;
 mod decisions;
 mod dump;
+mod error;
 mod keypoints;
 mod merge;
 mod paths;
@@ -43,6 +44,8 @@ use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
 use crate::model::{AssetId, Label, PanelPlace, Provenance, ProvenanceAction, SegmentRef};
 pub use decisions::{in_force, Decision, DecisionKind, MatchKey, RANGE_SLACK_S};
+use error::open_error;
+pub use error::BankError;
 pub use keypoints::FeatureSearch;
 pub use merge::{merge_shards, MergeError, MergeOptions, MergeSummary, ShardMerged, MERGES_DIR};
 pub use paths::{FileStamp, PathRecord};
@@ -54,7 +57,7 @@ pub use tokens::{find_token, token_hash, Role, TokenError, TokenRecord};
 use crate::fingerprint::keypoints::FeatureSample;
 use crate::fingerprint::{FingerprintParams, Hash256, Segment};
 use crate::media::MediaKind;
-use crate::search::{FeatureIndex, HammingIndex, Hit, Layout, MultiIndex};
+use crate::search::{HammingIndex, Hit, Layout, MultiIndex};
 
 /// The on-disk layout version this build writes and reads.
 pub const FORMAT_VERSION: u32 = 2;
@@ -87,64 +90,6 @@ const KEY_NEXT_ID: &[u8] = b"next_asset_id";
 /// tables can tell whether they still describe the bank.
 const KEY_GENERATION: &[u8] = b"generation";
 
-#[derive(Debug, thiserror::Error)]
-pub enum BankError {
-    #[error("no bank at {0} (create one with `celprint index --db {0} ...`)")]
-    NotFound(PathBuf),
-    #[error("{0} is a file, not a bank; give --db the bank's directory")]
-    NotADirectory(PathBuf),
-    #[error(
-        "bank at {path} is locked: another process is writing it (an index?); \
-         wait for it to finish, then run this again"
-    )]
-    Locked {
-        path: PathBuf,
-        #[source]
-        source: rocksdb::Error,
-    },
-    #[error(
-        "bank at {path} cannot be written (a read-only file system, or no permission); \
-         index and label write the bank, while scan, info, verify and backup only read it"
-    )]
-    ReadOnly {
-        path: PathBuf,
-        #[source]
-        source: rocksdb::Error,
-    },
-    #[error("bank at {path}")]
-    Rocks {
-        path: PathBuf,
-        #[source]
-        source: rocksdb::Error,
-    },
-    #[error("bank at {path} has format version {found}; this celprint reads version {supported}. {hint}")]
-    FormatVersion {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-        hint: &'static str,
-    },
-    #[error(
-        "bank at {path} was built with fingerprint parameters {bank}, but {requested} were asked for; \
-         hashes made with different parameters cannot be compared. Use a new bank, or drop the option."
-    )]
-    ParamsMismatch {
-        path: PathBuf,
-        bank: String,
-        requested: String,
-    },
-    #[error("bank at {path} is damaged: {what}")]
-    Corrupt { path: PathBuf, what: String },
-    #[error("bank at {0} was being rewritten (a flush) each time it was opened; try again")]
-    Torn(PathBuf),
-    #[error("cannot write the search index file in {path}")]
-    IndexFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 /// Whether `path` holds a bank (RocksDB's `CURRENT`). A path that is a file is refused
 /// here: RocksDB would fail on it with a raw I/O error, and "no bank, create one" would
 /// send the user to `index`, which cannot create one there either.
@@ -152,34 +97,6 @@ pub fn holds_bank(path: &Path) -> Result<bool, BankError> {
     match std::fs::metadata(path) {
         Ok(m) if !m.is_dir() => Err(BankError::NotADirectory(path.to_path_buf())),
         _ => Ok(path.join("CURRENT").is_file()),
-    }
-}
-
-/// RocksDB's error at open, with the one a user can act on told apart: another writer
-/// holds the lock. RocksDB says so only in the message: its lock on the `LOCK` file
-/// failed (held by another process), or this process holds it already. A file system
-/// without locks (`No locks available` from the first) is not a writer to wait for.
-fn open_error(path: &Path, source: rocksdb::Error) -> BankError {
-    let text = source.to_string();
-    let held = text.contains("lock hold by current process")
-        || (text.contains("While lock file") && !text.contains("No locks available"));
-    // RocksDB says so only in the OS's words, in the message.
-    let unwritable = text.contains("Read-only file system") || text.contains("Permission denied");
-    if held {
-        BankError::Locked {
-            path: path.to_path_buf(),
-            source,
-        }
-    } else if unwritable {
-        BankError::ReadOnly {
-            path: path.to_path_buf(),
-            source,
-        }
-    } else {
-        BankError::Rocks {
-            path: path.to_path_buf(),
-            source,
-        }
     }
 }
 
@@ -683,26 +600,6 @@ impl Bank {
     /// kernel's hands).
     pub fn sync(&self) -> Result<(), BankError> {
         self.db.flush_wal(true).map_err(|e| self.rocks(e))
-    }
-
-    /// Every banked asset's keypoint samples, searchable ([`FeatureIndex`]), with the
-    /// asset's number as owner; empty for a bank without `local_features`, and for a
-    /// bank opened read-only from before they existed.
-    pub fn feature_index(&self) -> Result<FeatureIndex, BankError> {
-        let mut index = FeatureIndex::new();
-        let Some(cf) = self.db.cf_handle(CF_FEATURES) else {
-            return Ok(index);
-        };
-        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
-            let (key, value) = item.map_err(|e| self.rocks(e))?;
-            let id = AssetId::from_key(&key)
-                .ok_or_else(|| self.corrupt("bad key in the features family"))?;
-            let samples = records::decode_features(&value)
-                .ok_or_else(|| self.corrupt(format!("bad keypoint records for asset {}", id.0)))?;
-            index.add(id.0, &samples);
-        }
-        index.build();
-        Ok(index)
     }
 
     /// One segment of a banked asset. Decodes that record alone: a hit's lookup must not
