@@ -30,18 +30,7 @@ fn json() -> bool {
     FORMAT.get() == Some(&LogFormat::Json)
 }
 
-/// An error and the causes it returns as `source`, as one line ("a: b: c"), for the
-/// errors that keep their cause that way (the bank's, the audit trail's).
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
+pub use celprint::model::with_causes;
 
 /// A file that could not be fingerprinted or scanned.
 pub fn file_error(path: &str, error: &dyn Display) {
