@@ -494,10 +494,12 @@ impl MultiIndex {
             candidates.clear();
             for &(a, b) in &spans {
                 let bucket = ids.get(a as usize..b as usize).unwrap_or(&[]);
+                // Pushed one by one: buckets hold one to a few entries, where a
+                // slice copy's call costs more than the copy.
                 for &id in bucket {
                     prefetch(hashes, id as usize);
+                    candidates.push(id);
                 }
-                candidates.extend_from_slice(bucket);
             }
             for &id in &candidates {
                 let Some(h) = hashes.get(id as usize) else {
