@@ -89,9 +89,6 @@ impl Bank {
     /// describes a state that a power cut could take back. Tables saved in the `index`
     /// column family by older versions are removed.
     pub fn save_index(&mut self) -> Result<bool, BankError> {
-        if self.index.tail_len() > 0 {
-            self.index.rebuild();
-        }
         let stamp = self.index_stamp()?;
         let dir = self.index_dir();
         if self.get(CF_INDEX, KEY_INDEX_HEADER)?.is_some() {
@@ -107,10 +104,24 @@ impl Bank {
             return Ok(false);
         }
         self.flush_all().map_err(|e| self.rocks(e))?;
-        index_file::write(&dir, &self.index, &stamp).map_err(|source| BankError::IndexFile {
+        // Tables that miss the last entries are dropped, and the writer builds the
+        // tables as it writes them, so that it never holds every table in memory.
+        let stale_tables = self.index.tail_len() > 0;
+        if stale_tables {
+            self.index.drop_tables();
+        }
+        let file_error = |source| BankError::IndexFile {
             path: dir.clone(),
             source,
-        })?;
+        };
+        index_file::write(&dir, &self.index, &stamp).map_err(file_error)?;
+        if stale_tables {
+            // The file has the tables now; the index is the file, mapped.
+            let mapped = index_file::open(&dir, &stamp)
+                .map_err(|why| file_error(std::io::Error::other(why)))?;
+            self.index = mapped;
+            self.index_origin = "mapped from the index file".to_string();
+        }
         Ok(true)
     }
 }

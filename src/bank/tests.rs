@@ -416,3 +416,51 @@ fn a_bank_too_small_for_tables_saves_and_maps_its_entries() {
     let hits = bank.search(&[probe], 0);
     assert_eq!((hits.len(), hits[0].segment.index), (1, 4));
 }
+
+#[test]
+fn a_save_builds_the_tables_as_it_writes_them_and_the_bank_then_maps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bank = create(dir.path());
+    let big = random_asset(1, 20_000, 3);
+    let banked: Vec<Hash256> = big.segments.iter().map(|s| s.pdq).collect();
+    bank.add_asset(big).unwrap();
+    bank.add_asset(random_asset(2, 3_000, 5)).unwrap();
+    assert!(
+        bank.index.tail_len() > 0,
+        "entries past the last rebuild, as an index run leaves them"
+    );
+    assert!(bank.save_index().unwrap());
+    let stats = bank.stats().unwrap();
+    assert_eq!(stats.index_origin, "mapped from the index file");
+    assert_eq!(
+        stats.index_memory_bytes, 0,
+        "the tables were never all on the heap"
+    );
+    assert_eq!(stats.index_tail, 0);
+    // The same answers as tables rebuilt in memory, at radii the tables probe.
+    let reference = MultiIndex::from_entries(bank.index.entries()).always_probe();
+    let mut queries: Vec<Hash256> = banked.iter().step_by(997).copied().collect();
+    for (i, q) in queries.clone().iter().enumerate() {
+        let mut near = *q;
+        near.words[i % 4] ^= 0x0101_0101_0101_0101 << (i % 7);
+        queries.push(near);
+    }
+    for radius in [0, 8, 31] {
+        let sorted = |mut hits: Vec<crate::search::Hit>| {
+            hits.sort_by_key(|h| (h.query, h.segment.asset, h.segment.index));
+            hits.into_iter()
+                .map(|h| (h.query, h.segment, h.distance))
+                .collect::<Vec<_>>()
+        };
+        let ours = sorted(bank.search(&queries, radius));
+        assert!(!ours.is_empty());
+        assert_eq!(
+            ours,
+            sorted(reference.search(&queries, radius)),
+            "radius {radius}"
+        );
+    }
+    drop(bank);
+    let checked = super::verify::verify(dir.path()).unwrap();
+    assert!(checked.damage.is_empty(), "{:?}", checked.damage);
+}

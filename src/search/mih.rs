@@ -162,7 +162,7 @@ impl Table {
     /// streams that stay in cache), then counts the sorted values into the offsets in one
     /// sequential pass. A counting sort straight into 2^24 offsets costs a cache miss per
     /// entry per pass instead; this is what keeps the rebuild at open fast.
-    fn build(hashes: &[[u64; 4]], offset: u32, width: u32) -> Table {
+    pub(super) fn build(hashes: &[[u64; 4]], offset: u32, width: u32) -> Table {
         let n = hashes.len();
         let mut pairs: Vec<(u32, u32)> = hashes
             .iter()
@@ -340,9 +340,18 @@ impl MultiIndex {
 
     /// Rebuilds the tables over every entry, with the layout the cost model picks.
     pub fn rebuild(&mut self) {
-        let layout =
-            (self.hashes.len() >= MIN_TABLE_ENTRIES).then(|| Layout::for_len(self.hashes.len()));
-        self.build_tables(layout);
+        self.build_tables(self.layout_for_entries());
+    }
+
+    /// The layout tables over every entry get: none below [`MIN_TABLE_ENTRIES`].
+    pub(super) fn layout_for_entries(&self) -> Option<Layout> {
+        (self.hashes.len() >= MIN_TABLE_ENTRIES).then(|| Layout::for_len(self.hashes.len()))
+    }
+
+    /// Drops the tables, keeping the entries: what an index file is written from when
+    /// the tables are to be built as they are written.
+    pub fn drop_tables(&mut self) {
+        self.build_tables(None);
     }
 
     fn build_tables(&mut self, layout: Option<Layout>) {
