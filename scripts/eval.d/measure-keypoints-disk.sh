@@ -21,6 +21,9 @@
 #   KP_HOURS_SMALL  synthetic hours of the small bank (default 5)
 #   KP_HOURS_BIG    synthetic hours of the big bank (default 25; ~0.45 GB a banked hour
 #                   on disk: check df first)
+#   KP_BASELINE_BIN another celprint binary (e.g. a build of an older commit) that also
+#                   scans each bank with its keypoints on disk, in the same run, for a
+#                   before/after comparison; its columns are left out when unset
 #   BENCH_WORK      where the bank goes (default /var/tmp/celprint-kp-disk). A bank left
 #                   there by an interrupted run (with bank.hours saying how many synthetic
 #                   hours it holds) is grown, not made again; KP_FRESH=1 starts over. It is
@@ -56,26 +59,35 @@ fi
 cut="crop=trunc(iw*0.8/2)*2:trunc(ih*0.8/2)*2:iw*0.04:ih*0.16,scale=854:480,setsar=1,fps=24"
 log "delivery"
 ff -i "$bbb" -i "$sintel" -i "$bbb" -filter_complex \
-  "[0:v]$cut[a];[1:v]$cut[b];[2:v]trim=0:4,setpts=PTS-STARTPTS,$cut[c];[a][b][c]concat=n=3:v=1:a=0[v]" \
+  "[0:v]${cut}[a];[1:v]${cut}[b];[2:v]trim=0:4,setpts=PTS-STARTPTS,${cut}[c];[a][b][c]concat=n=3:v=1:a=0[v]" \
   -map "[v]" -an -c:v libx264 -crf 20 -preset veryfast -pix_fmt yuv420p "$work/delivery.mp4"
 dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$work/delivery.mp4")
 
-# scan NAME BANK: one timed scan; prints "seconds peak_kib".
+# scan NAME BANK [BIN]: one timed scan; prints "seconds peak_kib cpu_seconds".
 scan() {
-  /usr/bin/time -f "%e %M" -o "$work/$1.time" \
-    "$bin" scan --db "$2" --json "$work/$1.json" "$work/delivery.mp4" >/dev/null 2>&1 || true
+  /usr/bin/time -f "%e %M %U %S" -o "$work/$1.time" \
+    "${3:-$bin}" scan --db "$2" --json "$work/$1.json" "$work/delivery.mp4" >/dev/null 2>&1 || true
   [ -s "$work/$1.json" ] || { log "scan $1 made no report"; exit 1; }
   # time puts "Command exited with non-zero status 1" (a scan that matched) first.
-  tail -1 "$work/$1.time"
+  tail -1 "$work/$1.time" | awk '{printf "%s %s %.2f\n", $1, $2, $3 + $4}'
+  if [ -n "${EVAL_RESULTS_DIR:-}" ]; then
+    mkdir -p "$EVAL_RESULTS_DIR/scans"
+    cp "$work/$1.time" "$work/$1.json" "$EVAL_RESULTS_DIR/scans/"
+  fi
 }
 field() { python3 -c "import json,sys;print(json.load(open(sys.argv[1]))$2)" "$1"; }
 
 echo
 echo "## Scan of a ${dur%.*} s delivery, keypoints on disk against in memory"
 echo
-echo "| synthetic hours | banked keypoints | bank GB | scan s (disk) | peak RSS MB (disk) | scan s (memory) | peak RSS MB (memory) | matches | same matches |"
-echo "|---|---|---|---|---|---|---|---|---|"
-declare -A row
+base_head="" base_rule=""
+if [ -n "${KP_BASELINE_BIN:-}" ]; then
+  base_head=" scan s (disk, baseline) | CPU s (disk, baseline) | peak RSS MB (disk, baseline) | same matches (baseline) |"
+  base_rule="---|---|---|---|"
+fi
+echo "| synthetic hours | banked keypoints | bank GB | scan s (disk) | CPU s (disk) | peak RSS MB (disk) | scan s (memory) | CPU s (memory) | peak RSS MB (memory) | matches | same matches |$base_head"
+echo "|---|---|---|---|---|---|---|---|---|---|---|$base_rule"
+declare -A row row_base
 for hours in "$small" "$big"; do
   add=$(awk -v a="$hours" -v b="$have" 'BEGIN{print a - b}')
   if awk -v a="$add" 'BEGIN{exit !(a > 0)}'; then
@@ -86,24 +98,39 @@ for hours in "$small" "$big"; do
   fi
   bytes=$(du -sb "$bank" | cut -f1)
   log "scan, keypoints on disk"
-  read -r disk_s disk_k < <(scan "disk-$hours" "$bank")
+  read -r disk_s disk_k disk_c < <(scan "disk-$hours" "$bank")
+  base_cells=""
+  if [ -n "${KP_BASELINE_BIN:-}" ]; then
+    log "scan, keypoints on disk, baseline binary"
+    read -r base_s base_k base_c < <(scan "baseline-$hours" "$bank" "$KP_BASELINE_BIN")
+    base_same=$(python3 -c "import json,sys;a,b=(json.load(open(p))['matches'] for p in sys.argv[1:]);print('yes' if a==b else 'NO')" \
+      "$work/disk-$hours.json" "$work/baseline-$hours.json")
+    base_cells=$(awk -v s="$base_s" -v k="$base_k" -v c="$base_c" -v m="$base_same" 'BEGIN{printf " %.1f | %.1f | %.0f | %s |", s, c, k/1024, m}')
+    row_base[$hours]="$base_s $base_k $base_c"
+  fi
   rm -rf "$out/before"
   KP_BANK="$bank" KP_BEFORE="$out/before" "$gen"
   log "scan, keypoints in memory"
-  read -r mem_s mem_k < <(scan "memory-$hours" "$out/before")
+  read -r mem_s mem_k mem_c < <(scan "memory-$hours" "$out/before")
   rm -rf "$out/before"
   keypoints=$(field "$work/disk-$hours.json" "['settings']['local_features']")
   matches=$(field "$work/disk-$hours.json" "['matches'].__len__()")
   same=$(python3 -c "import json,sys;a,b=(json.load(open(p))['matches'] for p in sys.argv[1:]);print('yes' if a==b else 'NO')" \
     "$work/disk-$hours.json" "$work/memory-$hours.json")
   row[$hours]="$disk_s $disk_k $mem_s $mem_k"
-  awk -v h="$hours" -v kp="$keypoints" -v b="$bytes" -v ds="$disk_s" -v dk="$disk_k" -v ms="$mem_s" -v mk="$mem_k" -v s="$same" -v m="$matches" \
-    'BEGIN{printf "| %s | %d | %.2f | %.1f | %.0f | %.1f | %.0f | %s | %s |\n", h, kp, b/1e9, ds, dk/1024, ms, mk/1024, m, s}'
+  awk -v h="$hours" -v kp="$keypoints" -v b="$bytes" -v ds="$disk_s" -v dk="$disk_k" -v dc="$disk_c" -v ms="$mem_s" -v mk="$mem_k" -v mc="$mem_c" -v s="$same" -v m="$matches" -v base="$base_cells" \
+    'BEGIN{printf "| %s | %d | %.2f | %.1f | %.1f | %.0f | %.1f | %.1f | %.0f | %s | %s |%s\n", h, kp, b/1e9, ds, dc, dk/1024, ms, mc, mk/1024, m, s, base}'
 done
 read -r ds1 dk1 ms1 mk1 <<<"${row[$small]}"
 read -r ds2 dk2 ms2 mk2 <<<"${row[$big]}"
 echo
 awk -v a="$ds1" -v b="$ds2" -v c="$ms1" -v d="$ms2" -v e="$dk1" -v f="$dk2" -v g="$mk1" -v h="$mk2" \
   'BEGIN{printf "disk_time_ratio=%.2f memory_time_ratio=%.2f disk_rss_ratio=%.2f memory_rss_ratio=%.2f\n", b/a, d/c, f/e, h/g}'
+if [ -n "${KP_BASELINE_BIN:-}" ]; then
+  read -r bs1 bk1 bc1 <<<"${row_base[$small]}"
+  read -r bs2 bk2 bc2 <<<"${row_base[$big]}"
+  awk -v a="$bs1" -v b="$bs2" -v e="$bk1" -v f="$bk2" -v c="$bc1" -v d="$bc2" \
+    'BEGIN{printf "baseline_time_ratio=%.2f baseline_cpu_ratio=%.2f baseline_rss_ratio=%.2f\n", b/a, d/c, f/e}'
+fi
 echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' ,)"
 rm -rf "$bank" "$out/seed" "$out/bank.hours"

@@ -17,21 +17,16 @@
 //! gets it from those records when opened writable ([`Bank::migrate_keypoints`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
-use rocksdb::{WriteBatch, DB};
+use rocksdb::WriteBatch;
 
-use super::records::{self, decode_keypoint, encode_keypoint, KEYPOINT_BYTES};
+use super::records::{self, encode_keypoint, KEYPOINT_BYTES};
 use super::{AssetRecord, Bank, BankError, CF_FEATURES, CF_META};
-use crate::fingerprint::keypoints::{FeatureSample, Keypoint};
+use crate::fingerprint::keypoints::FeatureSample;
 use crate::media::MediaKind;
 use crate::model::AssetId;
-use crate::search::features::{
-    crowded_limit, group_pairs, slice, Pairing, MAX_DESCRIPTOR_DISTANCE, TABLES,
-};
-use crate::search::{Candidate, FeatureIndex, IndexedSample};
+use crate::search::features::{slice, TABLES};
+use crate::search::{Candidate, FeatureIndex};
 
 /// A keypoint search over a bank's keypoints: in memory ([`FeatureIndex`]) or read
 /// from the bank's buckets on disk (this module). Both give the same candidates. It
@@ -46,6 +41,15 @@ pub trait FeatureSearch: Sync {
     /// The banked samples that share at least [`MIN_MATCHES`](crate::search::MIN_MATCHES) keypoints with `query`,
     /// in the order of their owners, then their times.
     fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError>;
+    /// [`FeatureSearch::candidates`] of each of `queries`, in their order. The search
+    /// on disk reads each bucket once for all of them: a video's neighbouring samples
+    /// share many of their buckets.
+    fn candidates_of_run(
+        &self,
+        queries: &[FeatureSample],
+    ) -> Result<Vec<Vec<Candidate>>, BankError> {
+        queries.iter().map(|q| self.candidates(q)).collect()
+    }
 }
 
 impl FeatureSearch for FeatureIndex {
@@ -67,14 +71,23 @@ const TAG_COUNT: u8 = 0x20;
 const BUCKET_KEY: usize = 17;
 const SAMPLE_BYTES: usize = 16;
 
-/// The family's options: large blocks, because a scan reads whole buckets (hundreds
-/// of entries each in a bank of tens of hours) and each block's index entry stays in
-/// memory for as long as the bank is open: 64 KiB blocks keep that near 100 MB at 500
-/// banked hours, where RocksDB's 4 KiB would need over a gigabyte.
+/// What RocksDB may keep in memory for the family while a bank is open, whatever its
+/// size: its table files' index blocks and the data blocks last read.
+pub(super) const CACHE_BYTES: usize = 64 << 20;
+
+/// The family's options: large blocks, because a scan reads whole buckets (hundreds of
+/// entries each in a bank of tens of hours); and one cache of [`CACHE_BYTES`] that
+/// holds the tables' index blocks with the data blocks, instead of each open table
+/// file holding its index for as long as the bank is open, which grows with the banked
+/// hours. The level-0 files' index blocks stay pinned: they are few, and read by every
+/// seek.
 pub(super) fn family_options(base: &rocksdb::Options) -> rocksdb::Options {
     let mut opts = base.clone();
     let mut table = rocksdb::BlockBasedOptions::default();
     table.set_block_size(64 << 10);
+    table.set_block_cache(&rocksdb::Cache::new_lru_cache(CACHE_BYTES));
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
     opts.set_block_based_table_factory(&table);
     opts
 }
@@ -370,156 +383,6 @@ impl KeypointTally {
     }
 }
 
-/// The keypoint index read from the bank's buckets.
-pub struct DiskFeatures {
-    db: Arc<DB>,
-    path: PathBuf,
-    total: u64,
-    /// One bit a bucket (table × slice): known to be crowded, so not read again.
-    crowded: Vec<AtomicU64>,
-}
-
-impl DiskFeatures {
-    fn open(bank: &Bank) -> Result<DiskFeatures, BankError> {
-        let cf = bank.keypoints_cf()?;
-        let mut it = bank.db.raw_iterator_cf(cf);
-        it.seek([TAG_COUNT]);
-        let mut total = 0u64;
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if k.first() != Some(&TAG_COUNT) {
-                break;
-            }
-            let n: [u8; 8] = v
-                .try_into()
-                .map_err(|_| bank.corrupt("bad keypoint count in the keypoints family"))?;
-            total += u64::from_le_bytes(n);
-            it.next();
-        }
-        it.status().map_err(|e| bank.rocks(e))?;
-        Ok(DiskFeatures {
-            db: Arc::clone(&bank.db),
-            path: bank.path.clone(),
-            total,
-            crowded: (0..(TABLES << 16) / 64)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-        })
-    }
-
-    fn corrupt(&self, what: String) -> BankError {
-        BankError::Corrupt {
-            path: self.path.clone(),
-            what,
-        }
-    }
-
-    fn rocks(&self, source: rocksdb::Error) -> BankError {
-        BankError::Rocks {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    fn sample(&self, (asset, sample): (u64, u32)) -> Result<IndexedSample, BankError> {
-        let cf = self
-            .db
-            .cf_handle(CF_KEYPOINTS)
-            .ok_or_else(|| self.corrupt("column family keypoints is missing".into()))?;
-        let v = self
-            .db
-            .get_cf(cf, sample_key(asset, sample))
-            .map_err(|e| self.rocks(e))?
-            .filter(|v| v.len() == SAMPLE_BYTES)
-            .ok_or_else(|| {
-                self.corrupt(format!(
-                    "asset {asset}: keypoint sample {sample} is missing"
-                ))
-            })?;
-        let f = |i: usize| f32::from_le_bytes(v[i..i + 4].try_into().unwrap());
-        Ok(IndexedSample {
-            owner: asset,
-            time_s: f64::from_le_bytes(v[0..8].try_into().unwrap()),
-            base: (f(8), f(12)),
-        })
-    }
-}
-
-impl FeatureSearch for DiskFeatures {
-    fn len(&self) -> usize {
-        self.total as usize
-    }
-
-    fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError> {
-        if self.total == 0 {
-            return Ok(Vec::new());
-        }
-        let cf = self
-            .db
-            .cf_handle(CF_KEYPOINTS)
-            .ok_or_else(|| self.corrupt("column family keypoints is missing".into()))?;
-        let crowded = crowded_limit(self.total);
-        // Each bucket is read once, however many delivered keypoints fall in it, and
-        // in key order, so the reads move forward through the family.
-        let mut touches: Vec<(usize, u16, u32)> = query
-            .keypoints
-            .iter()
-            .enumerate()
-            .flat_map(|(qi, q)| (0..TABLES).map(move |t| (t, slice(q, t), qi as u32)))
-            .collect();
-        touches.sort_unstable();
-        let mut pairs: Vec<Pairing<(u64, u32)>> = Vec::new();
-        let mut bucket: Vec<((u64, u32, u16), Keypoint)> = Vec::new();
-        let mut it = self.db.raw_iterator_cf(cf);
-        for group in touches.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
-            let (t, s) = (group[0].0, group[0].1);
-            let bit = (t << 16) | usize::from(s);
-            let word = &self.crowded[bit / 64];
-            if word.load(Ordering::Relaxed) & (1 << (bit % 64)) != 0 {
-                continue;
-            }
-            let prefix = [t as u8, (s >> 8) as u8, s as u8];
-            it.seek(prefix);
-            bucket.clear();
-            let mut passed_over = false;
-            while let (Some(k), Some(v)) = (it.key(), it.value()) {
-                if !k.starts_with(&prefix) {
-                    break;
-                }
-                if bucket.len() == crowded {
-                    passed_over = true;
-                    break;
-                }
-                let (Some(at), KEYPOINT_BYTES) = (decode_bucket_key(k), v.len()) else {
-                    return Err(self.corrupt("bad entry in the keypoints family".into()));
-                };
-                bucket.push((at, decode_keypoint(v)));
-                it.next();
-            }
-            it.status().map_err(|e| self.rocks(e))?;
-            if passed_over {
-                word.fetch_or(1 << (bit % 64), Ordering::Relaxed);
-                continue;
-            }
-            for &(_, _, qi) in group {
-                let q = &query.keypoints[qi as usize];
-                for &((asset, sample, ki), bank) in &bucket {
-                    let d = q.distance(&bank);
-                    if d <= MAX_DESCRIPTOR_DISTANCE {
-                        pairs.push(Pairing {
-                            sample: (asset, sample),
-                            query: qi,
-                            distance: d,
-                            bank_number: u32::from(ki),
-                            bank,
-                        });
-                    }
-                }
-            }
-        }
-        group_pairs(pairs, query, |s| self.sample(s))
-    }
-}
-
 /// A keypoint search that passes over storyboard panels' samples, which the panel
 /// matcher searches apart at its own threshold.
 struct WithoutPanels {
@@ -535,14 +398,34 @@ impl FeatureSearch for WithoutPanels {
 
     fn candidates(&self, query: &FeatureSample) -> Result<Vec<Candidate>, BankError> {
         let mut found = self.all.candidates(query)?;
+        self.drop_panels(&mut found);
+        Ok(found)
+    }
+
+    fn candidates_of_run(
+        &self,
+        queries: &[FeatureSample],
+    ) -> Result<Vec<Vec<Candidate>>, BankError> {
+        let mut found = self.all.candidates_of_run(queries)?;
+        for one in &mut found {
+            self.drop_panels(one);
+        }
+        Ok(found)
+    }
+}
+
+impl WithoutPanels {
+    fn drop_panels(&self, found: &mut Vec<Candidate>) {
         found.retain(|c| {
             self.boards
                 .get(&c.sample.owner)
                 .is_none_or(|board| !board.is_panel_sample(c.sample.time_s))
         });
-        Ok(found)
     }
 }
 
+mod disk;
 #[cfg(test)]
 mod tests;
+
+pub use disk::DiskFeatures;

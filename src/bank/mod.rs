@@ -288,21 +288,26 @@ impl Bank {
         // the files while the writer flushes never sees one family flushed and another
         // not, with the write-ahead log that held the other already gone.
         db_opts.set_atomic_flush(true);
+        // Each family with its own options, for a reader as for the writer: the
+        // keypoints family's bound what RocksDB holds in memory for it.
+        let family = |name: &str| {
+            let cf_opts = match name {
+                CF_KEYPOINTS => keypoints::family_options(&db_opts),
+                _ => db_opts.clone(),
+            };
+            ColumnFamilyDescriptor::new(name, cf_opts)
+        };
         let db = if opts.read_only {
             // A reader cannot create a missing family (a bank from before `index`
             // existed); it opens those there are, and the index is then rebuilt.
             let existing = DB::list_cf(&db_opts, path).map_err(rocks)?;
-            let names = ALL_CFS.iter().filter(|n| existing.iter().any(|e| e == *n));
-            DB::open_cf_for_read_only(&db_opts, path, names, false).map_err(rocks)?
+            let cfs = ALL_CFS
+                .iter()
+                .filter(|n| existing.iter().any(|e| e == *n))
+                .map(|n| family(n));
+            DB::open_cf_descriptors_read_only(&db_opts, path, cfs, false).map_err(rocks)?
         } else {
-            let cfs = ALL_CFS.map(|name| {
-                let cf_opts = match name {
-                    CF_KEYPOINTS => keypoints::family_options(&db_opts),
-                    _ => db_opts.clone(),
-                };
-                ColumnFamilyDescriptor::new(name, cf_opts)
-            });
-            DB::open_cf_descriptors(&db_opts, path, cfs).map_err(rocks)?
+            DB::open_cf_descriptors(&db_opts, path, ALL_CFS.map(family)).map_err(rocks)?
         };
         let mut bank = Bank {
             db: Arc::new(db),

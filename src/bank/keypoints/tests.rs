@@ -3,10 +3,12 @@
 //! assets; and after a removal, a migration and a merge.
 
 use proptest::prelude::*;
+use rocksdb::DB;
 
 use super::*;
 use crate::bank::{NewAsset, OpenOptions};
 use crate::fingerprint::inset::Rect;
+use crate::fingerprint::keypoints::Keypoint;
 use crate::fingerprint::Segment;
 use crate::media::MediaKind;
 use crate::model::Label;
@@ -134,8 +136,14 @@ fn shown(found: Vec<Candidate>) -> Vec<String> {
 /// Each query's candidates from the buckets equal the in-memory index's; returns how
 /// many candidates there were, so a test can tell it compared something.
 fn assert_same(bank: &Bank, queries: &[FeatureSample]) -> usize {
+    assert_same_in_windows(bank, queries, disk::WINDOW_KEYPOINTS)
+}
+
+/// [`assert_same`] with the buckets read in windows of at most `window` keypoints,
+/// each query alone and all as one run.
+fn assert_same_in_windows(bank: &Bank, queries: &[FeatureSample], window: u64) -> usize {
     assert!(bank.keypoints_on_disk().unwrap());
-    let disk = DiskFeatures::open(bank).unwrap();
+    let disk = DiskFeatures::with_windows(bank, window).unwrap();
     let memory = bank.feature_index().unwrap();
     assert_eq!(disk.len(), memory.len());
     let mut seen = 0;
@@ -144,6 +152,13 @@ fn assert_same(bank: &Bank, queries: &[FeatureSample]) -> usize {
         let got = shown(disk.candidates(q).unwrap());
         assert_eq!(got, want);
         seen += want.len();
+    }
+    // Fresh, so that the run meets the buckets' sizes unknown.
+    let disk = DiskFeatures::with_windows(bank, window).unwrap();
+    let run = disk.candidates_of_run(queries).unwrap();
+    assert_eq!(run.len(), queries.len());
+    for (q, got) in queries.iter().zip(run) {
+        assert_eq!(shown(got), shown(memory.candidates(q)));
     }
     seen
 }
@@ -163,6 +178,39 @@ proptest! {
         let queries: Vec<FeatureSample> = (0..3).map(|_| m.sample(0.0, 160)).collect();
         assert_same(&bank, &queries);
     }
+
+    /// Read a few assets at a time, the buckets give what the whole bucket gives.
+    #[test]
+    fn buckets_read_in_windows_of_assets_find_the_same(
+        seed in any::<u64>(),
+        assets in 2u8..6,
+        crowd in prop_oneof![Just(0u64), 100u64..400],
+        window in 1u64..400,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bank = create(dir.path());
+        let mut m = fill(&mut bank, seed, assets, crowd);
+        let mut queries: Vec<FeatureSample> = (0..3).map(|_| m.sample(0.0, 160)).collect();
+        // A banked sample again, so that there are candidates to compare.
+        queries.push(bank.asset_features(AssetId(1)).unwrap().remove(0));
+        assert_same_in_windows(&bank, &queries, window);
+    }
+}
+
+/// A bank of several windows is read in several (the comparison above is not of one
+/// window every time), and a crowded bucket is known by its size before it is read.
+#[test]
+fn small_windows_split_the_bank_and_size_crowded_buckets_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bank = create(dir.path());
+    let mut m = fill(&mut bank, 7, 4, 300);
+    let disk = DiskFeatures::with_windows(&bank, 1).unwrap();
+    assert_eq!(disk.windows, vec![1, 2, 3, 4]);
+    let queries: Vec<FeatureSample> = (0..4).map(|_| m.sample(0.0, 160)).collect();
+    assert_eq!(disk.crowded_seen(), 0);
+    disk.candidates_of_run(&queries).unwrap();
+    assert!(disk.crowded_seen() >= 1, "the 0xBEEF bucket is crowded");
+    assert!(assert_same_in_windows(&bank, &queries, 1) > 0 || queries.is_empty());
 }
 
 /// A bucket with more keypoints than the crowded rule allows is passed over on disk
@@ -184,19 +232,9 @@ fn crowded_buckets_are_passed_over_alike_and_candidates_are_found() {
     queries.push(again);
     assert!(assert_same(&bank, &queries) > 0);
     let disk = DiskFeatures::open(&bank).unwrap();
-    let marked: u32 = disk
-        .crowded
-        .iter()
-        .map(|w| w.load(Ordering::Relaxed).count_ones())
-        .sum();
-    assert_eq!(marked, 0, "nothing read yet");
+    assert_eq!(disk.crowded_seen(), 0, "nothing read yet");
     disk.candidates(&queries[0]).unwrap();
-    let marked: u32 = disk
-        .crowded
-        .iter()
-        .map(|w| w.load(Ordering::Relaxed).count_ones())
-        .sum();
-    assert!(marked >= 1, "the 0xBEEF bucket is crowded");
+    assert!(disk.crowded_seen() >= 1, "the 0xBEEF bucket is crowded");
 }
 
 /// Removing an asset removes its buckets (the rest still search alike, and verify

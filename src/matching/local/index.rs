@@ -5,6 +5,7 @@
 use super::geometry::{fit, Mapping, Pair};
 use crate::bank::{BankError, FeatureSearch};
 use crate::fingerprint::keypoints::FeatureSample;
+use crate::search::Candidate;
 
 /// One banked sample that a delivered sample shows.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +26,26 @@ pub fn sample_hits(
     index: &dyn FeatureSearch,
     query: &FeatureSample,
 ) -> Result<Vec<SampleHit>, BankError> {
+    Ok(fitted(index.candidates(query)?))
+}
+
+/// [`sample_hits`] of each of a run of neighbouring samples, searched together
+/// ([`FeatureSearch::candidates_of_run`]).
+pub fn run_hits(
+    index: &dyn FeatureSearch,
+    queries: &[FeatureSample],
+) -> Result<Vec<Vec<SampleHit>>, BankError> {
+    Ok(index
+        .candidates_of_run(queries)?
+        .into_iter()
+        .map(fitted)
+        .collect())
+}
+
+/// The candidates whose pairs agree on one mapping.
+fn fitted(candidates: Vec<Candidate>) -> Vec<SampleHit> {
     let mut hits = Vec::new();
-    for candidate in index.candidates(query)? {
+    for candidate in candidates {
         let matches: Vec<Pair> = candidate
             .pairs
             .iter()
@@ -44,5 +63,5 @@ pub fn sample_hits(
             });
         }
     }
-    Ok(hits)
+    hits
 }
