@@ -698,6 +698,12 @@ impl Bank {
         self.index.search(queries, radius)
     }
 
+    /// Expected cache misses of one search query at `radius` (see
+    /// [`MultiIndex::expected_misses`]).
+    pub fn search_cost(&self, radius: u32) -> f64 {
+        self.index.expected_misses(radius)
+    }
+
     pub fn stats(&self) -> Result<BankStats, BankError> {
         let mut stats = BankStats::default();
         for asset in self.assets()? {

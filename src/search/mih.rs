@@ -445,6 +445,19 @@ impl MultiIndex {
         self.hashes.len() - self.built
     }
 
+    /// Expected cache misses of one query at `radius`: the probes' and candidates' if
+    /// the tables would be probed, a linear scan's otherwise, and the tail's scan. What
+    /// a caller weighs before running a search where waiting is costly.
+    pub fn expected_misses(&self, radius: u32) -> f64 {
+        let linear = self.built as f64 / LINEAR_HASHES_PER_MISS;
+        let built = match &self.layout {
+            Some(l) if self.always_probe => l.cost(self.built, radius),
+            Some(l) => l.cost(self.built, radius).min(linear),
+            None => linear,
+        };
+        built + self.tail_len() as f64 / LINEAR_HASHES_PER_MISS
+    }
+
     fn hit(&self, query: usize, id: usize, distance: u32) -> Hit {
         Hit {
             query,

@@ -455,3 +455,44 @@ fn index_on_a_served_bank_names_the_service_and_sigterm_closes_the_bank() {
     let o = f.env.run(&["index", "--db", s(&db), s(&more)]);
     expect_code(&o, 0);
 }
+
+#[test]
+fn a_lookup_with_more_hits_than_the_worker_describes_itself_returns_them_all() {
+    let f = fixture();
+    // Twelve more files with the banked picture's pixels: bytes after the PNG's end
+    // make each a different file, so each is its own asset with the same hash.
+    let png = read(&f.env.path("banked/a.png"));
+    let copies = f.env.path("copies");
+    std::fs::create_dir_all(&copies).unwrap();
+    for i in 0..12u8 {
+        let mut bytes = png.clone();
+        bytes.extend_from_slice(&[i; 16]);
+        std::fs::write(copies.join(format!("copy{i:02}.png")), bytes).unwrap();
+    }
+    let db = f.env.db();
+    expect_code(&f.env.run(&["index", "--db", s(&db), s(&copies)]), 0);
+    let server = Server::start(&f.env, &[]);
+    let r = server.request(
+        "POST",
+        "/v1/hash",
+        Some(&f.scanner),
+        Body::Multipart(vec![file_part("a.png", png)]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let pdq = r.json()["segments"][0]["pdq"].as_str().unwrap().to_string();
+    let hits = server
+        .get(&format!("/v1/lookup?pdq={pdq}&radius=0"), Some(&f.scanner))
+        .json();
+    let hits = hits["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 13, "{hits:?}");
+    let mut ids: Vec<u64> = hits
+        .iter()
+        .map(|h| h["asset"]["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 13, "each asset once");
+    assert!(hits
+        .iter()
+        .all(|h| h["distance"] == 0 && h["asset"]["path"].is_string()));
+}
