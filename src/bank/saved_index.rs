@@ -116,11 +116,19 @@ impl Bank {
         };
         index_file::write(&dir, &self.index, &stamp).map_err(file_error)?;
         if stale_tables {
-            // The file has the tables now; the index is the file, mapped.
-            let mapped = index_file::open(&dir, &stamp)
-                .map_err(|why| file_error(std::io::Error::other(why)))?;
-            self.index = mapped;
-            self.index_origin = "mapped from the index file".to_string();
+            // The file has the tables now; the index is the file, mapped. Should the
+            // mapping fail, the tables are built in memory again before saying so, so
+            // that the bank still searches at speed.
+            match index_file::open(&dir, &stamp) {
+                Ok(mapped) => {
+                    self.index = mapped;
+                    self.index_origin = "mapped from the index file".to_string();
+                }
+                Err(why) => {
+                    self.index.rebuild();
+                    return Err(file_error(std::io::Error::other(why)));
+                }
+            }
         }
         Ok(true)
     }
