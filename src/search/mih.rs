@@ -216,11 +216,8 @@ impl Table {
 /// them whole).
 #[inline(always)]
 fn bucket<'a>(starts: &[u32], ids: &'a [u32], value: u32) -> &'a [u32] {
-    let v = value as usize;
-    match (starts.get(v), starts.get(v + 1)) {
-        (Some(&a), Some(&b)) => ids.get(a as usize..b as usize).unwrap_or(&[]),
-        _ => &[],
-    }
+    let (a, b) = span(starts, value);
+    ids.get(a as usize..b as usize).unwrap_or(&[])
 }
 
 /// Consecutive entries of one asset with consecutive segment numbers: entries
@@ -449,13 +446,20 @@ impl MultiIndex {
     /// the tables would be probed, a linear scan's otherwise, and the tail's scan. What
     /// a caller weighs before running a search where waiting is costly.
     pub fn expected_misses(&self, radius: u32) -> f64 {
-        let linear = self.built as f64 / LINEAR_HASHES_PER_MISS;
-        let built = match &self.layout {
-            Some(l) if self.always_probe => l.cost(self.built, radius),
-            Some(l) => l.cost(self.built, radius).min(linear),
-            None => linear,
+        let built = match self.probing(radius) {
+            Some(l) => l.cost(self.built, radius),
+            None => self.built as f64 / LINEAR_HASHES_PER_MISS,
         };
         built + self.tail_len() as f64 / LINEAR_HASHES_PER_MISS
+    }
+
+    /// The layout to probe at `radius`, or none where a linear scan of the built
+    /// entries costs less (or there are no tables).
+    fn probing(&self, radius: u32) -> Option<&Layout> {
+        self.layout.as_ref().filter(|l| {
+            self.always_probe
+                || l.cost(self.built, radius) * LINEAR_HASHES_PER_MISS < self.built as f64
+        })
     }
 
     fn hit(&self, query: usize, id: usize, distance: u32) -> Hit {
@@ -611,10 +615,7 @@ impl HammingIndex for MultiIndex {
 
     fn search(&self, queries: &[Hash256], radius: u32) -> Vec<Hit> {
         let mut out = Vec::new();
-        let probing = self.layout.as_ref().filter(|l| {
-            self.always_probe
-                || l.cost(self.built, radius) * LINEAR_HASHES_PER_MISS < self.built as f64
-        });
+        let probing = self.probing(radius);
         for (qi, q) in queries.iter().enumerate() {
             let q = &q.words;
             match probing {
