@@ -232,9 +232,14 @@ const INLINE_LOOKUP_HITS: usize = 8;
 
 /// Each query's hits, with the asset and the banked segment's times.
 fn lookup(bank: &Bank, queries: &[Hash256], radius: u32) -> Result<Vec<Vec<Value>>, BankError> {
+    describe(bank, queries.len(), sorted_search(bank, queries, radius))
+}
+
+/// The hits of `queries`, by query, then nearest first, then in bank order.
+fn sorted_search(bank: &Bank, queries: &[Hash256], radius: u32) -> Vec<Hit> {
     let mut hits = bank.search(queries, radius);
     hits.sort_by_key(|h| (h.query, h.distance, h.segment.asset, h.segment.index));
-    describe(bank, queries.len(), hits)
+    hits
 }
 
 /// Sorted hits of `queries` queries, each with its asset and the banked segment's times.
@@ -276,8 +281,7 @@ async fn lookup_one(
     // thread, so that no worker waits on milliseconds of search or on the disk.
     let quick = state.bank().search_cost(radius) <= INLINE_LOOKUP_MISSES;
     let hits = if quick {
-        let mut hits = state.bank().search(&[hash], radius);
-        hits.sort_by_key(|h| (h.query, h.distance, h.segment.asset, h.segment.index));
+        let hits = sorted_search(&state.bank(), &[hash], radius);
         if hits.len() <= INLINE_LOOKUP_HITS {
             describe(&state.bank(), 1, hits).map_err(bank_error)?
         } else {
