@@ -89,6 +89,11 @@ impl DiskFeatures {
         })
     }
 
+    /// Where the size of bucket (table, slice) is remembered.
+    fn size_slot(&self, (t, s): (usize, u16)) -> &AtomicU32 {
+        &self.sizes[(t << 16) | usize::from(s)]
+    }
+
     /// How many buckets a scan found crowded so far.
     #[cfg(test)]
     pub(in crate::bank) fn crowded_seen(&self) -> usize {
@@ -148,7 +153,7 @@ impl DiskFeatures {
         most: usize,
         bucket: &mut Vec<((u64, u32, u16), Keypoint)>,
     ) -> Result<bool, BankError> {
-        let prefix = [t as u8, (s >> 8) as u8, s as u8];
+        let prefix = bucket_prefix((t, s));
         let mut start = [0u8; 11];
         start[..3].copy_from_slice(&prefix);
         start[3..].copy_from_slice(&from.to_be_bytes());
@@ -181,12 +186,12 @@ impl DiskFeatures {
         (t, s): (usize, u16),
         limit: usize,
     ) -> Result<u32, BankError> {
-        let at = &self.sizes[(t << 16) | usize::from(s)];
+        let at = self.size_slot((t, s));
         let known = at.load(Ordering::Relaxed);
         if known != UNKNOWN {
             return Ok(known);
         }
-        let prefix = [t as u8, (s >> 8) as u8, s as u8];
+        let prefix = bucket_prefix((t, s));
         it.seek(prefix);
         let mut n = 0u32;
         while let Some(k) = it.key() {
@@ -200,6 +205,11 @@ impl DiskFeatures {
         at.store(n, Ordering::Relaxed);
         Ok(n)
     }
+}
+
+/// The key prefix of bucket (table, slice): its entries' keys start with it.
+fn bucket_prefix((t, s): (usize, u16)) -> [u8; 3] {
+    [t as u8, (s >> 8) as u8, s as u8]
 }
 
 impl FeatureSearch for DiskFeatures {
@@ -243,8 +253,7 @@ impl FeatureSearch for DiskFeatures {
         let mut groups = Vec::new();
         for group in touches.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
             let bucket = (group[0].0, group[0].1);
-            let known =
-                self.sizes[(bucket.0 << 16) | usize::from(bucket.1)].load(Ordering::Relaxed);
+            let known = self.size_slot(bucket).load(Ordering::Relaxed);
             // One window reads the whole bucket and learns its size as it goes.
             let size = if whole && known == UNKNOWN {
                 0
@@ -263,12 +272,12 @@ impl FeatureSearch for DiskFeatures {
                 let bucket = (group[0].0, group[0].1);
                 if !self.read(&mut it, bucket, (from, to), limit, &mut entries)? {
                     // Only a whole bucket, read unsized, can be found crowded here.
-                    self.sizes[(bucket.0 << 16) | usize::from(bucket.1)]
+                    self.size_slot(bucket)
                         .store(limit as u32 + 1, Ordering::Relaxed);
                     continue;
                 }
                 if whole {
-                    self.sizes[(bucket.0 << 16) | usize::from(bucket.1)]
+                    self.size_slot(bucket)
                         .store(entries.len() as u32, Ordering::Relaxed);
                 }
                 for &(_, _, qs, qi) in *group {
