@@ -21,7 +21,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::mapped::{bytes_of, Map, Slab};
-use super::mih::{offsets, Run, Table, CHUNK_COUNTS};
+use super::mih::{occupancy_words, offsets, Run, Table, CHUNK_COUNTS};
 use super::{HammingIndex, Layout, MultiIndex};
 
 const MAGIC: &[u8; 8] = b"CPSIDX\x00\x01";
@@ -29,7 +29,9 @@ const MAGIC: &[u8; 8] = b"CPSIDX\x00\x01";
 const HEADER_AREA: usize = 16 << 10;
 const PREAMBLE: usize = 8 + 8 + 32;
 const ALIGN: u64 = 4096;
-const FORMAT: u32 = 1;
+/// 2 added each table's occupancy bitmap. A file of format 1 is not used: the bank
+/// rebuilds its tables at open until its next save.
+const FORMAT: u32 = 2;
 /// Buckets checked per table at open (entries found under their own chunk value). Each
 /// load of a cold mapped file reads a 2 MiB huge page ([`super::mapped::Map`]), so the
 /// sample is small: 8 buckets of 11 tables, two entries each, read about 0.7 GB at 100M
@@ -94,6 +96,7 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
     for &w in &widths {
         sizes.push(((1usize << w) + 1) * 4);
         sizes.push(n * 4);
+        sizes.push(occupancy_words(w) * 8);
     }
     let mut at = HEADER_AREA as u64;
     let mut placed = Vec::with_capacity(sizes.len());
@@ -139,8 +142,7 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
         out.section(bytes_of(&index.runs))?;
         if built {
             for t in &index.tables {
-                out.section(bytes_of(&t.starts))?;
-                out.section(bytes_of(&t.ids))?;
+                out.table(t)?;
             }
         } else if let Some(layout) = &layout {
             let offsets = offsets(layout);
@@ -151,8 +153,7 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
                     .map(|&(o, w)| Table::build(&index.hashes, o, w))
                     .collect();
                 for t in &tables {
-                    out.section(bytes_of(&t.starts))?;
-                    out.section(bytes_of(&t.ids))?;
+                    out.table(t)?;
                 }
             }
         }
@@ -193,6 +194,12 @@ impl<W: Write> Placed<'_, W> {
         self.file.write_all(bytes)?;
         self.pos = start + len;
         Ok(())
+    }
+
+    fn table(&mut self, t: &Table) -> std::io::Result<()> {
+        self.section(bytes_of(&t.starts))?;
+        self.section(bytes_of(&t.ids))?;
+        self.section(bytes_of(&t.filled))
     }
 }
 
@@ -275,7 +282,7 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
             return Err(format!("index file has an unknown layout {:?}", l.widths));
         }
     }
-    if h.sections.len() != 3 + 2 * m {
+    if h.sections.len() != 3 + 3 * m {
         return Err("index file has the wrong number of sections".into());
     }
     let map = Arc::new(Map::new(&f).map_err(|e| format!("cannot map the index file: {e}"))?);
@@ -303,10 +310,12 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
     let mut tables = Vec::with_capacity(m);
     for (k, &w) in h.widths.iter().enumerate() {
         let buckets = (1usize << w) + 1;
-        let (s, i) = (3 + 2 * k, 4 + 2 * k);
+        let words = occupancy_words(w);
+        let (s, i, f) = (3 + 3 * k, 4 + 3 * k, 5 + 3 * k);
         tables.push(Table {
             starts: Slab::mapped(&map, section(s, buckets, 4)?, buckets).ok_or_else(|| bad(s))?,
             ids: Slab::mapped(&map, section(i, n, 4)?, n).ok_or_else(|| bad(i))?,
+            filled: Slab::mapped(&map, section(f, words, 8)?, words).ok_or_else(|| bad(f))?,
         });
     }
     let index = MultiIndex {
@@ -319,6 +328,7 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
         // Without tables every entry is scanned, as the tail of one built in memory.
         built: if m > 0 { n } else { 0 },
         always_probe: false,
+        bitmaps: Default::default(),
     };
     index.check_tables(SAMPLED_BUCKETS)?;
     Ok(index)

@@ -149,11 +149,16 @@ fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
         + (a[3] ^ b[3]).count_ones()
 }
 
-/// One chunk's table: `ids[starts[v]..starts[v + 1]]` are the entries whose chunk is `v`.
+/// One chunk's table: `ids[starts[v]..starts[v + 1]]` are the entries whose chunk is `v`,
+/// and bit `v` of `filled` says whether there are any.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Table {
     pub(super) starts: Slab<u32>,
     pub(super) ids: Slab<u32>,
+    /// One bit a bucket, set where it holds entries: 1/32 of the offsets' size, so
+    /// that where most buckets are empty a probe learns so from a bitmap that stays in
+    /// cache instead of from an offset pair that is a miss to memory.
+    pub(super) filled: Slab<u64>,
 }
 
 impl Table {
@@ -197,18 +202,45 @@ impl Table {
         }
         let ids: Vec<u32> = pairs.into_iter().map(|(_, i)| i).collect();
         Table {
+            filled: occupancy(&starts).into(),
             starts: starts.into(),
             ids: ids.into(),
         }
     }
 
     fn bytes(&self) -> usize {
-        self.starts.heap_bytes() + self.ids.heap_bytes()
+        self.starts.heap_bytes() + self.ids.heap_bytes() + self.filled.heap_bytes()
     }
 
     fn mapped_bytes(&self) -> usize {
-        self.starts.mapped_bytes() + self.ids.mapped_bytes()
+        self.starts.mapped_bytes() + self.ids.mapped_bytes() + self.filled.mapped_bytes()
     }
+}
+
+/// The occupancy bitmap of a table's offsets: bit `v` set where bucket `v` is not empty.
+pub(super) fn occupancy(starts: &[u32]) -> Vec<u64> {
+    let buckets = starts.len().saturating_sub(1);
+    let mut words = vec![0u64; buckets.div_ceil(64)];
+    for (v, pair) in starts.windows(2).enumerate() {
+        if pair[0] < pair[1] {
+            words[v / 64] |= 1 << (v % 64);
+        }
+    }
+    words
+}
+
+/// Words of a table's occupancy bitmap for chunks of `width` bits.
+pub(super) fn occupancy_words(width: u32) -> usize {
+    (1usize << width).div_ceil(64)
+}
+
+/// Whether bucket `v` may hold entries by the bitmap: true where the bitmap has no word
+/// for it (a damaged mapped table must cost a probe, never a match).
+#[inline(always)]
+fn may_be_filled(filled: &[u64], v: u32) -> bool {
+    filled
+        .get((v / 64) as usize)
+        .is_none_or(|w| w >> (v % 64) & 1 == 1)
 }
 
 /// The entries whose chunk is `value`. Checked slicing: mapped tables are checked only
@@ -236,9 +268,9 @@ pub(super) struct Run {
 // SAFETY: two u64 then two u32, no padding; every bit pattern is a value.
 unsafe impl Plain for Run {}
 
-/// One table as its two arrays: offsets by chunk value (2^width + 1 of them), then the
-/// entry numbers sorted by chunk value.
-pub type TableArrays<'a> = (&'a [u32], &'a [u32]);
+/// One table as its three arrays: offsets by chunk value (2^width + 1 of them), the
+/// entry numbers sorted by chunk value, and the occupancy bitmap.
+pub type TableArrays<'a> = (&'a [u32], &'a [u32], &'a [u64]);
 
 /// The sublinear index: exact results, the same set as [`super::LinearIndex`].
 #[derive(Debug, Clone, Default)]
@@ -253,6 +285,22 @@ pub struct MultiIndex {
     pub(super) built: usize,
     /// Probe even where a linear scan would be cheaper (tests and benchmarks).
     pub(super) always_probe: bool,
+    pub(super) bitmaps: Bitmaps,
+}
+
+/// When a probe reads a table's occupancy bitmap before the bucket's offsets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Bitmaps {
+    /// Where the table has fewer entries than buckets, so that over a third of its
+    /// buckets are empty (fewer than one entry a bucket on average leaves e^-1 of
+    /// them empty); in fuller tables the bitmap would be one more load that almost
+    /// always says "look".
+    #[default]
+    WhereSparse,
+    /// Always (tests and benchmarks).
+    Always,
+    /// Never (benchmarks: the baseline).
+    Never,
 }
 
 impl MultiIndex {
@@ -335,6 +383,23 @@ impl MultiIndex {
         self
     }
 
+    /// When probes read the occupancy bitmaps (for benchmarks and tests; the default
+    /// is what searches should use).
+    pub fn bitmaps(mut self, bitmaps: Bitmaps) -> Self {
+        self.bitmaps = bitmaps;
+        self
+    }
+
+    /// Whether a probe of a table with chunks of `width` bits reads its bitmap.
+    fn reads_bitmap(&self, table: &Table, width: u32) -> bool {
+        !table.filled.is_empty()
+            && match self.bitmaps {
+                Bitmaps::WhereSparse => self.built < 1usize << width,
+                Bitmaps::Always => true,
+                Bitmaps::Never => false,
+            }
+    }
+
     /// Rebuilds the tables over every entry, with the layout the cost model picks.
     pub fn rebuild(&mut self) {
         self.build_tables(self.layout_for_entries());
@@ -376,7 +441,11 @@ impl MultiIndex {
     pub fn tables(&self) -> Option<(&Layout, Vec<TableArrays<'_>>)> {
         let layout = self.layout.as_ref()?;
         (self.built == self.hashes.len()).then(|| {
-            let parts = self.tables.iter().map(|t| (&*t.starts, &*t.ids)).collect();
+            let parts = self
+                .tables
+                .iter()
+                .map(|t| (&*t.starts, &*t.ids, &*t.filled))
+                .collect();
             (layout, parts)
         })
     }
@@ -402,8 +471,10 @@ impl MultiIndex {
         for (k, (table, &width)) in self.tables.iter().zip(&layout.widths).enumerate() {
             let starts = &*table.starts;
             let ids = &*table.ids;
+            let filled = &*table.filled;
             let shape_ok = starts.len() == (1usize << width) + 1
                 && ids.len() == n
+                && filled.len() == occupancy_words(width)
                 && starts.first() == Some(&0)
                 && starts.last().map(|&l| l as usize) == Some(n);
             if !shape_ok {
@@ -411,11 +482,13 @@ impl MultiIndex {
             }
             let step = ((1usize << width) / sampled_buckets.max(1)).max(1);
             let sampled_ok = (0..1usize << width).step_by(step).all(|v| {
-                bucket(starts, ids, v as u32).iter().take(2).all(|&i| {
-                    self.hashes
-                        .get(i as usize)
-                        .is_some_and(|h| chunk(h, self.offsets[k], width) == v as u32)
-                })
+                let entries = bucket(starts, ids, v as u32);
+                may_be_filled(filled, v as u32) == !entries.is_empty()
+                    && entries.iter().take(2).all(|&i| {
+                        self.hashes
+                            .get(i as usize)
+                            .is_some_and(|h| chunk(h, self.offsets[k], width) == v as u32)
+                    })
             });
             if !sampled_ok {
                 return Err(format!("table {k} does not match the entries' hashes"));
@@ -505,6 +578,13 @@ impl MultiIndex {
             values.clear();
             for weight in 0..=s.min(width) {
                 for_each_mask(width, weight, |mask| values.push(own ^ mask));
+            }
+            if self.reads_bitmap(table, width) {
+                let filled = &*table.filled;
+                for &v in &values {
+                    prefetch(filled, (v / 64) as usize);
+                }
+                values.retain(|&v| may_be_filled(filled, v));
             }
             for &v in &values {
                 prefetch(starts, v as usize);
@@ -610,6 +690,7 @@ impl HammingIndex for MultiIndex {
             }
         }
         self.always_probe = old.always_probe;
+        self.bitmaps = old.bitmaps;
         self.rebuild();
     }
 
@@ -699,6 +780,33 @@ mod tests {
             seen.dedup();
             assert_eq!(seen.len() as f64, binomial(width, weight));
         }
+    }
+
+    #[test]
+    fn the_bitmap_marks_exactly_the_buckets_with_entries() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let hashes: Vec<[u64; 4]> = (0..3000)
+            .map(|_| {
+                std::array::from_fn(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                })
+            })
+            .collect();
+        // 2^13 buckets for 3000 entries: most are empty, some hold several.
+        let table = Table::build(&hashes, 40, 13);
+        assert_eq!(table.filled.len(), occupancy_words(13));
+        let mut empty = 0;
+        for v in 0..1u32 << 13 {
+            let entries = bucket(&table.starts, &table.ids, v);
+            assert_eq!(may_be_filled(&table.filled, v), !entries.is_empty(), "{v}");
+            empty += usize::from(entries.is_empty());
+        }
+        assert!(empty > 4000 && empty < 8192 - 2000, "{empty}");
+        // A bitmap too short for a bucket says "look", never "empty".
+        assert!(may_be_filled(&table.filled[..1], 64 * 5));
     }
 
     #[test]

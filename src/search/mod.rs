@@ -14,7 +14,7 @@ mod mih;
 
 pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
 pub use linear::LinearIndex;
-pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
+pub use mih::{Bitmaps, Layout, MultiIndex, DESIGN_RADIUS};
 
 use crate::fingerprint::Hash256;
 use crate::model::SegmentRef;

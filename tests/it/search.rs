@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use celprint::fingerprint::Hash256;
 use celprint::model::{AssetId, SegmentRef};
 use celprint::search::index_file::{self, FileStamp};
-use celprint::search::{HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
+use celprint::search::{Bitmaps, HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
 
 /// xorshift64*, so a case is reproducible from its seed alone.
 struct Rng(u64);
@@ -175,13 +175,15 @@ fn check_held(
         multi.insert(seg(i), *h, 80);
     }
     let expected = sorted(linear.search(&queries, radius));
-    let got = sorted(multi.search(&queries, radius));
     // Planted neighbours make the check meaningful: every distance up to r was planted.
     assert!(expected.len() > (radius as usize + 1) * queries.len());
-    assert_eq!(
-        got, expected,
-        "{data:?} n={n} m={chunks} r={radius} tail={tail} {held:?}"
-    );
+    for bitmaps in [Bitmaps::WhereSparse, Bitmaps::Always, Bitmaps::Never] {
+        let got = sorted(multi.clone().bitmaps(bitmaps).search(&queries, radius));
+        assert_eq!(
+            got, expected,
+            "{data:?} n={n} m={chunks} r={radius} tail={tail} {held:?} {bitmaps:?}"
+        );
+    }
 }
 
 proptest! {

@@ -209,6 +209,60 @@ fn an_index_file_whose_tables_disagree_with_the_entries_is_named() {
     );
 }
 
+/// An index file whose occupancy bitmap says a bucket that holds entries is empty, at a
+/// bucket the open's sample does not look at: a probe that reads the bitmap would skip
+/// those entries, and the full comparison names the table.
+#[test]
+fn an_index_file_whose_bitmap_hides_a_bucket_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut bank = Bank::open(
+            dir.path(),
+            &OpenOptions {
+                create: true,
+                ..OpenOptions::default()
+            },
+        )
+        .unwrap();
+        bank.add_asset(asset(1, 9000)).unwrap();
+        assert!(bank.save_index().unwrap());
+        let (layout, tables) = bank.index.tables().unwrap();
+        let width = layout.widths[0];
+        let (starts, filled) = (tables[0].0.to_vec(), tables[0].2.to_vec());
+        let step = (1usize << width) / 32;
+        let hidden = (0..1usize << width)
+            .find(|&v| v % step != 0 && starts[v] < starts[v + 1])
+            .unwrap();
+        assert_eq!(filled[hidden / 64] >> (hidden % 64) & 1, 1);
+        let words: Vec<u32> = filled
+            .iter()
+            .flat_map(|w| [*w as u32, (*w >> 32) as u32])
+            .collect();
+        let (path, at) = find_in_index_file(dir.path(), &words);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at + hidden / 8] &= !(1 << (hidden % 8));
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let reopened = Bank::open(
+        dir.path(),
+        &OpenOptions {
+            read_only: true,
+            ..OpenOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(reopened.index_origin, "mapped from the index file");
+    drop(reopened);
+    let v = verify(dir.path()).unwrap();
+    assert!(
+        v.damage
+            .iter()
+            .any(|l| l.contains("table 0 of the index file disagrees with the search entries")),
+        "{:?}",
+        v.damage
+    );
+}
+
 /// A hash changed in the index file (the open checks none of them whole) is named.
 #[test]
 fn an_index_file_whose_entries_disagree_with_the_search_family_is_named() {
