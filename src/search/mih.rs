@@ -483,7 +483,7 @@ impl MultiIndex {
             let step = ((1usize << width) / sampled_buckets.max(1)).max(1);
             let sampled_ok = (0..1usize << width).step_by(step).all(|v| {
                 let entries = bucket(starts, ids, v as u32);
-                may_be_filled(filled, v as u32) == !entries.is_empty()
+                may_be_filled(filled, v as u32) != entries.is_empty()
                     && entries.iter().take(2).all(|&i| {
                         self.hashes
                             .get(i as usize)
@@ -801,7 +801,7 @@ mod tests {
         let mut empty = 0;
         for v in 0..1u32 << 13 {
             let entries = bucket(&table.starts, &table.ids, v);
-            assert_eq!(may_be_filled(&table.filled, v), !entries.is_empty(), "{v}");
+            assert_ne!(may_be_filled(&table.filled, v), entries.is_empty(), "{v}");
             empty += usize::from(entries.is_empty());
         }
         assert!(empty > 4000 && empty < 8192 - 2000, "{empty}");
