@@ -36,9 +36,7 @@ use celprint::bank::{Bank, NewAsset, OpenOptions};
 use celprint::fingerprint::{Hash256, Segment};
 use celprint::media::MediaKind;
 use celprint::model::{AssetId, Label, SegmentRef};
-use celprint::search::{
-    Bitmaps, HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS,
-};
+use celprint::search::{Bitmaps, HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS};
 
 struct Rng(u64);
 
