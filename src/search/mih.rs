@@ -44,10 +44,11 @@ const MISSES_PER_CANDIDATE: f64 = 2.0;
 /// In a sparse table a probe first reads the bitmap, and costs a miss for the offsets
 /// only where the bucket holds entries. While the bitmaps of all tables together fit in
 /// [`BITMAP_CACHE_BYTES`] they mostly stay in cache between queries and a read counts
-/// as this fraction of a miss; past it, as a miss. Measured at 1M entries in
-/// `scripts/eval bench serve`, where the service's own work shares the cache: 14 MiB of
-/// bitmaps (11 tables of 23-24 bits) gave no gain over dense tables, 4 MiB (12 of
-/// 21-22 bits) did (docs/performance.md, "Sparse tables").
+/// as this fraction of a miss; past it, as a miss. At 1M entries the single-threaded
+/// benchmark found 11 tables of 23-24 bits (14 MiB of bitmaps) and 12 of 21-22 bits
+/// (4 MiB) equally fast, but in the service, whose own work shares the cache, reading
+/// the bitmaps took 31 % of its CPU with 14 MiB and 23 % with 4 MiB (perf, 50 clients);
+/// the budget lies between (docs/performance.md, "Sparse tables").
 const MISSES_PER_BITMAP_READ: f64 = 0.25;
 const BITMAP_CACHE_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
