@@ -17,9 +17,6 @@
 //! - `SCALE_BANK`: a directory to build a bank of `SCALE_N` segments in (ingest, reopen,
 //!   search); it is kept, for `celprint scan` against it;
 //! - `SCALE_SWEEP=1`: also time every chunk count from 11 to 20.
-//!
-//! Each haystack's figures include the probe with and without the tables' occupancy
-//! bitmaps (`bitmaps=always`, `bitmaps=never`), two rounds alternating.
 //! - `SCALE_DURABILITY=1` (with `SCALE_BANK`): also time the bank's ingest with `index`'s
 //!   log sync every 2 s, and with one after every asset, against none, in one run.
 //! - `SCALE_PHASE=build|query`: the bank alone at archive scale, one phase per process
@@ -36,7 +33,7 @@ use celprint::bank::{Bank, NewAsset, OpenOptions};
 use celprint::fingerprint::{Hash256, Segment};
 use celprint::media::MediaKind;
 use celprint::model::{AssetId, Label, SegmentRef};
-use celprint::search::{Bitmaps, HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS};
+use celprint::search::{HammingIndex, Layout, LinearIndex, MultiIndex, DESIGN_RADIUS};
 
 struct Rng(u64);
 
@@ -180,17 +177,6 @@ fn measure(
         lin.p50_ms / one.p50_ms,
         eight.p50_ms / one.p50_ms
     );
-    // Probes with and without the occupancy bitmaps, alternating, on this size's layout:
-    // the measurements behind the rule for when a search reads them.
-    let mut multi = multi;
-    for _ in 0..2 {
-        for (name, bitmaps) in [("never", Bitmaps::Never), ("always", Bitmaps::Always)] {
-            multi = multi.bitmaps(bitmaps);
-            let l = time_queries(queries, 1, |q| multi.search(q, r).len());
-            line(data, &format!("multi r=31 bitmaps={name}"), n, &l);
-        }
-    }
-    let multi = multi.bitmaps(Bitmaps::default());
 
     if std::env::var("SCALE_SWEEP").as_deref() == Ok("1") {
         for m in 11..=20 {

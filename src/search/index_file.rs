@@ -5,7 +5,10 @@
 //! Layout (little-endian): 8 bytes of magic, the header's length (u64) and its BLAKE3
 //! (32 bytes), the header (JSON) padded to [`HEADER_AREA`]; then the sections, each at a
 //! 4 KiB boundary: the hashes (32 bytes an entry), qualities (1), runs (24 bytes each,
-//! see `mih::Run`), then for each table its offsets and its entry numbers (4 bytes each).
+//! see `mih::Run`), then for each table its offsets and its entry numbers (4 bytes each),
+//! its bitmap (u64 words) and the bitmap's counts (4 bytes each), the last two empty for
+//! a dense table (see `search::table`). The sections are written first and the header
+//! last, over the area kept for it.
 //!
 //! The file is a cache of the `search` column family: the header names the bank state it
 //! was built from ([`FileStamp`]), and a file that does not match, or fails a check, is
@@ -14,14 +17,15 @@
 //! or the new one whole.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use super::mapped::{bytes_of, Map, Slab};
-use super::mih::{occupancy_words, offsets, Run, Table, CHUNK_COUNTS};
+use super::mih::{offsets, Run, CHUNK_COUNTS};
+use super::table::{bitmap_words, is_sparse, rank_entries, Table};
 use super::{HammingIndex, Layout, MultiIndex};
 
 const MAGIC: &[u8; 8] = b"CPSIDX\x00\x01";
@@ -29,9 +33,11 @@ const MAGIC: &[u8; 8] = b"CPSIDX\x00\x01";
 const HEADER_AREA: usize = 16 << 10;
 const PREAMBLE: usize = 8 + 8 + 32;
 const ALIGN: u64 = 4096;
-/// 2 added each table's occupancy bitmap. A file of format 1 is not used: the bank
-/// rebuilds its tables at open until its next save.
-const FORMAT: u32 = 2;
+/// 3 keeps sparse tables as a bitmap, its counts and offsets for the non-empty buckets
+/// only (`search::table`); 2 (one development commit) kept a bitmap beside every
+/// table's full offsets. A file of another format is not used: the bank rebuilds its
+/// tables at open until its next save.
+const FORMAT: u32 = 3;
 /// Buckets checked per table at open (entries found under their own chunk value). Each
 /// load of a cold mapped file reads a 2 MiB huge page ([`super::mapped::Map`]), so the
 /// sample is small: 8 buckets of 11 tables, two entries each, read about 0.7 GB at 100M
@@ -87,36 +93,6 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
     };
     let widths = layout.as_ref().map_or(Vec::new(), |l| l.widths.clone());
     std::fs::create_dir_all(dir)?;
-    let n = index.len();
-    let mut sizes: Vec<usize> = vec![
-        bytes_of(&index.hashes).len(),
-        bytes_of(&index.qualities).len(),
-        bytes_of(&index.runs).len(),
-    ];
-    for &w in &widths {
-        sizes.push(((1usize << w) + 1) * 4);
-        sizes.push(n * 4);
-        sizes.push(occupancy_words(w) * 8);
-    }
-    let mut at = HEADER_AREA as u64;
-    let mut placed = Vec::with_capacity(sizes.len());
-    for &len in &sizes {
-        placed.push((at, len as u64));
-        at = (at + len as u64).next_multiple_of(ALIGN);
-    }
-    let header = Header {
-        format: FORMAT,
-        stamp: stamp.clone(),
-        entries: n as u64,
-        runs: index.runs.len() as u64,
-        widths: widths.clone(),
-        sections: placed.clone(),
-        file_bytes: at,
-    };
-    let json = serde_json::to_vec(&header).expect("header serialises");
-    if PREAMBLE + json.len() > HEADER_AREA {
-        return Err(std::io::Error::other("index header too large"));
-    }
     let final_path = file_path(dir, stamp.generation);
     let tmp = dir.join(format!(
         ".tmp-{}-{:016x}",
@@ -124,19 +100,14 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
         stamp.generation
     ));
     let written = (|| {
-        let mut f = File::create(&tmp)?;
-        let mut head = Vec::with_capacity(HEADER_AREA);
-        head.extend_from_slice(MAGIC);
-        head.extend_from_slice(&(json.len() as u64).to_le_bytes());
-        head.extend_from_slice(blake3::hash(&json).as_bytes());
-        head.extend_from_slice(&json);
-        head.resize(HEADER_AREA, 0);
-        f.write_all(&head)?;
-        let mut out = Placed {
-            file: std::io::BufWriter::with_capacity(1 << 20, f),
-            pos: HEADER_AREA as u64,
-            placed: placed.iter(),
+        // The sections first, each placed where the last ended (a sparse table's
+        // offsets are counted only as it is built), then the header that places them.
+        let mut out = Sections {
+            file: std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp)?),
+            pos: 0,
+            placed: Vec::new(),
         };
+        out.pad_to(HEADER_AREA as u64)?;
         out.section(bytes_of(&index.hashes))?;
         out.section(bytes_of(&index.qualities))?;
         out.section(bytes_of(&index.runs))?;
@@ -157,8 +128,29 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
                 }
             }
         }
-        let (mut f, pos) = (out.file.into_inner().map_err(|e| e.into_error())?, out.pos);
-        f.write_all(&vec![0u8; (at - pos) as usize])?;
+        let file_bytes = out.pos.next_multiple_of(ALIGN);
+        out.pad_to(file_bytes)?;
+        let header = Header {
+            format: FORMAT,
+            stamp: stamp.clone(),
+            entries: index.len() as u64,
+            runs: index.runs.len() as u64,
+            widths: widths.clone(),
+            sections: out.placed,
+            file_bytes,
+        };
+        let json = serde_json::to_vec(&header).expect("header serialises");
+        if PREAMBLE + json.len() > HEADER_AREA {
+            return Err(std::io::Error::other("index header too large"));
+        }
+        let mut f = out.file.into_inner().map_err(|e| e.into_error())?;
+        let mut head = Vec::with_capacity(PREAMBLE + json.len());
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&(json.len() as u64).to_le_bytes());
+        head.extend_from_slice(blake3::hash(&json).as_bytes());
+        head.extend_from_slice(&json);
+        f.seek(SeekFrom::Start(0))?;
+        f.write_all(&head)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &final_path)?;
         File::open(dir)?.sync_all()
@@ -171,35 +163,35 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
     Ok(final_path)
 }
 
-/// A file being written section by section, each at the place the header gives it.
-struct Placed<'a, W: Write> {
+/// A file being written section by section, each at the next 4 KiB boundary, with
+/// where each went.
+struct Sections<W: Write> {
     file: W,
     pos: u64,
-    placed: std::slice::Iter<'a, (u64, u64)>,
+    placed: Vec<(u64, u64)>,
 }
 
-impl<W: Write> Placed<'_, W> {
+impl<W: Write> Sections<W> {
+    fn pad_to(&mut self, at: u64) -> std::io::Result<()> {
+        self.file.write_all(&vec![0u8; (at - self.pos) as usize])?;
+        self.pos = at;
+        Ok(())
+    }
+
     fn section(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let &(start, len) = self
-            .placed
-            .next()
-            .ok_or_else(|| std::io::Error::other("more sections than the header places"))?;
-        if len != bytes.len() as u64 {
-            return Err(std::io::Error::other(
-                "a section's size is not the one placed",
-            ));
-        }
-        self.file
-            .write_all(&vec![0u8; (start - self.pos) as usize])?;
+        self.pad_to(self.pos.next_multiple_of(ALIGN))?;
+        self.placed.push((self.pos, bytes.len() as u64));
         self.file.write_all(bytes)?;
-        self.pos = start + len;
+        self.pos += bytes.len() as u64;
         Ok(())
     }
 
     fn table(&mut self, t: &Table) -> std::io::Result<()> {
-        self.section(bytes_of(&t.starts))?;
-        self.section(bytes_of(&t.ids))?;
-        self.section(bytes_of(&t.filled))
+        let a = t.arrays();
+        self.section(bytes_of(a.starts))?;
+        self.section(bytes_of(a.ids))?;
+        self.section(bytes_of(a.filled))?;
+        self.section(bytes_of(a.ranks))
     }
 }
 
@@ -282,7 +274,7 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
             return Err(format!("index file has an unknown layout {:?}", l.widths));
         }
     }
-    if h.sections.len() != 3 + 3 * m {
+    if h.sections.len() != 3 + 4 * m {
         return Err("index file has the wrong number of sections".into());
     }
     let map = Arc::new(Map::new(&f).map_err(|e| format!("cannot map the index file: {e}"))?);
@@ -309,13 +301,25 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
     }
     let mut tables = Vec::with_capacity(m);
     for (k, &w) in h.widths.iter().enumerate() {
-        let buckets = (1usize << w) + 1;
-        let words = occupancy_words(w);
-        let (s, i, f) = (3 + 3 * k, 4 + 3 * k, 5 + 3 * k);
+        let [s, i, f, r] = [3, 4, 5, 6].map(|j| j + 4 * k);
+        let (words, ranks) = if is_sparse(n, w) {
+            (bitmap_words(w), rank_entries(w))
+        } else {
+            (0, 0)
+        };
+        let ranks: Slab<u32> =
+            Slab::mapped(&map, section(r, ranks, 4)?, ranks).ok_or_else(|| bad(r))?;
+        // A sparse table's offsets are one a non-empty bucket and one more: its ranks'
+        // total; `check_tables` then checks the total against the bitmap's sampled blocks.
+        let offsets = match ranks.last() {
+            Some(&total) => total as usize + 1,
+            None => (1usize << w) + 1,
+        };
         tables.push(Table {
-            starts: Slab::mapped(&map, section(s, buckets, 4)?, buckets).ok_or_else(|| bad(s))?,
+            starts: Slab::mapped(&map, section(s, offsets, 4)?, offsets).ok_or_else(|| bad(s))?,
             ids: Slab::mapped(&map, section(i, n, 4)?, n).ok_or_else(|| bad(i))?,
             filled: Slab::mapped(&map, section(f, words, 8)?, words).ok_or_else(|| bad(f))?,
+            ranks,
         });
     }
     let index = MultiIndex {
@@ -328,7 +332,6 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
         // Without tables every entry is scanned, as the tail of one built in memory.
         built: if m > 0 { n } else { 0 },
         always_probe: false,
-        bitmaps: Default::default(),
     };
     index.check_tables(SAMPLED_BUCKETS)?;
     Ok(index)

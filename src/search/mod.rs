@@ -11,10 +11,12 @@ pub mod index_file;
 mod linear;
 mod mapped;
 mod mih;
+mod table;
 
 pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
 pub use linear::LinearIndex;
-pub use mih::{Bitmaps, Layout, MultiIndex, DESIGN_RADIUS};
+pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
+pub use table::TableArrays;
 
 use crate::fingerprint::Hash256;
 use crate::model::SegmentRef;

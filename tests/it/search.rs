@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use celprint::fingerprint::Hash256;
 use celprint::model::{AssetId, SegmentRef};
 use celprint::search::index_file::{self, FileStamp};
-use celprint::search::{Bitmaps, HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
+use celprint::search::{HammingIndex, Hit, Layout, LinearIndex, MultiIndex};
 
 /// xorshift64*, so a case is reproducible from its seed alone.
 struct Rng(u64);
@@ -177,13 +177,11 @@ fn check_held(
     let expected = sorted(linear.search(&queries, radius));
     // Planted neighbours make the check meaningful: every distance up to r was planted.
     assert!(expected.len() > (radius as usize + 1) * queries.len());
-    for bitmaps in [Bitmaps::WhereSparse, Bitmaps::Always, Bitmaps::Never] {
-        let got = sorted(multi.clone().bitmaps(bitmaps).search(&queries, radius));
-        assert_eq!(
-            got, expected,
-            "{data:?} n={n} m={chunks} r={radius} tail={tail} {held:?} {bitmaps:?}"
-        );
-    }
+    let got = sorted(multi.search(&queries, radius));
+    assert_eq!(
+        got, expected,
+        "{data:?} n={n} m={chunks} r={radius} tail={tail} {held:?}"
+    );
 }
 
 proptest! {

@@ -151,6 +151,20 @@ fn find_in_index_file(dir: &std::path::Path, values: &[u32]) -> (std::path::Path
     (path, at)
 }
 
+/// The chunk value of the bucket each position of a table's entry numbers lies in.
+fn bucket_values(table: &crate::search::TableArrays, width: u32) -> Vec<u32> {
+    let values: Vec<u32> = if table.filled.is_empty() {
+        (0..1u32 << width).collect()
+    } else {
+        (0..1u32 << width)
+            .filter(|&v| table.filled[v as usize / 64] >> (v % 64) & 1 == 1)
+            .collect()
+    };
+    (0..table.ids.len())
+        .map(|pos| values[table.starts.partition_point(|&s| s as usize <= pos) - 1])
+        .collect()
+}
+
 /// An index file with two entries swapped between buckets that an open's sampled check
 /// does not look at: the open maps it (and a scan would miss both entries), and only the
 /// full comparison finds them.
@@ -170,12 +184,13 @@ fn an_index_file_whose_tables_disagree_with_the_entries_is_named() {
         assert!(bank.save_index().unwrap());
         let (layout, tables) = bank.index.tables().unwrap();
         let width = layout.widths[0];
-        let (starts, ids) = (tables[0].0.to_vec(), tables[0].1.to_vec());
+        let values = bucket_values(&tables[0], width);
+        let ids = tables[0].ids.to_vec();
         // Two entries in different buckets, neither at a sampled bucket (every
         // 2^width / 32th).
         let step = (1usize << width) / 32;
-        let bucket_of = |pos: usize| starts.partition_point(|&s| s as usize <= pos) - 1;
-        let unsampled = |pos: &usize| bucket_of(*pos) % step != 0;
+        let bucket_of = |pos: usize| values[pos];
+        let unsampled = |pos: &usize| bucket_of(*pos) as usize % step != 0;
         let p = (0..ids.len()).find(unsampled).unwrap();
         let q = (p..ids.len())
             .filter(unsampled)
@@ -209,9 +224,10 @@ fn an_index_file_whose_tables_disagree_with_the_entries_is_named() {
     );
 }
 
-/// An index file whose occupancy bitmap says a bucket that holds entries is empty, at a
-/// bucket the open's sample does not look at: a probe that reads the bitmap would skip
-/// those entries, and the full comparison names the table.
+/// An index file whose sparse table's bitmap says a bucket that holds entries is empty,
+/// in a block of counts the open's sample does not look at: probes would skip those
+/// entries (and read the wrong offsets for the block's later buckets), and the full
+/// comparison names the table.
 #[test]
 fn an_index_file_whose_bitmap_hides_a_bucket_is_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -228,12 +244,20 @@ fn an_index_file_whose_bitmap_hides_a_bucket_is_named() {
         assert!(bank.save_index().unwrap());
         let (layout, tables) = bank.index.tables().unwrap();
         let width = layout.widths[0];
-        let (starts, filled) = (tables[0].0.to_vec(), tables[0].2.to_vec());
+        let filled = tables[0].filled.to_vec();
+        assert!(!filled.is_empty(), "9000 entries make sparse tables");
+        // A non-empty bucket whose value and block of counts the open does not sample
+        // (every 2^width / 32th value, and the blocks those lie in).
         let step = (1usize << width) / 32;
+        let block = |v: usize| v / 512;
+        let sampled_blocks: Vec<usize> = (0..1usize << width).step_by(step).map(block).collect();
         let hidden = (0..1usize << width)
-            .find(|&v| v % step != 0 && starts[v] < starts[v + 1])
+            .find(|&v| {
+                v % step != 0
+                    && !sampled_blocks.contains(&block(v))
+                    && filled[v / 64] >> (v % 64) & 1 == 1
+            })
             .unwrap();
-        assert_eq!(filled[hidden / 64] >> (hidden % 64) & 1, 1);
         let words: Vec<u32> = filled
             .iter()
             .flat_map(|w| [*w as u32, (*w >> 32) as u32])
