@@ -39,7 +39,18 @@ fn writer(create: bool) -> OpenOptions {
 }
 
 pub fn serve(a: &ServeArgs, jobs: usize, cancel: &'static AtomicBool) -> anyhow::Result<u8> {
-    let bank = open_writer(&a.db.db, &writer(false))?;
+    let mut bank = open_writer(&a.db.db, &writer(false))?;
+    // A bank whose index file is missing, stale or of an older format had its tables
+    // rebuilt in memory at this open, and so has every open since: saved now, the next
+    // opens map it, scans run beside the service among them. Nothing is written when
+    // the file is current. The service searches as well without it, so a failure is a
+    // warning.
+    if let Err(e) = bank.save_index() {
+        log::note(&format!(
+            "warning: cannot save the bank's index file, so every open rebuilds it: {}",
+            log::with_causes(&e)
+        ));
+    }
     if bank.tokens()?.iter().all(|t| t.revoked_at.is_some()) {
         log::note(&format!(
             "warning: the bank has no live token; make one with `celprint token add --db {} --name NAME --role admin`",

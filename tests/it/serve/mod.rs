@@ -456,6 +456,32 @@ fn index_on_a_served_bank_names_the_service_and_sigterm_closes_the_bank() {
     expect_code(&o, 0);
 }
 
+/// A bank whose index file is gone (or stale, or of an older format) rebuilds its
+/// tables at every open until the file is saved again. The service saves it as it
+/// starts, so that scans beside it map the file.
+#[test]
+fn the_service_saves_a_missing_index_file_so_that_readers_map_it() {
+    let f = fixture();
+    let db = f.env.db();
+    let origin = || {
+        let o = f.env.run(&["info", "--db", s(&db), "--json"]);
+        expect_code(&o, 0);
+        let info: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        info["stats"]["index_origin"].as_str().unwrap().to_string()
+    };
+    assert_eq!(origin(), "mapped from the index file");
+    std::fs::remove_dir_all(db.join("search-index")).unwrap();
+    assert!(origin().starts_with("rebuilt at open"), "{}", origin());
+    let mut server = Server::start(&f.env, &[]);
+    assert_eq!(
+        origin(),
+        "mapped from the index file",
+        "a reader beside the service"
+    );
+    assert_eq!(server.stop(), Some(0));
+    assert_eq!(origin(), "mapped from the index file");
+}
+
 #[test]
 fn a_lookup_with_more_hits_than_the_worker_describes_itself_returns_them_all() {
     let f = fixture();
