@@ -24,8 +24,11 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -164,28 +167,27 @@ async fn exchange(
         *stream = Some(s);
         buf.clear();
     }
-    let s = stream.as_ref().expect("connected");
+    let s = stream.as_mut().expect("connected");
     let mut sent = 0;
     while sent < request.len() {
-        s.writable().await?;
-        match s.try_write(&request[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
-        }
+        sent +=
+            std::future::poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, &request[sent..])).await?;
     }
     let mut chunk = [0u8; 8192];
     loop {
         if let Some(status) = take_answer(buf)? {
             return Ok(status);
         }
-        s.readable().await?;
-        match s.try_read(&mut chunk) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+        // `poll_read` rather than `readable` and `try_read`: a read that does not fill
+        // the buffer tells tokio the socket is drained, so the next request's read
+        // waits for readiness instead of first failing with `WouldBlock`, a system
+        // call saved a request.
+        let mut read = ReadBuf::new(&mut chunk);
+        std::future::poll_fn(|cx| Pin::new(&mut *s).poll_read(cx, &mut read)).await?;
+        if read.filled().is_empty() {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
+        buf.extend_from_slice(read.filled());
     }
 }
 
