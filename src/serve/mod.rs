@@ -9,18 +9,19 @@
 
 mod api;
 mod auth;
-mod http;
 mod jobs;
 mod pages;
 mod review;
 mod upload;
 
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use crate::bank::{Bank, BankError, TokenRecord};
 use crate::engine::{IndexOptions, ScanOptions};
@@ -197,13 +198,31 @@ fn run(
             .spawn(move || jobs::work(&state, rx, &pool))
             .map_err(ServeError::Runtime)?
     };
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let served = http::serve(
-        api::router(state.clone()),
-        listener,
-        threads,
-        cancel.clone(),
-    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .enable_time()
+        .thread_name("celprint-http")
+        .build()
+        .map_err(ServeError::Runtime)?;
+    let served = runtime.block_on(async {
+        listener
+            .set_nonblocking(true)
+            .map_err(ServeError::Runtime)?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(ServeError::Runtime)?;
+        let app = api::router(state.clone());
+        let watched = cancel.clone();
+        let stop = async move {
+            while !watched.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+            .map_err(ServeError::Runtime)
+    });
+    // Connections still open (a browser's keep-alive) must not hold the bank open.
+    runtime.shutdown_timeout(Duration::from_secs(5));
     cancel.store(true, Ordering::Relaxed);
     // Closing the queue ends the worker once the job in hand has stopped.
     state.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
