@@ -6,8 +6,9 @@
 #      synthetic video assets of SCALE_N/1000 segments each, uniform random PDQ hashes.
 #      Kept under $BENCH_WORK and reused while SCALE_N is unchanged.
 #   2. The service on a loopback port, and lookups `GET /v1/lookup?pdq=HEX&radius=31` from
-#      benches/serve_load.rs (a blocking thread per keep-alive connection; half the hashes
-#      banked ones with 0-8 bits flipped (hits), half random (misses)):
+#      benches/serve_load.rs (keep-alive connections: tasks on one thread in the closed
+#      loop, a thread each in the open loop; half the hashes banked ones with 0-8 bits
+#      flipped (hits), half random (misses)):
 #      - one client alone for 10 s: the time a lookup takes the service;
 #      - CLIENTS clients (default 50) in a closed loop for DURATION seconds (default 600),
 #        each sending its next request when the last is answered: the service's
