@@ -11,8 +11,9 @@
 //!   answered, so CLIENTS requests are always in flight and the latency includes the
 //!   queue the service builds (p50 ≈ CLIENTS / throughput, by Little's law). All the
 //!   connections are tasks on one thread, which wakes once for every answer that is in
-//!   by then: a thread per connection cost the clients a sleep and a wake-up a request,
-//!   about 20 µs of the two cores the service also runs on.
+//!   by then: with a thread a connection, each sleeping and waking for every answer, the
+//!   service made 5–15 % fewer lookups a second on the two cores it shares with the
+//!   clients (docs/serve.md, "Speed").
 //! - open loop (`RATE=R`, requests a second over all clients): requests are due on a
 //!   fixed schedule, and each latency is counted from when the request was due, not when
 //!   it was sent, so a slow answer that delays the next request is charged to it
@@ -170,8 +171,10 @@ async fn exchange(
     let s = stream.as_mut().expect("connected");
     let mut sent = 0;
     while sent < request.len() {
-        sent +=
-            std::future::poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, &request[sent..])).await?;
+        match std::future::poll_fn(|cx| Pin::new(&mut *s).poll_write(cx, &request[sent..])).await? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => sent += n,
+        }
     }
     let mut chunk = [0u8; 8192];
     loop {

@@ -40,11 +40,11 @@ fn writer(create: bool) -> OpenOptions {
 
 pub fn serve(a: &ServeArgs, jobs: usize, cancel: &'static AtomicBool) -> anyhow::Result<u8> {
     let mut bank = open_writer(&a.db.db, &writer(false))?;
-    // A bank whose index file is missing, stale or of an older format had its tables
-    // rebuilt in memory at this open, and so has every open since: saved now, the next
-    // opens map it, scans run beside the service among them. Nothing is written when
-    // the file is current. The service searches as well without it, so a failure is a
-    // warning.
+    // A bank whose index file is missing, stale or of an older format rebuilds its
+    // tables in memory at every open until the file is saved again: saved now, the
+    // next opens map it, the scans beside the service among them. Nothing is written
+    // when the file is current. The service searches as well without it, so a failure
+    // is a warning.
     if let Err(e) = bank.save_index() {
         log::note(&format!(
             "warning: cannot save the bank's index file, so every open rebuilds it: {}",
