@@ -152,6 +152,7 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
         f.seek(SeekFrom::Start(0))?;
         f.write_all(&head)?;
         f.sync_all()?;
+        drop_from_cache(&f);
         std::fs::rename(&tmp, &final_path)?;
         File::open(dir)?.sync_all()
     })();
@@ -161,6 +162,18 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
     }
     remove_others(dir, Some(&final_path));
     Ok(final_path)
+}
+
+/// Asks the kernel to drop a written and synced file's pages from its cache. They sit
+/// there in small folios, and a mapping over them gets no huge pages
+/// ([`super::mapped::Map::new`]): the next open (a scan, the service) would probe the
+/// tables with 4 KiB pages, 5–15 % slower at 1M entries, until the cache let them go.
+/// Dropped, the file is read in again as 2 MiB folios as queries touch it. Advice only:
+/// where it is not followed (tmpfs), the file maps as before.
+fn drop_from_cache(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: advice on an open descriptor of ours; it touches no memory of the program.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
 }
 
 /// A file being written section by section, each at the next 4 KiB boundary, with
