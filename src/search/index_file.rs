@@ -164,10 +164,11 @@ pub fn write(dir: &Path, index: &MultiIndex, stamp: &FileStamp) -> std::io::Resu
     Ok(final_path)
 }
 
-/// Asks the kernel to drop a written and synced file's pages from its cache. They sit
-/// there in small folios, and a mapping over them gets no huge pages
-/// ([`super::mapped::Map::new`]): the next open (a scan, the service) would probe the
-/// tables with 4 KiB pages, 5–15 % slower at 1M entries, until the cache let them go.
+/// Asks the kernel to drop a written and synced file's pages from its cache. Writing
+/// leaves many of them in small folios, and a mapping over those gets no huge pages
+/// ([`super::mapped::Map::new`]): the next open (a scan, the service) would probe much
+/// of the tables with 4 KiB pages (at 1M entries, 64 MiB of 120 mapped huge), until
+/// the cache let them go.
 /// Dropped, the file is read in again as 2 MiB folios as queries touch it. Advice only:
 /// where it is not followed (tmpfs), the file maps as before.
 fn drop_from_cache(file: &File) {
