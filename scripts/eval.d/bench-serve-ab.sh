@@ -7,20 +7,25 @@
 # its own format and layout; the copies are kept under $BENCH_WORK/ab-*, and an index
 # run over nothing saves a file the build can map). Then ROUNDS rounds (default 5),
 # each build in turn: the index file dropped from the page cache, the service started,
-# 50 clients (CLIENTS) for 3 s of warm-up, then a closed loop for AB_SECONDS (default 20).
-# One line a run: the load client's figures (lookups a second, p50, p99, errors) and
-# the service's CPU a request, from its process times over the timed loop.
+# 50 clients (CLIENTS) for 3 s of warm-up, then a closed loop for AB_SECONDS (default 20),
+# or an open loop at RATE lookups a second where RATE is set. One line a run: the load
+# client's figures (lookups a second, p50, p99, errors) and the service's CPU a
+# request, from its process times over the timed loop.
+#
+# To compare two load clients against one service instead, give both sides the same
+# celprint (BASELINE_BIN = CANDIDATE_BIN) and the baseline's client in BASELINE_LOAD.
 #
 # Environment: BASELINE_BIN (required: the other build's celprint binary),
-# CANDIDATE_BIN (default: this tree's release build), CARGO_TARGET_DIR (default
-# /var/tmp/celprint-target), BENCH_WORK (default /var/tmp/celprint-bench-serve),
-# CLIENTS, AB_SECONDS, ROUNDS.
+# CANDIDATE_BIN (default: this tree's release build), BASELINE_LOAD (default: this
+# tree's serve_load for both), RATE, CARGO_TARGET_DIR (default /var/tmp/celprint-target),
+# BENCH_WORK (default /var/tmp/celprint-bench-serve), CLIENTS, AB_SECONDS, ROUNDS.
 set -euo pipefail
 
 die() { echo "bench-serve-ab: error: $*" >&2; exit 1; }
 log() { echo "bench-serve-ab: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/serve-env.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 WORK="${BENCH_WORK:-/var/tmp/celprint-bench-serve}"
 CLIENTS="${CLIENTS:-50}"
@@ -40,8 +45,9 @@ BINS="$WORK/ab-bin"
 mkdir -p "$BINS" "$WORK/nothing"
 cp "$BASELINE_BIN" "$BINS/baseline"
 cp "$CANDIDATE_BIN" "$BINS/candidate"
-LOAD="$BINS/serve_load"
-cp "$(ls -t "$CARGO_TARGET_DIR"/release/deps/serve_load-* | grep -v '\.d$' | head -1)" "$LOAD"
+cp "$(ls -t "$CARGO_TARGET_DIR"/release/deps/serve_load-* | grep -v '\.d$' | head -1)" \
+    "$BINS/load-candidate"
+cp "${BASELINE_LOAD:-$BINS/load-candidate}" "$BINS/load-baseline"
 
 for name in baseline candidate; do
     bank="$WORK/ab-$name"
@@ -60,22 +66,15 @@ hz=$(getconf CLK_TCK)
 for r in $(seq "$ROUNDS"); do
     for name in baseline candidate; do
         bank="$WORK/ab-$name"
-        find "$bank/search-index" -type f -print0 |
-            while IFS= read -r -d '' f; do dd if="$f" iflag=nocache count=0 status=none || true; done
         token="$("$BINS/$name" token add --db "$bank" --name "ab-$(date +%s%N)" --role scanner 2>/dev/null)"
-        "$BINS/$name" serve --db "$bank" --listen 127.0.0.1:0 >"$WORK/ab.out" 2>"$WORK/ab.err" &
-        serve=$!
-        for _ in $(seq 600); do
-            grep -q 'listening on' "$WORK/ab.out" 2>/dev/null && break
-            kill -0 $serve 2>/dev/null || die "$name: serve stopped: $(cat "$WORK/ab.err")"
-            sleep 0.1
-        done
-        addr="$(sed -n 's#^listening on http://##p' "$WORK/ab.out")"
+        start_serve "$BINS/$name" "$bank" "$WORK/ab"
+        serve=$SERVE
+        addr=$ADDR
         run() { ADDR="$addr" TOKEN="$token" PATHS="$WORK/lookups.paths" CLIENTS="$CLIENTS" \
-            RUN_SECONDS="$1" LABEL="$name round=$r" "$LOAD" --bench; }
+            RUN_SECONDS="$1" RATE="${2:-}" LABEL="$name round=$r" "$BINS/load-$name" --bench; }
         run 3 >/dev/null
         t0=$(ticks $serve)
-        line="$(run "$SECONDS_EACH")"
+        line="$(run "$SECONDS_EACH" "${RATE:-}")"
         t1=$(ticks $serve)
         kill -TERM $serve
         wait $serve || true

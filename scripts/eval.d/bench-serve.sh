@@ -31,6 +31,7 @@ die() { echo "bench-serve: error: $*" >&2; exit 1; }
 log() { echo "bench-serve: $*" >&2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/serve-env.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/celprint-target}"
 WORK="${BENCH_WORK:-/var/tmp/celprint-bench-serve}"
 N="${SCALE_N:-1000000}"
@@ -96,21 +97,9 @@ with open(f"{work}/lookups.paths", "w") as f:
         f.write(f"/v1/lookup?pdq={h:064x}&radius=31\n")
 EOF
 
-# 2. The service and the lookup clients. The index file is dropped from the page cache
-# first (this bank's only), as after a reboot: the service then reads it in as huge pages
-# (src/search/mapped.rs), where pages left by an earlier process may be small ones.
-find "$BANK/search-index" -type f -print0 2>/dev/null |
-    while IFS= read -r -d '' f; do dd if="$f" iflag=nocache count=0 status=none || true; done
-"$CELPRINT" serve --db "$BANK" --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVE=$!
-trap 'kill -TERM $SERVE 2>/dev/null || true' EXIT
-for _ in $(seq 600); do
-    grep -q 'listening on' "$WORK/serve.out" 2>/dev/null && break
-    kill -0 $SERVE 2>/dev/null || die "serve stopped: $(cat "$WORK/serve.err")"
-    sleep 0.1
-done
-ADDR="$(sed -n 's#^listening on http://##p' "$WORK/serve.out")"
-[ -n "$ADDR" ] || die "serve did not say where it listens"
+# 2. The service and the lookup clients.
+trap 'kill -TERM ${SERVE:-} 2>/dev/null || true' EXIT
+start_serve "$CELPRINT" "$BANK" "$WORK/serve"
 log "serving $BANK on $ADDR (pid $SERVE)"
 
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$SERVE/status"; }
