@@ -5,7 +5,7 @@
 //! Layout (little-endian): 8 bytes of magic, the header's length (u64) and its BLAKE3
 //! (32 bytes), the header (JSON) padded to [`HEADER_AREA`]; then the sections, each at a
 //! 4 KiB boundary: the hashes (32 bytes an entry), qualities (1), runs (24 bytes each,
-//! see `mih::Run`), then for each table its offsets and its entry numbers (4 bytes each),
+//! see `runs::Run`), then for each table its offsets and its entry numbers (4 bytes each),
 //! its bitmap (u64 words) and the bitmap's counts (4 bytes each), the last two empty for
 //! a dense table (see `search::table`). The sections are written first and the header
 //! last, over the area kept for it.
@@ -24,7 +24,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::mapped::{bytes_of, Map, Slab};
-use super::mih::{offsets, Run, CHUNK_COUNTS};
+use super::mih::{offsets, CHUNK_COUNTS};
+use super::runs::Run;
 use super::table::{bitmap_words, is_sparse, rank_entries, Table};
 use super::{HammingIndex, Layout, MultiIndex};
 
@@ -345,6 +346,7 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
         tables,
         // Without tables every entry is scanned, as the tail of one built in memory.
         built: if m > 0 { n } else { 0 },
+        run_directory: Default::default(),
         always_probe: false,
     };
     index.check_tables(SAMPLED_BUCKETS)?;

@@ -22,7 +22,8 @@
 
 use rayon::prelude::*;
 
-use super::mapped::{Plain, Slab};
+use super::mapped::Slab;
+use super::runs::{Run, RunDirectory};
 use super::table::{is_sparse, Table, TableArrays};
 use super::{HammingIndex, Hit};
 use crate::fingerprint::Hash256;
@@ -180,22 +181,6 @@ fn distance(a: &[u64; 4], b: &[u64; 4]) -> u32 {
         + (a[3] ^ b[3]).count_ones()
 }
 
-/// Consecutive entries of one asset with consecutive segment numbers: entries
-/// `first_entry..` are segments `first_index..` of `asset`. Banks insert whole assets,
-/// so one run per asset stands for what would otherwise be 16 bytes an entry.
-/// Laid out as the index file holds it (24 bytes, no padding).
-#[derive(Debug, Clone, Copy)]
-#[repr(C)]
-pub(super) struct Run {
-    pub(super) first_entry: u64,
-    pub(super) asset: u64,
-    pub(super) first_index: u32,
-    pub(super) unused: u32,
-}
-
-// SAFETY: two u64 then two u32, no padding; every bit pattern is a value.
-unsafe impl Plain for Run {}
-
 /// The sublinear index: exact results, the same set as [`super::LinearIndex`].
 #[derive(Debug, Clone, Default)]
 pub struct MultiIndex {
@@ -207,6 +192,8 @@ pub struct MultiIndex {
     pub(super) offsets: Vec<u32>,
     pub(super) tables: Vec<Table>,
     pub(super) built: usize,
+    /// Made on the first lookup of a segment after the tables are built.
+    pub(super) run_directory: std::sync::OnceLock<RunDirectory>,
     /// Probe even where a linear scan would be cheaper (tests and benchmarks).
     pub(super) always_probe: bool,
 }
@@ -251,22 +238,12 @@ impl MultiIndex {
         self.qualities.to_mut().push(quality);
     }
 
-    /// The segment entry `entry` stands for. Wrapping and saturating: runs read from a
-    /// damaged file give a wrong segment (which `bank verify` reports), not a panic.
+    /// The segment entry `entry` stands for.
+    #[inline(always)]
     fn segment_of(&self, entry: usize) -> SegmentRef {
-        let at = self.runs.partition_point(|r| r.first_entry <= entry as u64);
-        let Some(run) = at.checked_sub(1).and_then(|i| self.runs.get(i)) else {
-            return SegmentRef {
-                asset: AssetId(u64::MAX),
-                index: 0,
-            };
-        };
-        SegmentRef {
-            asset: AssetId(run.asset),
-            index: run
-                .first_index
-                .wrapping_add((entry as u64 - run.first_entry) as u32),
-        }
+        self.run_directory
+            .get_or_init(|| RunDirectory::new(&self.runs, self.hashes.len()))
+            .segment_of(&self.runs, entry)
     }
 
     /// Every entry in order, as pushed.
@@ -308,6 +285,7 @@ impl MultiIndex {
     }
 
     fn build_tables(&mut self, layout: Option<Layout>) {
+        self.run_directory = std::sync::OnceLock::new();
         self.tables = Vec::new();
         self.offsets = Vec::new();
         self.built = 0;

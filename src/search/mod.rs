@@ -11,6 +11,7 @@ pub mod index_file;
 mod linear;
 mod mapped;
 mod mih;
+mod runs;
 mod table;
 
 pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
