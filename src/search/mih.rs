@@ -344,7 +344,7 @@ impl MultiIndex {
                 // the bit's block must add up.
                 let sparse_ok = !table.is_sparse()
                     || (table.block_counts_fit(v / super::table::BLOCK_BUCKETS)
-                        && (table.slot(v as u32).is_none() || !entries.is_empty()));
+                        && (table.view().slot(v as u32).is_none() || !entries.is_empty()));
                 sparse_ok
                     && entries.iter().take(2).all(|&i| {
                         self.hashes
@@ -436,7 +436,8 @@ impl MultiIndex {
         let mut candidates: Vec<u32> = Vec::new();
         let hashes = &*self.hashes;
         for (k, table) in self.tables.iter().enumerate() {
-            let (starts, ids) = (&*table.starts, &*table.ids);
+            let table = table.view();
+            let (starts, ids) = (table.starts, table.ids);
             let Some(s) = radii[k] else { continue };
             let width = layout.widths[k];
             let own = chunk(q, self.offsets[k], width);
@@ -449,7 +450,7 @@ impl MultiIndex {
             }
             if table.is_sparse() {
                 for &v in &values {
-                    prefetch(&table.filled, table.bitmap_word(v));
+                    prefetch(table.filled, table.bitmap_word(v));
                 }
                 // By hand rather than `retain_mut`, which is not inlined, so that the
                 // counting in `slot` gets the caller's popcount.
