@@ -347,6 +347,7 @@ pub fn open(dir: &Path, stamp: &FileStamp) -> Result<MultiIndex, String> {
         // Without tables every entry is scanned, as the tail of one built in memory.
         built: if m > 0 { n } else { 0 },
         run_directory: Default::default(),
+        table_costs: Default::default(),
         always_probe: false,
     };
     index.check_tables(SAMPLED_BUCKETS)?;

@@ -194,6 +194,8 @@ pub struct MultiIndex {
     pub(super) built: usize,
     /// Made on the first lookup of a segment after the tables are built.
     pub(super) run_directory: std::sync::OnceLock<RunDirectory>,
+    /// [`MultiIndex::table_cost`] by radius, 0 to 256.
+    pub(super) table_costs: std::sync::OnceLock<Vec<f64>>,
     /// Probe even where a linear scan would be cheaper (tests and benchmarks).
     pub(super) always_probe: bool,
 }
@@ -286,6 +288,7 @@ impl MultiIndex {
 
     fn build_tables(&mut self, layout: Option<Layout>) {
         self.run_directory = std::sync::OnceLock::new();
+        self.table_costs = std::sync::OnceLock::new();
         self.tables = Vec::new();
         self.offsets = Vec::new();
         self.built = 0;
@@ -382,7 +385,7 @@ impl MultiIndex {
     /// a caller weighs before running a search where waiting is costly.
     pub fn expected_misses(&self, radius: u32) -> f64 {
         let built = match self.probing(radius) {
-            Some(l) => l.cost(self.built, radius),
+            Some(_) => self.table_cost(radius),
             None => self.built as f64 / LINEAR_HASHES_PER_MISS,
         };
         built + self.tail_len() as f64 / LINEAR_HASHES_PER_MISS
@@ -391,10 +394,23 @@ impl MultiIndex {
     /// The layout to probe at `radius`, or none where a linear scan of the built
     /// entries costs less (or there are no tables).
     fn probing(&self, radius: u32) -> Option<&Layout> {
-        self.layout.as_ref().filter(|l| {
+        self.layout.as_ref().filter(|_| {
             self.always_probe
-                || l.cost(self.built, radius) * LINEAR_HASHES_PER_MISS < self.built as f64
+                || self.table_cost(radius) * LINEAR_HASHES_PER_MISS < self.built as f64
         })
+    }
+
+    /// [`Layout::cost`] of the tables at `radius`, worked out for every radius on first
+    /// use: the service asks it twice a lookup (whether to answer on the HTTP thread,
+    /// then whether to probe), and its binomials and exponentials were 1 % of its CPU.
+    fn table_cost(&self, radius: u32) -> f64 {
+        let Some(layout) = &self.layout else {
+            return 0.0;
+        };
+        let costs = self
+            .table_costs
+            .get_or_init(|| (0..=256).map(|r| layout.cost(self.built, r)).collect());
+        costs[radius.min(256) as usize]
     }
 
     fn hit(&self, query: usize, id: usize, distance: u32) -> Hit {
@@ -429,11 +445,20 @@ impl MultiIndex {
     /// and a nested loop waits for each in turn where prefetched loads are in flight
     /// together.
     #[inline(always)]
-    fn probe(&self, layout: &Layout, qi: usize, q: &[u64; 4], r: u32, out: &mut Vec<Hit>) {
-        let radii = layout.chunk_radii(r);
-        let mut values: Vec<u32> = Vec::new();
-        let mut spans: Vec<(u32, u32)> = Vec::new();
-        let mut candidates: Vec<u32> = Vec::new();
+    fn probe(
+        &self,
+        layout: &Layout,
+        radii: &[Option<u32>],
+        scratch: &mut Scratch,
+        (qi, q): (usize, &[u64; 4]),
+        r: u32,
+        out: &mut Vec<Hit>,
+    ) {
+        let Scratch {
+            values,
+            spans,
+            candidates,
+        } = scratch;
         let hashes = &*self.hashes;
         for (k, table) in self.tables.iter().enumerate() {
             let table = table.view();
@@ -449,7 +474,7 @@ impl MultiIndex {
                 for_each_mask(width, weight, |mask| values.push(own ^ mask));
             }
             if table.is_sparse() {
-                for &v in &values {
+                for &v in values.iter() {
                     prefetch(table.filled, table.bitmap_word(v));
                 }
                 // By hand rather than `retain_mut`, which is not inlined, so that the
@@ -464,11 +489,11 @@ impl MultiIndex {
                 values.truncate(kept);
             }
             // `values` now holds slots of `starts`.
-            for &slot in &values {
+            for &slot in values.iter() {
                 prefetch(starts, slot as usize);
             }
             spans.clear();
-            for &slot in &values {
+            for &slot in values.iter() {
                 let (a, b) = table.span(slot);
                 if a < b {
                     prefetch(ids, a as usize);
@@ -476,7 +501,7 @@ impl MultiIndex {
                 }
             }
             candidates.clear();
-            for &(a, b) in &spans {
+            for &(a, b) in spans.iter() {
                 let bucket = ids.get(a as usize..b as usize).unwrap_or(&[]);
                 // Pushed one by one: buckets hold one to a few entries, where a
                 // slice copy's call costs more than the copy.
@@ -485,7 +510,7 @@ impl MultiIndex {
                     candidates.push(id);
                 }
             }
-            for &id in &candidates {
+            for &id in candidates.iter() {
                 let Some(h) = hashes.get(id as usize) else {
                     continue;
                 };
@@ -503,6 +528,35 @@ impl MultiIndex {
                     out.push(self.hit(qi, id as usize, d));
                 }
             }
+        }
+    }
+}
+
+/// The probe's lists, made once a search call with room for the most values any table
+/// is probed at, rather than grown from empty for each query (a dozen reallocations a
+/// query, in the service where each request is one query).
+#[derive(Default)]
+struct Scratch {
+    values: Vec<u32>,
+    spans: Vec<(u32, u32)>,
+    candidates: Vec<u32>,
+}
+
+impl Scratch {
+    fn for_probes(layout: &Layout, radii: &[Option<u32>]) -> Scratch {
+        let most = layout
+            .widths
+            .iter()
+            .zip(radii)
+            .filter_map(|(&w, s)| s.map(|s| masks_up_to(w, s)))
+            .max()
+            .unwrap_or(0)
+            // A wide radius (tests probe at any) grows them as it needs instead.
+            .min(1 << 16);
+        Scratch {
+            values: Vec::with_capacity(most),
+            spans: Vec::with_capacity(most),
+            candidates: Vec::with_capacity(most),
         }
     }
 }
@@ -633,10 +687,12 @@ impl MultiIndex {
     fn search_compiled(&self, queries: &[Hash256], radius: u32) -> Vec<Hit> {
         let mut out = Vec::new();
         let probing = self.probing(radius);
+        let radii = probing.map_or(Vec::new(), |l| l.chunk_radii(radius));
+        let mut scratch = probing.map_or(Scratch::default(), |l| Scratch::for_probes(l, &radii));
         for (qi, q) in queries.iter().enumerate() {
             let q = &q.words;
             match probing {
-                Some(layout) => self.probe(layout, qi, q, radius, &mut out),
+                Some(layout) => self.probe(layout, &radii, &mut scratch, (qi, q), radius, &mut out),
                 None => out.extend(self.scan(0..self.built, qi, q, radius)),
             }
             out.extend(self.scan(self.built..self.hashes.len(), qi, q, radius));
