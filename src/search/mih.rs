@@ -24,7 +24,7 @@ use rayon::prelude::*;
 
 use super::mapped::Slab;
 use super::runs::{Run, RunDirectory};
-use super::table::{is_sparse, Table, TableArrays};
+use super::table::{is_sparse, Table, TableArrays, View};
 use super::{HammingIndex, Hit};
 use crate::fingerprint::Hash256;
 use crate::model::{AssetId, SegmentRef};
@@ -438,12 +438,15 @@ impl MultiIndex {
     /// Probes the tables for one query, reporting each entry from the first table that
     /// reaches it, so no entry is reported twice.
     ///
-    /// Each table is done in flat passes (bucket values; in a sparse table, their bitmap
-    /// words, then the non-empty ones' slots; their offsets; the candidates in them; then
-    /// their hashes) rather than bucket by bucket, with each pass prefetching
-    /// what the next will read: at 1M entries and up nearly every step is a cache miss,
-    /// and a nested loop waits for each in turn where prefetched loads are in flight
-    /// together.
+    /// At 1M entries and up nearly every step is a cache miss: a sparse table's bitmap
+    /// word, a bucket's offsets, its entry numbers, their hashes. So rather than bucket by
+    /// bucket, each table is done in flat passes (bucket values; their bitmap words, then
+    /// the non-empty ones' slots; their offsets; the candidates in them; their hashes),
+    /// each prefetching what the next will read, so that its loads are in flight
+    /// together. The first pass's loads, the bitmap words, are asked for a table ahead:
+    /// at 1M, where a table has a few dozen candidates, waiting for them at the start of
+    /// each table was the largest stall left. Running all the passes a table or more
+    /// ahead gained no more at 1M and lost 10 % at 100M, where a table has thousands.
     #[inline(always)]
     fn probe(
         &self,
@@ -455,54 +458,75 @@ impl MultiIndex {
         out: &mut Vec<Hit>,
     ) {
         let Scratch {
+            views,
+            probed,
             values,
             spans,
             candidates,
         } = scratch;
         let hashes = &*self.hashes;
-        for (k, table) in self.tables.iter().enumerate() {
-            let table = table.view();
-            let (starts, ids) = (table.starts, table.ids);
-            let Some(s) = radii[k] else { continue };
+        probed.clear();
+        values.clear();
+        for (k, s) in radii.iter().enumerate() {
+            let Some(s) = *s else { continue };
             let width = layout.widths[k];
             let own = chunk(q, self.offsets[k], width);
-            values.clear();
+            let from = values.len();
             let near = near_masks(width);
             let listed = near.len().min(masks_up_to(width, s));
             values.extend(near[..listed].iter().map(|mask| own ^ mask));
             for weight in NEAR_WEIGHT + 1..=s.min(width) {
                 for_each_mask(width, weight, |mask| values.push(own ^ mask));
             }
-            if table.is_sparse() {
-                for &v in values.iter() {
-                    prefetch(table.filled, table.bitmap_word(v));
+            probed.push(Probed {
+                k,
+                values: from..values.len(),
+            });
+        }
+        let prefetch_bitmap = |values: &[u32], p: &Probed| {
+            let view = &views[p.k];
+            if view.is_sparse() {
+                for &v in &values[p.values.clone()] {
+                    prefetch(view.filled, view.bitmap_word(v));
                 }
-                // By hand rather than `retain_mut`, which is not inlined, so that the
-                // counting in `slot` gets the caller's popcount.
-                let mut kept = 0;
-                for i in 0..values.len() {
-                    if let Some(slot) = table.slot(values[i]) {
-                        values[kept] = slot;
-                        kept += 1;
-                    }
-                }
-                values.truncate(kept);
             }
-            // `values` now holds slots of `starts`.
-            for &slot in values.iter() {
-                prefetch(starts, slot as usize);
+        };
+        if let Some(p) = probed.first() {
+            prefetch_bitmap(values, p);
+        }
+        for (t, p) in probed.iter().enumerate() {
+            if let Some(p) = probed.get(t + 1) {
+                prefetch_bitmap(values, p);
+            }
+            let (k, view) = (p.k, &views[p.k]);
+            // Values become slots of `starts`, empty buckets of sparse tables dropped;
+            // by hand rather than `retain_mut`, which is not inlined, so that the
+            // counting in `slot` gets the caller's popcount.
+            let (from, mut kept) = (p.values.start, p.values.start);
+            for i in p.values.clone() {
+                let slot = if view.is_sparse() {
+                    match view.slot(values[i]) {
+                        Some(slot) => slot,
+                        None => continue,
+                    }
+                } else {
+                    values[i]
+                };
+                prefetch(view.starts, slot as usize);
+                values[kept] = slot;
+                kept += 1;
             }
             spans.clear();
-            for &slot in values.iter() {
-                let (a, b) = table.span(slot);
+            for &slot in &values[from..kept] {
+                let (a, b) = view.span(slot);
                 if a < b {
-                    prefetch(ids, a as usize);
+                    prefetch(view.ids, a as usize);
                     spans.push((a, b));
                 }
             }
             candidates.clear();
             for &(a, b) in spans.iter() {
-                let bucket = ids.get(a as usize..b as usize).unwrap_or(&[]);
+                let bucket = view.ids.get(a as usize..b as usize).unwrap_or(&[]);
                 // Pushed one by one: buckets hold one to a few entries, where a
                 // slice copy's call costs more than the copy.
                 for &id in bucket {
@@ -532,31 +556,40 @@ impl MultiIndex {
     }
 }
 
-/// The probe's lists, made once a search call with room for the most values any table
-/// is probed at, rather than grown from empty for each query (a dozen reallocations a
-/// query, in the service where each request is one query).
+/// The probe's tables and lists, made once a search call, the lists with room for the
+/// values every table is probed at rather than grown from empty for each query (a dozen
+/// reallocations a query, in the service where each request is one query).
 #[derive(Default)]
-struct Scratch {
+struct Scratch<'a> {
+    views: Vec<View<'a>>,
+    probed: Vec<Probed>,
     values: Vec<u32>,
     spans: Vec<(u32, u32)>,
     candidates: Vec<u32>,
 }
 
-impl Scratch {
-    fn for_probes(layout: &Layout, radii: &[Option<u32>]) -> Scratch {
-        let most = layout
+/// A table the probe reads, and where its bucket values lie in the probe's list.
+struct Probed {
+    k: usize,
+    values: std::ops::Range<usize>,
+}
+
+impl<'a> Scratch<'a> {
+    fn for_probes(tables: &'a [Table], layout: &Layout, radii: &[Option<u32>]) -> Scratch<'a> {
+        let probes: usize = layout
             .widths
             .iter()
             .zip(radii)
             .filter_map(|(&w, s)| s.map(|s| masks_up_to(w, s)))
-            .max()
-            .unwrap_or(0)
+            .sum::<usize>()
             // A wide radius (tests probe at any) grows them as it needs instead.
             .min(1 << 16);
         Scratch {
-            values: Vec::with_capacity(most),
-            spans: Vec::with_capacity(most),
-            candidates: Vec::with_capacity(most),
+            views: tables.iter().map(Table::view).collect(),
+            probed: Vec::with_capacity(tables.len()),
+            values: Vec::with_capacity(probes),
+            spans: Vec::with_capacity(probes),
+            candidates: Vec::with_capacity(probes / 4),
         }
     }
 }
@@ -688,7 +721,9 @@ impl MultiIndex {
         let mut out = Vec::new();
         let probing = self.probing(radius);
         let radii = probing.map_or(Vec::new(), |l| l.chunk_radii(radius));
-        let mut scratch = probing.map_or(Scratch::default(), |l| Scratch::for_probes(l, &radii));
+        let mut scratch = probing.map_or(Scratch::default(), |l| {
+            Scratch::for_probes(&self.tables, l, &radii)
+        });
         for (qi, q) in queries.iter().enumerate() {
             let q = &q.words;
             match probing {
