@@ -34,6 +34,13 @@ unsafe impl Plain for Run {}
 const BLOCK_SHIFT: u32 = 12;
 pub(super) const BLOCK_ENTRIES: usize = 1 << BLOCK_SHIFT;
 
+/// Runs past which no directory is made. Making one does a binary search of the runs a
+/// slot, on the first lookup, from a mapped file: up to 2^20 runs that reads at most
+/// their 24 MiB, but a bank of a hundred million one-segment stills has as many runs as
+/// entries, and its slots would touch nearly every page of 2.4 GB. Such a bank searches
+/// all its runs, as before the directory.
+const MAX_RUNS: usize = 1 << 20;
+
 /// For each block of [`BLOCK_ENTRIES`] entries, the run its first entry lies in; made
 /// over the entries present when it is made (`covered`). Runs are only ever appended,
 /// so the slots stay true as entries are added after it.
@@ -47,6 +54,13 @@ impl RunDirectory {
     /// The directory of `runs` over their first `entries` entries. A binary search a
     /// slot, so it reads a few pages of a mapped file rather than all of it.
     pub(super) fn new(runs: &[Run], entries: usize) -> RunDirectory {
+        RunDirectory::up_to(runs, entries, MAX_RUNS)
+    }
+
+    fn up_to(runs: &[Run], entries: usize, max_runs: usize) -> RunDirectory {
+        if runs.len() > max_runs {
+            return RunDirectory::default();
+        }
         let first_run = (0..entries.div_ceil(BLOCK_ENTRIES))
             .map(|b| {
                 let entry = (b as u64) << BLOCK_SHIFT;
@@ -151,6 +165,7 @@ mod tests {
         let slab: Slab<Run> = runs.clone().into();
         for covered in [0, 1, BLOCK_ENTRIES, n - 20, n] {
             let dir = RunDirectory::new(&runs, covered);
+            assert_eq!(dir.first_run.len(), covered.div_ceil(BLOCK_ENTRIES));
             for entry in 0..n {
                 assert_eq!(
                     dir.segment_of(&slab, entry),
@@ -158,6 +173,17 @@ mod tests {
                     "entry {entry}, covered {covered}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn too_many_runs_make_no_directory_and_are_searched_whole() {
+        let (runs, n) = runs_of(&[3, 5000, 1, 1, 2, 9000]);
+        let slab: Slab<Run> = runs.clone().into();
+        let dir = RunDirectory::up_to(&runs, n, 5);
+        assert!(dir.first_run.is_empty());
+        for entry in 0..n {
+            assert_eq!(dir.segment_of(&slab, entry), plain_search(&runs, entry as u64));
         }
     }
 
