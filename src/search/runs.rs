@@ -51,8 +51,8 @@ pub(super) struct RunDirectory {
 }
 
 impl RunDirectory {
-    /// The directory of `runs` over their first `entries` entries. A binary search a
-    /// slot, so it reads a few pages of a mapped file rather than all of it.
+    /// The directory of `runs` over their first `entries` entries; an empty one, which
+    /// leaves every lookup to search all runs, past [`MAX_RUNS`].
     pub(super) fn new(runs: &[Run], entries: usize) -> RunDirectory {
         RunDirectory::up_to(runs, entries, MAX_RUNS)
     }
