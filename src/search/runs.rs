@@ -183,7 +183,10 @@ mod tests {
         let dir = RunDirectory::up_to(&runs, n, 5);
         assert!(dir.first_run.is_empty());
         for entry in 0..n {
-            assert_eq!(dir.segment_of(&slab, entry), plain_search(&runs, entry as u64));
+            assert_eq!(
+                dir.segment_of(&slab, entry),
+                plain_search(&runs, entry as u64)
+            );
         }
     }
 
