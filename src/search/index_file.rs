@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::layout::{offsets, CHUNK_COUNTS};
 use super::mapped::{bytes_of, Map, Slab};
-use super::mih::{offsets, CHUNK_COUNTS};
 use super::runs::Run;
 use super::table::{bitmap_words, is_sparse, rank_entries, Table};
 use super::{HammingIndex, Layout, MultiIndex};

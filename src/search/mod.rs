@@ -8,6 +8,7 @@
 
 pub(crate) mod features;
 pub mod index_file;
+mod layout;
 mod linear;
 mod mapped;
 mod mih;
@@ -15,8 +16,9 @@ mod runs;
 mod table;
 
 pub use features::{Candidate, FeatureIndex, IndexedSample, KeypointPair, MIN_MATCHES};
+pub use layout::{Layout, DESIGN_RADIUS};
 pub use linear::LinearIndex;
-pub use mih::{Layout, MultiIndex, DESIGN_RADIUS};
+pub use mih::MultiIndex;
 pub use table::TableArrays;
 
 use crate::fingerprint::Hash256;

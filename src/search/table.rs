@@ -11,8 +11,8 @@
 //! wider chunks for a small bank (fewer candidates a query) without the offsets
 //! outgrowing the entries.
 
+use super::layout::chunk;
 use super::mapped::Slab;
-use super::mih::chunk;
 
 /// Buckets each count in `ranks` covers: eight bitmap words, one cache line.
 pub(super) const BLOCK_BUCKETS: usize = 512;
